@@ -76,48 +76,65 @@ storage_word pack_reference(double value, storage_word flags) noexcept {
     return finish(r);
 }
 
+// The fast path finds the exponent by counting thresholds crossed (no
+// data-dependent loop) and scales with one exact power of ten. In exact
+// arithmetic `n / f^j > 16777215` iff `n > 16777215 * f^j`, and the 80-bit
+// chain differs from exact by far less than the margins, so whenever `n` is
+// not near a threshold both paths take the same decisions; otherwise, and
+// when the scaled value is near a rounding tie, the reference decides.
 storage_word pack_word(double value, storage_word flags) noexcept {
+    static constexpr double kDown10[8] = {16777215.0,   167772150.0,   1677721500.0,   16777215000.0,
+                                          167772150000.0, 1677721500000.0, 16777215000000.0, 167772150000000.0};
+    static constexpr double kDown100[8] = {16777215.0,     1677721500.0,     167772150000.0,
+                                           16777215000000.0, 1677721500000000.0, 167772150000000000.0,
+                                           16777215000000000000.0, 1677721500000000000000.0};
+    // Reciprocals of 10^m and 100^m: a product is within 2 ulp of the exact
+    // quotient, far inside the margins.
+    static constexpr double kInvPow10[8] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7};
+    static constexpr double kInvPow100[8] = {1e0, 1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12, 1e-14};
+    static constexpr double kUp[8] = {1677726.0, 167772.6, 16777.26, 1677.726, 167.7726,
+                                      16.77726, 1.677726, 0.1677726};
+
     storage_word r = flags & kFlagsMask;
     if (value == 0) return finish(r);
-    double n = std::fabs(value);
+    const double n = std::fabs(value);
     if (!(n <= std::numeric_limits<double>::max())) return pack_reference(value, flags);  // NaN, inf
     if (value < 0) r += kSignBit;
 
-    if (near_threshold(n, kFactor100Limit)) return pack_reference(value, flags);
-    double factor = 10;
-    if (n > kFactor100Limit) {
-        factor = 100;
-        r |= kFactor100;
-    }
+    double scaled;
     storage_word m = 0;
-    while (m < 7) {
-        if (near_threshold(n, kMantissaMax)) return pack_reference(value, flags);
-        if (!(n > kMantissaMax)) break;
-        n /= factor;
-        m++;
-    }
-    if (m) {
-        r += kMultiplyMode + (m << 27);
-        if (near_threshold(n, kMantissaMax)) return pack_reference(value, flags);
-        if (n > kMantissaMax) return finish(r + 0x00FFFFFF);
-    } else {
-        while (m < 7) {
-            if (near_threshold(n, kScaleUpLimit)) return pack_reference(value, flags);
-            if (!(n < kScaleUpLimit)) break;
-            n *= 10;
-            m++;
+    if (n > kMantissaMax) {
+        if (near_threshold(n, kFactor100Limit)) return pack_reference(value, flags);
+        const bool by_100 = n > kFactor100Limit;
+        const double* down = by_100 ? kDown100 : kDown10;
+        for (int j = 1; j < 7; ++j) m += n > down[j];
+        m += 1;  // n > down[0] already
+        if (near_threshold(n, down[m - 1]) || near_threshold(n, down[m])) {
+            return pack_reference(value, flags);
         }
+        if (by_100) r |= kFactor100;
+        r += kMultiplyMode + (m << 27);
+        if (n > down[7]) return finish(r + 0x00FFFFFF);  // m == 7 and still too big: saturate
+        scaled = n * (by_100 ? kInvPow100[m] : kInvPow10[m]);
+    } else {
         if (near_threshold(n, kMantissaMax)) return pack_reference(value, flags);
-        if (n > kMantissaMax) {
-            n /= 10;
+        for (int j = 0; j < 7; ++j) m += n < kUp[j];
+        if ((m > 0 && near_threshold(n, kUp[m - 1])) || near_threshold(n, kUp[m])) {
+            return pack_reference(value, flags);
+        }
+        scaled = n * kPow10[m];
+        if (near_threshold(scaled, kMantissaMax)) return pack_reference(value, flags);
+        if (scaled > kMantissaMax) {  // the last x10 overflowed: undo it
             m--;
+            scaled = n * kPow10[m];
         }
         r += (m << 27);
     }
-    const double whole = std::floor(n);
-    const double fraction = n - whole;  // exact: n < 2^25
+    // 0 <= scaled < 2^25: truncation is floor, and the fraction is exact.
+    const auto whole = static_cast<std::int32_t>(scaled);
+    const double fraction = scaled - static_cast<double>(whole);
     if (std::fabs(fraction - 0.5) <= kHalfMargin) return pack_reference(value, flags);
-    return finish(r + static_cast<storage_word>(fraction < 0.5 ? whole : whole + 1.0));
+    return finish(r + static_cast<storage_word>(whole + (fraction < 0.5 ? 0 : 1)));
 }
 
 storage_word pack_sample(double value, bool anomalous, bool reset) noexcept {

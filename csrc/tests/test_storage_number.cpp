@@ -154,6 +154,28 @@ TEST_CASE("fast pack equals the 80-bit reference on random and near-tie values")
     CHECK_EQ(mismatches, 0);
 }
 
+TEST_CASE("fast pack equals the reference within a few ulps of every threshold") {
+    const double thresholds[] = {16777215.0, 1677726.0, 1677725.5, 1.6777215e14, 1.6777215e21,
+                                 167772150.0, 1677721500.0, 1.6777215e10, 1.6777215e12, 1.6777215e13,
+                                 1.6777215e16, 1.6777215e19, 167772.6, 16777.26, 1677.726, 167.7726,
+                                 16.77726, 1.677726, 0.1677726, 0.01677726, 5e-8, 1.5e-7};
+    const storage_word flag_choices[] = {0x00000000, 0x01000000, 0x02000000, 0x03000000};
+    int mismatches = 0;
+    for (double t : thresholds) {
+        double up = t, down = t;
+        for (int step = 0; step < 64; ++step) {
+            for (double v : {up, down, -up, -down}) {
+                for (storage_word flags : flag_choices) {
+                    if (pyml::pack_word(v, flags) != pyml::pack_reference(v, flags)) ++mismatches;
+                }
+            }
+            up = std::nextafter(up, kInf);
+            down = std::nextafter(down, 0.0);
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+}
+
 TEST_CASE("fast unpack equals the 80-bit reference on random words") {
     std::mt19937 rng(777);
     int mismatches = 0;
