@@ -1,0 +1,54 @@
+// Feature extraction (Netdata v1.33 behaviour): difference, trailing mean
+// computed with a running sum from the newest end, lag, absolute value.
+//
+// For raw samples x[0..n) (oldest first) with D = diff_n, S = smooth_n,
+// L = lag_n the result has n - D - (S - 1) - L rows (or none) of L + 1
+// columns; row r is [|y[j]|, |y[j-1]|, ..., |y[j-L]|] for j = D + S - 1 + L + r,
+// where y is the differenced, smoothed series. The arithmetic (summation order,
+// multiplication by the reciprocal 1/S) is reproduced exactly, so results are
+// bit-identical with the reference implementation.
+#pragma once
+
+#include <cstddef>
+
+namespace pyml {
+
+// Accepted parameter ranges (those of the reference configuration):
+// diff_n in [0, kMaxDiffN], smooth_n in [0, kMaxSmoothN] (0 behaves as 1,
+// i.e. no smoothing), lag_n in [0, kMaxLagN].
+inline constexpr std::size_t kMaxDiffN = 1;
+inline constexpr std::size_t kMaxSmoothN = 5;
+inline constexpr std::size_t kMaxLagN = 5;
+inline constexpr std::size_t kMaxFeatureDims = kMaxLagN + 1;
+
+struct FeatureParams {
+    std::size_t diff_n = 1, smooth_n = 3, lag_n = 5;  // smooth_n 0 behaves as 1
+};
+
+// Throws std::invalid_argument naming the parameter and value when a
+// parameter is outside the accepted range.
+void validate_feature_params(const FeatureParams& p);
+
+// smooth_n with 0 mapped to 1.
+constexpr std::size_t effective_smooth_n(const FeatureParams& p) noexcept {
+    return p.smooth_n == 0 ? 1 : p.smooth_n;
+}
+
+// Number of raw samples one feature vector needs: D + S + L (S as effective).
+constexpr std::size_t feature_window(const FeatureParams& p) noexcept {
+    return p.diff_n + effective_smooth_n(p) + p.lag_n;
+}
+
+// n - D - (S-1) - L when positive, else 0.
+std::size_t feature_rows(std::size_t n, const FeatureParams& p) noexcept;
+
+// lag_n + 1.
+constexpr std::size_t feature_dims(const FeatureParams& p) noexcept { return p.lag_n + 1; }
+
+// x: n raw samples, oldest first (not modified); scratch: n doubles (any
+// content, overwritten; may not alias x or out); out: feature_rows(n, p) *
+// feature_dims(p) doubles, row-major, oldest vector first.
+// Validates p (std::invalid_argument); writes nothing when there are no rows.
+void extract_features(const double* x, std::size_t n, const FeatureParams& p, double* scratch, double* out);
+
+}  // namespace pyml
