@@ -1,0 +1,141 @@
+"""SampleStore: blocked rings, time index, gaps, growth, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pyml.storage import SampleStore, StoreError
+
+
+def _words(k: int, n: int) -> np.ndarray:
+    # A distinct non-zero word per (tick, slot).
+    return (np.arange(n, dtype=np.uint32) + np.uint32(1000 * k + 1)).astype(np.uint32)
+
+
+def _fill(store: SampleStore, ticks: range, n: int) -> None:
+    for k in ticks:
+        store.append(k * store.update_every, _words(k, n))
+
+
+@pytest.mark.parametrize("block", [1, 4, 7])
+def test_reads_back_every_tick_across_block_boundaries(block):
+    store = SampleStore(20, update_every=2, capacity=3, block=block)
+    _fill(store, range(100, 160), 3)
+    times, words = store.read([0, 2], 0, 10**9)
+    assert store.readable_ticks >= 20
+    n = times.size
+    assert n >= 20 and times[-1] == 159 * 2 and np.all(np.diff(times) == 2)
+    ks = times // 2
+    np.testing.assert_array_equal(words[0], np.array([1000 * k + 1 for k in ks], dtype=np.uint32))
+    np.testing.assert_array_equal(words[1], np.array([1000 * k + 3 for k in ks], dtype=np.uint32))
+
+
+def test_skipped_ticks_are_empty_and_stale_data_never_reappears():
+    store = SampleStore(16, capacity=2, block=4)
+    _fill(store, range(0, 40), 2)
+    store.append(45, _words(45, 2))  # gap 40..44 inside and across blocks
+    store.append(47, _words(47, 2))
+    times, words = store.read([0, 1], 30, 47)
+    got = dict(zip(times.tolist(), words[0].tolist()))
+    for k in range(40, 45):
+        assert got[k] == 0
+    assert got[46] == 0 and got[45] == 1000 * 45 + 1 and got[47] == 1000 * 47 + 1
+    # A gap longer than the ring clears everything older.
+    store.append(500, _words(500, 2))
+    times, words = store.read([0], 0, 500)
+    assert words[0, -1] == 1000 * 500 + 1
+    assert np.count_nonzero(words) == 1
+
+
+def test_time_must_move_forward_and_a_rejected_append_stores_nothing():
+    store = SampleStore(8, capacity=2, block=4)
+    _fill(store, range(0, 6), 2)
+    before = store.read([0, 1], 0, 100)
+    for bad_t in (5, 3):
+        with pytest.raises(ValueError, match="not after"):
+            store.append(bad_t, _words(99, 2))
+    after = store.read([0, 1], 0, 100)
+    np.testing.assert_array_equal(before[1], after[1])
+
+
+def test_shorter_rows_leave_empty_words_and_capacity_grows():
+    store = SampleStore(8, capacity=2, block=4)
+    store.append(0, _words(0, 2))
+    store.ensure_capacity(5)
+    assert store.capacity >= 5
+    store.append(1, _words(1, 5))
+    store.append(2, _words(2, 1))
+    times, words = store.read(range(5), 0, 2)
+    assert words[:, 0].tolist() == [1, 2, 0, 0, 0]
+    assert words[:, 1].tolist() == [1001, 1002, 1003, 1004, 1005]
+    assert words[:, 2].tolist() == [2001, 0, 0, 0, 0]
+
+
+def test_clear_slot_and_bad_slots():
+    store = SampleStore(8, capacity=3, block=2)
+    _fill(store, range(10), 3)
+    store.clear_slot(1)
+    _, words = store.read([0, 1], 0, 100)
+    assert np.all(words[1] == 0) and np.all(words[0] != 0)
+    with pytest.raises(IndexError, match="slot 7"):
+        store.read([7], 0, 10)
+    with pytest.raises(IndexError, match="slot -1"):
+        store.clear_slot(-1)
+
+
+def test_latest_returns_the_newest_n_oldest_first():
+    store = SampleStore(30, capacity=1, block=8)
+    _fill(store, range(50), 1)
+    times, words = store.latest([0], 10)
+    assert times.tolist() == list(range(40, 50))
+    assert words[0].tolist() == [1000 * k + 1 for k in range(40, 50)]
+
+
+def test_directory_store_survives_reopen(tmp_path):
+    store = SampleStore(20, capacity=2, block=4, directory=tmp_path)
+    _fill(store, range(0, 23), 2)
+    store.ensure_capacity(3)
+    store.append(23, _words(23, 3))
+    expected = store.read([0, 1, 2], 0, 100)
+    store.close()
+    del store
+    again = SampleStore(20, capacity=2, block=4, directory=tmp_path)
+    assert again.capacity >= 3 and again.last_time == 23
+    got = again.read([0, 1, 2], 0, 100)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    again.append(24, _words(24, 3))
+    assert sorted(p.name for p in tmp_path.glob("store-*")) == sorted(
+        ["store-header.i64", f"store-rings-{again.capacity}.u32", f"store-staging-{again.capacity}.u32"]
+    )
+
+
+def test_directory_with_foreign_or_mismatched_files_is_refused(tmp_path):
+    (tmp_path / "store-header.i64").write_bytes(b"not a store" * 3)
+    with pytest.raises(StoreError, match="store-header.i64"):
+        SampleStore(20, directory=tmp_path)
+    assert (tmp_path / "store-header.i64").read_bytes() == b"not a store" * 3
+    other = tmp_path / "other"
+    SampleStore(20, update_every=1, directory=other).close()
+    with pytest.raises(StoreError, match="made with"):
+        SampleStore(20, update_every=5, directory=other)
+
+
+def test_interrupted_block_flush_redoes_the_copy(tmp_path):
+    store = SampleStore(16, capacity=1, block=4, directory=tmp_path)
+    _fill(store, range(0, 8), 1)  # ticks 4..7 in staging
+    # Simulate a kill after the copy of block 1 but before the header moved on.
+    store._rings[:, store._ring_columns(1)] = store._staging.T
+    store._header[8] = 1
+    store.close()
+    again = SampleStore(16, capacity=1, block=4, directory=tmp_path)
+    again.append(8, _words(8, 1))
+    _, words = again.read([0], 0, 8)
+    assert words[0].tolist() == [1000 * k + 1 for k in range(9)]
+
+
+@pytest.mark.parametrize("bad", [{"min_depth": 0}, {"min_depth": 5, "update_every": 0}, {"min_depth": 5, "block": 0}])
+def test_bad_parameters(bad):
+    with pytest.raises(ValueError):
+        SampleStore(**bad)
