@@ -1,0 +1,511 @@
+"""``pyml.Host``: the registry of charts and dimensions and the per-tick path.
+
+One tick (``collect_all``) is one call into the core's dimension bank (window
+push, features, score, anomaly bit, storage word for every dimension), one
+row into the sample store, one detector tick, and a look at which dimensions
+are due to train. Training runs on a background worker (the core releases
+the GIL) or, with ``background=False``, only when asked (``train_now``,
+``train_due``), which makes a replay deterministic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from . import _core
+from ._arrays import as_float64
+from .charts import INTERNAL_CHARTS, internal_values
+from .config import MLConfig
+from .detector import AnomalyDetector, TickResult
+from .query import DataQuery
+from .scheduler import TrainingScheduler
+from .storage import SampleStore
+
+log = logging.getLogger("pyml.host")
+
+#: Charts written by the detector itself (SPEC §7); never collected, never modelled.
+INTERNAL_CHART_PREFIX = "anomaly_detection."
+
+
+@dataclass
+class Chart:
+    """A chart: an id, a display name (skip patterns match it) and its dimensions."""
+
+    id: str
+    name: str
+    dimensions: list[str] = field(default_factory=list)
+    modelled: bool = True
+    internal: bool = False
+    title: str = ""
+    units: str = ""
+    family: str = ""
+    context: str = ""
+    chart_type: str = "line"
+    priority: int = 1000
+
+
+@dataclass
+class TrainingReport:
+    """What one round of training did."""
+
+    trained: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # dimension id -> reason
+    seconds: float = 0.0
+    durations: list[float] = field(default_factory=list)
+
+
+def _check_time(t: Any) -> float:
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.integer, np.floating)):
+        raise TypeError(f"timestamp must be a number of seconds, got {t!r}")
+    t = float(t)
+    if not math.isfinite(t) or t < 0:
+        raise ValueError(f"timestamp must be a finite, non-negative number of seconds, got {t!r}")
+    return t
+
+
+class Host:
+    """One monitored host: its charts, dimensions, models, samples and detector.
+
+    Parameters
+    ----------
+    name : str
+        Host name (``hosts_to_skip`` matches it).
+    config : MLConfig, optional
+        The ``[ml]`` settings; ``MLConfig()`` by default.
+    update_every : int
+        Seconds between ticks; timestamps are floored to this grid.
+    storage_dir : path, optional
+        Keep samples (memory-mapped) and state there, so a restart resumes.
+    background : bool
+        Train due dimensions on a worker thread (default). With ``False``
+        nothing trains unless asked (``train_now``, ``train_due``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: MLConfig | None = None,
+        update_every: int = 1,
+        storage_dir: str | Path | None = None,
+        background: bool = True,
+        *,
+        training_threads: int = 2,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"host name must be a non-empty string, got {name!r}")
+        if isinstance(update_every, bool) or not isinstance(update_every, (int, np.integer)) or update_every < 1:
+            raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
+        self.name = name
+        self.config = config if config is not None else MLConfig()
+        self.update_every = int(update_every)
+        self.storage_dir = Path(storage_dir) if storage_dir is not None else None
+        self.background = bool(background)
+        self.training_threads = int(training_threads)
+        self.host_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"pyml.host.{name}"))
+        cfg = self.config
+        self.ml_enabled = bool(cfg.enabled) and not cfg.host_is_skipped(name)
+
+        self._bank = _core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.smooth_n, lag_n=cfg.lag_n,
+                                threshold=cfg.dimension_anomaly_score_threshold)
+        self._store = SampleStore(
+            cfg.max_train_samples + 1,
+            self.update_every,
+            directory=None if self.storage_dir is None else self.storage_dir / "samples",
+        )
+        self._scheduler = TrainingScheduler(cfg.train_every, cfg.min_train_samples)
+        self._charts: dict[str, Chart] = {}
+        self._dim_ids: list[str] = []            # collect_all order
+        self._dim_slots: list[int] = []          # slot of each dimension, same order
+        self._slot_of: dict[str, int] = {}
+        self._id_of_slot: dict[int, str] = {}
+        self._detector = AnomalyDetector.from_config(cfg, update_every=self.update_every, slot_id=self._id_of_slot)
+        self._slot_index = np.zeros(0, dtype=np.int64)  # cached array of _dim_slots
+        self._modelled = np.zeros(0, dtype=bool)        # per slot
+        self._collected = np.zeros(0, dtype=np.int64)   # per slot: values since added
+        self._last_k: int | None = None
+        self._pending_t: float | None = None            # per-chart collect: the open tick
+        self._pending_values: np.ndarray | None = None
+        self._last_result: TickResult | None = None
+        self._last_words = np.zeros(0, dtype=np.uint32)
+
+        self._lock = threading.RLock()                  # store and registry vs. the trainer
+        self._training_ms: list[float] = []             # durations since the last tick (read-and-zeroed)
+        self._internal_slots: dict[str, list[int]] = {}
+        self._train_queue: list[int] = []
+        self._train_wakeup = threading.Condition(self._lock)
+        self._closing = False
+        self._worker: threading.Thread | None = None
+        if self.ml_enabled:
+            for spec in INTERNAL_CHARTS:
+                chart = self.add_chart(spec.id, [d for d, _ in spec.dimensions], _internal=True, title=spec.title,
+                                       units=spec.units, family=spec.family, context=spec.id,
+                                       priority=spec.priority)
+                self._internal_slots[spec.id] = [self._slot_of[f"{spec.id}|{d}"] for d in chart.dimensions]
+        if self.background and self.ml_enabled:
+            self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}", daemon=True)
+            self._worker.start()
+
+    # ------------------------------------------------------------------ registry
+
+    def add_chart(self, chart_id: str, dimensions: Sequence[str] = (), name: str | None = None, **info: Any) -> Chart:
+        """Add a chart (and its dimensions). ``name`` defaults to the id; skip patterns match it."""
+        if not isinstance(chart_id, str) or not chart_id:
+            raise ValueError(f"chart id must be a non-empty string, got {chart_id!r}")
+        if chart_id in self._charts:
+            raise ValueError(f"chart {chart_id!r} already exists on host {self.name!r}")
+        internal = bool(info.pop("_internal", False))
+        if chart_id.startswith(INTERNAL_CHART_PREFIX) and not internal:
+            raise ValueError(f"chart ids starting with {INTERNAL_CHART_PREFIX!r} are reserved for pyml's own charts")
+        dims = list(dimensions)
+        if len(set(dims)) != len(dims):
+            raise ValueError(f"chart {chart_id!r} lists a dimension twice: {dims!r}")
+        for d in dims:
+            self._check_dim_name(d)
+        chart_name = chart_id if name is None else name
+        modelled = self.ml_enabled and not internal and not self.config.chart_is_skipped(chart_name)
+        chart = Chart(chart_id, chart_name, [], modelled, internal, **info)
+        self._charts[chart_id] = chart
+        for d in dims:
+            self._add_dimension(chart, d)
+        return chart
+
+    def add_dimension(self, chart_id: str, dimension: str) -> None:
+        """Add one dimension to an existing chart (appended to ``dimension_ids()``)."""
+        chart = self._chart(chart_id)
+        if chart.internal:
+            raise ValueError(f"chart {chart_id!r} is pyml's own; its dimensions are fixed")
+        self._check_dim_name(dimension)
+        if dimension in chart.dimensions:
+            raise ValueError(f"dimension {dimension!r} already exists in chart {chart_id!r}")
+        self._add_dimension(chart, dimension)
+
+    def remove_dimension(self, chart_id: str, dimension: str) -> None:
+        """Remove a dimension; its slot, model and samples are freed."""
+        chart = self._chart(chart_id)
+        if chart.internal:
+            raise ValueError(f"chart {chart_id!r} is pyml's own and cannot be changed")
+        if dimension not in chart.dimensions:
+            raise KeyError(f"chart {chart_id!r} has no dimension {dimension!r}")
+        with self._lock:
+            chart.dimensions.remove(dimension)
+            self._remove_dimension_id(f"{chart_id}|{dimension}")
+
+    def remove_chart(self, chart_id: str) -> None:
+        """Remove a chart and all its dimensions."""
+        chart = self._chart(chart_id)
+        if chart.internal:
+            raise ValueError(f"chart {chart_id!r} is pyml's own and cannot be removed")
+        with self._lock:
+            for d in list(chart.dimensions):
+                self._remove_dimension_id(f"{chart_id}|{d}")
+            del self._charts[chart_id]
+
+    def charts(self) -> list[Chart]:
+        """All charts, in the order they were added."""
+        return list(self._charts.values())
+
+    def chart(self, chart_id: str) -> Chart:
+        """One chart by id (KeyError if unknown)."""
+        return self._chart(chart_id)
+
+    def dimension_ids(self) -> list[str]:
+        """``"chart|dimension"`` ids in the order ``collect_all`` expects."""
+        return list(self._dim_ids)
+
+    def _chart(self, chart_id: str) -> Chart:
+        try:
+            return self._charts[chart_id]
+        except KeyError:
+            raise KeyError(f"host {self.name!r} has no chart {chart_id!r}") from None
+
+    @staticmethod
+    def _check_dim_name(dimension: Any) -> None:
+        if not isinstance(dimension, str) or not dimension or "|" in dimension:
+            raise ValueError(f"dimension names must be non-empty strings without '|', got {dimension!r}")
+
+    def _add_dimension(self, chart: Chart, dimension: str) -> None:
+        dim_id = f"{chart.id}|{dimension}"
+        with self._lock:
+            slot = int(self._bank.add_slot())
+            self._ensure_slot_arrays(slot + 1)
+            self._store.clear_slot(slot)
+            chart.dimensions.append(dimension)
+            self._slot_of[dim_id] = slot
+            if not chart.internal:
+                self._dim_ids.append(dim_id)
+                self._dim_slots.append(slot)
+                self._id_of_slot[slot] = dim_id
+                self._slot_index = np.asarray(self._dim_slots, dtype=np.int64)
+            self._modelled[slot] = chart.modelled
+            self._collected[slot] = 0
+            if chart.modelled:
+                k = self._last_k if self._last_k is not None else 0
+                self._scheduler.add(slot, dim_id, k)
+                self._detector.add_slot(slot)
+
+    def _remove_dimension_id(self, dim_id: str) -> None:
+        slot = self._slot_of.pop(dim_id)
+        del self._id_of_slot[slot]
+        index = self._dim_ids.index(dim_id)
+        del self._dim_ids[index]
+        del self._dim_slots[index]
+        self._slot_index = np.asarray(self._dim_slots, dtype=np.int64)
+        if self._modelled[slot]:
+            self._scheduler.remove(slot)
+            self._detector.remove_slot(slot)
+        self._modelled[slot] = False
+        self._collected[slot] = 0
+        if slot in self._train_queue:
+            self._train_queue.remove(slot)
+        self._bank.remove_slot(slot)
+
+    def _ensure_slot_arrays(self, n: int) -> None:
+        if n <= self._modelled.size:
+            return
+        size = max(n, 2 * self._modelled.size, 64)
+        self._modelled = np.concatenate([self._modelled, np.zeros(size - self._modelled.size, dtype=bool)])
+        self._collected = np.concatenate([self._collected, np.zeros(size - self._collected.size, dtype=np.int64)])
+        self._store.ensure_capacity(size)
+
+    # ------------------------------------------------------------------ collection
+
+    def collect_all(self, t: float, values: Any) -> None:
+        """Store one tick of every dimension, in ``dimension_ids()`` order.
+
+        ``values`` is 1-D with one value per dimension; NaN means no value.
+        The call is rejected whole (nothing stored) for a wrong length or type,
+        or a timestamp that is not later than the previous tick.
+        """
+        t = _check_time(t)
+        arr = as_float64("values", values)
+        if arr.ndim != 1 or arr.size != len(self._dim_ids):
+            raise ValueError(f"values must be 1-D with {len(self._dim_ids)} elements (one per dimension), "
+                             f"got shape {arr.shape}")
+        if self._pending_t is not None:
+            if self._store.tick_of(t) <= self._store.tick_of(self._pending_t):
+                raise ValueError(f"timestamp {t} is not after the open tick {self._pending_t}")
+            self._complete_pending()
+        self._check_forward(t)
+        by_slot = np.full(self._bank.size, np.nan)
+        by_slot[self._slot_index] = arr
+        self._tick(t, by_slot)
+
+    def collect(self, chart_id: str, t: float, values: Any) -> None:
+        """Collect one chart's values at ``t``.
+
+        The host tick for ``t`` completes when a later ``t`` first arrives, or
+        at :meth:`flush`. Dimensions not collected in a tick are gaps.
+        """
+        chart = self._chart(chart_id)
+        if chart.internal:
+            raise ValueError(f"chart {chart_id!r} is written by pyml itself and cannot be collected")
+        t = _check_time(t)
+        arr = as_float64("values", values)
+        if arr.ndim != 1 or arr.size != len(chart.dimensions):
+            raise ValueError(f"values for chart {chart_id!r} must be 1-D with {len(chart.dimensions)} elements, "
+                             f"got shape {arr.shape}")
+        k = self._store.tick_of(t)
+        if self._pending_t is not None and k != self._store.tick_of(self._pending_t):
+            if k < self._store.tick_of(self._pending_t):
+                raise ValueError(f"timestamp {t} is before the open tick {self._pending_t}")
+            self._complete_pending()
+        if self._pending_t is None:
+            self._check_forward(t)
+            self._pending_t = t
+            self._pending_values = np.full(self._bank.size, np.nan)
+        assert self._pending_values is not None
+        if self._pending_values.size < self._bank.size:
+            grown = np.full(self._bank.size, np.nan)
+            grown[: self._pending_values.size] = self._pending_values
+            self._pending_values = grown
+        slots = [self._slot_of[f"{chart_id}|{d}"] for d in chart.dimensions]
+        self._pending_values[slots] = arr
+
+    def flush(self) -> None:
+        """Complete an open per-chart tick and write samples to disk (with ``storage_dir``)."""
+        if self._pending_t is not None:
+            self._complete_pending()
+        with self._lock:
+            self._store.flush()
+
+    def _complete_pending(self) -> None:
+        t, values = self._pending_t, self._pending_values
+        self._pending_t, self._pending_values = None, None
+        assert t is not None and values is not None
+        if values.size < self._bank.size:
+            values = np.concatenate([values, np.full(self._bank.size - values.size, np.nan)])
+        self._tick(t, values)
+
+    def _check_forward(self, t: float) -> None:
+        k = self._store.tick_of(t)
+        if self._last_k is not None and k <= self._last_k:
+            raise ValueError(f"timestamp {t} is not after the last tick {self._last_k * self.update_every} "
+                             f"(timestamps must move forward on the {self.update_every}s grid)")
+
+    def _tick(self, t: float, by_slot: np.ndarray) -> None:
+        k = self._store.tick_of(t)
+        started = time.perf_counter()
+        words = self._bank.tick(by_slot)
+        if self.ml_enabled:
+            exists = words != 0
+            modelled = self._modelled[: words.size]
+            self._collected[: words.size] += exists & modelled
+            anomalous = exists & ((words & _core.ANOMALY_BIT) == 0) & modelled
+            result = self._detector.tick(k * self.update_every, anomalous, self._trained_mask(words.size))
+            self._last_result = result
+            with self._lock:
+                durations, self._training_ms = self._training_ms, []
+            prediction_ms = (time.perf_counter() - started) * 1000.0
+            values = internal_values(result, prediction_ms, sum(durations), max(durations, default=0.0))
+            for chart_id, slots in self._internal_slots.items():
+                words[slots] = _core.pack(np.asarray(values[chart_id], dtype=np.float64),
+                                          np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
+        with self._lock:
+            self._store.append(k * self.update_every, words)
+            self._last_k = k
+        self._last_words = words
+        if self.ml_enabled:
+            self._on_detector_result(self._last_result)
+            if self.background:
+                due = self._scheduler.due(k, self._collected)
+                if due:
+                    with self._train_wakeup:
+                        self._train_queue.extend(due)
+                        self._train_wakeup.notify()
+
+    def _trained_mask(self, n: int) -> np.ndarray:
+        return np.asarray(self._bank.trained_mask(), dtype=bool)[:n]
+
+    def _on_detector_result(self, result: TickResult | None) -> None:
+        """Hook for events and the internal charts (extended by persistence)."""
+
+    # ------------------------------------------------------------------ training
+
+    def train_now(self) -> TrainingReport:
+        """Train every modelled dimension that has ``min_train_samples`` points.
+
+        Synchronous; new models apply from the next tick.
+        """
+        with self._lock:
+            slots = self._scheduler.all_eligible(self._collected)
+        return self._train_slots(slots)
+
+    def train_due(self) -> TrainingReport:
+        """Train what the scheduler says is due at the last tick (synchronous)."""
+        if self._last_k is None:
+            return TrainingReport()
+        with self._lock:
+            slots = self._scheduler.due(self._last_k, self._collected)
+        return self._train_slots(slots)
+
+    def _train_slots(self, slots: Iterable[int]) -> TrainingReport:
+        report = TrainingReport()
+        slots = [s for s in slots if s in self._id_of_slot and self._modelled[s]]
+        if not slots or not self.ml_enabled:
+            return report
+        cfg = self.config
+        started = time.perf_counter()
+        with self._lock:
+            k = self._last_k if self._last_k is not None else 0
+            _, words = self._store.latest(slots, cfg.max_train_samples)
+            ids = [self._id_of_slot[s] for s in slots]
+        histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
+        outcome = self._bank.train(np.asarray(slots, dtype=np.int64), histories,
+                                   min_samples=cfg.min_train_samples, max_iterations=cfg.max_kmeans_iters,
+                                   threads=self.training_threads)
+        with self._lock:
+            for slot, dim_id, status in zip(slots, ids, outcome.status):
+                ok = status == "trained"
+                if slot in self._id_of_slot and self._id_of_slot[slot] == dim_id:
+                    self._scheduler.done(slot, k, ok)
+                if ok:
+                    report.trained.append(dim_id)
+                else:
+                    report.skipped[dim_id] = str(status)
+        report.durations = [float(d) for d in outcome.seconds]
+        with self._lock:
+            self._training_ms.extend(d * 1000.0 for d in report.durations)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _training_worker(self) -> None:
+        batch = 16
+        while True:
+            with self._train_wakeup:
+                while not self._train_queue and not self._closing:
+                    self._train_wakeup.wait()
+                if self._closing:
+                    return
+                slots = self._train_queue[:batch]
+                del self._train_queue[:batch]
+            try:
+                self._train_slots(slots)
+            except Exception:  # keep the worker alive; the failure is logged
+                log.exception("training of %d dimensions failed on host %s", len(slots), self.name)
+
+    def wait_for_training(self, timeout: float = 60.0) -> bool:
+        """Block until the background worker has drained its queue; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._train_queue and self._bank.training_in_progress() == 0:
+                    return True
+            time.sleep(0.01)
+        return False
+
+    # ------------------------------------------------------------------ queries
+
+    def _query(self) -> DataQuery:
+        return DataQuery(self)
+
+    def data(self, chart: str, after: float = 0, before: float = 0, points: int = 0, group: str = "average",
+             dimensions: Sequence[str] | str | None = None, options: Sequence[str] | str = ()) -> dict[str, Any]:
+        """Samples of one chart in the shape of ``/api/v1/data`` (SPEC §1.10)."""
+        return self._query().data(chart, after, before, points, group, dimensions, options)
+
+    def anomaly_rates(self, after: float, before: float) -> dict[str, float]:
+        """``{"chart|dim": fraction}`` of anomalous existing points, per modelled dimension."""
+        return self._query().anomaly_rates(after, before)
+
+    def host_anomaly_rate(self, after: float, before: float) -> float:
+        """Fraction of modelled (dimension, point) pairs in the range that are anomalous."""
+        return self._query().host_anomaly_rate(after, before)
+
+    @property
+    def last_time(self) -> int | None:
+        """Timestamp of the newest completed tick, or None."""
+        return None if self._last_k is None else self._last_k * self.update_every
+
+    @property
+    def last_detector_result(self) -> TickResult | None:
+        """What the detector decided at the newest tick."""
+        return self._last_result
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Complete an open tick, stop the worker and write everything out."""
+        if self._pending_t is not None:
+            self._complete_pending()
+        with self._train_wakeup:
+            self._closing = True
+            self._train_wakeup.notify_all()
+        if self._worker is not None:
+            self._worker.join()
+            self._worker = None
+        self._store.close()
+
+    def __enter__(self) -> "Host":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
