@@ -7,7 +7,8 @@ k-means, scoring).
 from __future__ import annotations
 
 from . import core
+from .config import MLConfig
 
 __version__ = "0.1.0"
 
-__all__ = ["core", "__version__"]
+__all__ = ["core", "MLConfig", "__version__"]

@@ -41,6 +41,27 @@ def _cmd_unpack(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    from .config import MLConfig
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pyml config: warning: %(message)s"))
+    logger = logging.getLogger("pyml.config")
+    logger.addHandler(handler)
+    try:
+        cfg = MLConfig() if args.config is None else MLConfig.from_netdata_conf(Path(args.config))
+    except OSError as exc:
+        print(f"pyml config: cannot read {args.config}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        logger.removeHandler(handler)
+    sys.stdout.write(cfg.to_netdata_conf())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pyml`` command."""
     parser = argparse.ArgumentParser(prog="pyml", description="Netdata-style ML anomaly detection.")
@@ -56,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     unpack = commands.add_parser("unpack", help="decode 32-bit storage words (0x… or decimal)")
     unpack.add_argument("words", nargs="+")
     unpack.set_defaults(func=_cmd_unpack)
+
+    config = commands.add_parser(
+        "config", help="print the effective [ml] configuration (every key, as netdata.conf lines)"
+    )
+    config.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf")
+    config.set_defaults(func=_cmd_config)
     return parser
 
 
