@@ -1,0 +1,66 @@
+"""The lab: evaluate detections against labelled data.
+
+NAB (Numenta Anomaly Benchmark) support, written from NAB's published rules:
+
+- :mod:`pyml.lab.labels`: read NAB series, label windows and scoring profiles;
+- :mod:`pyml.lab.scoring`: NAB's score (probationary period, scaled sigmoid,
+  corpus-wide threshold optimisation, normalisation) and event-level
+  precision, recall, F1 and detection delay;
+- :mod:`pyml.lab.nab_results`: read and write results in NAB's own layout.
+
+>>> from pyml.lab import load_windows, score_corpus   # doctest: +SKIP
+>>> scores = score_corpus(results, load_windows("labels/combined_windows.json"))
+>>> scores["standard"].score
+"""
+
+from __future__ import annotations
+
+from .labels import (
+    NAB_PROFILES,
+    CostMatrix,
+    as_timestamps,
+    load_corpus,
+    load_profiles,
+    load_windows,
+    point_labels,
+    read_series,
+    window_bounds,
+)
+from .nab_results import read_results, results_path, write_results
+from .scoring import (
+    DEFAULT_PROBATIONARY_PERCENT,
+    NO_DETECTION_THRESHOLD,
+    EventMetrics,
+    FileScore,
+    ProfileScore,
+    event_metrics,
+    probationary_length,
+    scaled_sigmoid,
+    score_corpus,
+    threshold_scores,
+)
+
+__all__ = [
+    "DEFAULT_PROBATIONARY_PERCENT",
+    "NAB_PROFILES",
+    "NO_DETECTION_THRESHOLD",
+    "CostMatrix",
+    "EventMetrics",
+    "FileScore",
+    "ProfileScore",
+    "as_timestamps",
+    "event_metrics",
+    "load_corpus",
+    "load_profiles",
+    "load_windows",
+    "point_labels",
+    "probationary_length",
+    "read_results",
+    "read_series",
+    "results_path",
+    "scaled_sigmoid",
+    "score_corpus",
+    "threshold_scores",
+    "window_bounds",
+    "write_results",
+]
