@@ -24,21 +24,21 @@ import math
 import numbers
 import operator
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Union
+from typing import Any, Callable, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from ._arrays import as_flags
 
 __all__ = [
-    "WindowState",
-    "Transition",
-    "BitRateWindow",
-    "AnomalyEvent",
-    "TickResult",
-    "SlotCounters",
-    "AnomalyDetector",
     "MAX_EVENT_DIMS",
+    "AnomalyDetector",
+    "AnomalyEvent",
+    "BitRateWindow",
+    "SlotCounters",
+    "TickResult",
+    "Transition",
+    "WindowState",
 ]
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def _window_size(name: str, value: Any) -> int:
     return int(number)
 
 
-def _fraction(name: str, value: Any, upper: Optional[float] = 1.0) -> float:
+def _fraction(name: str, value: Any, upper: float | None = 1.0) -> float:
     number = _real(name, value)
     if number < 0.0 or (upper is not None and number > upper):
         bounds = f"in [0, {upper:g}]" if upper is not None else "at least 0"
@@ -120,7 +120,7 @@ def _bit(name: str, value: Any) -> int:
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, numbers.Real) and value in (0, 1):
-        return int(value)
+        return int(float(value))
     if isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a bit (True/False or 0/1), got {value!r}")
     raise TypeError(f"{name} must be a bit (True/False or 0/1), got {value!r}")
@@ -432,7 +432,7 @@ class TickResult:
     trained: int
     normal: int
     anomalous: int
-    event: Optional[AnomalyEvent] = None
+    event: AnomalyEvent | None = None
 
     def chart_values(self) -> dict[str, dict[str, int]]:
         """The values of the detector's ``anomaly_detection.*`` charts for this tick (SPEC §7).
@@ -524,7 +524,7 @@ class AnomalyDetector:
         dimension_rate_threshold: float = 0.05,
         max_event_dims: int = MAX_EVENT_DIMS,
         update_every: int = 1,
-        slot_id: Optional[SlotIds] = None,
+        slot_id: SlotIds | None = None,
     ) -> None:
         window = BitRateWindow(min_window, max_window, idle_window, window_rate_threshold)
         self._host_threshold = _fraction("host_anomaly_rate_threshold", host_anomaly_rate_threshold)
@@ -550,11 +550,11 @@ class AnomalyDetector:
         self._scratch = np.zeros(0, dtype=bool)
         self._row = 0
         self._rate = 0.0
-        self._last_t: Optional[int] = None
+        self._last_t: int | None = None
 
     @classmethod
     def from_config(
-        cls, cfg: Any, *, update_every: int = 1, slot_id: Optional[SlotIds] = None, max_event_dims: int = MAX_EVENT_DIMS
+        cls, cfg: Any, *, update_every: int = 1, slot_id: SlotIds | None = None, max_event_dims: int = MAX_EVENT_DIMS
     ) -> AnomalyDetector:
         """A detector configured from a ``pyml.MLConfig``-like object.
 
@@ -603,7 +603,7 @@ class AnomalyDetector:
         return self._rate
 
     @property
-    def last_t(self) -> Optional[int]:
+    def last_t(self) -> int | None:
         """The timestamp of the last tick, or None."""
         return self._last_t
 
@@ -635,12 +635,12 @@ class AnomalyDetector:
         return self._max_event_dims
 
     @property
-    def slot_id(self) -> Optional[SlotIds]:
+    def slot_id(self) -> SlotIds | None:
         """The slot -> id mapping used for event info."""
         return self._slot_id
 
     @slot_id.setter
-    def slot_id(self, mapping: Optional[SlotIds]) -> None:
+    def slot_id(self, mapping: SlotIds | None) -> None:
         if mapping is not None and not callable(mapping) and not hasattr(mapping, "__getitem__"):
             raise TypeError(f"slot_id must be a callable or a sequence of ids, got {mapping!r}")
         self._slot_id = mapping
@@ -772,7 +772,8 @@ class AnomalyDetector:
             cut = np.sort(k)[::-1][limit - 1]
             keep = k >= cut
             slots, k = slots[keep], k[keep]
-        pairs = [(int(kk) / window, self._id_of(int(slot))) for kk, slot in zip(k.tolist(), slots.tolist())]
+        pairs = [(kk / window, self._id_of(slot)) for kk, slot in zip(k.tolist(), slots.tolist())]
+        # The reference sorts ascending and reverses: rate descending, then id descending.
         pairs.sort(reverse=True)
         return [[rate, ident] for rate, ident in pairs[:limit]]
 
@@ -816,7 +817,7 @@ class AnomalyDetector:
         np.logical_and(bit_flags[:n], active, out=scratch)
         b8 = scratch.view(np.uint8)
 
-        info: Optional[list[list[Any]]] = None
+        info: list[list[Any]] | None = None
         if new_event and self._n_active:
             info = self._event_info(b8, w)  # may raise (slot_id); nothing changed yet
 

@@ -101,7 +101,9 @@ def test_window_rejects_bad_parameters(args, error, fragment):
     assert fragment in str(excinfo.value)
 
 
-@pytest.mark.parametrize("bit, error", [(2, ValueError), (0.5, ValueError), (-1, ValueError), ("1", TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    "bit, error", [(2, ValueError), (0.5, ValueError), (-1, ValueError), ("1", TypeError), (None, TypeError)]
+)
 def test_insert_rejects_non_bits_and_changes_nothing(bit, error):
     w = BitRateWindow(4, 8, 3, 0.5)
     w.insert(1)
@@ -257,7 +259,7 @@ def test_spec_trace_through_the_detector():
     for t, bit in enumerate(TRACE_BITS):
         r = det.tick(T0 + t, np.array([ahead[t]] * 3 + [bit], dtype=bool), trained)
         results.append(r)
-        assert r.host_bit == bool(TRACE_BITS[t]), f"tick {t}"
+        assert r.host_bit == bool(bit), f"tick {t}"
         assert (r.from_state, r.to_state, r.window_length) == spec_trace_expected(t), f"tick {t}"
         if t == 46:
             assert det.counters().k[3] == 7  # the observed dimension's K at the window's entry
@@ -267,7 +269,9 @@ def test_spec_trace_through_the_detector():
     end = results[83]
     assert end.new_event and not end.reset
     rate = 20 / 66
-    assert end.event == AnomalyEvent(T0 + 83 - 66, T0 + 83, [[rate, "system.cpu|user"], [rate, "d|c"], [rate, "d|b"], [rate, "d|a"]])
+    assert end.event == AnomalyEvent(
+        T0 + 83 - 66, T0 + 83, [[rate, "system.cpu|user"], [rate, "d|c"], [rate, "d|b"], [rate, "d|a"]]
+    )
     assert f"{rate:.4f}" == "0.3030"
 
 
@@ -371,7 +375,10 @@ def test_counts_and_chart_values():
     }
 
 
-@pytest.mark.parametrize("n_dims, n_anomalous, value", [(100, 57, 5699), (125, 43, 3439), (100, 29, 2900), (3, 1, 3333), (3, 2, 6666), (7, 0, 0), (4, 4, 10000)])
+@pytest.mark.parametrize(
+    "n_dims, n_anomalous, value",
+    [(100, 57, 5699), (125, 43, 3439), (100, 29, 2900), (3, 1, 3333), (3, 2, 6666), (7, 0, 0), (4, 4, 10000)],
+)
 def test_anomaly_rate_chart_truncates(n_dims, n_anomalous, value):
     det = AnomalyDetector()
     det.add_slots(np.arange(n_dims))
@@ -420,7 +427,7 @@ def _run_to_event(ks: dict[int, int], **kwargs):
 
 def test_event_info_sorted_filtered_and_ids_descending_on_ties():
     ids = {0: "host|driver", 1: "a|x", 2: "b|x", 3: "a|y", 4: "c|z", 5: "b|y"}
-    det, end = _run_to_event({1: 2, 2: 3, 3: 3, 4: 0, 5: 1}, slot_id=ids.__getitem__, dimension_rate_threshold=0.2)
+    _, end = _run_to_event({1: 2, 2: 3, 3: 3, 4: 0, 5: 1}, slot_id=ids.__getitem__, dimension_rate_threshold=0.2)
     w = end.window_length
     assert w == 11  # Above from tick 3 (len 4) through tick 10; host bits 2..8 are set
     # K/W >= 0.2 only (K >= 3 of 11); rate descending, equal rates by id descending.
@@ -432,7 +439,7 @@ def test_event_info_is_truncated_with_a_warning(caplog):
     ids = [f"chart.{i:02d}|dim" for i in range(30)]
     ks = {slot: 1 + slot % 3 for slot in range(1, 30)}
     caplog.set_level(logging.WARNING, logger="pyml.detector")
-    det, end = _run_to_event(ks, slot_id=ids, max_event_dims=5, dimension_rate_threshold=0.0)
+    _, end = _run_to_event(ks, slot_id=ids, max_event_dims=5, dimension_rate_threshold=0.0)
     w = end.window_length
     # The driver (K=4), then the largest ids among the ten K=3 slots (2, 5, ..., 29).
     expected = [[4 / w, "chart.00|dim"]] + [[3 / w, f"chart.{s}|dim"] for s in (29, 26, 23, 20)]
@@ -445,7 +452,7 @@ def test_max_event_dims_default():
 
 
 def test_new_event_without_qualifying_dimensions_has_no_event():
-    det, end = _run_to_event({1: 0}, dimension_rate_threshold=0.99)
+    _, end = _run_to_event({1: 0}, dimension_rate_threshold=0.99)
     assert end.new_event and end.event is None
 
 
