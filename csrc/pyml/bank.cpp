@@ -1,0 +1,435 @@
+#include "pyml/bank.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <array>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace pyml {
+namespace {
+
+constexpr std::size_t W = Bank::kLanes;
+constexpr std::uint8_t kActive = 1, kTrained = 2;
+constexpr std::size_t kChunkAlign = 64;
+
+std::string slot_error(std::size_t slot) {
+    return "slot " + std::to_string(slot) + " is not a slot in use in this bank";
+}
+
+// Block layout, in doubles, lane-minor (element e of lane l at e * W + l):
+//   ring     N rows     the prediction windows; row r holds one tick for all lanes
+//   center0  F rows
+//   center1  F rows
+//   min_dist 1 row
+//   max_dist 1 row
+constexpr std::size_t block_doubles(std::size_t n, std::size_t f) { return (n + 2 * f + 2) * W; }
+
+// These vector helpers are internal and always inlined, so the calling
+// convention GCC warns about (-Wpsabi) never applies.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+// Eight lanes of doubles as one GCC/Clang vector: element-wise IEEE
+// operations, lowered to SSE2 (or wider, where the target allows).
+typedef double vdouble __attribute__((vector_size(W * sizeof(double))));
+typedef std::int64_t vmask __attribute__((vector_size(W * sizeof(double))));
+
+inline vdouble load(const double* p) noexcept {
+    vdouble v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+inline void store(double* p, const vdouble& v) noexcept { std::memcpy(p, &v, sizeof v); }
+
+inline vdouble vabs(const vdouble& x) noexcept {
+    return reinterpret_cast<vdouble>(reinterpret_cast<vmask>(x) & 0x7FFFFFFFFFFFFFFFll);
+}
+
+inline vdouble select(const vmask& m, const vdouble& a, const vdouble& b) noexcept {  // m ? a : b, lane by lane
+    return reinterpret_cast<vdouble>((reinterpret_cast<vmask>(a) & m) | (reinterpret_cast<vmask>(b) & ~m));
+}
+
+inline void vsqrt(vdouble& x) noexcept {  // in place; correctly rounded, like std::sqrt
+#if defined(__SSE2__)
+    __m128d parts[W / 2];
+    std::memcpy(parts, &x, sizeof x);
+    for (auto& p : parts) p = _mm_sqrt_pd(p);
+    std::memcpy(&x, parts, sizeof x);
+#else
+    for (std::size_t l = 0; l < W; ++l) x[l] = std::sqrt(x[l]);
+#endif
+}
+
+// Scores one block. The arithmetic follows extract_features (last row) and
+// Model::score exactly, operation by operation, lane by lane; working on all
+// lanes at once changes no result (no contraction, correctly rounded sqrt
+// and division).
+template <std::size_t D, std::size_t S, std::size_t L>
+void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
+                 const std::size_t* ring_rows, double threshold100, double* scores, std::uint8_t* bits) {
+    constexpr std::size_t N = D + S + L;
+    constexpr std::size_t F = L + 1;
+    const double* c0 = blk + N * W;
+    const double* c1 = c0 + F * W;
+    const double* mn = c1 + F * W;
+    const double* mx = mn + W;
+
+    // Push: the newest ring row gets this tick's values (0 for a gap, so the
+    // arithmetic below stays finite); a gap empties the window.
+    std::int64_t good[W], full[W];
+    for (std::size_t l = 0; l < W; ++l) {
+        const bool g = (flags[l] & kActive) != 0 && std::fabs(values[l]) <= kMaxStorableMagnitude;
+        const unsigned c = count[l];
+        const unsigned next = g ? (c < N ? c + 1 : N) : 0;
+        count[l] = static_cast<std::uint8_t>(next);
+        good[l] = g ? -1 : 0;
+        full[l] = next == N ? -1 : 0;
+    }
+    vmask good_mask, full_mask;
+    std::memcpy(&good_mask, good, sizeof good_mask);
+    std::memcpy(&full_mask, full, sizeof full_mask);
+    const vdouble zero = {};
+    store(blk + ring_rows[N - 1] * W, select(good_mask, load(values), zero));
+
+    // Difference (x[i] - x[i - D]), oldest first.
+    vdouble d[N];
+    for (std::size_t i = 0; i < N; ++i) {
+        const vdouble x = load(blk + ring_rows[i] * W);
+        d[i] = i >= D ? x - load(blk + ring_rows[i - D] * W) : x;
+    }
+
+    // Running sum from the newest end, times 1/S; lag; absolute value; and the
+    // squared distances to both centres, coordinate by coordinate.
+    const double f = 1.0 / static_cast<double>(S);
+    vdouble total = zero;
+    for (std::size_t i = 1; i <= S; ++i) total += d[N - i];
+    vdouble sq0 = zero, sq1 = zero;
+    for (std::size_t i = 0; i <= L; ++i) {
+        if (i > 0) total = (total - d[N - i]) + d[N - i - S];
+        const vdouble feat = vabs(total * f);
+        const vdouble t0 = load(c0 + i * W) - feat;
+        const vdouble t1 = load(c1 + i * W) - feat;
+        sq0 += t0 * t0;
+        sq1 += t1 * t1;
+    }
+
+    // Mean distance, then the min-max normalised score, capped at 100.
+    const vdouble lo = load(mn), hi = load(mx);
+    vsqrt(sq0);
+    vsqrt(sq1);
+    const vdouble dist = ((zero + sq0) + sq1) / 2.0;
+    const vdouble r = 100.0 * vabs((dist - lo) / (hi - lo));
+    vdouble score = select(r > 100.0, zero + 100.0, r);
+    score = select(hi == lo, zero, score);
+    score = select(full_mask, score, zero);
+    store(scores, score);
+    const vmask bit = score >= threshold100;
+    for (std::size_t l = 0; l < W; ++l) bits[l] = bit[l] != 0;
+}
+
+using KernelFn = void (*)(double*, std::uint8_t*, const std::uint8_t*, const double*, const std::size_t*, double,
+                          double*, std::uint8_t*);
+
+// One kernel per (D, S, L): D in 0..1, S in 1..5 (0 behaves as 1), L in 0..5.
+constexpr std::size_t kSmoothChoices = kMaxSmoothN;
+constexpr std::size_t kLagChoices = kMaxLagN + 1;
+constexpr std::size_t kKernels = (kMaxDiffN + 1) * kSmoothChoices * kLagChoices;
+
+template <std::size_t... I>
+constexpr std::array<KernelFn, sizeof...(I)> make_kernels(std::index_sequence<I...>) {
+    return {{&score_block<I / (kSmoothChoices * kLagChoices), (I / kLagChoices) % kSmoothChoices + 1,
+                          I % kLagChoices>...}};
+}
+
+KernelFn kernel_for(const FeatureParams& p) {
+    static constexpr auto kTable = make_kernels(std::make_index_sequence<kKernels>{});
+    const std::size_t s = effective_smooth_n(p);
+    return kTable[p.diff_n * kSmoothChoices * kLagChoices + (s - 1) * kLagChoices + p.lag_n];
+}
+
+}  // namespace
+
+void validate_bank_params(const BankParams& p) {
+    validate_feature_params(p.features);
+    if (!(p.threshold >= 0.0) || !std::isfinite(p.threshold)) {
+        throw std::invalid_argument("threshold = " + std::to_string(p.threshold) +
+                                    " must be a finite number >= 0");
+    }
+}
+
+void Bank::ChunkDeleter::operator()(double* p) const noexcept {
+    ::operator delete[](p, std::align_val_t(kChunkAlign));
+}
+
+Bank::Bank(const BankParams& params, std::size_t capacity) : params_(params) {
+    validate_bank_params(params);
+    window_ = feature_window(params.features);
+    dims_ = feature_dims(params.features);
+    block_stride_ = block_doubles(window_, dims_);
+    threshold100_ = 100.0 * params.threshold;
+    kernel_ = kernel_for(params.features);
+    if (capacity > 0) {
+        std::lock_guard<std::mutex> lock(state_mutex_);
+        grow_to(capacity);
+        generation_.reserve(capacity);
+    }
+}
+
+Bank::~Bank() = default;
+
+std::size_t Bank::size() const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    return size_;
+}
+
+std::size_t Bank::active() const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    return active_;
+}
+
+// Makes room for `slots` slots: whole chunks, never moving existing ones.
+void Bank::grow_to(std::size_t slots) {
+    const std::size_t blocks = (slots + W - 1) / W;
+    const std::size_t chunks = (blocks + kBlocksPerChunk - 1) / kBlocksPerChunk;
+    if (chunks > chunks_.size()) chunks_.reserve(chunks);
+    while (chunks_.size() < chunks) {
+        const std::size_t n = kBlocksPerChunk * block_stride_;
+        auto* p = static_cast<double*>(::operator new[](n * sizeof(double), std::align_val_t(kChunkAlign)));
+        std::fill(p, p + n, 0.0);
+        chunks_.emplace_back(p);
+    }
+    const std::size_t lanes = chunks_.size() * kBlocksPerChunk * W;
+    if (count_.size() < lanes) {
+        count_.resize(lanes, 0);
+        flags_.resize(lanes, 0);
+    }
+}
+
+void Bank::reset_lane(std::size_t slot) noexcept {
+    double* blk = block(slot / W);
+    const std::size_t lane = slot % W;
+    for (std::size_t e = window_; e < window_ + 2 * dims_ + 2; ++e) blk[e * W + lane] = 0.0;
+    count_[slot] = 0;
+}
+
+std::size_t Bank::add_slot() {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    std::size_t slot;
+    if (!free_.empty()) {
+        std::pop_heap(free_.begin(), free_.end(), std::greater<>());
+        slot = free_.back();
+        free_.pop_back();
+        ++generation_[slot];
+    } else {
+        grow_to(size_ + 1);
+        generation_.push_back(0);  // may throw: nothing changed yet
+        slot = size_++;
+    }
+    reset_lane(slot);
+    flags_[slot] = kActive;
+    ++active_;
+    return slot;
+}
+
+void Bank::check_slot(std::size_t slot) const {
+    if (slot >= size_ || (flags_[slot] & kActive) == 0) throw std::out_of_range(slot_error(slot));
+}
+
+void Bank::remove_slot(std::size_t slot) {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    check_slot(slot);
+    free_.reserve(free_.size() + 1);  // may throw: nothing changed yet
+    if (flags_[slot] & kTrained) --trained_;
+    reset_lane(slot);
+    flags_[slot] = 0;
+    --active_;
+    free_.push_back(slot);
+    std::push_heap(free_.begin(), free_.end(), std::greater<>());
+}
+
+bool Bank::contains(std::size_t slot) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    return slot < size_ && (flags_[slot] & kActive) != 0;
+}
+
+std::uint32_t Bank::generation(std::size_t slot) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    check_slot(slot);
+    return generation_[slot];
+}
+
+bool Bank::trained(std::size_t slot) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    check_slot(slot);
+    return (flags_[slot] & kTrained) != 0;
+}
+
+std::optional<Model> Bank::model(std::size_t slot) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    check_slot(slot);
+    if ((flags_[slot] & kTrained) == 0) return std::nullopt;
+    const double* blk = block(slot / W);
+    const std::size_t lane = slot % W;
+    Model m;
+    m.k = 2;
+    m.dims = dims_;
+    m.centers.resize(2 * dims_);
+    for (std::size_t e = 0; e < 2 * dims_; ++e) m.centers[e] = blk[(window_ + e) * W + lane];
+    m.min_dist = blk[(window_ + 2 * dims_) * W + lane];
+    m.max_dist = blk[(window_ + 2 * dims_ + 1) * W + lane];
+    return m;
+}
+
+void Bank::write_model(std::size_t slot, const double* centers, double min_dist, double max_dist) noexcept {
+    double* blk = block(slot / W);
+    const std::size_t lane = slot % W;
+    for (std::size_t e = 0; e < 2 * dims_; ++e) blk[(window_ + e) * W + lane] = centers[e];
+    blk[(window_ + 2 * dims_) * W + lane] = min_dist;
+    blk[(window_ + 2 * dims_ + 1) * W + lane] = max_dist;
+    if ((flags_[slot] & kTrained) == 0) {
+        flags_[slot] |= kTrained;
+        ++trained_;
+    }
+}
+
+void Bank::set_model(std::size_t slot, const Model& model) {
+    if (model.k != 2 || model.dims != dims_ || model.centers.size() != 2 * dims_) {
+        throw std::invalid_argument("model has k = " + std::to_string(model.k) + " centres of " +
+                                    std::to_string(model.dims) + " coordinates (" +
+                                    std::to_string(model.centers.size()) + " values); this bank needs k = 2 and " +
+                                    std::to_string(dims_) + " coordinates (lag_n + 1)");
+    }
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    check_slot(slot);
+    write_model(slot, model.centers.data(), model.min_dist, model.max_dist);
+}
+
+void Bank::clear_model(std::size_t slot) {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    check_slot(slot);
+    if (flags_[slot] & kTrained) --trained_;
+    const std::uint8_t count = count_[slot];
+    reset_lane(slot);
+    count_[slot] = count;  // the window stays
+    flags_[slot] = kActive;
+}
+
+void Bank::trained_mask(std::uint8_t* out) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    for (std::size_t s = 0; s < size_; ++s) out[s] = (flags_[s] & kTrained) != 0;
+}
+
+std::size_t Bank::trained_count() const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    return trained_;
+}
+
+std::vector<std::uint32_t> Bank::generations_of(const std::vector<std::size_t>& slots) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    std::vector<std::uint32_t> out;
+    out.reserve(slots.size());
+    for (std::size_t slot : slots) {
+        check_slot(slot);
+        out.push_back(generation_[slot]);
+    }
+    return out;
+}
+
+void Bank::enqueue_models(const QueuedModel* models, std::size_t n) {
+    if (n == 0) return;
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    queue_.insert(queue_.end(), models, models + n);
+    pending_.store(true, std::memory_order_release);
+}
+
+std::size_t Bank::pending_models() const {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    return queue_.size();
+}
+
+// Called by the tick with the state lock held.
+void Bank::apply_pending() noexcept {
+    if (!pending_.load(std::memory_order_acquire)) return;
+    {
+        std::lock_guard<std::mutex> lock(queue_mutex_);
+        queue_.swap(applying_);  // both keep their capacity: no allocation
+        pending_.store(false, std::memory_order_relaxed);
+    }
+    for (const QueuedModel& q : applying_) {
+        if (q.slot < size_ && (flags_[q.slot] & kActive) != 0 && generation_[q.slot] == q.generation) {
+            write_model(q.slot, q.centers, q.min_dist, q.max_dist);
+        }
+    }
+    applying_.clear();
+}
+
+void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, std::size_t reset_stride,
+                storage_word* words, std::uint8_t* bits, double* scores) {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (n != size_) {
+        throw std::invalid_argument("values has " + std::to_string(n) + " elements; the bank has " +
+                                    std::to_string(size_) + " slots");
+    }
+    apply_pending();
+    if (size_ == 0) return;
+
+    ring_head_ = ring_head_ + 1 == window_ ? 0 : ring_head_ + 1;
+    std::size_t rows[kMaxDiffN + kMaxSmoothN + kMaxLagN];  // oldest first; the newest is ring_head_
+    for (std::size_t i = 0; i < window_; ++i) rows[i] = (ring_head_ + 1 + i) % window_;
+
+    const std::size_t blocks = (size_ + W - 1) / W;
+    double v[W], s[W];
+    std::uint8_t b[W];
+    for (std::size_t blk = 0; blk < blocks; ++blk) {
+        const std::size_t base = blk * W;
+        const std::size_t lanes = std::min(W, size_ - base);
+        if (lanes == W) {
+            for (std::size_t l = 0; l < W; ++l) v[l] = values[base + l];
+        } else {
+            for (std::size_t l = 0; l < W; ++l) {
+                v[l] = l < lanes ? values[base + l] : std::numeric_limits<double>::quiet_NaN();
+            }
+        }
+        kernel_(block(blk), &count_[base], &flags_[base], v, rows, threshold100_, s, b);
+        for (std::size_t l = 0; l < lanes; ++l) {
+            const std::size_t slot = base + l;
+            const bool is_reset = reset != nullptr && reset[slot * reset_stride] != 0;
+            words[slot] = (flags_[slot] & kActive) ? pack_sample(v[l], b[l] != 0, is_reset) : kEmptySlot;
+        }
+        if (bits != nullptr) {
+            for (std::size_t l = 0; l < lanes; ++l) bits[base + l] = b[l];
+        }
+        if (scores != nullptr) {
+            for (std::size_t l = 0; l < lanes; ++l) scores[base + l] = s[l];
+        }
+    }
+}
+
+std::size_t Bank::memory_bytes() const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    std::size_t bytes = sizeof(*this);
+    bytes += chunks_.size() * kBlocksPerChunk * block_stride_ * sizeof(double);
+    bytes += chunks_.capacity() * sizeof(Chunk);
+    bytes += count_.capacity() + flags_.capacity();
+    bytes += generation_.capacity() * sizeof(std::uint32_t);
+    bytes += free_.capacity() * sizeof(std::size_t);
+    {
+        std::lock_guard<std::mutex> qlock(queue_mutex_);
+        bytes += (queue_.capacity() + applying_.capacity()) * sizeof(QueuedModel);
+    }
+    return bytes;
+}
+
+}  // namespace pyml

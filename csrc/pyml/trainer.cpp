@@ -1,0 +1,190 @@
+#include "pyml/trainer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace pyml {
+namespace {
+
+std::string describe(double value) {
+    std::ostringstream out;
+    out.precision(17);
+    out << value;
+    return out.str();
+}
+
+// Decrements the bank's in-progress count for every slot not yet finished,
+// also when a worker's exception unwinds the call.
+class InProgress {
+public:
+    InProgress(Bank& bank, std::size_t n) : bank_(bank), left_(n) { bank_.training_started(n); }
+    ~InProgress() { bank_.training_finished(left_.load()); }
+    void finished_one() noexcept {
+        left_.fetch_sub(1);
+        bank_.training_finished(1);
+    }
+    InProgress(const InProgress&) = delete;
+    InProgress& operator=(const InProgress&) = delete;
+
+private:
+    Bank& bank_;
+    std::atomic<std::size_t> left_;
+};
+
+}  // namespace
+
+const char* train_status_name(TrainStatus status) noexcept {
+    switch (status) {
+        case TrainStatus::trained:
+            return "trained";
+        case TrainStatus::too_few_points:
+            return "too_few_points";
+        case TrainStatus::error:
+            return "error";
+    }
+    return "error";
+}
+
+void validate_trainer_params(const TrainerParams& p) {
+    if (p.min_samples < 1) {
+        throw std::invalid_argument("min_samples = " + std::to_string(p.min_samples) + " must be at least 1");
+    }
+    if (p.max_iterations < 1) {
+        throw std::invalid_argument("max_iterations = " + std::to_string(p.max_iterations) +
+                                    " must be at least 1");
+    }
+    if (p.threads < 1 || p.threads > kMaxTrainThreads) {
+        throw std::invalid_argument("threads = " + std::to_string(p.threads) + " is out of range [1, " +
+                                    std::to_string(kMaxTrainThreads) + "]");
+    }
+}
+
+void parallel_for(std::size_t n, std::size_t threads,
+                  const std::function<void(std::size_t item, std::size_t worker)>& fn) {
+    if (n == 0) return;
+    threads = std::max<std::size_t>(1, std::min(threads, n));
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::exception_ptr first_error;
+    std::mutex error_mutex;
+
+    auto work = [&](std::size_t worker) {
+        try {
+            while (!stop.load(std::memory_order_relaxed)) {
+                const std::size_t item = next.fetch_add(1);
+                if (item >= n) break;
+                fn(item, worker);
+            }
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(error_mutex);
+            if (!first_error) first_error = std::current_exception();
+            stop.store(true);
+        }
+    };
+
+    std::vector<std::thread> pool;
+    try {
+        pool.reserve(threads - 1);
+        for (std::size_t w = 1; w < threads; ++w) pool.emplace_back(work, w);
+    } catch (...) {
+        // Could not start a thread: let the started ones finish, then report.
+        stop.store(true);
+        for (auto& t : pool) t.join();
+        throw;
+    }
+    work(0);
+    for (auto& t : pool) t.join();
+    if (first_error) std::rethrow_exception(first_error);
+}
+
+std::vector<TrainOutcome> train_slots(Bank& bank, const std::vector<TrainRequest>& requests,
+                                      const TrainerParams& params) {
+    validate_trainer_params(params);
+    TrainParams train_params;
+    train_params.features = bank.params().features;
+    train_params.max_iterations = params.max_iterations;
+    train_params.k = 2;
+    validate_train_params(train_params);
+
+    const std::size_t n = requests.size();
+    std::vector<std::size_t> slots(n);
+    for (std::size_t i = 0; i < n; ++i) slots[i] = requests[i].slot;
+    {
+        std::vector<std::size_t> sorted = slots;
+        std::sort(sorted.begin(), sorted.end());
+        const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+        if (dup != sorted.end()) {
+            throw std::invalid_argument("slot " + std::to_string(*dup) + " is listed more than once");
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        const TrainRequest& r = requests[i];
+        if (r.history == nullptr && r.n > 0) {
+            throw std::invalid_argument("histories[" + std::to_string(i) + "] has no data");
+        }
+        for (std::size_t j = 0; j < r.n; ++j) {
+            if (std::isinf(r.history[j])) {
+                throw std::invalid_argument("histories[" + std::to_string(i) + "] (slot " + std::to_string(r.slot) +
+                                            ") has " + describe(r.history[j]) + " at index " + std::to_string(j) +
+                                            "; only finite values and NaN (missing) are accepted");
+            }
+        }
+    }
+    // The generations now: a model is applied only if its slot still has it.
+    const std::vector<std::uint32_t> generations = bank.generations_of(slots);
+
+    std::vector<TrainOutcome> outcomes(n);
+    const std::size_t threads = std::min(params.threads, std::max<std::size_t>(n, 1));
+    struct Worker {
+        TrainScratch scratch;
+        std::vector<double> filled;
+    };
+    std::vector<Worker> workers(threads);
+    InProgress in_progress(bank, n);
+
+    parallel_for(n, threads, [&](std::size_t i, std::size_t w) {
+        const TrainRequest& r = requests[i];
+        Worker& worker = workers[w];
+        TrainOutcome& out = outcomes[i];
+        out.slot = r.slot;
+        const auto started = std::chrono::steady_clock::now();
+        out.existing = fill_gaps(r.history, r.n, worker.filled);
+        if (out.existing < params.min_samples) {
+            out.status = TrainStatus::too_few_points;
+            out.message = std::to_string(out.existing) + " points existed; " + std::to_string(params.min_samples) +
+                          " are needed";
+        } else {
+            try {
+                const Model model =
+                    train_model(worker.filled.data(), worker.filled.size(), train_params, worker.scratch);
+                if (model.k != 2 || model.centers.size() != 2 * bank.dims()) {
+                    throw std::invalid_argument("training gave " + std::to_string(model.centers.size()) +
+                                                " centre values; expected " + std::to_string(2 * bank.dims()));
+                }
+                QueuedModel q;
+                q.slot = r.slot;
+                q.generation = generations[i];
+                std::copy(model.centers.begin(), model.centers.end(), q.centers);
+                q.min_dist = model.min_dist;
+                q.max_dist = model.max_dist;
+                bank.enqueue_models(&q, 1);
+                out.status = TrainStatus::trained;
+            } catch (const std::invalid_argument& e) {
+                out.status = TrainStatus::error;
+                out.message = e.what();
+            }
+        }
+        out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        in_progress.finished_one();
+    });
+    return outcomes;
+}
+
+}  // namespace pyml
