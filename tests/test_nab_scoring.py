@@ -258,6 +258,15 @@ def test_threshold_search_picks_best_among_candidates():
     assert out.raw == pytest.approx(1.0 + 0.11 * FP_ROW17, abs=1e-12)
     fixed = score_corpus(results, windows, thresholds={"standard": 0.9})["standard"]
     assert fixed.threshold == 0.9 and fixed.raw == pytest.approx(-1.0 + 0.11 * FP_ROW17, abs=1e-12)
+    # A lower threshold that only adds later rows of a detected window scores the same: the higher one wins.
+    tie = score_corpus(*tiny({12: 0.8, 13: 0.7}), {"standard": NAB_PROFILES["standard"]})["standard"]
+    assert tie.threshold == 0.8 and tie.raw == pytest.approx(TP_ROW12, abs=1e-12)
+    thresholds, raw = threshold_scores(*tiny({12: 0.8, 13: 0.7}), NAB_PROFILES["standard"])
+    np.testing.assert_array_equal(thresholds, [1.1, 0.8, 0.7, 0.0])
+    assert raw[1] == raw[2]  # 0.8 and 0.7: exactly equal
+    # An earlier row of the window at a lower score is worth lowering the threshold for.
+    earlier = score_corpus(*tiny({13: 0.8, 12: 0.7}), {"standard": NAB_PROFILES["standard"]})["standard"]
+    assert earlier.threshold == 0.7 and earlier.raw == pytest.approx(TP_ROW12, abs=1e-12)
     # Binary detections are scores of 0 and 1.
     detections = results[NAME][1] >= 0.6
     binary = score_corpus({NAME: (results[NAME][0], detections)}, windows)["standard"]

@@ -8,9 +8,14 @@ NAB (Numenta Anomaly Benchmark) support, written from NAB's published rules:
   precision, recall, F1 and detection delay;
 - :mod:`pyml.lab.nab_results`: read and write results in NAB's own layout.
 
->>> from pyml.lab import load_windows, score_corpus   # doctest: +SKIP
->>> scores = score_corpus(results, load_windows("labels/combined_windows.json"))
->>> scores["standard"].score
+Typical use, with a detector's scores written by NAB's own tooling or by
+:func:`write_results`::
+
+    from pyml.lab import load_windows, read_results, score_corpus
+
+    windows = load_windows("NAB/labels/combined_windows.json")
+    scores = score_corpus(read_results("NAB/results", "numenta"), windows)
+    scores["standard"].score, scores["standard"].threshold   # 70.10..., 0.5430...
 """
 
 from __future__ import annotations

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -26,8 +27,8 @@ Window = tuple[np.datetime64, np.datetime64]
 Series = tuple[np.ndarray, np.ndarray]
 
 __all__ = [
-    "CostMatrix",
     "NAB_PROFILES",
+    "CostMatrix",
     "as_timestamps",
     "load_corpus",
     "load_profiles",
@@ -193,12 +194,12 @@ def _window_endpoint(name: str, value: Any) -> np.datetime64:
     if isinstance(value, str):
         value = value.strip()
     stamps = as_timestamps(name, np.array([value]))
-    return stamps[0]
+    return np.datetime64(stamps[0], "s")
 
 
 def _parse_windows(key: str, raw: Any) -> list[Window]:
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
-        raise ValueError(f"windows[{key!r}] must be a list of [start, end] pairs, got {raw!r}")
+        raise TypeError(f"windows[{key!r}] must be a list of [start, end] pairs, got {raw!r}")
     out: list[Window] = []
     for i, pair in enumerate(raw):
         if isinstance(pair, (str, bytes)) or len(pair) != 2:
