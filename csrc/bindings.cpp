@@ -4,12 +4,18 @@
 // `noconvert`, so nothing is copied or cast silently here.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
+#include <memory>
+#include <sstream>
+#include <vector>
 #include <stdexcept>
 #include <string>
 
+#include "pyml/bank.hpp"
 #include "pyml/storage_number.hpp"
+#include "pyml/trainer.hpp"
 
 namespace py = pybind11;
 
@@ -103,9 +109,355 @@ void bind_storage(py::module_& m) {
     m.attr("ANOMALOUS_ZERO") = pyml::kAnomalousZero;
 }
 
+// ---------------------------------------------------------------- dimension bank
+
+// A slot number from Python: negative numbers are no slot (IndexError).
+std::size_t to_slot(std::int64_t slot) {
+    if (slot < 0) throw std::out_of_range("slot " + std::to_string(slot) + " is not a slot in use in this bank");
+    return static_cast<std::size_t>(slot);
+}
+
+std::size_t to_count(std::int64_t value, const char* name) {
+    if (value < 0) throw std::invalid_argument(std::string(name) + " = " + std::to_string(value) + " must be >= 0");
+    return static_cast<std::size_t>(value);
+}
+
+// The exact array the core reads: 1-D, C-contiguous float64; anything else
+// is refused with the argument's name (nothing is converted here).
+const double* float64_vector(const py::array& a, const std::string& name, std::size_t& n) {
+    if (!a.dtype().is(py::dtype::of<double>())) {
+        throw py::type_error(name + " must be a float64 array, got dtype " + std::string(py::str(a.dtype())));
+    }
+    if (a.ndim() != 1) {
+        throw std::invalid_argument(name + " must be 1-dimensional, got " + std::to_string(a.ndim()) + " dimensions");
+    }
+    if (!(a.flags() & py::array::c_style)) throw py::type_error(name + " must be C-contiguous");
+    n = static_cast<std::size_t>(a.shape(0));
+    return static_cast<const double*>(a.data());
+}
+
+// What one train call did, slot by slot (arrays in request order).
+struct TrainReport {
+    std::vector<pyml::TrainOutcome> outcomes;
+};
+
+py::object bank_tick(pyml::Bank& bank, const py::array& values, const py::object& reset, bool want_bits,
+                     bool want_scores) {
+    std::size_t n = 0;
+    const double* v = float64_vector(values, "values", n);
+    const std::size_t size = bank.size();
+    if (n != size) {
+        throw std::invalid_argument("values has " + std::to_string(n) + " elements; the bank has " +
+                                    std::to_string(size) + " slots");
+    }
+    std::uint8_t reset_scalar = 0;
+    const std::uint8_t* r = nullptr;
+    std::size_t reset_stride = 0;
+    py::array reset_array;
+    if (reset.is_none()) {
+        // no reset flag
+    } else if (PyBool_Check(reset.ptr())) {
+        reset_scalar = reset.ptr() == Py_True ? 1 : 0;
+        r = &reset_scalar;
+    } else if (py::isinstance<py::array>(reset)) {
+        reset_array = reset.cast<py::array>();
+        if (!reset_array.dtype().is(py::dtype::of<bool>())) {
+            throw py::type_error("reset must be a bool array, got dtype " + std::string(py::str(reset_array.dtype())));
+        }
+        if (reset_array.ndim() != 1 || !(reset_array.flags() & py::array::c_style)) {
+            throw py::type_error("reset must be a 1-dimensional C-contiguous bool array");
+        }
+        const auto m = static_cast<std::size_t>(reset_array.shape(0));
+        if (m != 1 && m != n) {
+            throw std::invalid_argument("reset has " + std::to_string(m) + " elements; expected 1 or " +
+                                        std::to_string(n));
+        }
+        r = static_cast<const std::uint8_t*>(reset_array.data());
+        reset_stride = m == 1 ? 0 : 1;
+    } else {
+        throw py::type_error("reset must be None, a bool or a bool array, got " +
+                             std::string(py::str(py::type::of(reset).attr("__name__"))));
+    }
+    const auto count = static_cast<py::ssize_t>(n);
+    carray<std::uint32_t> words(count);
+    carray<bool> bits(want_bits ? count : 0);
+    carray<double> scores(want_scores ? count : 0);
+    std::uint32_t* w = words.mutable_data();
+    auto* b = want_bits ? reinterpret_cast<std::uint8_t*>(bits.mutable_data()) : nullptr;
+    double* s = want_scores ? scores.mutable_data() : nullptr;
+    {
+        py::gil_scoped_release release;
+        bank.tick(v, n, r, reset_stride, w, b, s);
+    }
+    if (!want_bits && !want_scores) return std::move(words);
+    py::list out;
+    out.append(words);
+    if (want_bits) out.append(bits);
+    if (want_scores) out.append(scores);
+    return py::tuple(out);
+}
+
+TrainReport bank_train(pyml::Bank& bank, const std::vector<std::int64_t>& slots, const py::object& histories,
+                       std::int64_t min_samples, std::int64_t max_iterations, std::int64_t threads) {
+    pyml::TrainerParams params;
+    params.min_samples = to_count(min_samples, "min_samples");
+    params.max_iterations = to_count(max_iterations, "max_iterations");
+    params.threads = to_count(threads, "threads");
+    std::vector<pyml::TrainRequest> requests(slots.size());
+    for (std::size_t i = 0; i < slots.size(); ++i) requests[i].slot = to_slot(slots[i]);
+    // Histories: a 2-D float64 array (one row per slot) or a sequence of 1-D
+    // float64 arrays. The arrays stay referenced here for the whole call.
+    std::vector<py::array> keep;
+    if (py::isinstance<py::array>(histories) && histories.cast<py::array>().ndim() == 2) {
+        const auto a = histories.cast<py::array>();
+        if (!a.dtype().is(py::dtype::of<double>())) {
+            throw py::type_error("histories must be float64, got dtype " + std::string(py::str(a.dtype())));
+        }
+        if (!(a.flags() & py::array::c_style)) throw py::type_error("histories must be C-contiguous");
+        if (static_cast<std::size_t>(a.shape(0)) != slots.size()) {
+            throw std::invalid_argument("histories has " + std::to_string(a.shape(0)) + " rows for " +
+                                        std::to_string(slots.size()) + " slots");
+        }
+        const auto cols = static_cast<std::size_t>(a.shape(1));
+        const auto* base = static_cast<const double*>(a.data());
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            requests[i].history = base + i * cols;
+            requests[i].n = cols;
+        }
+        keep.push_back(a);
+    } else {
+        if (!py::isinstance<py::sequence>(histories) || py::isinstance<py::str>(histories)) {
+            throw py::type_error("histories must be a 2-D float64 array or a sequence of 1-D float64 arrays");
+        }
+        const auto seq = histories.cast<py::sequence>();
+        if (seq.size() != slots.size()) {
+            throw std::invalid_argument("histories has " + std::to_string(seq.size()) + " entries for " +
+                                        std::to_string(slots.size()) + " slots");
+        }
+        keep.reserve(slots.size());
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            const py::object item = seq[i];
+            const std::string name = "histories[" + std::to_string(i) + "]";
+            if (!py::isinstance<py::array>(item)) {
+                throw py::type_error(name + " must be a float64 array, got " +
+                                     std::string(py::str(py::type::of(item).attr("__name__"))));
+            }
+            keep.push_back(item.cast<py::array>());
+            requests[i].history = float64_vector(keep.back(), name, requests[i].n);
+        }
+    }
+    TrainReport report;
+    {
+        py::gil_scoped_release release;
+        report.outcomes = pyml::train_slots(bank, requests, params);
+    }
+    return report;
+}
+
+void bind_bank(py::module_& m) {
+    py::class_<TrainReport>(m, "TrainReport",
+                            "What one Bank.train call did, per requested slot (in request order).")
+        .def("__len__", [](const TrainReport& r) { return r.outcomes.size(); })
+        .def_property_readonly(
+            "slots",
+            [](const TrainReport& r) {
+                carray<std::int64_t> out(static_cast<py::ssize_t>(r.outcomes.size()));
+                for (std::size_t i = 0; i < r.outcomes.size(); ++i) {
+                    out.mutable_data()[i] = static_cast<std::int64_t>(r.outcomes[i].slot);
+                }
+                return out;
+            },
+            "int64 array: the slots, in request order.")
+        .def_property_readonly(
+            "status",
+            [](const TrainReport& r) {
+                py::list out;
+                for (const auto& o : r.outcomes) out.append(pyml::train_status_name(o.status));
+                return out;
+            },
+            "list of str: 'trained' (a model is queued for the next tick), 'too_few_points' (fewer than "
+            "min_samples points existed) or 'error' (see messages); in the last two cases the slot keeps its model.")
+        .def_property_readonly(
+            "trained",
+            [](const TrainReport& r) {
+                carray<bool> out(static_cast<py::ssize_t>(r.outcomes.size()));
+                for (std::size_t i = 0; i < r.outcomes.size(); ++i) {
+                    out.mutable_data()[i] = r.outcomes[i].status == pyml::TrainStatus::trained;
+                }
+                return out;
+            },
+            "bool array: whether a model was queued for the slot.")
+        .def_property_readonly(
+            "existing",
+            [](const TrainReport& r) {
+                carray<std::int64_t> out(static_cast<py::ssize_t>(r.outcomes.size()));
+                for (std::size_t i = 0; i < r.outcomes.size(); ++i) {
+                    out.mutable_data()[i] = static_cast<std::int64_t>(r.outcomes[i].existing);
+                }
+                return out;
+            },
+            "int64 array: points of each history that were not NaN.")
+        .def_property_readonly(
+            "seconds",
+            [](const TrainReport& r) {
+                carray<double> out(static_cast<py::ssize_t>(r.outcomes.size()));
+                for (std::size_t i = 0; i < r.outcomes.size(); ++i) out.mutable_data()[i] = r.outcomes[i].seconds;
+                return out;
+            },
+            "float64 array: wall time spent training each slot, in seconds.")
+        .def_property_readonly(
+            "messages",
+            [](const TrainReport& r) {
+                py::list out;
+                for (const auto& o : r.outcomes) out.append(o.message);
+                return out;
+            },
+            "list of str: why a slot was not trained ('' when it was).")
+        .def("__repr__", [](const TrainReport& r) {
+            std::size_t counts[3] = {0, 0, 0};
+            for (const auto& o : r.outcomes) ++counts[static_cast<int>(o.status)];
+            return "TrainReport(" + std::to_string(r.outcomes.size()) + " slots: " + std::to_string(counts[0]) +
+                   " trained, " + std::to_string(counts[1]) + " too_few_points, " + std::to_string(counts[2]) +
+                   " error)";
+        });
+
+    using Bank = pyml::Bank;
+    py::class_<Bank>(m, "Bank", R"doc(
+Many dimensions' prediction state, scored together once per tick.
+
+A slot is one dimension: its prediction window (the last diff_n + smooth_n +
+lag_n raw values), its model (two centres and the range of training
+distances), its generation. ``tick(values)`` takes one value per slot and
+returns one storage word per slot: per slot the value is pushed into the
+window, the feature vector is built (bit for bit the last row of
+``features(window)``), scored against the slot's model (bit for bit
+``Model.score``), the anomaly bit is ``score >= 100 * threshold`` and the word
+is ``pack(value, anomalous, reset)``.
+
+* NaN = no value: the window is emptied and the word is the empty slot 0.
+* inf or a magnitude beyond 1.6777215e21: the word is the saturated word and
+  the window is emptied (a gap for the model).
+* A slot is normal (score 0) without a model, and until its window holds
+  diff_n + smooth_n + lag_n consecutive values.
+* Free slots are ignored and yield the empty word.
+
+Slots are added and removed while running without disturbing others; a
+removed slot is reused by a later ``add_slot`` with its generation
+incremented. ``train`` trains slots from their histories on worker threads
+(GIL released) and queues the models; the next tick applies them, dropping
+models of slots removed or reused meanwhile. Every method may be called from
+any thread; the tick never waits for training.
+)doc")
+        .def(py::init([](std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n, double threshold,
+                         std::int64_t capacity) {
+                 pyml::BankParams p;
+                 p.features.diff_n = to_count(diff_n, "diff_n");
+                 p.features.smooth_n = to_count(smooth_n, "smooth_n");
+                 p.features.lag_n = to_count(lag_n, "lag_n");
+                 p.threshold = threshold;
+                 return std::make_unique<Bank>(p, to_count(capacity, "capacity"));
+             }),
+             py::arg("diff_n") = 1, py::arg("smooth_n") = 3, py::arg("lag_n") = 5, py::arg("threshold") = 0.99,
+             py::arg("capacity") = 0,
+             "diff_n in [0, 1], smooth_n in [0, 5] (0 behaves as 1), lag_n in [0, 5]; threshold = "
+             "dimension_anomaly_score_threshold (finite, >= 0); capacity = slots to reserve room for.")
+        .def_property_readonly("size", &Bank::size, "Number of slots, free ones included: the length tick takes.")
+        .def("__len__", &Bank::size)
+        .def_property_readonly("active", &Bank::active, "Number of slots in use.")
+        .def_property_readonly("window", &Bank::window, "Raw values one feature vector needs: diff_n + smooth_n + lag_n.")
+        .def_property_readonly("dims", &Bank::dims, "Coordinates of a feature vector: lag_n + 1.")
+        .def_property_readonly("diff_n", [](const Bank& b) { return b.params().features.diff_n; })
+        .def_property_readonly("smooth_n", [](const Bank& b) { return b.params().features.smooth_n; })
+        .def_property_readonly("lag_n", [](const Bank& b) { return b.params().features.lag_n; })
+        .def_property_readonly("threshold", [](const Bank& b) { return b.params().threshold; })
+        .def("add_slot", &Bank::add_slot, py::call_guard<py::gil_scoped_release>(),
+             "Add a slot (empty window, no model) and return its number: the lowest free slot, with its "
+             "generation incremented, or a new one with generation 0.")
+        .def(
+            "remove_slot", [](Bank& b, std::int64_t slot) { b.remove_slot(to_slot(slot)); }, py::arg("slot"),
+            py::call_guard<py::gil_scoped_release>(),
+            "Free a slot (its window and model are dropped). IndexError if it is not in use.")
+        .def(
+            "__contains__", [](const Bank& b, std::int64_t slot) { return slot >= 0 && b.contains(std::size_t(slot)); },
+            py::arg("slot"))
+        .def(
+            "generation", [](const Bank& b, std::int64_t slot) { return b.generation(to_slot(slot)); },
+            py::arg("slot"), py::call_guard<py::gil_scoped_release>(),
+            "How many times the slot was reused (0 for a slot never freed). IndexError if it is not in use.")
+        .def(
+            "trained", [](const Bank& b, std::int64_t slot) { return b.trained(to_slot(slot)); }, py::arg("slot"),
+            py::call_guard<py::gil_scoped_release>(), "Whether the slot has a model. IndexError if it is not in use.")
+        .def(
+            "trained_mask",
+            [](const Bank& b) {
+                const std::size_t n = b.size();
+                carray<bool> out(static_cast<py::ssize_t>(n));
+                auto* p = reinterpret_cast<std::uint8_t*>(out.mutable_data());
+                {
+                    py::gil_scoped_release release;
+                    b.trained_mask(p, n);
+                }
+                return out;
+            },
+            "bool array of size `size`: whether each slot has a model (False for free slots).")
+        .def_property_readonly("trained_count", &Bank::trained_count, "Number of slots with a model.")
+        .def(
+            "model", [](const Bank& b, std::int64_t slot) { return b.model(to_slot(slot)); }, py::arg("slot"),
+            py::call_guard<py::gil_scoped_release>(),
+            "The slot's current model (a copy), or None before its first model. IndexError if it is not in use.")
+        .def(
+            "set_model",
+            [](Bank& b, std::int64_t slot, const pyml::Model& model) { b.set_model(to_slot(slot), model); },
+            py::arg("slot"), py::arg("model"), py::call_guard<py::gil_scoped_release>(),
+            "Give the slot a model now (e.g. restoring a persisted one). ValueError unless the model has 2 "
+            "centres of lag_n + 1 coordinates; IndexError if the slot is not in use. A model queued by train "
+            "before this call still replaces it at the next tick.")
+        .def(
+            "clear_model", [](Bank& b, std::int64_t slot) { b.clear_model(to_slot(slot)); }, py::arg("slot"),
+            py::call_guard<py::gil_scoped_release>(), "Forget the slot's model (it scores 0 until the next one).")
+        .def("tick", &bank_tick, py::arg("values").noconvert(), py::kw_only(), py::arg("reset") = py::none(),
+             py::arg("want_bits") = false, py::arg("want_scores") = false,
+             R"doc(One tick of every slot.
+
+values: float64[size], C-contiguous (NaN = no value; free slots ignored).
+reset: None, a bool, or bool[1] / bool[size]: the storage word's reset flag.
+Returns words uint32[size]; with want_bits and/or want_scores, a tuple
+(words, bits, scores) holding the requested ones in that order: bits bool[size]
+(True = anomalous), scores float64[size] (0 when no score: no model, window
+not full, gap, free slot). Models queued by training are applied first.
+The GIL is released while the core works; nothing is allocated per tick.)doc")
+        .def("train", &bank_train, py::arg("slots"), py::arg("histories"), py::kw_only(), py::arg("min_samples"),
+             py::arg("max_iterations") = 1000, py::arg("threads") = 2,
+             R"doc(Train slots from their histories and queue the models for the next tick.
+
+slots: sequence of ints, each a slot in use, no repeats.
+histories: a 2-D float64 array (one row per slot) or a sequence of 1-D
+float64 arrays; oldest first, NaN = missing point (leading gaps dropped,
+later ones forward-filled), +-inf refused.
+min_samples: existing points needed (>= 1); fewer = 'too_few_points' and the
+slot keeps its model. max_iterations >= 1; threads in [1, 64].
+Blocks with the GIL released (run it on a background thread while another
+ticks). Everything is validated first: a ValueError/IndexError/TypeError
+changes nothing. Returns a TrainReport.)doc")
+        .def("pending_models", &Bank::pending_models, "Models queued by training and not yet applied by a tick.")
+        .def("training_in_progress", &Bank::training_in_progress,
+             "Slots being trained right now by train calls in flight.")
+        .def("memory_bytes", &Bank::memory_bytes,
+             "Bytes the bank holds (slot state, per-slot arrays, queue capacity).")
+        .def("__repr__", [](const Bank& b) {
+            const auto& p = b.params();
+            std::ostringstream out;
+            out << "Bank(diff_n=" << p.features.diff_n << ", smooth_n=" << p.features.smooth_n
+                << ", lag_n=" << p.features.lag_n << ", threshold=" << std::string(py::repr(py::float_(p.threshold)))
+                << "; " << b.active() << " active of " << b.size() << " slots, " << b.trained_count() << " trained)";
+            return out.str();
+        });
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "pyml's compiled core: storage words, features, k-means, scoring and the dimension bank.";
     bind_storage(m);
+    bind_bank(m);
 }

@@ -13,7 +13,8 @@ import numpy as np
 from . import _core
 from ._arrays import as_flags, as_float64, as_words
 
-__all__ = ["pack", "unpack", "unpack_double", "EMPTY_SLOT", "ANOMALY_BIT", "RESET_FLAG", "ANOMALOUS_ZERO"]
+__all__ = ["pack", "unpack", "unpack_double", "EMPTY_SLOT", "ANOMALY_BIT", "RESET_FLAG", "ANOMALOUS_ZERO",
+           "Bank", "TrainReport"]
 
 EMPTY_SLOT: int = _core.EMPTY_SLOT
 ANOMALY_BIT: int = _core.ANOMALY_BIT
@@ -65,3 +66,163 @@ def unpack_double(words: Any) -> Any:
     """
     arr = as_words("words", words)
     return _shaped(_core.unpack_double(arr.reshape(-1)), arr.shape)
+
+
+# ---------------------------------------------------------------- dimension bank
+
+TrainReport = _core.TrainReport
+
+
+def _index(name: str, value: Any) -> int:
+    """An integer argument (Python or NumPy integer, not bool), else TypeError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+class Bank(_core.Bank):
+    """Many dimensions' prediction state, scored together once per tick.
+
+    ``Bank(diff_n=1, smooth_n=3, lag_n=5, threshold=0.99, capacity=0)``: the
+    feature parameters and ``dimension_anomaly_score_threshold`` of the
+    configuration; ``capacity`` reserves room for that many slots.
+
+    A slot is one dimension: its prediction window (the last ``window`` =
+    ``diff_n + smooth_n + lag_n`` raw values), its model and its generation.
+    :meth:`tick` takes one value per slot and returns one storage word per
+    slot: the value goes into the window, the feature vector (bit for bit the
+    last row of :func:`features` over the window) is scored against the slot's
+    model (bit for bit ``Model.score``), the anomaly bit is
+    ``score >= 100 * threshold``, and the word is :func:`pack` of the value with
+    that bit.
+
+    * NaN means no value: the window is emptied and the word is the empty slot 0.
+    * inf, or a magnitude beyond 1.6777215e21, is stored saturated and empties
+      the window (a gap for the model).
+    * A slot is normal (score 0) without a model and until its window holds
+      ``window`` consecutive values again.
+    * Free slots are ignored and yield the empty word.
+
+    Slots are added and removed while running without disturbing the others; a
+    removed slot is reused by a later :meth:`add_slot` with its generation
+    incremented. :meth:`train` trains slots on worker threads with the GIL
+    released and queues the models; the next tick applies them, dropping the
+    models of slots removed or reused meanwhile. Every method may be called
+    from any thread; a tick never waits for training.
+
+    This class converts array-like arguments losslessly (``pyml._arrays``);
+    its base, ``pyml._core.Bank``, takes exact float64 arrays only.
+
+    Examples
+    --------
+    >>> bank = Bank()
+    >>> slot = bank.add_slot()
+    >>> words = bank.tick([12.5])
+    >>> report = bank.train([slot], [history], min_samples=3600)  # doctest: +SKIP
+    """
+
+    def tick(self, values: Any, *, reset: Any = None, want_bits: bool = False, want_scores: bool = False) -> Any:
+        """One tick of every slot.
+
+        Parameters
+        ----------
+        values : array-like of float, shape (size,)
+            One value per slot, NaN = no value; free slots are ignored.
+        reset : None, bool or array-like of bool (one, or one per slot)
+            The storage words' reset flag.
+        want_bits, want_scores : bool
+            Also return the anomaly bits (True = anomalous) and the scores (0
+            when there is no score: no model, window not full, gap, free slot).
+
+        Returns
+        -------
+        words : numpy.ndarray of uint32, shape (size,)
+            Alone, or ``(words, bits, scores)`` with only the requested ones.
+        """
+        if type(values) is np.ndarray and values.dtype == np.float64 and values.flags.c_contiguous:
+            arr = values
+        else:
+            arr = as_float64("values", values)
+        if arr.ndim != 1:
+            raise ValueError(f"values must be 1-dimensional with {self.size} elements, got shape {arr.shape}")
+        flags = None if reset is None else as_flags("reset", reset, arr.shape)
+        return super().tick(arr, reset=flags, want_bits=bool(want_bits), want_scores=bool(want_scores))
+
+    def train(
+        self, slots: Any, histories: Any, *, min_samples: int, max_iterations: int = 1000, threads: int = 2
+    ) -> TrainReport:
+        """Train slots from their histories and queue the models for the next tick.
+
+        Parameters
+        ----------
+        slots : sequence of int
+            Slots in use, no repeats.
+        histories : 2-D array-like (one row per slot) or sequence of 1-D array-likes
+            Raw values, oldest first; NaN = missing point (leading gaps are
+            dropped, later ones forward-filled); +-inf is refused.
+        min_samples : int
+            Existing (non-NaN) points a history needs, >= 1; with fewer the
+            slot is reported ``'too_few_points'`` and keeps its model.
+        max_iterations : int
+            k-means iterations, >= 1.
+        threads : int
+            Worker threads, 1 to 64.
+
+        Returns
+        -------
+        TrainReport
+            Per slot: ``status``, ``trained``, ``existing``, ``seconds``,
+            ``messages``. Models apply at the next tick.
+
+        Raises
+        ------
+        ValueError, IndexError, TypeError
+            For any bad argument, before anything is trained.
+        """
+        items = slots.reshape(-1).tolist() if isinstance(slots, np.ndarray) else list(slots)
+        slot_list = [_index(f"slots[{i}]", s) for i, s in enumerate(items)]
+        if isinstance(histories, np.ndarray) and histories.ndim == 2:
+            hist: Any = as_float64("histories", histories)
+        else:
+            hist = []
+            for i, h in enumerate(histories):
+                arr = as_float64(f"histories[{i}]", h)
+                if arr.ndim != 1:
+                    raise ValueError(f"histories[{i}] must be 1-dimensional, got shape {arr.shape}")
+                hist.append(arr)
+        return super().train(
+            slot_list,
+            hist,
+            min_samples=_index("min_samples", min_samples),
+            max_iterations=_index("max_iterations", max_iterations),
+            threads=_index("threads", threads),
+        )
+
+    def remove_slot(self, slot: int) -> None:
+        """Free a slot (its window and model are dropped); IndexError if it is not in use."""
+        super().remove_slot(_index("slot", slot))
+
+    def generation(self, slot: int) -> int:
+        """How many times the slot was reused (0 if never freed); IndexError if it is not in use."""
+        return super().generation(_index("slot", slot))
+
+    def trained(self, slot: int) -> bool:
+        """Whether the slot has a model; IndexError if it is not in use."""
+        return super().trained(_index("slot", slot))
+
+    def model(self, slot: int) -> Any:
+        """A copy of the slot's model, or None before its first one; IndexError if it is not in use."""
+        return super().model(_index("slot", slot))
+
+    def set_model(self, slot: int, model: Any) -> None:
+        """Give the slot a model now (e.g. a persisted one restored with ``Model.from_bytes``).
+
+        ValueError unless the model has 2 centres of ``lag_n + 1`` coordinates;
+        IndexError if the slot is not in use. A model queued by :meth:`train`
+        before this call still replaces it at the next tick.
+        """
+        super().set_model(_index("slot", slot), model)
+
+    def clear_model(self, slot: int) -> None:
+        """Forget the slot's model (it scores 0 until the next one)."""
+        super().clear_model(_index("slot", slot))

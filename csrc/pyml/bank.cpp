@@ -326,9 +326,9 @@ void Bank::clear_model(std::size_t slot) {
     flags_[slot] = kActive;
 }
 
-void Bank::trained_mask(std::uint8_t* out) const {
+void Bank::trained_mask(std::uint8_t* out, std::size_t n) const {
     std::lock_guard<std::mutex> lock(state_mutex_);
-    for (std::size_t s = 0; s < size_; ++s) out[s] = (flags_[s] & kTrained) != 0;
+    for (std::size_t s = 0; s < n; ++s) out[s] = s < size_ && (flags_[s] & kTrained) != 0;
 }
 
 std::size_t Bank::trained_count() const {

@@ -114,8 +114,8 @@ public:
     void set_model(std::size_t slot, const Model& model);
     // Forgets the slot's model (it scores 0 until the next one).
     void clear_model(std::size_t slot);
-    // trained(slot) for every slot (false for free ones); out has size() bytes.
-    void trained_mask(std::uint8_t* out) const;
+    // trained(slot) for slots 0..n-1 (false for free ones and beyond size()).
+    void trained_mask(std::uint8_t* out, std::size_t n) const;
     std::size_t trained_count() const;
 
     // One tick. values: n == size() doubles. reset: nullptr (no reset flag) or
