@@ -12,6 +12,7 @@ are whole seconds, and a conversion that would drop a sub-second part raises.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -33,7 +34,9 @@ __all__ = [
     "load_corpus",
     "load_profiles",
     "load_windows",
+    "parse_windows",
     "point_labels",
+    "read_columns",
     "read_series",
     "window_bounds",
 ]
@@ -141,6 +144,43 @@ def as_timestamps(name: str, x: Any) -> np.ndarray:
     raise TypeError(f"{name} must be timestamps (datetime64, strings or epoch seconds), got dtype {arr.dtype}")
 
 
+def read_columns(path: PathLike, columns: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Read the ``timestamp`` column and the named numeric columns of a CSV file with a header.
+
+    Returns ``(timestamps datetime64[s], [float64 array per column])`` in file
+    order; other columns are ignored, blank lines skipped. A missing column,
+    a short row, a value that is not a number or a timestamp that is not a
+    whole-second time raises ``ValueError`` naming the file and line.
+    """
+    path = Path(path)
+    wanted = ["timestamp", *columns]
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise ValueError(f"{path}: header {','.join(header)!r} lacks {', '.join(missing)}")
+        index = [header.index(c) for c in wanted]
+        stamps: list[str] = []
+        values: list[list[float]] = [[] for _ in columns]
+        for row in reader:
+            if not row:
+                continue
+            if len(row) < len(header):
+                raise ValueError(f"{path}:{reader.line_num}: expected {len(header)} fields, got {row!r}")
+            stamps.append(row[index[0]].strip())
+            for column, i, out in zip(columns, index[1:], values):
+                try:
+                    out.append(float(row[i]))
+                except ValueError:
+                    raise ValueError(f"{path}:{reader.line_num}: {column} {row[i]!r} is not a number") from None
+    try:
+        timestamps = as_timestamps("timestamps", np.array(stamps, dtype=str))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc} (index 0 is the first row after the header)") from None
+    return timestamps, [np.array(v, dtype=np.float64) for v in values]
+
+
 def read_series(path: PathLike) -> Series:
     """Read a NAB data file (``timestamp,value`` header) as ``(timestamps, values)``.
 
@@ -149,32 +189,8 @@ def read_series(path: PathLike) -> Series:
     Extra columns, as in NAB's result files, are ignored. A malformed line
     raises ``ValueError`` naming the file and line number.
     """
-    path = Path(path)
-    with open(path, encoding="utf-8", newline="") as f:
-        lines = f.read().splitlines()
-    if not lines:
-        raise ValueError(f"{path}: empty file, expected a 'timestamp,value' header")
-    header = [h.strip() for h in lines[0].split(",")]
-    if len(header) < 2 or header[0] != "timestamp" or header[1] != "value":
-        raise ValueError(f"{path}: header is {lines[0]!r}, expected 'timestamp,value'")
-    stamps: list[str] = []
-    values: list[float] = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = line.split(",")
-        if len(fields) < 2:
-            raise ValueError(f"{path}:{lineno}: expected 'timestamp,value', got {line!r}")
-        try:
-            values.append(float(fields[1]))
-        except ValueError:
-            raise ValueError(f"{path}:{lineno}: value {fields[1]!r} is not a number") from None
-        stamps.append(fields[0].strip())
-    try:
-        timestamps = as_timestamps("timestamps", np.array(stamps, dtype=str))
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc} (line numbers start after the header: index 0 is line 2)") from None
-    return timestamps, np.array(values, dtype=np.float64)
+    timestamps, (values,) = read_columns(path, ["value"])
+    return timestamps, values
 
 
 def load_corpus(data_dir: PathLike) -> dict[str, Series]:
@@ -197,7 +213,13 @@ def _window_endpoint(name: str, value: Any) -> np.datetime64:
     return np.datetime64(stamps[0], "s")
 
 
-def _parse_windows(key: str, raw: Any) -> list[Window]:
+def parse_windows(key: str, raw: Any) -> list[Window]:
+    """One series' windows as ``[(start, end), ...]`` of ``datetime64[s]``, checked.
+
+    ``raw`` is a list of ``[start, end]`` pairs (strings, ``datetime64`` or
+    epoch seconds); ``key`` names the series in errors. Windows must be in
+    time order, must not overlap and must not end before they start.
+    """
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         raise TypeError(f"windows[{key!r}] must be a list of [start, end] pairs, got {raw!r}")
     out: list[Window] = []
@@ -228,7 +250,7 @@ def load_windows(path_or_mapping: PathLike | Mapping[str, Any]) -> dict[str, lis
             raw = json.load(f)
         if not isinstance(raw, Mapping):
             raise ValueError(f"{path_or_mapping}: expected a JSON object of windows, got {type(raw).__name__}")
-    return {str(key): _parse_windows(str(key), value) for key, value in raw.items()}
+    return {str(key): parse_windows(str(key), value) for key, value in raw.items()}
 
 
 def load_profiles(path_or_mapping: PathLike | Mapping[str, Any]) -> dict[str, CostMatrix]:
@@ -292,6 +314,6 @@ def point_labels(timestamps: np.ndarray, windows: Sequence[Window]) -> np.ndarra
     """NAB's per-row label: 1 where ``start <= timestamp <= end`` for some window, else 0 (uint8)."""
     timestamps = as_timestamps("timestamps", timestamps)
     labels = np.zeros(timestamps.shape, dtype=np.uint8)
-    for start, end in windows:
+    for start, end in parse_windows("windows", windows):
         labels[(timestamps >= start) & (timestamps <= end)] = 1
     return labels

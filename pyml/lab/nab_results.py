@@ -12,7 +12,6 @@ names on ``_`` to find the detector, so detector names must not contain
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -21,7 +20,8 @@ from typing import Any, Union
 import numpy as np
 
 from .._arrays import as_float64
-from .labels import Window, as_timestamps, point_labels
+from .labels import Window, as_timestamps, point_labels, read_columns
+from .scoring import as_scores
 
 __all__ = ["read_results", "results_path", "write_results"]
 
@@ -87,14 +87,9 @@ def write_results(
             raise TypeError(f"results[{name!r}] must be a (timestamps, values, anomaly_scores) triple")
         stamps = as_timestamps(f"results[{name!r}] timestamps", entry[0])
         values = as_float64(f"results[{name!r}] values", entry[1])
-        scores = as_float64(f"results[{name!r}] anomaly_scores", entry[2])
-        for label, arr in (("values", values), ("anomaly_scores", scores)):
-            if arr.shape != stamps.shape:
-                raise ValueError(f"results[{name!r}] {label} has shape {arr.shape}; expected {stamps.shape} like its timestamps")
-        bad = ~((scores >= 0.0) & (scores <= 1.0))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"results[{name!r}] anomaly_scores[{i}] = {float(scores[i])!r} is not in [0, 1]")
+        if values.shape != stamps.shape:
+            raise ValueError(f"results[{name!r}] values has shape {values.shape}; expected {stamps.shape} like its timestamps")
+        scores = as_scores(f"results[{name!r}] anomaly_scores", entry[2], len(stamps))
         if name not in windows:
             raise ValueError(f"results[{name!r}] has no entry in windows (a series without anomalies needs an empty list)")
         labels = point_labels(stamps, windows[name])
@@ -129,26 +124,6 @@ def read_results(results_dir: PathLike, detector: str) -> dict[str, tuple[np.nda
     prefix = f"{detector}_"
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for path in sorted(root.glob(f"*/{prefix}*.csv")):
-        relative = f"{path.parent.name}/{path.name[len(prefix):]}"
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None or "timestamp" not in header or "anomaly_score" not in header:
-                raise ValueError(f"{path}: header {header!r} lacks 'timestamp' and 'anomaly_score'")
-            t_col, s_col = header.index("timestamp"), header.index("anomaly_score")
-            stamps: list[str] = []
-            scores: list[float] = []
-            for lineno, row in enumerate(reader, start=2):
-                if not row:
-                    continue
-                try:
-                    stamps.append(row[t_col].strip())
-                    scores.append(float(row[s_col]))
-                except (IndexError, ValueError):
-                    raise ValueError(f"{path}:{lineno}: malformed row {row!r}") from None
-        try:
-            times = as_timestamps("timestamps", np.array(stamps, dtype=str))
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc} (index 0 is line 2)") from None
-        out[relative] = (times, np.array(scores, dtype=np.float64))
+        times, (scores,) = read_columns(path, ["anomaly_score"])
+        out[f"{path.parent.name}/{path.name[len(prefix):]}"] = (times, scores)
     return out

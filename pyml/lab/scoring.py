@@ -41,9 +41,9 @@ from .._arrays import as_float64
 from .labels import (
     NAB_PROFILES,
     CostMatrix,
-    Window,
     as_timestamps,
     load_profiles,
+    parse_windows,
     window_bounds,
 )
 
@@ -53,6 +53,7 @@ __all__ = [
     "EventMetrics",
     "FileScore",
     "ProfileScore",
+    "as_scores",
     "event_metrics",
     "probationary_length",
     "scaled_sigmoid",
@@ -119,7 +120,12 @@ class _File:
     window: np.ndarray  # int64, n: window index in this file, -1 outside
 
 
-def _as_scores(name: str, scores: Any, n: int) -> np.ndarray:
+def as_scores(name: str, scores: Any, n: int) -> np.ndarray:
+    """``scores`` as a float64 array of ``n`` anomaly scores in [0, 1] (booleans become 0 and 1).
+
+    Raises ``ValueError`` naming ``name`` and the first bad position (NaN,
+    outside [0, 1], wrong length), ``TypeError`` for non-numeric data.
+    """
     arr = as_float64(name, scores)
     if arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(f"{name} has shape {arr.shape}; expected ({n},) like its timestamps")
@@ -170,25 +176,12 @@ def _prepare(results: Results, windows: Mapping[str, Sequence[Any]], probationar
         if name not in windows:
             raise ValueError(f"results[{name!r}] has no entry in windows (a series without anomalies needs an empty list)")
         stamps = as_timestamps(f"results[{name!r}] timestamps", entry[0])
-        scores = _as_scores(f"results[{name!r}] scores", entry[1], len(stamps))
-        file_windows = _windows_of(name, windows[name])
-        bounds = window_bounds(stamps, file_windows, name=name)
+        scores = as_scores(f"results[{name!r}] scores", entry[1], len(stamps))
+        bounds = window_bounds(stamps, parse_windows(name, windows[name]), name=name)
         unweighted, window = _unweighted(len(stamps), bounds)
         first = probationary_length(len(stamps), probationary_percent)
         files.append(_File(name, stamps, scores, bounds, first, unweighted, window))
     return files
-
-
-def _windows_of(name: str, raw: Sequence[Any]) -> list[Window]:
-    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
-        raise TypeError(f"windows[{name!r}] must be a list of (start, end) pairs, got {raw!r}")
-    out = []
-    for i, pair in enumerate(raw):
-        if isinstance(pair, (str, bytes)) or len(pair) != 2:
-            raise ValueError(f"windows[{name!r}][{i}] must be a (start, end) pair, got {pair!r}")
-        start, end = as_timestamps(f"windows[{name!r}][{i}]", np.array([pair[0], pair[1]]))
-        out.append((start, end))
-    return out
 
 
 @dataclass
