@@ -95,7 +95,7 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
         const unsigned next = g ? (c < N ? c + 1 : N) : 0;
         count[l] = static_cast<std::uint8_t>(next);
         good[l] = g ? -1 : 0;
-        full[l] = next == N ? -1 : 0;
+        full[l] = next == N && (flags[l] & kTrained) != 0 ? -1 : 0;  // a score exists
     }
     vmask good_mask, full_mask;
     std::memcpy(&good_mask, good, sizeof good_mask);
@@ -135,7 +135,7 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     score = select(hi == lo, zero, score);
     score = select(full_mask, score, zero);
     store(scores, score);
-    const vmask bit = score >= threshold100;
+    const vmask bit = (score >= threshold100) & full_mask;  // no score: normal, whatever the threshold
     for (std::size_t l = 0; l < W; ++l) bits[l] = bit[l] != 0;
 }
 

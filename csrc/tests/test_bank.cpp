@@ -55,12 +55,13 @@ struct Reference {
         const std::size_t n = pyml::feature_window(p);
         if (window.size() > n) window.erase(window.begin());
         double score = 0.0;
+        bool bit = false;  // without a score (no model, window not full) a slot is normal
         if (window.size() == n && model != nullptr) {
             std::vector<double> scratch(n), out(pyml::feature_dims(p));
             pyml::extract_features(window.data(), n, p, scratch.data(), out.data());
             score = model->score(out.data());
+            bit = score >= 100.0 * threshold;
         }
-        const bool bit = score >= 100.0 * threshold;
         return {pyml::pack_sample(v, bit, reset), score, bit};
     }
 };
@@ -180,6 +181,34 @@ TEST_CASE("bank scores match on data that makes the model score high and low") {
         for (std::size_t i = 0; i < 8; ++i) anomalous += bits[i];
     }
     CHECK(anomalous > 0);
+}
+
+TEST_CASE("threshold 0: every scored slot is anomalous, slots without a score stay normal") {
+    std::mt19937_64 rng(12);
+    BankParams bp;
+    bp.threshold = 0.0;
+    Bank bank(bp);
+    const Model model = trained_model(rng, bp.features, 0);
+    std::vector<Reference> refs(10, Reference{bp.features, bp.threshold, &model, {}});
+    for (std::size_t i = 0; i < 10; ++i) {
+        bank.add_slot();
+        if (i < 7) {
+            bank.set_model(i, model);
+        } else {
+            refs[i].model = nullptr;
+        }
+    }
+    std::normal_distribution<double> normal;
+    std::vector<std::vector<double>> values(30, std::vector<double>(10));
+    for (std::size_t t = 0; t < values.size(); ++t) {
+        for (std::size_t i = 0; i < 10; ++i) values[t][i] = (t == 12 && i == 3) ? kInf : normal(rng);
+    }
+    std::vector<std::uint8_t> reset(10, 0);
+    run_and_compare(bank, refs, values, reset);
+    std::vector<pyml::storage_word> w(10);
+    std::vector<std::uint8_t> b(10);
+    bank.tick(values[0].data(), 10, nullptr, 0, w.data(), b.data(), nullptr);
+    for (std::size_t i = 0; i < 10; ++i) CHECK_EQ(int(b[i]), i < 7 ? 1 : 0);
 }
 
 TEST_CASE("a gap empties the window: normal until D+S+L values arrived again") {
