@@ -112,7 +112,8 @@ def test_discovery_skips_what_netdata_skips(collector: ProcCollector) -> None:
     assert not [i for i in ids if i.endswith((".loop0", ".vda1", ".lo"))]  # excluded disk, partition, lo
     # "auto" charts whose numbers are all zero do not exist yet.
     for absent in ("disk_qops.vda", "disk_mops.dm-0", "mem.hwcorrupt", "mem.hugepages",
-                   "mem.transparent_hugepages", "mem.oom_kill", "ipv4.udplite", "net_drops.eth0"):
+                   "mem.transparent_hugepages", "mem.oom_kill", "ipv4.udplite", "net_drops.eth0",
+                   "ipv6.udppackets", "ipv6.icmp"):
         assert absent not in ids
     # Virtual interfaces get no speed or duplex; physical ones do.
     assert "net_speed.eth0" in ids and "net_duplex.eth0" in ids
@@ -194,6 +195,10 @@ def test_rates_from_two_snapshots(collector: ProcCollector, tree: Tree) -> None:
     assert v("ipv4.tcphandshake")["SynRetrans"] == 1.0
     assert col.values["system.ip"].tolist() == [1000.0, -500.0]
     assert col.values["ipv4.sockstat_tcp_sockets"].tolist() == [12.0, 0.0, 7.0, 2.0]
+    # IPv6.
+    assert col.values["system.ipv6"].tolist() == [40.0, -10.0]
+    assert values_by_dim(collector, col, "ipv6.packets") == {"received": 10.0, "sent": -5.0, "forwarded": 0.0,
+                                                            "delivers": 10.0}
     # Interrupts and softirqs: per second, summed over CPUs and per CPU.
     assert v("system.interrupts")["LOC"] == 2500.0 and v("system.interrupts")["virtio3-rx_41"] == 100.0
     assert v("cpu.cpu1_interrupts")["LOC"] == 1500.0
@@ -247,10 +252,24 @@ def test_counter_going_backwards_is_nan_and_flags_reset(collector: ProcCollector
     assert col.values["system.ctxt"].tolist() == [0.0] and col.resets == set()
 
 
+def test_cpu_counter_going_backwards_spoils_the_whole_percentage_chart(collector: ProcCollector,
+                                                                        tree: Tree) -> None:
+    collector.collect(now=1000.0)
+    stat = (DATA / "t1" / "stat").read_text().replace("cpu0 600 ", "cpu0 400 ")  # cpu0 user went back
+    (tree.root / "stat").write_text(stat)
+    col = collector.collect(now=1002.0)
+    assert np.isnan(col.values["cpu.cpu0"]).all()
+    assert "cpu.cpu0" in col.resets and "system.cpu" not in col.resets
+    assert col.values["system.cpu"][5] == pytest.approx(10.0)
+
+
 def test_devices_appearing_and_disappearing(collector: ProcCollector, tree: Tree) -> None:
     run(collector, tree, ("t0", 1000.0), ("t1", 1002.0))
+    before = {s.id for s in collector.charts()}
     col = run(collector, tree, ("t2", 1003.0))
     assert_consistent(collector, col)
+    assert {s.id for s in collector.charts()} == (before - set(col.removed)) | {s.id for s in col.added}
+    assert not before & {s.id for s in col.added}
     added = {s.id: s for s in col.added}
     assert {"disk.sdb", "disk_ops.sdb", "disk_util.sdb", "net.wlan0", "net_operstate.wlan0"} <= set(added)
     assert "net_speed.wlan0" not in added  # no speed file for it

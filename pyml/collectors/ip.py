@@ -1,4 +1,4 @@
-"""``/proc/net/snmp``, ``/proc/net/netstat`` and ``/proc/net/sockstat``: the IPv4 stack.
+"""``/proc/net/snmp``, ``/proc/net/netstat``, ``/proc/net/snmp6`` and ``/proc/net/sockstat``: the IP stack.
 
 Charts (Netdata ``proc_net_snmp.c``, ``proc_net_netstat.c``,
 ``proc_net_sockstat.c``), each once its numbers are not all zero:
@@ -13,6 +13,11 @@ Charts (Netdata ``proc_net_snmp.c``, ``proc_net_netstat.c``,
   ``ip.tcpmemorypressures``, ``ip.tcpconnaborts``, ``ip.tcpreorders``,
   ``ip.tcpofo``, ``ip.tcpsyncookies``, ``ip.tcp_syn_queue``,
   ``ip.tcp_accept_queue``;
+* ``system.ipv6`` (received, sent; kilobits/s), ``ipv6.packets``,
+  ``ipv6.fragsout``, ``ipv6.fragsin``, ``ipv6.errors``, ``ipv6.udppackets``,
+  ``ipv6.udperrors``, ``ipv6.udplitepackets``, ``ipv6.udpliteerrors``,
+  ``ipv6.mcast``, ``ipv6.bcast``, ``ipv6.mcastpkts``, ``ipv6.icmp``,
+  ``ipv6.icmpredir`` (from ``/proc/net/snmp6``);
 * ``ipv4.sockstat_sockets``, ``ipv4.sockstat_tcp_sockets``,
   ``ipv4.sockstat_tcp_mem``, ``ipv4.sockstat_udp_sockets``,
   ``ipv4.sockstat_udp_mem``, ``ipv4.sockstat_udplite_sockets``,
@@ -30,6 +35,7 @@ from ._files import Files
 from ._model import ABSOLUTE, INCREMENTAL, ChartDef, Sample
 
 SNMP = "/proc/net/snmp"
+SNMP6 = "/proc/net/snmp6"
 NETSTAT = "/proc/net/netstat"
 SOCKSTAT = "/proc/net/sockstat"
 KILOBITS = 8.0 / 1000.0
@@ -138,6 +144,43 @@ NETSTAT_CHARTS: Table = (
      _dims("TcpExt", ("overflows", "ListenOverflows", 1.0), ("drops", "ListenDrops", 1.0))),
 )
 
+SNMP6_CHARTS: Table = (
+    (_chart("system.ipv6", "IPv6 Bandwidth", "kilobits/s", "network", "area", 502, SNMP6),
+     _dims("Ip6", ("received", "InOctets", KILOBITS), ("sent", "OutOctets", -KILOBITS))),
+    (_chart("ipv6.packets", "IPv6 Packets", "packets/s", "packets", "line", 6200, SNMP6),
+     _dims("Ip6", ("received", "InReceives", 1.0), ("sent", "OutRequests", -1.0),
+           ("forwarded", "OutForwDatagrams", -1.0), ("delivers", "InDelivers", 1.0))),
+    (_chart("ipv6.fragsout", "IPv6 Fragments Sent", "packets/s", "fragments6", "line", 6401, SNMP6),
+     _dims("Ip6", ("ok", "FragOKs", 1.0), ("failed", "FragFails", -1.0), ("all", "FragCreates", 1.0))),
+    (_chart("ipv6.fragsin", "IPv6 Fragments Reassembly", "packets/s", "fragments6", "line", 6402, SNMP6),
+     _dims("Ip6", ("ok", "ReasmOKs", 1.0), ("failed", "ReasmFails", -1.0), ("timeout", "ReasmTimeout", -1.0),
+           ("all", "ReasmReqds", 1.0))),
+    (_chart("ipv6.errors", "IPv6 Errors", "packets/s", "errors", "line", 6300, SNMP6),
+     _dims("Ip6", ("InDiscards", "InDiscards", 1.0), ("OutDiscards", "OutDiscards", -1.0),
+           ("InHdrErrors", "InHdrErrors", 1.0), ("InAddrErrors", "InAddrErrors", 1.0),
+           ("InUnknownProtos", "InUnknownProtos", 1.0), ("InTooBigErrors", "InTooBigErrors", 1.0),
+           ("InTruncatedPkts", "InTruncatedPkts", 1.0), ("InNoRoutes", "InNoRoutes", 1.0),
+           ("OutNoRoutes", "OutNoRoutes", -1.0))),
+    (_chart("ipv6.udppackets", "IPv6 UDP Packets", "packets/s", "udp6", "line", 6601, SNMP6),
+     _dims("Udp6", ("received", "InDatagrams", 1.0), ("sent", "OutDatagrams", -1.0))),
+    (_chart("ipv6.udperrors", "IPv6 UDP Errors", "events/s", "udp6", "line", 6610, SNMP6),
+     _dims("Udp6", *_UDP_ERRORS)),
+    (_chart("ipv6.udplitepackets", "IPv6 UDPlite Packets", "packets/s", "udplite6", "line", 6701, SNMP6),
+     _dims("UdpLite6", ("received", "InDatagrams", 1.0), ("sent", "OutDatagrams", -1.0))),
+    (_chart("ipv6.udpliteerrors", "IPv6 UDP Lite Errors", "events/s", "udplite6", "line", 6710, SNMP6),
+     _dims("UdpLite6", *_UDP_ERRORS[:5])),
+    (_chart("ipv6.mcast", "IPv6 Multicast Bandwidth", "kilobits/s", "multicast6", "area", 6850, SNMP6),
+     _dims("Ip6", ("received", "InMcastOctets", KILOBITS), ("sent", "OutMcastOctets", -KILOBITS))),
+    (_chart("ipv6.bcast", "IPv6 Broadcast Bandwidth", "kilobits/s", "broadcast6", "area", 6840, SNMP6),
+     _dims("Ip6", ("received", "InBcastOctets", KILOBITS), ("sent", "OutBcastOctets", -KILOBITS))),
+    (_chart("ipv6.mcastpkts", "IPv6 Multicast Packets", "packets/s", "multicast6", "line", 6851, SNMP6),
+     _dims("Ip6", ("received", "InMcastPkts", 1.0), ("sent", "OutMcastPkts", -1.0))),
+    (_chart("ipv6.icmp", "IPv6 ICMP Messages", "messages/s", "icmp6", "line", 6900, SNMP6),
+     _dims("Icmp6", ("received", "InMsgs", 1.0), ("sent", "OutMsgs", -1.0))),
+    (_chart("ipv6.icmpredir", "IPv6 ICMP Redirects", "redirects/s", "icmp6", "line", 6910, SNMP6),
+     _dims("Icmp6", ("received", "InRedirects", 1.0), ("sent", "OutRedirects", -1.0))),
+)
+
 _PAGE_KIB = resource.getpagesize() / 1024.0
 
 
@@ -185,6 +228,24 @@ def parse_header_pairs(text: str, files: Files, module: str, out: dict[Key, int]
         out.update(((section, name), number) for name, number in zip(h[1:], numbers))
 
 
+_SNMP6_SECTIONS = ("UdpLite6", "Udp6", "Icmp6", "Ip6")  # longest prefix first
+
+
+def parse_snmp6(text: str, files: Files, out: dict[Key, int]) -> None:
+    """``Ip6InReceives   123`` lines into ``out`` as ``("Ip6", "InReceives")``."""
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        section = next((p for p in _SNMP6_SECTIONS if words[0].startswith(p)), None)
+        if section is None:
+            continue  # per-type ICMP counters and the like: not charted
+        try:
+            out[(section, words[0][len(section):])] = int(words[1])
+        except (IndexError, ValueError):
+            files.malformed(SNMP6, line)
+
+
 def parse_sockstat(text: str, files: Files, out: dict[Key, int]) -> None:
     """``SECTION: key value key value ...`` lines into ``out``."""
     for line in text.splitlines():
@@ -226,6 +287,7 @@ def _table_samples(table: tuple[_Compiled, ...], values: dict[Key, int], section
 _SNMP = _compile(SNMP_CHARTS)
 _NETSTAT = _compile(NETSTAT_CHARTS)
 _SOCKSTAT = _compile(SOCKSTAT_CHARTS)
+_SNMP6 = _compile(SNMP6_CHARTS)
 
 
 class NetSnmp:
@@ -258,6 +320,20 @@ class NetNetstat:
         values: dict[Key, int] = {}
         parse_header_pairs(text, files, NETSTAT, values)
         return _table_samples(_NETSTAT, values, {k[0] for k in values})
+
+
+class NetSnmp6:
+    """Source of ``/proc/net/snmp6`` (absent when IPv6 is disabled)."""
+
+    name = SNMP6
+
+    def read(self, files: Files, clock: float) -> list[Sample] | None:
+        text = files.proc("net/snmp6")
+        if text is None:
+            return None
+        values: dict[Key, int] = {}
+        parse_snmp6(text, files, values)
+        return _table_samples(_SNMP6, values, {k[0] for k in values})
 
 
 class NetSockstat:

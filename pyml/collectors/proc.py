@@ -48,7 +48,7 @@ from ._model import ChartSpec, ChartState, Collection, Sample
 from .cpu import ProcStat
 from .disks import DiskStats
 from .interrupts import Interrupts, SoftIrqs, SoftnetStat
-from .ip import NetNetstat, NetSnmp, NetSockstat
+from .ip import NetNetstat, NetSnmp, NetSnmp6, NetSockstat
 from .memory import MemInfo, VmStat
 from .network import NetDev
 from .system import Entropy, LoadAvg, Pressure, Uptime
@@ -141,7 +141,7 @@ class ProcCollector:
         self._files = Files(proc, sys_dir)
         self._sources: list[_Source] = [
             ProcStat(), LoadAvg(), Pressure(), MemInfo(), VmStat(), DiskStats(disks), NetDev(interfaces),
-            NetSnmp(), NetNetstat(), NetSockstat(), Interrupts(), SoftIrqs(), SoftnetStat(), Uptime(), Entropy(),
+            NetSnmp(), NetNetstat(), NetSnmp6(), NetSockstat(), Interrupts(), SoftIrqs(), SoftnetStat(), Uptime(), Entropy(),
         ]
         self._states: dict[str, ChartState] = {}
         self._wall_clock: bool | None = None
