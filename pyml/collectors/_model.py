@@ -28,8 +28,7 @@ import numpy as np
 
 ABSOLUTE = "absolute"
 INCREMENTAL = "incremental"
-PERCENT_OF_DIFF_TOTAL = "percent-of-incremental-row"
-ALGORITHMS = (ABSOLUTE, INCREMENTAL, PERCENT_OF_DIFF_TOTAL)
+PERCENT_OF_DIFF_TOTAL = "percentage-of-incremental-row"
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,11 @@ below the axis (sent, writes, out, blocked, ...) are negative.
 Differences from Netdata, on purpose: values are not interpolated onto the
 second boundary (the caller floors timestamps); a counter that goes backwards
 gives NaN for that point (Netdata stores zero, or guesses a 32/64-bit
-wrap) and flags the chart's reset; per-interval averages (``disk_util``,
-``disk_await``, ...) are not truncated to integers.
+wrap) and flags the chart's reset; ``system.io`` and ``system.net`` start
+their rates over (one NaN point) when a disk or interface joins or leaves the
+sum, instead of showing its whole counter as one second of traffic;
+per-interval averages (``disk_util``, ``disk_await``, ...) are not truncated
+to integers.
 """
 
 from __future__ import annotations
@@ -141,10 +144,11 @@ class ProcCollector:
         self._files = Files(proc, sys_dir)
         self._sources: list[_Source] = [
             ProcStat(), LoadAvg(), Pressure(), MemInfo(), VmStat(), DiskStats(disks), NetDev(interfaces),
-            NetSnmp(), NetNetstat(), NetSnmp6(), NetSockstat(), Interrupts(), SoftIrqs(), SoftnetStat(), Uptime(), Entropy(),
+            NetSnmp(), NetNetstat(), NetSnmp6(), NetSockstat(), Interrupts(), SoftIrqs(), SoftnetStat(),
+            Uptime(), Entropy(),
         ]
         self._states: dict[str, ChartState] = {}
-        self._wall_clock: bool | None = None
+        self._callers_clock: bool | None = None  # whether the last collection used ``now``
         self._run(time.time(), time.monotonic())
         self._forget()
 
@@ -191,13 +195,13 @@ class ProcCollector:
             If ``now`` is not a finite real number (nothing is read then).
         """
         if now is None:
-            wall, t, clock = False, time.time(), time.monotonic()
+            callers_clock, t, clock = False, time.time(), time.monotonic()
         else:
-            wall = True
+            callers_clock = True
             t = clock = _check_now(now)
-        if self._wall_clock is not None and wall != self._wall_clock:
+        if self._callers_clock is not None and callers_clock != self._callers_clock:
             self._forget()  # rates cannot mix the caller's clock with the monotonic one
-        self._wall_clock = wall
+        self._callers_clock = callers_clock
         return self._run(t, clock)
 
     def _forget(self) -> None:
