@@ -10,8 +10,10 @@ the GIL) or, with ``background=False``, only when asked (``train_now``,
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -21,16 +23,19 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from . import _core
+from . import _core, core
 from ._arrays import as_float64
 from .charts import INTERNAL_CHARTS, internal_values
 from .config import MLConfig
+from .db import AnomalyDB
 from .detector import AnomalyDetector, TickResult
 from .query import DataQuery
 from .scheduler import TrainingScheduler
-from .storage import SampleStore
+from .storage import SampleStore, StoreError
 
 log = logging.getLogger("pyml.host")
+
+_REGISTRY_VERSION = 1
 
 #: Charts written by the detector itself (SPEC §7); never collected, never modelled.
 INTERNAL_CHART_PREFIX = "anomaly_detection."
@@ -63,6 +68,36 @@ class TrainingReport:
     durations: list[float] = field(default_factory=list)
 
 
+def _number(name: str, value: Any) -> float:
+    if value is None or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"missing or non-numeric {name} parameter: {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _seconds_range(after: Any, before: Any) -> tuple[int, int]:
+    a, b = int(_number("after", after)), int(_number("before", before))
+    if a > b:
+        raise ValueError(f"after ({after}) is later than before ({before})")
+    if a < 0:
+        raise ValueError(f"after must be epoch seconds >= 0, got {after!r}")
+    return a, b
+
+
+def _ms_range(after_ms: Any, before_ms: Any) -> tuple[int, int]:
+    a, b = _number("after", after_ms), _number("before", before_ms)
+    if a > b:
+        raise ValueError(f"after ({after_ms}) is later than before ({before_ms})")
+    if a < 0:
+        raise ValueError(f"after must be epoch milliseconds >= 0, got {after_ms!r}")
+    return int(a // 1000), int(b // 1000)
+
+
 def _check_time(t: Any) -> float:
     if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, float, np.integer, np.floating)):
         raise TypeError(f"timestamp must be a number of seconds, got {t!r}")
@@ -88,6 +123,11 @@ class Host:
     background : bool
         Train due dimensions on a worker thread (default). With ``False``
         nothing trains unless asked (``train_now``, ``train_due``).
+    training_threads : int
+        Threads one training round uses (keyword-only).
+    history : int, optional
+        Ticks of samples to keep per dimension (keyword-only); at least
+        ``max_train_samples + 1``, which is the default.
     """
 
     def __init__(
@@ -99,6 +139,7 @@ class Host:
         background: bool = True,
         *,
         training_threads: int = 2,
+        history: int | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"host name must be a non-empty string, got {name!r}")
@@ -114,10 +155,15 @@ class Host:
         cfg = self.config
         self.ml_enabled = bool(cfg.enabled) and not cfg.host_is_skipped(name)
 
-        self._bank = _core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.smooth_n, lag_n=cfg.lag_n,
+        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.smooth_n, lag_n=cfg.lag_n,
                                 threshold=cfg.dimension_anomaly_score_threshold)
+        depth = cfg.max_train_samples + 1
+        if history is not None:
+            if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
+                raise ValueError(f"history must be a positive number of ticks, got {history!r}")
+            depth = max(depth, int(history))
         self._store = SampleStore(
-            cfg.max_train_samples + 1,
+            depth,
             self.update_every,
             directory=None if self.storage_dir is None else self.storage_dir / "samples",
         )
@@ -128,6 +174,8 @@ class Host:
         self._slot_of: dict[str, int] = {}
         self._id_of_slot: dict[int, str] = {}
         self._detector = AnomalyDetector.from_config(cfg, update_every=self.update_every, slot_id=self._id_of_slot)
+        self._restored_charts: set[str] = set()
+        self._registry_dirty = False
         self._slot_index = np.zeros(0, dtype=np.int64)  # cached array of _dim_slots
         self._modelled = np.zeros(0, dtype=bool)        # per slot
         self._collected = np.zeros(0, dtype=np.int64)   # per slot: values since added
@@ -138,14 +186,22 @@ class Host:
         self._last_words = np.zeros(0, dtype=np.uint32)
 
         self._lock = threading.RLock()                  # store and registry vs. the trainer
+        self._models_to_save: list[tuple[int, str]] = []   # trained, applied by the next tick, then saved
         self._training_ms: list[float] = []             # durations since the last tick (read-and-zeroed)
         self._internal_slots: dict[str, list[int]] = {}
         self._train_queue: list[int] = []
         self._train_wakeup = threading.Condition(self._lock)
         self._closing = False
         self._worker: threading.Thread | None = None
+        if self.storage_dir is not None:
+            self.storage_dir.mkdir(parents=True, exist_ok=True)
+        self._db = AnomalyDB(":memory:" if self.storage_dir is None else self.storage_dir / "anomaly-detection.db")
+        if self.storage_dir is not None and self._registry_path.exists():
+            self._restore()
         if self.ml_enabled:
             for spec in INTERNAL_CHARTS:
+                if spec.id in self._charts:
+                    continue
                 chart = self.add_chart(spec.id, [d for d, _ in spec.dimensions], _internal=True, title=spec.title,
                                        units=spec.units, family=spec.family, context=spec.id,
                                        priority=spec.priority)
@@ -160,6 +216,8 @@ class Host:
         """Add a chart (and its dimensions). ``name`` defaults to the id; skip patterns match it."""
         if not isinstance(chart_id, str) or not chart_id:
             raise ValueError(f"chart id must be a non-empty string, got {chart_id!r}")
+        if chart_id in self._restored_charts:
+            return self._merge_restored_chart(chart_id, list(dimensions), name, info)
         if chart_id in self._charts:
             raise ValueError(f"chart {chart_id!r} already exists on host {self.name!r}")
         internal = bool(info.pop("_internal", False))
@@ -251,6 +309,7 @@ class Host:
                 k = self._last_k if self._last_k is not None else 0
                 self._scheduler.add(slot, dim_id, k)
                 self._detector.add_slot(slot)
+            self._registry_dirty = True
 
     def _remove_dimension_id(self, dim_id: str) -> None:
         slot = self._slot_of.pop(dim_id)
@@ -267,6 +326,8 @@ class Host:
         if slot in self._train_queue:
             self._train_queue.remove(slot)
         self._bank.remove_slot(slot)
+        self._db.delete_models(self.host_id, [dim_id])
+        self._registry_dirty = True
 
     def _ensure_slot_arrays(self, n: int) -> None:
         if n <= self._modelled.size:
@@ -335,6 +396,8 @@ class Host:
         if self._pending_t is not None:
             self._complete_pending()
         with self._lock:
+            if self._registry_dirty:
+                self._write_registry()
             self._store.flush()
 
     def _complete_pending(self) -> None:
@@ -370,11 +433,14 @@ class Host:
                 words[slots] = _core.pack(np.asarray(values[chart_id], dtype=np.float64),
                                           np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
         with self._lock:
+            if self._registry_dirty:
+                self._write_registry()
             self._store.append(k * self.update_every, words)
             self._last_k = k
         self._last_words = words
         if self.ml_enabled:
             self._on_detector_result(self._last_result)
+            self._save_applied_models(k)
             if self.background:
                 due = self._scheduler.due(k, self._collected)
                 if due:
@@ -383,10 +449,28 @@ class Host:
                         self._train_wakeup.notify()
 
     def _trained_mask(self, n: int) -> np.ndarray:
-        return np.asarray(self._bank.trained_mask(), dtype=bool)[:n]
+        return self._bank.trained_mask()[:n]
+
+    def _save_applied_models(self, k: int) -> None:
+        """Persist the models that this tick applied (storage_dir only)."""
+        if not self._models_to_save or self._bank.pending_models():
+            return
+        with self._lock:
+            todo, self._models_to_save = self._models_to_save, []
+            rows = []
+            for slot, dim_id in todo:
+                if self._id_of_slot.get(slot) == dim_id:
+                    model = self._bank.model(slot)
+                    if model is not None:
+                        rows.append((dim_id, model.to_bytes(), float(k * self.update_every)))
+        if rows:
+            self._db.save_models(self.host_id, rows)
 
     def _on_detector_result(self, result: TickResult | None) -> None:
-        """Hook for events and the internal charts (extended by persistence)."""
+        """Store the anomaly event that ended on this tick, if any."""
+        if result is not None and result.event is not None:
+            event = result.event
+            self._db.insert_event(self.host_id, int(event.after), int(event.before), event.info)
 
     # ------------------------------------------------------------------ training
 
@@ -423,14 +507,17 @@ class Host:
                                    min_samples=cfg.min_train_samples, max_iterations=cfg.max_kmeans_iters,
                                    threads=self.training_threads)
         with self._lock:
-            for slot, dim_id, status in zip(slots, ids, outcome.status):
+            for slot, dim_id, status, message in zip(slots, ids, outcome.status, outcome.messages):
                 ok = status == "trained"
-                if slot in self._id_of_slot and self._id_of_slot[slot] == dim_id:
+                current = slot in self._id_of_slot and self._id_of_slot[slot] == dim_id
+                if current:
                     self._scheduler.done(slot, k, ok)
                 if ok:
                     report.trained.append(dim_id)
+                    if current and self.storage_dir is not None:
+                        self._models_to_save.append((slot, dim_id))
                 else:
-                    report.skipped[dim_id] = str(status)
+                    report.skipped[dim_id] = f"{status}: {message}" if message else str(status)
         report.durations = [float(d) for d in outcome.seconds]
         with self._lock:
             self._training_ms.extend(d * 1000.0 for d in report.durations)
@@ -480,6 +567,27 @@ class Host:
         """Fraction of modelled (dimension, point) pairs in the range that are anomalous."""
         return self._query().host_anomaly_rate(after, before)
 
+    def anomaly_events(self, after_ms: Any, before_ms: Any) -> list[list[int]]:
+        """``[[after_s, before_s], ...]`` of events fully inside the range (milliseconds in, seconds out)."""
+        after_s, before_s = _ms_range(after_ms, before_ms)
+        return self._db.anomaly_events(self.host_id, after_s, before_s)
+
+    def anomaly_event_info(self, after: Any, before: Any) -> list[list[Any]] | None:
+        """The ``[[rate, "chart|dim"], ...]`` of the event with exactly these bounds (seconds), or None."""
+        after_s, before_s = _seconds_range(after, before)
+        return self._db.anomaly_event_info(self.host_id, after_s, before_s)
+
+    def ml_info(self) -> dict[str, int]:
+        """Counters from the last detector tick (``/api/v1/ml_info``)."""
+        r = self._last_result
+        return {
+            "version": 1,
+            "anomalous-dimensions": r.anomalous if r else 0,
+            "normal-dimensions": r.normal if r else 0,
+            "total-dimensions": r.total if r else 0,
+            "trained-dimensions": r.trained if r else 0,
+        }
+
     @property
     def last_time(self) -> int | None:
         """Timestamp of the newest completed tick, or None."""
@@ -489,6 +597,117 @@ class Host:
     def last_detector_result(self) -> TickResult | None:
         """What the detector decided at the newest tick."""
         return self._last_result
+
+    # ------------------------------------------------------------------ persistence
+
+    @property
+    def _registry_path(self) -> Path:
+        assert self.storage_dir is not None
+        return self.storage_dir / "registry.json"
+
+    def _write_registry(self) -> None:
+        """Write charts, dimensions and their slots atomically (called with the lock held)."""
+        self._registry_dirty = False
+        if self.storage_dir is None:
+            return
+        charts = [
+            {
+                "id": c.id, "name": c.name, "internal": c.internal, "title": c.title, "units": c.units,
+                "family": c.family, "context": c.context, "chart_type": c.chart_type, "priority": c.priority,
+                "dimensions": [[d, self._slot_of[f"{c.id}|{d}"]] for d in c.dimensions],
+            }
+            for c in self._charts.values()
+        ]
+        document = {"version": _REGISTRY_VERSION, "host": self.name, "host_id": self.host_id,
+                    "update_every": self.update_every, "order": self._dim_ids, "charts": charts}
+        tmp = self._registry_path.with_suffix(".json.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(document, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._registry_path)
+
+    def _restore(self) -> None:
+        """Rebuild charts, slots and models from ``storage_dir`` after a restart."""
+        path = self._registry_path
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            charts = document["charts"]
+            order = list(document["order"])
+            version, update_every = document["version"], document["update_every"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"host registry {path} is unreadable or not a pyml registry: {exc}") from None
+        if version != _REGISTRY_VERSION or update_every != self.update_every:
+            raise StoreError(f"host registry {path} has version {version} and update_every {update_every}; "
+                             f"expected {_REGISTRY_VERSION} and {self.update_every}")
+        self.host_id = str(document.get("host_id", self.host_id))
+        slots = [int(slot) for c in charts for _, slot in c["dimensions"]]
+        if len(set(slots)) != len(slots) or any(s < 0 for s in slots):
+            raise StoreError(f"host registry {path} assigns a slot twice")
+        highest = max(slots, default=-1)
+        for expected in range(highest + 1):
+            got = int(self._bank.add_slot())
+            if got != expected:
+                raise StoreError(f"cannot restore slot {expected} of {path}")
+        for free in sorted(set(range(highest + 1)) - set(slots)):
+            self._bank.remove_slot(free)
+        self._ensure_slot_arrays(highest + 1)
+        last = self._store.last_time
+        self._last_k = None if last is None else self._store.tick_of(last)
+        k = self._last_k if self._last_k is not None else 0
+        saved = self._db.load_models(self.host_id)
+        by_id: dict[str, tuple[Chart, str, int]] = {}
+        for c in charts:
+            chart = Chart(c["id"], c["name"], [], False, bool(c["internal"]), c.get("title", ""), c.get("units", ""),
+                          c.get("family", ""), c.get("context", ""), c.get("chart_type", "line"),
+                          int(c.get("priority", 1000)))
+            chart.modelled = self.ml_enabled and not chart.internal and not self.config.chart_is_skipped(chart.name)
+            self._charts[chart.id] = chart
+            if not chart.internal:
+                self._restored_charts.add(chart.id)
+            for dim, slot in c["dimensions"]:
+                chart.dimensions.append(dim)
+                dim_id = f"{chart.id}|{dim}"
+                self._slot_of[dim_id] = int(slot)
+                by_id[dim_id] = (chart, dim, int(slot))
+            if chart.internal:
+                self._internal_slots[chart.id] = [self._slot_of[f"{chart.id}|{d}"] for d in chart.dimensions]
+        for dim_id in order:
+            chart, _, slot = by_id[dim_id]
+            self._dim_ids.append(dim_id)
+            self._dim_slots.append(slot)
+            self._id_of_slot[slot] = dim_id
+            self._modelled[slot] = chart.modelled
+            if not chart.modelled:
+                continue
+            trained = False
+            if dim_id in saved:
+                try:
+                    self._bank.set_model(slot, _core.Model.from_bytes(saved[dim_id][0]))
+                    trained = True
+                except ValueError as exc:
+                    log.warning("ignoring the saved model of %s: %s", dim_id, exc)
+            if not trained:
+                _, words = self._store.latest([slot], self.config.min_train_samples)
+                self._collected[slot] = int(np.count_nonzero(words))
+            self._scheduler.add(slot, dim_id, k, trained=trained)
+            self._detector.add_slot(slot)
+        self._slot_index = np.asarray(self._dim_slots, dtype=np.int64)
+
+    def _merge_restored_chart(self, chart_id: str, dims: list[str], name: str | None, info: dict[str, Any]) -> Chart:
+        """``add_chart`` of a chart restored from ``storage_dir``: keep its samples, add new dimensions."""
+        self._restored_charts.discard(chart_id)
+        chart = self._charts[chart_id]
+        for key, value in info.items():
+            if hasattr(chart, key) and key not in ("id", "dimensions", "modelled", "internal"):
+                setattr(chart, key, value)
+        if name is not None and name != chart.name:
+            log.warning("chart %s was restored with name %r; keeping it (not %r)", chart_id, chart.name, name)
+        for d in dims:
+            if d not in chart.dimensions:
+                self.add_dimension(chart_id, d)
+        self._registry_dirty = True
+        return chart
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -502,7 +721,11 @@ class Host:
         if self._worker is not None:
             self._worker.join()
             self._worker = None
-        self._store.close()
+        with self._lock:
+            if self._registry_dirty:
+                self._write_registry()
+            self._store.close()
+        self._db.close()
 
     def __enter__(self) -> "Host":
         return self

@@ -66,16 +66,16 @@ def test_injected_anomalies_are_flagged_after_training_and_quiet_before():
 
 
 def test_skipped_charts_are_stored_but_never_modelled():
-    host = pyml.Host("h", small_config(), background=False)
-    host.add_chart("apps.cpu", ["a"])  # falls through to '*' in the default skip pattern
+    host = pyml.Host("h", small_config(), background=False, history=400)
+    host.add_chart("apache.requests", ["a"])  # falls through to "*" in the default skip pattern
     host.add_chart("system.load", ["load1"])
     data = waves(300, 2)
     for i in range(300):
         host.collect_all(T0 + i, data[i])
     report = host.train_now()
     assert report.trained == ["system.load|load1"]
-    assert "apps.cpu|a" not in host.anomaly_rates(T0, T0 + 300)
-    values = host.data("apps.cpu", T0, T0 + 299)["data"]
+    assert "apache.requests|a" not in host.anomaly_rates(T0, T0 + 300)
+    values = host.data("apache.requests", T0, T0 + 299)["data"]
     assert len(values) == 300 and values[0][1] == pytest.approx(data[299, 0], rel=1e-6)
 
 
@@ -212,6 +212,18 @@ def test_background_training_trains_due_dimensions():
         assert host.data("anomaly_detection.dimensions", -1, 0)["data"][0][2] == 2.0
     finally:
         host.close()
+
+
+def test_history_bounds_what_queries_can_see():
+    host = pyml.Host("h", small_config(), background=False)  # keeps max_train_samples + 1 = 241 ticks
+    host.add_chart("system.cpu", ["a"])
+    for i in range(600):
+        host.collect_all(T0 + i, [float(i)])
+    rows = host.data("system.cpu", 0, 0)["data"]
+    assert rows[0] == [T0 + 599, 599.0]
+    assert 241 <= len(rows) < 600
+    with pytest.raises(ValueError, match="history"):
+        pyml.Host("h", small_config(), history=0)
 
 
 def test_host_and_charts_validation():
