@@ -24,7 +24,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from . import _core, core
-from ._arrays import as_float64
+from ._arrays import as_flags, as_float64
 from .charts import INTERNAL_CHARTS, internal_values
 from .config import MLConfig
 from .db import AnomalyDB
@@ -182,6 +182,7 @@ class Host:
         self._last_k: int | None = None
         self._pending_t: float | None = None            # per-chart collect: the open tick
         self._pending_values: np.ndarray | None = None
+        self._pending_reset: np.ndarray | None = None
         self._last_result: TickResult | None = None
         self._last_words = np.zeros(0, dtype=np.uint32)
 
@@ -339,18 +340,21 @@ class Host:
 
     # ------------------------------------------------------------------ collection
 
-    def collect_all(self, t: float, values: Any) -> None:
+    def collect_all(self, t: float, values: Any, reset: Any = False) -> None:
         """Store one tick of every dimension, in ``dimension_ids()`` order.
 
         ``values`` is 1-D with one value per dimension; NaN means no value.
-        The call is rejected whole (nothing stored) for a wrong length or type,
-        or a timestamp that is not later than the previous tick.
+        ``reset`` (one flag, or one per dimension) sets the storage words'
+        counter-reset flag. The call is rejected whole (nothing stored) for a
+        wrong length or type, or a timestamp that is not later than the
+        previous tick.
         """
         t = _check_time(t)
         arr = as_float64("values", values)
         if arr.ndim != 1 or arr.size != len(self._dim_ids):
             raise ValueError(f"values must be 1-D with {len(self._dim_ids)} elements (one per dimension), "
                              f"got shape {arr.shape}")
+        flags = as_flags("reset", reset, arr.shape)
         if self._pending_t is not None:
             if self._store.tick_of(t) <= self._store.tick_of(self._pending_t):
                 raise ValueError(f"timestamp {t} is not after the open tick {self._pending_t}")
@@ -358,13 +362,19 @@ class Host:
         self._check_forward(t)
         by_slot = np.full(self._bank.size, np.nan)
         by_slot[self._slot_index] = arr
-        self._tick(t, by_slot)
+        reset_by_slot = None
+        if flags.any():
+            reset_by_slot = np.zeros(self._bank.size, dtype=bool)
+            reset_by_slot[self._slot_index] = flags
+        self._tick(t, by_slot, reset_by_slot)
 
-    def collect(self, chart_id: str, t: float, values: Any) -> None:
+    def collect(self, chart_id: str, t: float, values: Any, reset: bool = False) -> None:
         """Collect one chart's values at ``t``.
 
         The host tick for ``t`` completes when a later ``t`` first arrives, or
         at :meth:`flush`. Dimensions not collected in a tick are gaps.
+        ``reset=True`` sets the counter-reset flag on every dimension of the
+        chart for this tick (a counter of the chart went backwards).
         """
         chart = self._chart(chart_id)
         if chart.internal:
@@ -374,6 +384,7 @@ class Host:
         if arr.ndim != 1 or arr.size != len(chart.dimensions):
             raise ValueError(f"values for chart {chart_id!r} must be 1-D with {len(chart.dimensions)} elements, "
                              f"got shape {arr.shape}")
+        chart_reset = bool(as_flags("reset", reset, ()).reshape(-1)[0])
         k = self._store.tick_of(t)
         if self._pending_t is not None and k != self._store.tick_of(self._pending_t):
             if k < self._store.tick_of(self._pending_t):
@@ -383,13 +394,18 @@ class Host:
             self._check_forward(t)
             self._pending_t = t
             self._pending_values = np.full(self._bank.size, np.nan)
-        assert self._pending_values is not None
+            self._pending_reset = np.zeros(self._bank.size, dtype=bool)
+        assert self._pending_values is not None and self._pending_reset is not None
         if self._pending_values.size < self._bank.size:
             grown = np.full(self._bank.size, np.nan)
             grown[: self._pending_values.size] = self._pending_values
             self._pending_values = grown
+            grown_reset = np.zeros(self._bank.size, dtype=bool)
+            grown_reset[: self._pending_reset.size] = self._pending_reset
+            self._pending_reset = grown_reset
         slots = [self._slot_of[f"{chart_id}|{d}"] for d in chart.dimensions]
         self._pending_values[slots] = arr
+        self._pending_reset[slots] = chart_reset
 
     def flush(self) -> None:
         """Complete an open per-chart tick and write samples to disk (with ``storage_dir``)."""
@@ -401,12 +417,13 @@ class Host:
             self._store.flush()
 
     def _complete_pending(self) -> None:
-        t, values = self._pending_t, self._pending_values
-        self._pending_t, self._pending_values = None, None
-        assert t is not None and values is not None
+        t, values, reset = self._pending_t, self._pending_values, self._pending_reset
+        self._pending_t, self._pending_values, self._pending_reset = None, None, None
+        assert t is not None and values is not None and reset is not None
         if values.size < self._bank.size:
             values = np.concatenate([values, np.full(self._bank.size - values.size, np.nan)])
-        self._tick(t, values)
+            reset = np.concatenate([reset, np.zeros(self._bank.size - reset.size, dtype=bool)])
+        self._tick(t, values, reset if reset.any() else None)
 
     def _check_forward(self, t: float) -> None:
         k = self._store.tick_of(t)
@@ -414,10 +431,10 @@ class Host:
             raise ValueError(f"timestamp {t} is not after the last tick {self._last_k * self.update_every} "
                              f"(timestamps must move forward on the {self.update_every}s grid)")
 
-    def _tick(self, t: float, by_slot: np.ndarray) -> None:
+    def _tick(self, t: float, by_slot: np.ndarray, reset: np.ndarray | None = None) -> None:
         k = self._store.tick_of(t)
         started = time.perf_counter()
-        words = self._bank.tick(by_slot)
+        words = self._bank.tick(by_slot) if reset is None else self._bank.tick(by_slot, reset=reset)
         if self.ml_enabled:
             exists = words != 0
             modelled = self._modelled[: words.size]

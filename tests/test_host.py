@@ -240,3 +240,20 @@ def test_host_and_charts_validation():
         pyml.Host("", small_config())
     with pytest.raises(ValueError):
         pyml.Host("h", small_config(), update_every=0)
+
+
+def test_reset_flags_reach_the_storage_words():
+    host = pyml.Host("h", small_config(), background=False)
+    host.add_chart("system.cpu", ["a", "b"])
+    host.add_chart("net.eth0", ["in"])
+    host.collect_all(T0, [1.0, 2.0, 3.0], reset=[False, True, False])
+    host.collect("system.cpu", T0 + 1, [1.0, 2.0], reset=True)
+    host.collect("net.eth0", T0 + 1, [3.0])
+    host.flush()
+    slots = [host._slot_of[d] for d in host.dimension_ids()]
+    _, words = host._store.read(slots, T0, T0 + 1)
+    reset = (words & pyml.core.RESET_FLAG) != 0
+    assert reset[:, 0].tolist() == [False, True, False]
+    assert reset[:, 1].tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="reset"):
+        host.collect_all(T0 + 2, [1.0, 2.0, 3.0], reset=[True, False])
