@@ -6,11 +6,36 @@
 // becoming the zero vector.
 //
 // All arrays are row-major: X is n rows of `dims` doubles, centers is k rows.
+// k = 2 with dims <= 6 (every configuration of the reference) takes a fast
+// path whose results are identical to the literal transcription
+// (`*_reference` below); other shapes run the literal algorithm.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 
 namespace pyml {
+
+namespace detail {
+// The record dlib sorts to pick the second centre: 16 bytes, ordered by dist
+// only. Sorting this exact type with libstdc++'s std::sort reproduces dlib's
+// order among equal distances.
+struct ScoreRecord {
+    long idx;
+    double dist;
+    bool operator<(const ScoreRecord& other) const { return dist < other.dist; }
+};
+}  // namespace detail
+
+// Buffers of the fast path, reusable across calls (one per thread) so that
+// training many models does not allocate.
+struct KmeansWorkspace {
+    std::vector<double> dist, select, bound, checkpoints, rows;
+    std::vector<std::uint64_t> bits;
+    std::vector<detail::ScoreRecord> records;
+    std::vector<const double*> columns;
+};
 
 // Row index of the second initial centre's rank: (long) max(0, n - n*0.01 - 1),
 // computed in double exactly as dlib does.
@@ -19,8 +44,8 @@ std::size_t initial_center_rank(std::size_t n) noexcept;
 // Writes k initial centres (k * dims doubles). Centre 0 is X[0]; centre i+1 is
 // the sample at rank initial_center_rank(n) when samples are sorted (libstdc++
 // std::sort of {idx, dist} records by dist) by their squared kernel distance
-// to the nearest of the centres chosen so far.
-// Throws std::invalid_argument if n == 0, dims == 0 or k == 0, or k > n.
+// to the most recent centre (the smallest such distance so far).
+// Throws std::invalid_argument if n == 0, dims == 0, k == 0 or k > n.
 void pick_initial_centers(const double* X, std::size_t n, std::size_t dims, std::size_t k, double* centers);
 
 // Lloyd iterations from the given centres (k * dims doubles, updated in place)
@@ -32,7 +57,23 @@ std::size_t find_clusters(const double* X, std::size_t n, std::size_t dims, std:
                           std::size_t max_iterations, double* centers);
 
 // pick_initial_centers followed by find_clusters; returns the iterations run.
+// Throws as both do, before writing anything.
 std::size_t kmeans(const double* X, std::size_t n, std::size_t dims, std::size_t k, std::size_t max_iterations,
                    double* centers);
+
+// As kmeans, reading sample r's element e from columns[e][r]. When the columns
+// are lagged views of one series (columns[e] == columns[0] - e, as feature
+// columns are) nothing is copied.
+std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,
+                           std::size_t max_iterations, double* centers);
+std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,
+                           std::size_t max_iterations, double* centers, KmeansWorkspace& workspace);
+
+// Literal transcriptions of the two dlib functions (full std::sort, plain
+// loops): the oracle the fast paths are tested against.
+void pick_initial_centers_reference(const double* X, std::size_t n, std::size_t dims, std::size_t k,
+                                    double* centers);
+std::size_t find_clusters_reference(const double* X, std::size_t n, std::size_t dims, std::size_t k,
+                                    std::size_t max_iterations, double* centers);
 
 }  // namespace pyml

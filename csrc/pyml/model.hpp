@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pyml/features.hpp"
+#include "pyml/kmeans.hpp"
 
 namespace pyml {
 
@@ -59,7 +60,9 @@ Model train_model(const double* series, std::size_t n, const TrainParams& p);
 // As train_model, with caller-provided scratch that is reused across calls
 // (grown as needed), so repeated training does not allocate.
 struct TrainScratch {
-    std::vector<double> work, features, aux;
+    std::vector<double> work, features;
+    std::vector<const double*> columns;
+    KmeansWorkspace kmeans;
 };
 Model train_model(const double* series, std::size_t n, const TrainParams& p, TrainScratch& scratch);
 

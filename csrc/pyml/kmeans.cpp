@@ -1,0 +1,752 @@
+#include "pyml/kmeans.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace pyml {
+
+using detail::ScoreRecord;
+static_assert(sizeof(ScoreRecord) == 16, "ScoreRecord must match dlib's 16-byte record");
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kUnitRoundoff = 0x1p-53;
+constexpr std::size_t kMaxFastDims = 6;
+
+// ------------------------------------------------------------------ checks
+
+void require_positive(const char* name, std::size_t value) {
+    if (value == 0) throw std::invalid_argument(std::string(name) + " must be at least 1, got 0");
+}
+
+void check_pick(std::size_t n, std::size_t dims, std::size_t k) {
+    require_positive("number of samples", n);
+    require_positive("dims", dims);
+    require_positive("k", k);
+    if (k > n) {
+        throw std::invalid_argument("k = " + std::to_string(k) + " is larger than the number of samples (" +
+                                    std::to_string(n) + ")");
+    }
+}
+
+void check_lloyd(std::size_t n, std::size_t dims, std::size_t k, std::size_t max_iterations) {
+    require_positive("number of samples", n);
+    require_positive("dims", dims);
+    require_positive("k", k);
+    require_positive("max_iterations", max_iterations);
+}
+
+// ------------------------------------------------------------------ initial centres
+
+// Linear kernel: a dot product accumulated left to right from 0.0 (what the
+// reference BLAS ddot computes).
+inline double dot(const double* a, const double* b, std::size_t dims) {
+    double sum = 0.0;
+    for (std::size_t e = 0; e < dims; ++e) sum += a[e] * b[e];
+    return sum;
+}
+
+// The m-th largest value of d[0..n) (1 <= m <= n, no NaN) in one pass:
+// values above a running threshold go to a buffer; a full buffer is cut back
+// to its m largest and the threshold raised to the m-th of them. (A value at
+// or below the threshold cannot change the m-th largest.)
+double mth_largest(const double* d, std::size_t n, std::size_t m, std::vector<double>& buf) {
+    const std::size_t cap = std::max<std::size_t>(4 * m, 1024);
+    buf.resize(cap);
+    double* b = buf.data();
+    std::size_t used = 0, i = 0;
+    for (; i < n && used < cap; ++i) b[used++] = d[i];
+    double threshold = -kInf;
+    bool have_threshold = false;
+    for (;;) {
+        if (used == cap) {
+            std::nth_element(b, b + (m - 1), b + used, std::greater<double>());
+            threshold = b[m - 1];
+            have_threshold = true;
+            used = m;
+        }
+        if (i == n) break;
+        for (; i < n && used < cap; ++i) {
+            const double v = d[i];
+            if (v > threshold) b[used++] = v;
+        }
+    }
+    if (!have_threshold || used > m) std::nth_element(b, b + (m - 1), b + used, std::greater<double>());
+    return b[m - 1];
+}
+
+// dist[r] is record r's distance: finite or -inf when stored (then the
+// record's idx is r), +inf when never stored (idx 0). Returns the idx of the
+// record at `rank` after std::sort of the records. When the distance at that
+// rank belongs to a single idx every tie order gives it, so a selection
+// suffices; otherwise std::sort decides, as in dlib.
+long index_at_rank(const double* dist, std::size_t n, std::size_t rank, std::vector<double>& select,
+                   std::vector<ScoreRecord>& records) {
+    const double value = mth_largest(dist, n, n - rank, select);
+    long idx = -1;
+    bool unique = true;
+    for (std::size_t r = 0; r < n; ++r) {
+        if (dist[r] == value) {
+            const long this_idx = value < kInf ? static_cast<long>(r) : 0;
+            if (idx < 0) {
+                idx = this_idx;
+            } else if (this_idx != idx) {
+                unique = false;
+                break;
+            }
+        }
+    }
+    if (unique) return idx;
+    records.resize(n);
+    for (std::size_t r = 0; r < n; ++r) records[r] = ScoreRecord{dist[r] < kInf ? static_cast<long>(r) : 0, dist[r]};
+    std::sort(records.begin(), records.end());
+    return records[rank].idx;
+}
+
+// dlib's pick for any k and dims (row-major X).
+void pick_generic(const double* X, std::size_t n, std::size_t dims, std::size_t k, double* centers) {
+    std::copy(X, X + dims, centers);
+    if (k == 1) return;
+    const std::size_t rank = initial_center_rank(n);
+    std::vector<double> best(n, kInf), select;
+    std::vector<ScoreRecord> records;
+    for (std::size_t i = 0; i + 1 < k; ++i) {
+        const double* c = centers + i * dims;
+        const double kcc = dot(c, c, dims);
+        for (std::size_t s = 0; s < n; ++s) {
+            const double* x = X + s * dims;
+            const double dist = (kcc + dot(x, x, dims)) - 2 * dot(x, c, dims);
+            if (dist < best[s]) best[s] = dist;
+        }
+        const long pick = index_at_rank(best.data(), n, rank, select, records);
+        const double* chosen = X + static_cast<std::size_t>(pick) * dims;
+        std::copy(chosen, chosen + dims, centers + (i + 1) * dims);
+    }
+}
+
+// ------------------------------------------------------------------ Lloyd, literal
+
+std::size_t lloyd_generic(const double* X, std::size_t n, std::size_t dims, std::size_t k, std::size_t max_iterations,
+                          double* centers) {
+    std::vector<std::size_t> assign(n, n);  // n: not assigned yet (dlib's sentinel)
+    std::vector<std::size_t> counts(k);
+    std::size_t iter = 0;
+    bool changed = true;
+    while (changed && iter < max_iterations) {
+        ++iter;
+        changed = false;
+        std::fill(counts.begin(), counts.end(), 0);
+        for (std::size_t i = 0; i < n; ++i) {
+            const double* x = X + i * dims;
+            double best_dist = DBL_MAX;
+            std::size_t best = 0;
+            for (std::size_t j = 0; j < k; ++j) {
+                const double* c = centers + j * dims;
+                double sum = 0.0;
+                for (std::size_t e = 0; e < dims; ++e) {
+                    const double t = c[e] - x[e];
+                    sum += t * t;
+                }
+                const double dist = std::sqrt(sum);
+                if (dist < best_dist) {
+                    best_dist = dist;
+                    best = j;
+                }
+            }
+            if (assign[i] != best) {
+                changed = true;
+                assign[i] = best;
+            }
+            ++counts[best];
+        }
+        std::fill(centers, centers + k * dims, 0.0);
+        for (std::size_t i = 0; i < n; ++i) {
+            double* c = centers + assign[i] * dims;
+            const double* x = X + i * dims;
+            for (std::size_t e = 0; e < dims; ++e) c[e] += x[e];
+        }
+        for (std::size_t j = 0; j < k; ++j) {
+            if (counts[j] == 0) continue;
+            const double f = 1.0 / static_cast<double>(counts[j]);
+            for (std::size_t e = 0; e < dims; ++e) centers[j * dims + e] *= f;
+        }
+    }
+    return iter;
+}
+
+// ------------------------------------------------------------------ fast path: k = 2, dims <= 6
+//
+// Samples are read through column pointers, x(r, e) = c[e][r] (vectorised
+// across samples, never within one, so each sample sees the literal operation
+// order), and through row access for the centre sums. Results equal the
+// literal path bit for bit:
+//
+// * Initial pick: the same kernel distances; a selection replaces the sort
+//   when the distance at the chosen rank belongs to one sample.
+// * Assignment: dlib picks centre 1 iff sqrt(s1) < sqrt(s0) (s = the
+//   sequential sum of squares). With g(x) = |c0 - x|^2 - |c1 - x|^2 (exact
+//   real value), that comparison is decided by the sign of g whenever
+//   |g| > esq, where esq bounds the rounding of s0 and s1 ((D + 3) u each,
+//   relative) plus a 4u gap that keeps their square roots apart. g is
+//   evaluated as the linear form b - 2 w.x, whose own error is below errg.
+//   Samples with |g_hat| <= esq + errg, and all samples when anything is not
+//   finite, are decided by the literal computation.
+// * Across iterations each sample keeps a lower bound on |g| (Hamerly-style):
+//   g moves by at most `drift` per iteration (from how far the centres
+//   moved), so a sample whose bound stays above esq keeps its assignment
+//   without being evaluated.
+// * Sums: per cluster in sample order, scaled by 1/count; an empty cluster
+//   becomes the zero vector. An iteration without changes keeps the centres
+//   (recomputing them from the same assignment gives the same values), and
+//   the sums resume from the first changed 64-sample word, using the sums
+//   saved before each word in the previous pass.
+
+inline std::size_t popcount64(std::uint64_t v) {
+    v = v - ((v >> 1) & 0x5555555555555555ULL);
+    v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+    v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+    return static_cast<std::size_t>((v * 0x0101010101010101ULL) >> 56);
+}
+
+inline int lowest_bit(std::uint64_t v) { return __builtin_ctzll(v); }
+
+template <std::size_t D>
+struct Columns {
+    const double* c[D];
+};
+
+// Row access for the centre sums: element (r, e) is base[r * D + e]
+// (row-major) or, when Reversed, base[r - e] (lagged views of one series:
+// each row is a contiguous slice in reverse order).
+template <std::size_t D, bool Reversed>
+struct Rows {
+    const double* base;
+    const double* at(std::size_t r, std::size_t e) const {
+        return Reversed ? base + (static_cast<std::ptrdiff_t>(r) - static_cast<std::ptrdiff_t>(e)) : base + r * D + e;
+    }
+};
+
+// Kernel distance of every sample to c0 as dlib computes it, stored as the
+// record's dist (d if d < inf, else +inf: NaN and +inf are never stored).
+template <std::size_t D>
+void kernel_distances(const Columns<D>& X, std::size_t n, const double* c0, double* out) {
+    double kcc = 0.0;
+    for (std::size_t e = 0; e < D; ++e) kcc += c0[e] * c0[e];
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    const __m128d kccv = _mm_set1_pd(kcc);
+    const __m128d two = _mm_set1_pd(2.0);
+    const __m128d infv = _mm_set1_pd(kInf);
+    __m128d cv[D];
+    for (std::size_t e = 0; e < D; ++e) cv[e] = _mm_set1_pd(c0[e]);
+    for (; r + 2 <= n; r += 2) {
+        __m128d kss = _mm_setzero_pd(), ksc = _mm_setzero_pd();
+        for (std::size_t e = 0; e < D; ++e) {
+            const __m128d x = _mm_loadu_pd(X.c[e] + r);
+            kss = _mm_add_pd(kss, _mm_mul_pd(x, x));
+            ksc = _mm_add_pd(ksc, _mm_mul_pd(x, cv[e]));
+        }
+        const __m128d d = _mm_sub_pd(_mm_add_pd(kccv, kss), _mm_mul_pd(two, ksc));
+        const __m128d stored = _mm_cmplt_pd(d, infv);
+        _mm_storeu_pd(out + r, _mm_or_pd(_mm_and_pd(stored, d), _mm_andnot_pd(stored, infv)));
+    }
+#endif
+    for (; r < n; ++r) {
+        double kss = 0.0, ksc = 0.0;
+        for (std::size_t e = 0; e < D; ++e) {
+            const double x = X.c[e][r];
+            kss += x * x;
+            ksc += x * c0[e];
+        }
+        const double d = (kcc + kss) - 2 * ksc;
+        out[r] = d < kInf ? d : kInf;
+    }
+}
+
+template <std::size_t D>
+void pick2(const Columns<D>& X, std::size_t n, double* centers, KmeansWorkspace& ws) {
+    double c0[D];
+    for (std::size_t e = 0; e < D; ++e) c0[e] = X.c[e][0];
+    ws.dist.resize(n);
+    kernel_distances<D>(X, n, c0, ws.dist.data());
+    const long idx = index_at_rank(ws.dist.data(), n, initial_center_rank(n), ws.select, ws.records);
+    for (std::size_t e = 0; e < D; ++e) {
+        centers[e] = c0[e];
+        centers[D + e] = X.c[e][static_cast<std::size_t>(idx)];
+    }
+}
+
+// dlib's choice between two centres for one sample: 1 iff the second distance
+// is strictly below the first (and below DBL_MAX).
+template <std::size_t D>
+inline std::uint64_t exact_choice(const Columns<D>& X, std::size_t r, const double* c0, const double* c1) {
+    double s0 = 0.0, s1 = 0.0;
+    for (std::size_t e = 0; e < D; ++e) {
+        const double x = X.c[e][r];
+        const double t0 = c0[e] - x;
+        const double t1 = c1[e] - x;
+        s0 += t0 * t0;
+        s1 += t1 * t1;
+    }
+    double best = DBL_MAX;
+    const double d0 = std::sqrt(s0);
+    const double d1 = std::sqrt(s1);
+    if (d0 < best) best = d0;
+    return d1 < best ? 1 : 0;
+}
+
+// What one iteration's assignment needs: the linear form
+// g_hat(x) = b - sum_e w2[e] x_e, the bounds errg (|g_hat - g|) and esq, the
+// decision threshold T = errg + esq, the accumulated drift and the skip
+// threshold thr = esq + drift (both rounded up; NaN when anything is not
+// finite, which sends every sample to the literal computation).
+template <std::size_t D>
+struct Step {
+    double w2[D];
+    double b = 0.0, errg = 0.0, esq = 0.0, T = 0.0, drift = 0.0, thr = 0.0;
+};
+
+// Lower bound on |g| from a fresh g_hat, shifted by the drift so far
+// (-inf when the sample was not decided by the bound).
+inline double fresh_bound(double g, double errg, double drift, bool sure) {
+    return sure ? ((std::fabs(g) - errg) + drift) * (1 - 0x1p-50) : -kInf;
+}
+
+// Evaluates the samples of a word selected by `stale` (pairs of samples at a
+// time), refreshing their bounds: in `choice`, bit j becomes 1 if sample
+// r0 + j surely goes to c1 and 0 if it surely goes to c0 or is undecided; bit
+// j of `unsure` is set when the bound cannot decide.
+template <std::size_t D>
+void evaluate_word(const Columns<D>& X, std::size_t r0, std::size_t len, const Step<D>& s, double* bound,
+                   std::uint64_t stale, std::uint64_t& choice, std::uint64_t& unsure) {
+    std::uint64_t hi_bits = 0, sure_bits = 0, done = 0;
+#if defined(__SSE2__)
+    // Pairs (j, j + 1) with j even and j + 1 < len that hold a stale sample.
+    const std::uint64_t full_pairs = len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << (len & ~std::size_t{1})) - 1);
+    std::uint64_t pairs = (stale | (stale >> 1)) & 0x5555555555555555ULL & full_pairs;
+    if (pairs) {
+        const __m128d bv = _mm_set1_pd(s.b);
+        const __m128d tv = _mm_set1_pd(s.T);
+        const __m128d ntv = _mm_set1_pd(-s.T);
+        const __m128d errgv = _mm_set1_pd(s.errg);
+        const __m128d driftv = _mm_set1_pd(s.drift);
+        const __m128d shrink = _mm_set1_pd(1 - 0x1p-50);
+        const __m128d ninf = _mm_set1_pd(-kInf);
+        const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+        __m128d wv[D];
+        for (std::size_t e = 0; e < D; ++e) wv[e] = _mm_set1_pd(s.w2[e]);
+        while (pairs) {
+            const std::size_t j = static_cast<std::size_t>(lowest_bit(pairs));
+            pairs &= pairs - 1;
+            const std::size_t r = r0 + j;
+            __m128d g = bv;
+            for (std::size_t e = 0; e < D; ++e) g = _mm_sub_pd(g, _mm_mul_pd(wv[e], _mm_loadu_pd(X.c[e] + r)));
+            const __m128d hi = _mm_cmpgt_pd(g, tv);
+            const __m128d sure = _mm_or_pd(hi, _mm_cmplt_pd(g, ntv));
+            const __m128d k = _mm_mul_pd(_mm_add_pd(_mm_sub_pd(_mm_and_pd(g, absmask), errgv), driftv), shrink);
+            _mm_storeu_pd(bound + r, _mm_or_pd(_mm_and_pd(sure, k), _mm_andnot_pd(sure, ninf)));
+            hi_bits |= static_cast<std::uint64_t>(_mm_movemask_pd(hi)) << j;
+            sure_bits |= static_cast<std::uint64_t>(_mm_movemask_pd(sure)) << j;
+            done |= std::uint64_t{3} << j;
+        }
+    }
+#endif
+    std::uint64_t rest = stale & ~done;
+    while (rest) {
+        const std::size_t j = static_cast<std::size_t>(lowest_bit(rest));
+        rest &= rest - 1;
+        const std::size_t r = r0 + j;
+        double g = s.b;
+        for (std::size_t e = 0; e < D; ++e) g = g - s.w2[e] * X.c[e][r];
+        const bool hi = g > s.T;
+        const bool sure = hi || g < -s.T;
+        bound[r] = fresh_bound(g, s.errg, s.drift, sure);
+        hi_bits |= static_cast<std::uint64_t>(hi) << j;
+        sure_bits |= static_cast<std::uint64_t>(sure) << j;
+        done |= std::uint64_t{1} << j;
+    }
+    choice = (choice & ~done) | hi_bits;
+    unsure = done & ~sure_bits;
+}
+
+// Bits of the samples of a word whose bound no longer certifies their
+// assignment (bound <= thr, or NaN).
+inline std::uint64_t stale_bits(const double* bound, std::size_t r0, std::size_t len, double thr) {
+    std::uint64_t fresh = 0;
+    std::size_t j = 0;
+#if defined(__SSE2__)
+    const __m128d tv = _mm_set1_pd(thr);
+    for (; j + 2 <= len; j += 2)
+        fresh |= static_cast<std::uint64_t>(_mm_movemask_pd(_mm_cmpgt_pd(_mm_loadu_pd(bound + r0 + j), tv))) << j;
+#endif
+    for (; j < len; ++j) fresh |= static_cast<std::uint64_t>(bound[r0 + j] > thr) << j;
+    const std::uint64_t all = len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << len) - 1);
+    return all & ~fresh;
+}
+
+
+// Adds the samples of one word to the two cluster sums in sample order: bit j
+// set adds sample r0 + j to s1, else to s0. Runs of equal bits go to one sum
+// in a tight loop (consecutive feature rows share most values, so runs tend
+// to be long).
+template <std::size_t D, bool Reversed>
+void accumulate_word(const Rows<D, Reversed>& X, std::size_t r0, std::size_t len, std::uint64_t bits, double* s0,
+                     double* s1) {
+#if defined(__SSE2__)
+    constexpr std::size_t P = (D + 1) / 2;  // lane pairs; an odd D leaves one lane unused
+    // Lane l of pair p holds element elem(p, l) (D = unused).
+    const auto elem = [](std::size_t p, std::size_t l) -> std::size_t {
+        if (2 * p + 1 >= D) return l == 0 ? 2 * p : D;
+        return Reversed ? 2 * p + 1 - l : 2 * p + l;
+    };
+    const auto load = [&X](std::size_t r, std::size_t p) -> __m128d {
+        if (2 * p + 1 >= D) return _mm_load_sd(X.at(r, 2 * p));
+        return _mm_loadu_pd(Reversed ? X.at(r, 2 * p + 1) : X.at(r, 2 * p));
+    };
+    __m128d a0[P], a1[P];
+    for (std::size_t p = 0; p < P; ++p) {
+        const std::size_t e0 = elem(p, 0), e1 = elem(p, 1);
+        a0[p] = _mm_set_pd(e1 < D ? s0[e1] : 0.0, s0[e0]);
+        a1[p] = _mm_set_pd(e1 < D ? s1[e1] : 0.0, s1[e0]);
+    }
+    std::size_t j = 0;
+    while (j < len) {
+        const std::uint64_t rest = bits >> j;
+        const bool one = rest & 1;
+        const std::uint64_t flips = one ? ~rest : rest;
+        const std::size_t end = flips ? std::min(len, j + static_cast<std::size_t>(lowest_bit(flips))) : len;
+        if (one) {
+            for (std::size_t r = r0 + j; r < r0 + end; ++r)
+                for (std::size_t p = 0; p < P; ++p) a1[p] = _mm_add_pd(a1[p], load(r, p));
+        } else {
+            for (std::size_t r = r0 + j; r < r0 + end; ++r)
+                for (std::size_t p = 0; p < P; ++p) a0[p] = _mm_add_pd(a0[p], load(r, p));
+        }
+        j = end;
+    }
+    for (std::size_t p = 0; p < P; ++p) {
+        double t0[2], t1[2];
+        _mm_storeu_pd(t0, a0[p]);
+        _mm_storeu_pd(t1, a1[p]);
+        for (std::size_t l = 0; l < 2; ++l) {
+            const std::size_t e = elem(p, l);
+            if (e < D) {
+                s0[e] = t0[l];
+                s1[e] = t1[l];
+            }
+        }
+    }
+#else
+    for (std::size_t j = 0; j < len; ++j) {
+        double* sum = ((bits >> j) & 1) ? s1 : s0;
+        for (std::size_t e = 0; e < D; ++e) sum[e] += *X.at(r0 + j, e);
+    }
+#endif
+}
+
+// Largest |x| over `len` values and whether all are finite.
+void scan_magnitude(const double* p, std::size_t len, double& amax, bool& finite) {
+    double m = 0.0, z = 0.0;
+    std::size_t i = 0;
+#if defined(__SSE2__)
+    const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+    const __m128d zero = _mm_setzero_pd();
+    __m128d mv = zero, zv = zero;
+    for (; i + 2 <= len; i += 2) {
+        const __m128d x = _mm_loadu_pd(p + i);
+        mv = _mm_max_pd(mv, _mm_and_pd(x, absmask));
+        zv = _mm_add_pd(zv, _mm_mul_pd(x, zero));  // NaN iff some x is inf or NaN
+    }
+    double mt[2], zt[2];
+    _mm_storeu_pd(mt, mv);
+    _mm_storeu_pd(zt, zv);
+    m = std::max(mt[0], mt[1]);
+    z = zt[0] + zt[1];
+#endif
+    for (; i < len; ++i) {
+        m = std::max(m, std::fabs(p[i]));
+        z += p[i] * 0.0;
+    }
+    amax = std::max(amax, m);
+    finite = finite && z == 0.0;
+}
+
+template <std::size_t D, bool Reversed>
+std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t n, std::size_t max_iterations,
+                   double* centers, KmeansWorkspace& ws) {
+    constexpr double u = kUnitRoundoff;
+    constexpr double dd = static_cast<double>(D);
+    // Magnitudes for the bounds: every |x_e| <= amax, so |x|^2 <= D amax^2 and
+    // sum_e |x_e| <= D amax.
+    double amax = 0.0;
+    bool finite = true;
+    if (Reversed) {
+        scan_magnitude(X.c[D - 1], n + D - 1, amax, finite);
+    } else {
+        for (std::size_t e = 0; e < D; ++e) scan_magnitude(X.c[e], n, amax, finite);
+    }
+    const double l1max = dd * amax;
+    const double qmax = dd * amax * amax;
+
+    // Assignment as bits (1 = second centre), 64 samples a word; the two
+    // cluster sums as they stood before each word; each sample's bound.
+    const std::size_t words = (n + 63) / 64;
+    ws.bits.assign(words, 0);
+    ws.checkpoints.assign(words * 2 * D, 0.0);
+    ws.bound.assign(n, -kInf);
+    std::uint64_t* bits = ws.bits.data();
+    double* checkpoints = ws.checkpoints.data();
+    double* bound = ws.bound.data();
+    double* c0 = centers;
+    double* c1 = centers + D;
+    double prev0[D] = {}, prev1[D] = {}, prev_b = 0.0, prev_errb = 0.0;
+    Step<D> s;
+    std::size_t iter = 0;
+    bool changed = true;
+    while (changed && iter < max_iterations) {
+        ++iter;
+
+        // g_hat = b - sum w2_e x_e. |g_hat - g| <= (2D + 3) u (wm + 2 wmax l1max);
+        // s0 and s1 err by <= (D + 3) u each, relative, and sum to at most
+        // 2 cc + 4 qmax; a 4u gap keeps their square roots apart. Every
+        // bound below is twice what the analysis needs.
+        double b = 0.0, wm = 0.0, wmax = 0.0, cc = 0.0;
+        for (std::size_t e = 0; e < D; ++e) {
+            const double w = c0[e] - c1[e];
+            const double m = c0[e] + c1[e];
+            s.w2[e] = 2 * w;
+            b += w * m;
+            wm += std::fabs(w * m);
+            wmax = std::max(wmax, std::fabs(w));
+            cc += c0[e] * c0[e] + c1[e] * c1[e];
+        }
+        s.b = b;
+        s.errg = 2 * (2 * dd + 3) * u * (wm + 2 * wmax * l1max);
+        s.esq = 2 * (dd + 7) * u * (2 * cc + 4 * qmax) + DBL_MIN;
+        s.T = s.errg + s.esq;
+        // b estimates B = |c0|^2 - |c1|^2 within (D + 2) u wm; g moves by at
+        // most |dB| + 2 max_e |dw_e| l1max between iterations.
+        const double errb = 2 * (dd + 2) * u * wm;
+        if (iter > 1) {
+            double dw = 0.0;
+            for (std::size_t e = 0; e < D; ++e)
+                dw = std::max(dw, std::fabs(c0[e] - prev0[e]) + std::fabs(c1[e] - prev1[e]));
+            const double step = 2 * ((std::fabs(b - prev_b) + errb + prev_errb) + 2 * dw * l1max) + DBL_MIN;
+            s.drift = (s.drift + step) * (1 + 0x1p-50);
+        }
+        s.thr = (s.esq + s.drift) * (1 + 0x1p-50);
+        if (!finite || !(s.T <= DBL_MAX) || !(s.thr <= DBL_MAX)) s.T = s.thr = kNaN;
+        for (std::size_t e = 0; e < D; ++e) {
+            prev0[e] = c0[e];
+            prev1[e] = c1[e];
+        }
+        prev_b = b;
+        prev_errb = errb;
+
+        // One pass: decide each word, and once a word's assignment differs
+        // from the previous pass, add every word from there on to the sums
+        // (they resume from the sums saved before the first changed word).
+        std::size_t ones = 0;
+        std::size_t first_changed = words;
+        double s0[D] = {}, s1[D] = {};
+        for (std::size_t w = 0; w < words; ++w) {
+            const std::size_t r0 = w * 64;
+            const std::size_t len = std::min<std::size_t>(64, n - r0);
+            const std::uint64_t stale = stale_bits(bound, r0, len, s.thr);
+            std::uint64_t choice = bits[w];
+            if (stale != 0) {
+                std::uint64_t unsure = 0;
+                evaluate_word<D>(X, r0, len, s, bound, stale, choice, unsure);
+                while (unsure) {
+                    const int j = lowest_bit(unsure);
+                    unsure &= unsure - 1;
+                    const std::uint64_t bit = std::uint64_t{1} << j;
+                    const bool one = exact_choice<D>(X, r0 + static_cast<std::size_t>(j), c0, c1) != 0;
+                    choice = one ? (choice | bit) : (choice & ~bit);
+                }
+            }
+            if (first_changed == words && (iter == 1 || choice != bits[w])) {
+                first_changed = w;
+                const double* cp = checkpoints + w * 2 * D;
+                for (std::size_t e = 0; e < D; ++e) {
+                    s0[e] = cp[e];
+                    s1[e] = cp[D + e];
+                }
+            }
+            bits[w] = choice;
+            ones += popcount64(choice);
+            if (first_changed != words) {
+                double* out = checkpoints + w * 2 * D;
+                for (std::size_t e = 0; e < D; ++e) {
+                    out[e] = s0[e];
+                    out[D + e] = s1[e];
+                }
+                accumulate_word<D, Reversed>(R, r0, len, choice, s0, s1);
+            }
+        }
+        changed = first_changed != words;
+        if (!changed) break;  // same assignment: the centres would not change
+
+        const std::size_t zeros = n - ones;
+        const double f0 = zeros ? 1.0 / static_cast<double>(zeros) : 0.0;
+        const double f1 = ones ? 1.0 / static_cast<double>(ones) : 0.0;
+        for (std::size_t e = 0; e < D; ++e) {
+            c0[e] = zeros ? s0[e] * f0 : 0.0;
+            c1[e] = ones ? s1[e] * f1 : 0.0;
+        }
+    }
+    return iter;
+}
+
+// `rows`: a row-major copy of the samples, or null when the columns are
+// lagged views (columns[e] == columns[0] - e).
+template <std::size_t D>
+std::size_t kmeans2(const double* const* columns, const double* rows, std::size_t n, std::size_t max_iterations,
+                    double* centers, bool pick, KmeansWorkspace& ws) {
+    Columns<D> X;
+    for (std::size_t e = 0; e < D; ++e) X.c[e] = columns[e];
+    if (pick) pick2<D>(X, n, centers, ws);
+    if (rows == nullptr) return lloyd2<D, true>(X, Rows<D, true>{columns[0]}, n, max_iterations, centers, ws);
+    return lloyd2<D, false>(X, Rows<D, false>{rows}, n, max_iterations, centers, ws);
+}
+
+using Kmeans2Fn = std::size_t (*)(const double* const*, const double*, std::size_t, std::size_t, double*, bool,
+                                  KmeansWorkspace&);
+constexpr Kmeans2Fn kKmeans2[kMaxFastDims + 1] = {nullptr,    &kmeans2<1>, &kmeans2<2>, &kmeans2<3>,
+                                                  &kmeans2<4>, &kmeans2<5>, &kmeans2<6>};
+
+template <std::size_t D>
+void pick2_columns(const double* const* columns, std::size_t n, double* centers, KmeansWorkspace& ws) {
+    Columns<D> X;
+    for (std::size_t e = 0; e < D; ++e) X.c[e] = columns[e];
+    pick2<D>(X, n, centers, ws);
+}
+
+using Pick2Fn = void (*)(const double* const*, std::size_t, double*, KmeansWorkspace&);
+constexpr Pick2Fn kPick2[kMaxFastDims + 1] = {nullptr,          &pick2_columns<1>, &pick2_columns<2>,
+                                              &pick2_columns<3>, &pick2_columns<4>, &pick2_columns<5>,
+                                              &pick2_columns<6>};
+
+bool lagged(const double* const* columns, std::size_t dims) {
+    for (std::size_t e = 1; e < dims; ++e)
+        if (columns[e] != columns[0] - e) return false;
+    return true;
+}
+
+// Column pointers into a transposed copy of row-major X.
+void transpose(const double* X, std::size_t n, std::size_t dims, KmeansWorkspace& ws) {
+    ws.rows.resize(n * dims);
+    ws.columns.resize(dims);
+    double* out = ws.rows.data();
+    for (std::size_t e = 0; e < dims; ++e) ws.columns[e] = out + e * n;
+    for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t e = 0; e < dims; ++e) out[e * n + r] = X[r * dims + e];
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ public
+
+std::size_t initial_center_rank(std::size_t n) noexcept {
+    const double nd = static_cast<double>(n);
+    return static_cast<std::size_t>(static_cast<long>(std::max(0.0, nd - nd * 0.01 - 1)));
+}
+
+void pick_initial_centers_reference(const double* X, std::size_t n, std::size_t dims, std::size_t k,
+                                    double* centers) {
+    check_pick(n, dims, k);
+    std::copy(X, X + dims, centers);
+    if (k == 1) return;
+    const std::size_t rank = initial_center_rank(n);
+    std::vector<ScoreRecord> scores(n, ScoreRecord{0, kInf}), sorted;
+    for (std::size_t i = 0; i + 1 < k; ++i) {
+        const double* c = centers + i * dims;
+        const double kcc = dot(c, c, dims);
+        for (std::size_t s = 0; s < n; ++s) {
+            const double* x = X + s * dims;
+            const double dist = (kcc + dot(x, x, dims)) - 2 * dot(x, c, dims);
+            if (dist < scores[s].dist) {
+                scores[s].dist = dist;
+                scores[s].idx = static_cast<long>(s);
+            }
+        }
+        sorted = scores;
+        std::sort(sorted.begin(), sorted.end());
+        const double* chosen = X + static_cast<std::size_t>(sorted[rank].idx) * dims;
+        std::copy(chosen, chosen + dims, centers + (i + 1) * dims);
+    }
+}
+
+std::size_t find_clusters_reference(const double* X, std::size_t n, std::size_t dims, std::size_t k,
+                                    std::size_t max_iterations, double* centers) {
+    check_lloyd(n, dims, k, max_iterations);
+    return lloyd_generic(X, n, dims, k, max_iterations, centers);
+}
+
+void pick_initial_centers(const double* X, std::size_t n, std::size_t dims, std::size_t k, double* centers) {
+    check_pick(n, dims, k);
+    if (k != 2 || dims > kMaxFastDims) {
+        pick_generic(X, n, dims, k, centers);
+        return;
+    }
+    KmeansWorkspace ws;
+    transpose(X, n, dims, ws);
+    kPick2[dims](ws.columns.data(), n, centers, ws);
+}
+
+std::size_t find_clusters(const double* X, std::size_t n, std::size_t dims, std::size_t k,
+                          std::size_t max_iterations, double* centers) {
+    check_lloyd(n, dims, k, max_iterations);
+    if (k != 2 || dims > kMaxFastDims) return lloyd_generic(X, n, dims, k, max_iterations, centers);
+    KmeansWorkspace ws;
+    transpose(X, n, dims, ws);
+    return kKmeans2[dims](ws.columns.data(), X, n, max_iterations, centers, false, ws);
+}
+
+std::size_t kmeans(const double* X, std::size_t n, std::size_t dims, std::size_t k, std::size_t max_iterations,
+                   double* centers) {
+    check_pick(n, dims, k);
+    check_lloyd(n, dims, k, max_iterations);
+    if (k != 2 || dims > kMaxFastDims) {
+        pick_generic(X, n, dims, k, centers);
+        return lloyd_generic(X, n, dims, k, max_iterations, centers);
+    }
+    KmeansWorkspace ws;
+    transpose(X, n, dims, ws);
+    return kKmeans2[dims](ws.columns.data(), X, n, max_iterations, centers, true, ws);
+}
+
+std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,
+                           std::size_t max_iterations, double* centers) {
+    KmeansWorkspace ws;
+    return kmeans_columns(columns, n, dims, k, max_iterations, centers, ws);
+}
+
+std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,
+                           std::size_t max_iterations, double* centers, KmeansWorkspace& ws) {
+    check_pick(n, dims, k);
+    check_lloyd(n, dims, k, max_iterations);
+    const bool fast = k == 2 && dims <= kMaxFastDims;
+    if (fast && lagged(columns, dims)) return kKmeans2[dims](columns, nullptr, n, max_iterations, centers, true, ws);
+    std::vector<double> rows(n * dims);
+    for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t e = 0; e < dims; ++e) rows[r * dims + e] = columns[e][r];
+    if (fast) return kKmeans2[dims](columns, rows.data(), n, max_iterations, centers, true, ws);
+    pick_generic(rows.data(), n, dims, k, centers);
+    return lloyd_generic(rows.data(), n, dims, k, max_iterations, centers);
+}
+
+}  // namespace pyml

@@ -1,0 +1,311 @@
+#include "pyml/model.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+
+namespace pyml {
+
+namespace {
+
+std::string describe(double v) {
+    std::ostringstream out;
+    out.precision(17);
+    out << v;
+    return out.str();
+}
+
+// ------------------------------------------------------------------ serialisation helpers
+
+// Layout (little-endian): magic "PYMLMODL", u32 version, u32 k, u32 dims,
+// f64 min_dist, f64 max_dist, f64 centers[k * dims], u32 CRC-32 of all
+// preceding bytes.
+constexpr char kMagic[8] = {'P', 'Y', 'M', 'L', 'M', 'O', 'D', 'L'};
+constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::size_t kHeaderBytes = 8 + 4 + 4 + 4 + 8 + 8;
+constexpr std::uint32_t kMaxSerialisedK = 1u << 16;
+constexpr std::uint32_t kMaxSerialisedDims = 1u << 16;
+
+std::uint32_t crc32(const unsigned char* data, std::size_t n) {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int b = 0; b < 8; ++b) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }();
+    std::uint32_t c = 0xFFFFFFFFu;
+    for (std::size_t i = 0; i < n; ++i) c = table[(c ^ data[i]) & 0xFFu] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+void put_u32(std::string& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFFu));
+}
+
+void put_f64(std::string& out, double v) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xFFu));
+}
+
+std::uint32_t get_u32(const unsigned char* p) {
+    std::uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+double get_f64(const unsigned char* p) {
+    std::uint64_t bits = 0;
+    for (int i = 7; i >= 0; --i) bits = (bits << 8) | p[i];
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+// ------------------------------------------------------------------ distances
+
+// Mean distance of x to the two centres, as the reference computes it.
+template <std::size_t D>
+inline double mean_distance2(const double* c0, const double* c1, const double* const* cols, std::size_t r) {
+    double s0 = 0.0, s1 = 0.0;
+    for (std::size_t e = 0; e < D; ++e) {
+        const double x = cols[e][r];
+        const double t0 = c0[e] - x;
+        const double t1 = c1[e] - x;
+        s0 += t0 * t0;
+        s1 += t1 * t1;
+    }
+    double sum = 0.0;
+    sum += std::sqrt(s0);
+    sum += std::sqrt(s1);
+    return sum / 2;
+}
+
+template <std::size_t D>
+void distance_range2(const Model& m, const double* const* cols, std::size_t n, double& lo, double& hi) {
+    const double* c0 = m.centers.data();
+    const double* c1 = c0 + D;
+    const double* col[D];
+    for (std::size_t e = 0; e < D; ++e) col[e] = cols[e];
+    double mn = DBL_MAX, mx = DBL_MIN;
+    constexpr std::size_t kBlock = 256;
+    double buf[kBlock];
+    for (std::size_t r0 = 0; r0 < n; r0 += kBlock) {
+        const std::size_t len = std::min(kBlock, n - r0);
+        for (std::size_t j = 0; j < len; ++j) buf[j] = mean_distance2<D>(c0, c1, col, r0 + j);
+        for (std::size_t j = 0; j < len; ++j) {
+            if (buf[j] < mn) mn = buf[j];
+            if (buf[j] > mx) mx = buf[j];
+        }
+    }
+    lo = mn;
+    hi = mx;
+}
+
+using RangeFn = void (*)(const Model&, const double* const*, std::size_t, double&, double&);
+constexpr RangeFn kRange2[kMaxFeatureDims + 1] = {nullptr,
+                                                  &distance_range2<1>,
+                                                  &distance_range2<2>,
+                                                  &distance_range2<3>,
+                                                  &distance_range2<4>,
+                                                  &distance_range2<5>,
+                                                  &distance_range2<6>};
+
+void require_finite(const double* series, std::size_t n, const char* name) {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(series[i])) {
+            throw std::invalid_argument(std::string(name) + "[" + std::to_string(i) + "] = " + describe(series[i]) +
+                                        " is not finite");
+        }
+    }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ Model
+
+double Model::distance(const double* x) const noexcept {
+    double sum = 0.0;
+    for (std::size_t j = 0; j < k; ++j) {
+        const double* c = centers.data() + j * dims;
+        double s = 0.0;
+        for (std::size_t e = 0; e < dims; ++e) {
+            const double t = c[e] - x[e];
+            s += t * t;
+        }
+        sum += std::sqrt(s);
+    }
+    return sum / static_cast<double>(k);
+}
+
+double Model::score(const double* x) const noexcept {
+    const double md = distance(x);
+    if (max_dist == min_dist) return 0.0;
+    const double score = 100.0 * std::fabs((md - min_dist) / (max_dist - min_dist));
+    return score > 100.0 ? 100.0 : score;
+}
+
+std::string Model::to_bytes() const {
+    if (centers.size() != k * dims) {
+        throw std::invalid_argument("model has " + std::to_string(centers.size()) + " centre values; expected k * dims = " +
+                                    std::to_string(k * dims));
+    }
+    if (k == 0 || dims == 0 || k > kMaxSerialisedK || dims > kMaxSerialisedDims) {
+        throw std::invalid_argument("model shape k = " + std::to_string(k) + ", dims = " + std::to_string(dims) +
+                                    " cannot be serialised");
+    }
+    std::string out(kMagic, sizeof kMagic);
+    out.reserve(kHeaderBytes + 8 * centers.size() + 4);
+    put_u32(out, kFormatVersion);
+    put_u32(out, static_cast<std::uint32_t>(k));
+    put_u32(out, static_cast<std::uint32_t>(dims));
+    put_f64(out, min_dist);
+    put_f64(out, max_dist);
+    for (double c : centers) put_f64(out, c);
+    put_u32(out, crc32(reinterpret_cast<const unsigned char*>(out.data()), out.size()));
+    return out;
+}
+
+Model Model::from_bytes(const std::string& bytes) {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    const std::size_t n = bytes.size();
+    if (n < sizeof kMagic || std::memcmp(p, kMagic, sizeof kMagic) != 0) {
+        throw std::invalid_argument("not a pyml model: the bytes do not start with the PYMLMODL header");
+    }
+    if (n < kHeaderBytes + 4) {
+        throw std::invalid_argument("truncated model: " + std::to_string(n) + " bytes, the header alone needs " +
+                                    std::to_string(kHeaderBytes + 4));
+    }
+    const std::uint32_t version = get_u32(p + 8);
+    if (version != kFormatVersion) {
+        throw std::invalid_argument("unsupported model format version " + std::to_string(version) + " (this build reads " +
+                                    std::to_string(kFormatVersion) + ")");
+    }
+    const std::uint32_t k = get_u32(p + 12), dims = get_u32(p + 16);
+    if (k == 0 || dims == 0 || k > kMaxSerialisedK || dims > kMaxSerialisedDims) {
+        throw std::invalid_argument("corrupt model: shape k = " + std::to_string(k) + ", dims = " + std::to_string(dims));
+    }
+    const std::size_t values = static_cast<std::size_t>(k) * dims;
+    const std::size_t expected = kHeaderBytes + 8 * values + 4;
+    if (n != expected) {
+        throw std::invalid_argument(std::string(n < expected ? "truncated" : "corrupt") + " model: " + std::to_string(n) +
+                                    " bytes, expected " + std::to_string(expected) + " for k = " + std::to_string(k) +
+                                    ", dims = " + std::to_string(dims));
+    }
+    const std::uint32_t stored = get_u32(p + n - 4);
+    const std::uint32_t actual = crc32(p, n - 4);
+    if (stored != actual) {
+        throw std::invalid_argument("corrupt model: checksum mismatch");
+    }
+    Model m;
+    m.k = k;
+    m.dims = dims;
+    m.min_dist = get_f64(p + 20);
+    m.max_dist = get_f64(p + 28);
+    m.centers.resize(values);
+    for (std::size_t i = 0; i < values; ++i) m.centers[i] = get_f64(p + kHeaderBytes + 8 * i);
+    return m;
+}
+
+// ------------------------------------------------------------------ training
+
+void validate_train_params(const TrainParams& p) {
+    validate_feature_params(p.features);
+    if (p.max_iterations < 1) {
+        throw std::invalid_argument("max_iterations = " + std::to_string(p.max_iterations) + " must be at least 1");
+    }
+    if (p.k < 1) throw std::invalid_argument("k = " + std::to_string(p.k) + " must be at least 1");
+}
+
+std::size_t fill_gaps(const double* history, std::size_t n, std::vector<double>& out) {
+    std::size_t existing = 0, first = n;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double v = history[i];
+        if (std::isinf(v)) {
+            throw std::invalid_argument("history[" + std::to_string(i) + "] = " + describe(v) +
+                                        " is infinite (missing points are NaN)");
+        }
+        if (!std::isnan(v)) {
+            ++existing;
+            if (first == n) first = i;
+        }
+    }
+    out.resize(n - first);
+    double last = 0.0;
+    for (std::size_t i = first; i < n; ++i) {
+        if (!std::isnan(history[i])) last = history[i];
+        out[i - first] = last;
+    }
+    return existing;
+}
+
+Model train_model(const double* series, std::size_t n, const TrainParams& p) {
+    TrainScratch scratch;
+    return train_model(series, n, p, scratch);
+}
+
+Model train_model(const double* series, std::size_t n, const TrainParams& p, TrainScratch& scratch) {
+    validate_train_params(p);
+    require_finite(series, n, "series");
+    const FeatureParams& f = p.features;
+    const std::size_t rows = feature_rows(n, f);
+    const std::size_t dims = feature_dims(f);
+    if (rows == 0) {
+        throw std::invalid_argument("a series of " + std::to_string(n) + " points is too short: one feature vector needs " +
+                                    std::to_string(feature_window(f)) + " (diff_n + smooth_n + lag_n)");
+    }
+    if (rows < p.k) {
+        throw std::invalid_argument("k = " + std::to_string(p.k) + " is larger than the number of feature vectors (" +
+                                    std::to_string(rows) + ")");
+    }
+
+    // The feature rows are lagged views of one array: row r, column e is
+    // |y[first + r - e]| with y the differenced, smoothed series. Build y via
+    // extract_features' own steps by extracting with lag 0 (one column), then
+    // point the columns at it.
+    FeatureParams unlagged = f;
+    unlagged.lag_n = 0;
+    const std::size_t first = n - rows;  // index in y of row 0's newest element
+    const std::size_t base = first - f.lag_n;  // y index of the lag-0 extraction's row 0
+    scratch.work.resize(n);
+    scratch.features.resize(feature_rows(n, unlagged));
+    extract_features(series, n, unlagged, scratch.work.data(), scratch.features.data());
+    // scratch.features[i] = |y[base + i]|, so column e of row r is
+    // scratch.features[(first - e + r) - base].
+    std::vector<const double*>& columns = scratch.columns;
+    columns.resize(dims);
+    for (std::size_t e = 0; e < dims; ++e) columns[e] = scratch.features.data() + (first - e - base);
+
+    Model m;
+    m.k = p.k;
+    m.dims = dims;
+    m.centers.assign(p.k * dims, 0.0);
+    kmeans_columns(columns.data(), rows, dims, p.k, p.max_iterations, m.centers.data(), scratch.kmeans);
+
+    double lo = DBL_MAX, hi = DBL_MIN;
+    if (p.k == 2) {
+        kRange2[dims](m, columns.data(), rows, lo, hi);
+    } else {
+        std::vector<double> x(dims);
+        for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t e = 0; e < dims; ++e) x[e] = columns[e][r];
+            const double md = m.distance(x.data());
+            if (md < lo) lo = md;
+            if (md > hi) hi = md;
+        }
+    }
+    m.min_dist = lo;
+    m.max_dist = hi;
+    return m;
+}
+
+}  // namespace pyml
