@@ -34,19 +34,24 @@ std::string slot_error(std::size_t slot) {
 //   max_dist 1 row
 constexpr std::size_t block_doubles(std::size_t n, std::size_t f) { return (n + 2 * f + 2) * W; }
 
-// These vector helpers are internal and always inlined, so the calling
-// convention GCC warns about (-Wpsabi) never applies.
+// Two lanes of doubles as one GCC/Clang vector (one SSE2 register):
+// element-wise IEEE operations. The vector helpers are internal and inlined,
+// so the calling convention GCC may warn about (-Wpsabi) never applies.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
-
-// Eight lanes of doubles as one GCC/Clang vector: element-wise IEEE
-// operations, lowered to SSE2 (or wider, where the target allows).
-typedef double vdouble __attribute__((vector_size(W * sizeof(double))));
-typedef std::int64_t vmask __attribute__((vector_size(W * sizeof(double))));
+constexpr std::size_t V = 2;
+typedef double vdouble __attribute__((vector_size(V * sizeof(double))));
+typedef std::int64_t vmask __attribute__((vector_size(V * sizeof(double))));
 
 inline vdouble load(const double* p) noexcept {
     vdouble v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+inline vmask load_mask(const std::int64_t* p) noexcept {
+    vmask v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
@@ -61,21 +66,20 @@ inline vdouble select(const vmask& m, const vdouble& a, const vdouble& b) noexce
     return reinterpret_cast<vdouble>((reinterpret_cast<vmask>(a) & m) | (reinterpret_cast<vmask>(b) & ~m));
 }
 
-inline void vsqrt(vdouble& x) noexcept {  // in place; correctly rounded, like std::sqrt
+inline vdouble vsqrt(const vdouble& x) noexcept {  // correctly rounded, like std::sqrt
 #if defined(__SSE2__)
-    __m128d parts[W / 2];
-    std::memcpy(parts, &x, sizeof x);
-    for (auto& p : parts) p = _mm_sqrt_pd(p);
-    std::memcpy(&x, parts, sizeof x);
+    return reinterpret_cast<vdouble>(_mm_sqrt_pd(reinterpret_cast<__m128d>(x)));
 #else
-    for (std::size_t l = 0; l < W; ++l) x[l] = std::sqrt(x[l]);
+    vdouble r;
+    for (std::size_t l = 0; l < V; ++l) r[l] = std::sqrt(x[l]);
+    return r;
 #endif
 }
 
 // Scores one block. The arithmetic follows extract_features (last row) and
-// Model::score exactly, operation by operation, lane by lane; working on all
-// lanes at once changes no result (no contraction, correctly rounded sqrt
-// and division).
+// Model::score exactly, operation by operation, lane by lane; working on
+// several lanes at once changes no result (no contraction, correctly rounded
+// sqrt and division).
 template <std::size_t D, std::size_t S, std::size_t L>
 void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
                  const std::size_t* ring_rows, double threshold100, double* scores, std::uint8_t* bits) {
@@ -88,55 +92,51 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
 
     // Push: the newest ring row gets this tick's values (0 for a gap, so the
     // arithmetic below stays finite); a gap empties the window.
-    std::int64_t good[W], full[W];
+    alignas(16) std::int64_t full[W];
+    double* newest = blk + ring_rows[N - 1] * W;
     for (std::size_t l = 0; l < W; ++l) {
-        const bool g = (flags[l] & kActive) != 0 && std::fabs(values[l]) <= kMaxStorableMagnitude;
+        const bool good = (flags[l] & kActive) != 0 && std::fabs(values[l]) <= kMaxStorableMagnitude;
         const unsigned c = count[l];
-        const unsigned next = g ? (c < N ? c + 1 : N) : 0;
+        const unsigned next = good ? (c < N ? c + 1 : N) : 0;
         count[l] = static_cast<std::uint8_t>(next);
-        good[l] = g ? -1 : 0;
+        newest[l] = good ? values[l] : 0.0;
         full[l] = next == N && (flags[l] & kTrained) != 0 ? -1 : 0;  // a score exists
     }
-    vmask good_mask, full_mask;
-    std::memcpy(&good_mask, good, sizeof good_mask);
-    std::memcpy(&full_mask, full, sizeof full_mask);
+
     const vdouble zero = {};
-    store(blk + ring_rows[N - 1] * W, select(good_mask, load(values), zero));
-
-    // Difference (x[i] - x[i - D]), oldest first.
-    vdouble d[N];
-    for (std::size_t i = 0; i < N; ++i) {
-        const vdouble x = load(blk + ring_rows[i] * W);
-        d[i] = i >= D ? x - load(blk + ring_rows[i - D] * W) : x;
-    }
-
-    // Running sum from the newest end, times 1/S; lag; absolute value; and the
-    // squared distances to both centres, coordinate by coordinate.
     const double f = 1.0 / static_cast<double>(S);
-    vdouble total = zero;
-    for (std::size_t i = 1; i <= S; ++i) total += d[N - i];
-    vdouble sq0 = zero, sq1 = zero;
-    for (std::size_t i = 0; i <= L; ++i) {
-        if (i > 0) total = (total - d[N - i]) + d[N - i - S];
-        const vdouble feat = vabs(total * f);
-        const vdouble t0 = load(c0 + i * W) - feat;
-        const vdouble t1 = load(c1 + i * W) - feat;
-        sq0 += t0 * t0;
-        sq1 += t1 * t1;
+    for (std::size_t q = 0; q < W; q += V) {  // independent lane groups: they overlap in the pipeline
+        // Difference (x[i] - x[i - D]), oldest first.
+        vdouble d[N];
+        for (std::size_t i = 0; i < N; ++i) {
+            const vdouble x = load(blk + ring_rows[i] * W + q);
+            d[i] = i >= D ? x - load(blk + ring_rows[i - D] * W + q) : x;
+        }
+        // Running sum from the newest end, times 1/S; lag; absolute value;
+        // and the squared distances to both centres, coordinate by coordinate.
+        vdouble total = zero;
+        for (std::size_t i = 1; i <= S; ++i) total += d[N - i];
+        vdouble sq0 = zero, sq1 = zero;
+        for (std::size_t i = 0; i <= L; ++i) {
+            if (i > 0) total = (total - d[N - i]) + d[N - i - S];
+            const vdouble feat = vabs(total * f);
+            const vdouble t0 = load(c0 + i * W + q) - feat;
+            const vdouble t1 = load(c1 + i * W + q) - feat;
+            sq0 += t0 * t0;
+            sq1 += t1 * t1;
+        }
+        // Mean distance, then the min-max normalised score, capped at 100.
+        const vdouble lo = load(mn + q), hi = load(mx + q);
+        const vdouble dist = ((zero + vsqrt(sq0)) + vsqrt(sq1)) / 2.0;
+        const vdouble r = 100.0 * vabs((dist - lo) / (hi - lo));
+        const vmask has_score = load_mask(full + q);
+        vdouble score = select(r > 100.0, zero + 100.0, r);
+        score = select(hi == lo, zero, score);
+        score = select(has_score, score, zero);
+        store(scores + q, score);
+        const vmask bit = (score >= threshold100) & has_score;  // no score: normal, whatever the threshold
+        for (std::size_t l = 0; l < V; ++l) bits[q + l] = bit[l] != 0;
     }
-
-    // Mean distance, then the min-max normalised score, capped at 100.
-    const vdouble lo = load(mn), hi = load(mx);
-    vsqrt(sq0);
-    vsqrt(sq1);
-    const vdouble dist = ((zero + sq0) + sq1) / 2.0;
-    const vdouble r = 100.0 * vabs((dist - lo) / (hi - lo));
-    vdouble score = select(r > 100.0, zero + 100.0, r);
-    score = select(hi == lo, zero, score);
-    score = select(full_mask, score, zero);
-    store(scores, score);
-    const vmask bit = (score >= threshold100) & full_mask;  // no score: normal, whatever the threshold
-    for (std::size_t l = 0; l < W; ++l) bits[l] = bit[l] != 0;
 }
 
 using KernelFn = void (*)(double*, std::uint8_t*, const std::uint8_t*, const double*, const std::size_t*, double,
