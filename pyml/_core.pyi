@@ -1,0 +1,146 @@
+"""Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Literal, Sequence, overload
+
+import numpy as np
+import numpy.typing as npt
+
+# ---------------------------------------------------------------- dimension bank
+
+class TrainReport:
+    """What one ``Bank.train`` call did, per requested slot (in request order)."""
+
+    def __len__(self) -> int: ...
+    @property
+    def slots(self) -> npt.NDArray[np.int64]:
+        """The slots, in request order."""
+    @property
+    def status(self) -> list[str]:
+        """'trained' (a model is queued for the next tick), 'too_few_points' or 'error'."""
+    @property
+    def trained(self) -> npt.NDArray[np.bool_]:
+        """Whether a model was queued for each slot."""
+    @property
+    def existing(self) -> npt.NDArray[np.int64]:
+        """Points of each history that were not NaN."""
+    @property
+    def seconds(self) -> npt.NDArray[np.float64]:
+        """Wall time spent training each slot, in seconds."""
+    @property
+    def messages(self) -> list[str]:
+        """Why a slot was not trained ('' when it was)."""
+
+class Bank:
+    """Many dimensions' prediction state, scored together once per tick.
+
+    Takes exact arrays only (C-contiguous float64 values, bool reset flags);
+    ``pyml.core.Bank`` converts array-likes first.
+    """
+
+    def __init__(
+        self, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, threshold: float = 0.99, capacity: int = 0
+    ) -> None: ...
+    @property
+    def size(self) -> int:
+        """Number of slots, free ones included: the length ``tick`` takes."""
+    @property
+    def active(self) -> int:
+        """Number of slots in use."""
+    @property
+    def window(self) -> int:
+        """Raw values one feature vector needs: diff_n + smooth_n + lag_n (smooth_n 0 counts as 1)."""
+    @property
+    def dims(self) -> int:
+        """Coordinates of a feature vector: lag_n + 1."""
+    @property
+    def diff_n(self) -> int: ...
+    @property
+    def smooth_n(self) -> int: ...
+    @property
+    def lag_n(self) -> int: ...
+    @property
+    def threshold(self) -> float: ...
+    @property
+    def trained_count(self) -> int:
+        """Number of slots with a model."""
+    def __len__(self) -> int: ...
+    def __contains__(self, slot: int) -> bool: ...
+    def add_slot(self) -> int:
+        """Add a slot (empty window, no model): the lowest free one (generation + 1) or a new one."""
+    def remove_slot(self, slot: int) -> None:
+        """Free a slot; IndexError if it is not in use."""
+    def generation(self, slot: int) -> int:
+        """How many times the slot was reused; IndexError if it is not in use."""
+    def trained(self, slot: int) -> bool:
+        """Whether the slot has a model; IndexError if it is not in use."""
+    def trained_mask(self) -> npt.NDArray[np.bool_]:
+        """Whether each slot has a model (False for free slots), shape (size,)."""
+    def model(self, slot: int) -> Model | None:
+        """A copy of the slot's model, or None before its first one."""
+    def set_model(self, slot: int, model: Model) -> None:
+        """Give the slot a model now (2 centres of lag_n + 1 coordinates)."""
+    def clear_model(self, slot: int) -> None:
+        """Forget the slot's model (it scores 0 until the next one)."""
+    @overload
+    def tick(
+        self,
+        values: npt.NDArray[np.float64],
+        *,
+        reset: bool | npt.NDArray[np.bool_] | None = None,
+        want_bits: Literal[False] = False,
+        want_scores: Literal[False] = False,
+    ) -> npt.NDArray[np.uint32]: ...
+    @overload
+    def tick(
+        self,
+        values: npt.NDArray[np.float64],
+        *,
+        reset: bool | npt.NDArray[np.bool_] | None = None,
+        want_bits: Literal[True],
+        want_scores: Literal[False] = False,
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_]]: ...
+    @overload
+    def tick(
+        self,
+        values: npt.NDArray[np.float64],
+        *,
+        reset: bool | npt.NDArray[np.bool_] | None = None,
+        want_bits: Literal[False] = False,
+        want_scores: Literal[True],
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64]]: ...
+    @overload
+    def tick(
+        self,
+        values: npt.NDArray[np.float64],
+        *,
+        reset: bool | npt.NDArray[np.bool_] | None = None,
+        want_bits: Literal[True],
+        want_scores: Literal[True],
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_], npt.NDArray[np.float64]]: ...
+    @overload
+    def tick(
+        self,
+        values: npt.NDArray[np.float64],
+        *,
+        reset: bool | npt.NDArray[np.bool_] | None = None,
+        want_bits: bool = False,
+        want_scores: bool = False,
+    ) -> Any: ...
+    def train(
+        self,
+        slots: Iterable[int],
+        histories: npt.NDArray[np.float64] | Sequence[npt.NDArray[np.float64]],
+        *,
+        min_samples: int,
+        max_iterations: int = 1000,
+        threads: int = 2,
+    ) -> TrainReport:
+        """Train slots from their histories (NaN = missing) and queue the models for the next tick."""
+    def pending_models(self) -> int:
+        """Models queued by training and not yet applied by a tick."""
+    def training_in_progress(self) -> int:
+        """Slots being trained right now by train calls in flight."""
+    def memory_bytes(self) -> int:
+        """Bytes the bank holds (slot state, per-slot arrays, queue capacity)."""
