@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <sstream>
@@ -14,6 +15,9 @@
 #include <string>
 
 #include "pyml/bank.hpp"
+#include "pyml/features.hpp"
+#include "pyml/kmeans.hpp"
+#include "pyml/model.hpp"
 #include "pyml/storage_number.hpp"
 #include "pyml/trainer.hpp"
 
@@ -107,6 +111,238 @@ void bind_storage(py::module_& m) {
     m.attr("ANOMALY_BIT") = pyml::kAnomalyBit;
     m.attr("RESET_FLAG") = pyml::kResetFlag;
     m.attr("ANOMALOUS_ZERO") = pyml::kAnomalousZero;
+}
+
+// ---------------------------------------------------------------- ML core: features, k-means, model
+
+// A count argument (diff_n, k, max_iterations...): negative is a ValueError naming it.
+std::size_t ml_count(std::int64_t value, const char* name) {
+    if (value < 0) throw std::invalid_argument(std::string(name) + " = " + std::to_string(value) + " must be >= 0");
+    return static_cast<std::size_t>(value);
+}
+
+pyml::FeatureParams ml_feature_params(std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n) {
+    pyml::FeatureParams p;
+    p.diff_n = ml_count(diff_n, "diff_n");
+    p.smooth_n = ml_count(smooth_n, "smooth_n");
+    p.lag_n = ml_count(lag_n, "lag_n");
+    pyml::validate_feature_params(p);
+    return p;
+}
+
+// An exact C-contiguous float64 array passes through; anything else is
+// converted once by pyml._arrays.as_float64 (lossless, errors name `name`).
+carray<double> ml_float64(const py::handle& obj, const char* name) {
+    if (py::isinstance<carray<double>>(obj)) {
+        auto a = py::reinterpret_borrow<py::array>(obj);
+        if (a.dtype().is(py::dtype::of<double>()) && (a.flags() & py::array::c_style)) {
+            return py::reinterpret_borrow<carray<double>>(obj);
+        }
+    }
+    const py::object converted = py::module_::import("pyml._arrays").attr("as_float64")(name, obj);
+    return py::reinterpret_borrow<carray<double>>(converted);
+}
+
+std::string ml_describe(double v) {
+    std::ostringstream out;
+    out.precision(17);
+    out << v;
+    return out.str();
+}
+
+// The feature vector argument of Model.score / Model.distance.
+const double* ml_vector(const pyml::Model& m, const carray<double>& v) {
+    if (v.ndim() != 1 || static_cast<std::size_t>(v.shape(0)) != m.dims) {
+        std::ostringstream shape;
+        shape << "(";
+        for (py::ssize_t i = 0; i < v.ndim(); ++i) shape << (i ? ", " : "") << v.shape(i);
+        shape << (v.ndim() == 1 ? ",)" : ")");
+        throw std::invalid_argument("vector must have shape (" + std::to_string(m.dims) + ",) for this model, got " +
+                                    shape.str());
+    }
+    return v.data();
+}
+
+carray<double> ml_features(const carray<double>& x, std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n) {
+    require_1d(x.request(), "x");
+    const pyml::FeatureParams p = ml_feature_params(diff_n, smooth_n, lag_n);
+    const auto n = static_cast<std::size_t>(x.size());
+    const std::size_t rows = pyml::feature_rows(n, p), dims = pyml::feature_dims(p);
+    carray<double> out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(dims)});
+    const double* in = x.data();
+    double* o = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        std::vector<double> scratch(n);
+        pyml::extract_features(in, n, p, scratch.data(), o);
+    }
+    return out;
+}
+
+carray<double> ml_kmeans(const carray<double>& X, std::int64_t k, std::int64_t max_iterations) {
+    if (X.ndim() != 2) {
+        throw std::invalid_argument("X must be 2-dimensional (samples x features), got " + std::to_string(X.ndim()) +
+                                    " dimensions");
+    }
+    const auto n = static_cast<std::size_t>(X.shape(0)), dims = static_cast<std::size_t>(X.shape(1));
+    const std::size_t kk = ml_count(k, "k"), iters = ml_count(max_iterations, "max_iterations");
+    if (kk < 1) throw std::invalid_argument("k = 0 must be at least 1");
+    if (iters < 1) throw std::invalid_argument("max_iterations = 0 must be at least 1");
+    if (n == 0 || dims == 0) {
+        throw std::invalid_argument("X must have at least one row and one column, got shape (" + std::to_string(n) +
+                                    ", " + std::to_string(dims) + ")");
+    }
+    if (kk > n) {
+        throw std::invalid_argument("k = " + std::to_string(kk) + " is larger than the number of rows of X (" +
+                                    std::to_string(n) + ")");
+    }
+    const double* x = X.data();
+    for (std::size_t i = 0; i < n * dims; ++i) {
+        if (!std::isfinite(x[i])) {
+            throw std::invalid_argument("X[" + std::to_string(i / dims) + ", " + std::to_string(i % dims) +
+                                        "] = " + ml_describe(x[i]) + " is not finite");
+        }
+    }
+    carray<double> out({static_cast<py::ssize_t>(kk), static_cast<py::ssize_t>(dims)});
+    double* c = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        pyml::kmeans(x, n, dims, kk, iters, c);
+    }
+    return out;
+}
+
+pyml::Model ml_train(const carray<double>& history, std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n,
+                     std::int64_t max_iterations) {
+    require_1d(history.request(), "history");
+    pyml::TrainParams p;
+    p.features = ml_feature_params(diff_n, smooth_n, lag_n);
+    p.max_iterations = ml_count(max_iterations, "max_iterations");
+    pyml::validate_train_params(p);
+    const double* h = history.data();
+    const auto n = static_cast<std::size_t>(history.size());
+    py::gil_scoped_release release;
+    std::vector<double> filled;
+    pyml::fill_gaps(h, n, filled);
+    if (filled.empty()) throw std::invalid_argument("history has no points (every value is NaN)");
+    return pyml::train_model(filled.data(), filled.size(), p);
+}
+
+py::tuple ml_fill_gaps(const carray<double>& history) {
+    require_1d(history.request(), "history");
+    const double* h = history.data();
+    const auto n = static_cast<std::size_t>(history.size());
+    std::vector<double> filled;
+    std::size_t existing = 0;
+    {
+        py::gil_scoped_release release;
+        existing = pyml::fill_gaps(h, n, filled);
+    }
+    carray<double> out(static_cast<py::ssize_t>(filled.size()));
+    std::copy(filled.begin(), filled.end(), out.mutable_data());
+    return py::make_tuple(out, existing);
+}
+
+pyml::Model ml_model_from_bytes(const py::object& data) {
+    if (py::isinstance<py::str>(data) || !(py::isinstance<py::bytes>(data) || PyByteArray_Check(data.ptr()) ||
+                                           PyMemoryView_Check(data.ptr()))) {
+        throw py::type_error("data must be bytes, bytearray or memoryview, got " +
+                             std::string(py::str(py::type::of(data).attr("__name__"))));
+    }
+    const std::string bytes = py::isinstance<py::bytes>(data) ? data.cast<std::string>()
+                                                              : py::bytes(data).cast<std::string>();
+    return pyml::Model::from_bytes(bytes);
+}
+
+void bind_ml(py::module_& m) {
+    m.def("features", &ml_features, py::arg("x").noconvert(), py::arg("diff_n") = 1, py::arg("smooth_n") = 3,
+          py::arg("lag_n") = 5,
+          "Feature vectors of a raw series (oldest first): float64[m, lag_n + 1], oldest vector first, each "
+          "row [|y[j]|, |y[j-1]|, ..., |y[j-lag_n]|] of the differenced, smoothed series y.");
+    m.def("kmeans", &ml_kmeans, py::arg("X").noconvert(), py::arg("k") = 2, py::arg("max_iterations") = 1000,
+          "dlib-equal k-means of the rows of X (finite float64[n, f]): the k centres, float64[k, f].");
+    m.def("train", &ml_train, py::arg("history").noconvert(), py::arg("diff_n") = 1, py::arg("smooth_n") = 3,
+          py::arg("lag_n") = 5, py::arg("max_iterations") = 1000,
+          "Train a Model on a raw history (NaN = missing point; leading gaps dropped, later ones forward-filled).");
+    m.def("fill_gaps", &ml_fill_gaps, py::arg("history").noconvert(),
+          "(filled, existing): leading NaNs dropped, later ones forward-filled; existing = non-NaN points.");
+
+    using Model = pyml::Model;
+    py::class_<Model>(m, "Model", R"doc(
+A trained model: k centres and the range of the training vectors' mean
+distance to them.
+
+``Model(centers, min_dist, max_dist)`` builds one from its parts (centers:
+float64[k, dims]); ``train`` builds one from a history. ``score(vector)`` is
+the anomaly score in [0, 100]: 0 if max_dist == min_dist, else
+``min(100, 100 * |(distance(vector) - min_dist) / (max_dist - min_dist)|)``.
+``to_bytes()`` / ``Model.from_bytes(b)`` round-trip exactly (a versioned,
+checksummed little-endian format); models pickle through them.
+)doc")
+        .def(py::init([](const py::object& centers, double min_dist, double max_dist) {
+                 const carray<double> c = ml_float64(centers, "centers");
+                 if (c.ndim() != 2 || c.shape(0) < 1 || c.shape(1) < 1) {
+                     throw std::invalid_argument("centers must be 2-dimensional (k >= 1 rows, dims >= 1 columns), got " +
+                                                 std::to_string(c.ndim()) + " dimensions of size " +
+                                                 std::to_string(c.size()));
+                 }
+                 Model model;
+                 model.k = static_cast<std::size_t>(c.shape(0));
+                 model.dims = static_cast<std::size_t>(c.shape(1));
+                 model.centers.assign(c.data(), c.data() + c.size());
+                 model.min_dist = min_dist;
+                 model.max_dist = max_dist;
+                 return model;
+             }),
+             py::arg("centers"), py::arg("min_dist"), py::arg("max_dist"))
+        .def_property_readonly(
+            "centers",
+            [](const Model& model) {
+                carray<double> out({static_cast<py::ssize_t>(model.k), static_cast<py::ssize_t>(model.dims)});
+                std::copy(model.centers.begin(), model.centers.end(), out.mutable_data());
+                return out;
+            },
+            "float64[k, dims]: the centres (a copy).")
+        .def_readonly("min_dist", &Model::min_dist, "Smallest mean distance of a training vector to the centres.")
+        .def_readonly("max_dist", &Model::max_dist,
+                      "Largest mean distance of a training vector (DBL_MIN, the tiny positive, if all were 0).")
+        .def_readonly("k", &Model::k, "Number of centres.")
+        .def_readonly("dims", &Model::dims, "Coordinates of a feature vector (lag_n + 1).")
+        .def(
+            "distance",
+            [](const Model& model, const py::object& vector) {
+                const carray<double> v = ml_float64(vector, "vector");
+                return model.distance(ml_vector(model, v));
+            },
+            py::arg("vector"), "Mean Euclidean distance of a feature vector to the centres.")
+        .def(
+            "score",
+            [](const Model& model, const py::object& vector) {
+                const carray<double> v = ml_float64(vector, "vector");
+                return model.score(ml_vector(model, v));
+            },
+            py::arg("vector"), "Anomaly score of one feature vector, in [0, 100].")
+        .def("to_bytes", [](const Model& model) { return py::bytes(model.to_bytes()); },
+             "The model as bytes (versioned little-endian format with a magic header and a CRC-32).")
+        .def_static("from_bytes", &ml_model_from_bytes, py::arg("data"),
+                    "The model serialised by to_bytes; ValueError for bad, foreign, truncated or corrupt bytes.")
+        .def("__eq__",
+             [](const Model& a, const py::object& other) -> py::object {
+                 if (!py::isinstance<Model>(other)) return py::reinterpret_borrow<py::object>(Py_NotImplemented);
+                 return py::bool_(a.to_bytes() == other.cast<const Model&>().to_bytes());
+             })
+        .def("__repr__",
+             [](const Model& model) {
+                 return "Model(k=" + std::to_string(model.k) + ", dims=" + std::to_string(model.dims) +
+                        ", min_dist=" + std::string(py::repr(py::float_(model.min_dist))) +
+                        ", max_dist=" + std::string(py::repr(py::float_(model.max_dist))) + ")";
+             })
+        .def(py::pickle([](const Model& model) { return py::bytes(model.to_bytes()); },
+                        [](const py::bytes& data) { return Model::from_bytes(data.cast<std::string>()); }));
+    m.attr("Model").attr("__hash__") = py::none();
+    m.attr("MAX_DIFF_N") = pyml::kMaxDiffN;
+    m.attr("MAX_SMOOTH_N") = pyml::kMaxSmoothN;
+    m.attr("MAX_LAG_N") = pyml::kMaxLagN;
 }
 
 // ---------------------------------------------------------------- dimension bank
@@ -459,5 +695,6 @@ changes nothing. Returns a TrainReport.)doc")
 PYBIND11_MODULE(_core, m) {
     m.doc() = "pyml's compiled core: storage words, features, k-means, scoring and the dimension bank.";
     bind_storage(m);
+    bind_ml(m);
     bind_bank(m);
 }

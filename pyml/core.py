@@ -14,7 +14,8 @@ from . import _core
 from ._arrays import as_flags, as_float64, as_words
 
 __all__ = ["pack", "unpack", "unpack_double", "EMPTY_SLOT", "ANOMALY_BIT", "RESET_FLAG", "ANOMALOUS_ZERO",
-           "Bank", "TrainReport"]
+           "Bank", "TrainReport",
+           "features", "kmeans", "train", "fill_gaps", "Model", "MAX_DIFF_N", "MAX_SMOOTH_N", "MAX_LAG_N"]
 
 EMPTY_SLOT: int = _core.EMPTY_SLOT
 ANOMALY_BIT: int = _core.ANOMALY_BIT
@@ -66,6 +67,128 @@ def unpack_double(words: Any) -> Any:
     """
     arr = as_words("words", words)
     return _shaped(_core.unpack_double(arr.reshape(-1)), arr.shape)
+
+
+# ---------------------------------------------------------------- features, k-means, model
+
+Model = _core.Model
+
+#: Accepted feature parameters: diff_n in [0, MAX_DIFF_N], smooth_n in
+#: [0, MAX_SMOOTH_N] (0 behaves as 1: no smoothing), lag_n in [0, MAX_LAG_N].
+MAX_DIFF_N: int = _core.MAX_DIFF_N
+MAX_SMOOTH_N: int = _core.MAX_SMOOTH_N
+MAX_LAG_N: int = _core.MAX_LAG_N
+
+
+def _int_param(name: str, value: Any) -> int:
+    """An integer parameter (Python or NumPy integer, not bool), else TypeError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _series(name: str, x: Any) -> np.ndarray:
+    arr = as_float64(name, x)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def features(x: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5) -> np.ndarray:
+    """Feature vectors of a raw series, as the reference (Netdata v1.33) builds them.
+
+    Parameters
+    ----------
+    x : array-like of float, shape (n,)
+        Raw samples, oldest first (NaN and inf propagate).
+    diff_n : int in [0, 1]
+        Difference with the value ``diff_n`` samples earlier (0 = none).
+    smooth_n : int in [0, 5]
+        Trailing mean over ``smooth_n`` values (0 behaves as 1: none), computed
+        with the reference's running sum from the newest end.
+    lag_n : int in [0, 5]
+        Earlier values appended to each vector.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (m, lag_n + 1)
+        ``m = n - diff_n - (smooth_n - 1) - lag_n`` rows (none if that is not
+        positive), oldest vector first; row ``r`` is
+        ``[|y[j]|, |y[j-1]|, ..., |y[j-lag_n]|]`` for ``j = n - m + r``, where
+        ``y`` is the differenced, smoothed series. Bit-exact with the reference.
+    """
+    arr = _series("x", x)
+    return _core.features(arr, _int_param("diff_n", diff_n), _int_param("smooth_n", smooth_n),
+                          _int_param("lag_n", lag_n))
+
+
+def kmeans(X: Any, k: int = 2, max_iterations: int = 1000) -> np.ndarray:
+    """k-means of the rows of ``X``, equal bit for bit to dlib's.
+
+    dlib's ``pick_initial_centers(k, ..., linear_kernel, 0.01)`` (first row,
+    then the row at the 99th percentile of distance) followed by
+    ``find_clusters_using_kmeans(..., max_iterations)``: deterministic; an
+    empty cluster's centre becomes the zero vector.
+
+    Parameters
+    ----------
+    X : array-like of finite float, shape (n, f)
+    k : int, 1 <= k <= n
+    max_iterations : int >= 1
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (k, f): the centres.
+    """
+    arr = as_float64("X", X)
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional (samples x features), got shape {arr.shape}")
+    return _core.kmeans(arr, _int_param("k", k), _int_param("max_iterations", max_iterations))
+
+
+def train(history: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_iterations: int = 1000) -> Model:
+    """Train one model on a raw history, as the reference trains a dimension.
+
+    Leading NaNs (missing points) are dropped and later ones take the previous
+    value; then :func:`features`, :func:`kmeans` with k = 2, and the range of
+    the training vectors' mean distance to the two centres (``min_dist``
+    starts at DBL_MAX, ``max_dist`` at DBL_MIN, so a constant history gives
+    ``min_dist = 0``, ``max_dist = DBL_MIN`` and any later non-zero distance
+    scores 100).
+
+    Parameters
+    ----------
+    history : array-like of float, shape (n,)
+        Raw values, oldest first; NaN = missing point; +-inf is refused.
+    diff_n, smooth_n, lag_n : int
+        Feature parameters, as for :func:`features`.
+    max_iterations : int >= 1
+        k-means iterations.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    ValueError
+        For +-inf (naming index and value), a history too short for two
+        feature vectors, or parameters out of range.
+    """
+    arr = _series("history", history)
+    return _core.train(arr, _int_param("diff_n", diff_n), _int_param("smooth_n", smooth_n),
+                       _int_param("lag_n", lag_n), _int_param("max_iterations", max_iterations))
+
+
+def fill_gaps(history: Any) -> tuple[np.ndarray, int]:
+    """The gap handling :func:`train` applies: ``(filled, existing)``.
+
+    Leading NaNs are dropped, later NaNs take the previous value; ``existing``
+    counts the non-NaN points. +-inf raises ValueError naming index and value.
+    """
+    arr = _series("history", history)
+    filled, existing = _core.fill_gaps(arr)
+    return filled, int(existing)
 
 
 # ---------------------------------------------------------------- dimension bank
