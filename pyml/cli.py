@@ -62,6 +62,61 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_agent(args: argparse.Namespace) -> int:
+    import logging
+
+    from .agent import run_agent
+
+    if args.update_every < 1:
+        raise ValueError(f"--update-every must be a positive number of seconds, got {args.update_every}")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in [0, 65535], got {args.port}")
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s pyml agent: %(levelname)s: %(message)s")
+    return run_agent(args.data_dir, args.config, update_every=args.update_every, bind=args.bind, port=args.port,
+                     hostname=args.hostname)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import demo
+
+    if not args.no_plot:
+        try:
+            import matplotlib  # noqa: F401  (checked before a replay that would be wasted)
+        except ImportError:
+            print("pyml demo: the PNG report needs matplotlib: pip install 'pyml-anomaly[demo]' "
+                  "(or run with --no-plot)", file=sys.stderr)
+            return 2
+        if Path(args.out).suffix.lower() != ".png":
+            print(f"pyml demo: --out must end in .png, got {args.out!r}", file=sys.stderr)
+            return 2
+    result = demo.run_demo(args.dims, args.hours, args.seed, progress=True, minute_rates=not args.no_plot)
+    print(demo.format_report(result))
+    if not args.no_plot:
+        from .plot import plot_demo
+
+        path = plot_demo(result, args.out)
+        print(f"report: {path.resolve()}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .lab.replay import run_command
+
+    if args.jobs < 1:
+        print(f"pyml replay: --jobs must be at least 1, got {args.jobs}", file=sys.stderr)
+        return 2
+    try:
+        return run_command(args.files, config_path=args.config, unclamped=args.unclamped, out_dir=args.out,
+                           labels=args.labels, detector=args.detector, jobs=args.jobs,
+                           progress=False if args.quiet else None)
+    except OSError as exc:
+        print(f"pyml replay: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pyml`` command."""
     parser = argparse.ArgumentParser(prog="pyml", description="Netdata-style ML anomaly detection.")
@@ -83,6 +138,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf")
     config.set_defaults(func=_cmd_config)
+
+    replay = commands.add_parser(
+        "replay", help="replay recorded data (NAB or wide CSV, /api/v1/data JSON) through the engine; score on NAB labels"
+    )
+    replay.add_argument("files", nargs="+", metavar="FILE", help="files, or directories of .csv/.json files")
+    replay.add_argument("--config", metavar="NETDATA_CONF",
+                        help="read [ml] from this netdata.conf (default: netdata's defaults with lab-sized training)")
+    replay.add_argument("--unclamped", action="store_true", help="keep --config values outside netdata's ranges")
+    replay.add_argument("--out", metavar="DIR", default="pyml-replay", help="output directory (default: %(default)s)")
+    replay.add_argument("--labels", metavar="WINDOWS_JSON", help="NAB's combined_windows.json: score the replay")
+    replay.add_argument("--detector", default="pyml", help="detector name in NAB's results layout (default: %(default)s)")
+    replay.add_argument("--jobs", type=int, default=1, help="replay files in this many processes (default: 1)")
+    replay.add_argument("--quiet", action="store_true", help="no progress bar")
+    replay.set_defaults(func=_cmd_replay)
+
+    demo = commands.add_parser(
+        "demo", help="replay a generated host with injected incidents through the engine and report what it found"
+    )
+    demo.add_argument("--dims", type=int, default=300, help="about how many dimensions to generate (default 300)")
+    demo.add_argument("--hours", type=float, default=6.0, help="hours of 1-second data to generate (default 6)")
+    demo.add_argument("--seed", type=int, default=1, help="seed of the generator (default 1)")
+    demo.add_argument("--out", default="demo.png", help="where to write the PNG report (default demo.png)")
+    demo.add_argument("--no-plot", action="store_true", help="print the report only, write no PNG")
+    demo.set_defaults(func=_cmd_demo)
+
+    agent = commands.add_parser(
+        "agent", help="collect this machine's metrics every second, detect anomalies and serve the HTTP API"
+    )
+    agent.add_argument("--data-dir", metavar="DIR",
+                       help="samples, models and events (default: $XDG_STATE_HOME/pyml or ~/.local/state/pyml)")
+    agent.add_argument("--port", type=int, default=19998, help="HTTP port (default 19998; 0 picks a free one)")
+    agent.add_argument("--bind", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    agent.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf "
+                       "(default: ML on, Netdata's defaults)")
+    agent.add_argument("--update-every", type=int, default=1, metavar="SECONDS", help="collection period (default 1)")
+    agent.add_argument("--hostname", help="host name (default: this machine's)")
+    agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    agent.set_defaults(func=_cmd_agent)
     return parser
 
 

@@ -340,7 +340,8 @@ class Host:
 
     # ------------------------------------------------------------------ collection
 
-    def collect_all(self, t: float, values: Any, reset: Any = False) -> None:
+    def collect_all(self, t: float, values: Any, reset: Any = False, *,
+                    want_scores: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         """Store one tick of every dimension, in ``dimension_ids()`` order.
 
         ``values`` is 1-D with one value per dimension; NaN means no value.
@@ -348,6 +349,12 @@ class Host:
         counter-reset flag. The call is rejected whole (nothing stored) for a
         wrong length or type, or a timestamp that is not later than the
         previous tick.
+
+        With ``want_scores=True`` it returns ``(scores, anomalous)``, one entry
+        per dimension in ``dimension_ids()`` order: the anomaly scores of this
+        tick (0-100 scale, may exceed 100; 0 when there is no score: no model,
+        window not full, gap) and the anomaly bits stored with the samples.
+        Otherwise it returns None.
         """
         t = _check_time(t)
         arr = as_float64("values", values)
@@ -366,7 +373,12 @@ class Host:
         if flags.any():
             reset_by_slot = np.zeros(self._bank.size, dtype=bool)
             reset_by_slot[self._slot_index] = flags
-        self._tick(t, by_slot, reset_by_slot)
+        scores = self._tick(t, by_slot, reset_by_slot, want_scores=bool(want_scores))
+        if scores is None:
+            return None
+        words = self._last_words[self._slot_index]
+        anomalous = (words != 0) & ((words & _core.ANOMALY_BIT) == 0)
+        return scores[self._slot_index], anomalous
 
     def collect(self, chart_id: str, t: float, values: Any, reset: bool = False) -> None:
         """Collect one chart's values at ``t``.
@@ -431,10 +443,15 @@ class Host:
             raise ValueError(f"timestamp {t} is not after the last tick {self._last_k * self.update_every} "
                              f"(timestamps must move forward on the {self.update_every}s grid)")
 
-    def _tick(self, t: float, by_slot: np.ndarray, reset: np.ndarray | None = None) -> None:
+    def _tick(self, t: float, by_slot: np.ndarray, reset: np.ndarray | None = None,
+              want_scores: bool = False) -> np.ndarray | None:
         k = self._store.tick_of(t)
         started = time.perf_counter()
-        words = self._bank.tick(by_slot) if reset is None else self._bank.tick(by_slot, reset=reset)
+        scores = None
+        if want_scores:
+            words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
+        else:
+            words = self._bank.tick(by_slot) if reset is None else self._bank.tick(by_slot, reset=reset)
         if self.ml_enabled:
             exists = words != 0
             modelled = self._modelled[: words.size]
@@ -464,6 +481,7 @@ class Host:
                     with self._train_wakeup:
                         self._train_queue.extend(due)
                         self._train_wakeup.notify()
+        return scores
 
     def _trained_mask(self, n: int) -> np.ndarray:
         return self._bank.trained_mask()[:n]
