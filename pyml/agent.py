@@ -1,0 +1,329 @@
+"""``pyml agent``: this machine's metrics, every second, through ML and onto the HTTP API.
+
+The agent reads ``/proc`` with :class:`pyml.collectors.ProcCollector`, feeds a
+:class:`pyml.Host` chart by chart (charts and dimensions that appear, vanish
+or change are added and removed as they do), lets the host train and detect,
+and serves the Netdata-compatible HTTP API of :mod:`pyml.server` from another
+thread. Samples, models and anomaly events live in a data directory, so a
+restarted agent resumes where the previous one stopped.
+
+Timestamps are whole seconds on the ``update_every`` grid. A collection whose
+second is not after the previous one (the wall clock went backwards, or two
+collections fell in the same second) is skipped and logged. SIGINT and SIGTERM
+stop the agent cleanly: the open tick is completed, everything is written
+out, and the process exits with status 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any, Sequence
+
+import numpy as np
+
+from .collectors import ChartSpec, Collection, ProcCollector
+from .config import MLConfig
+from .db import DatabaseError
+from .host import Host
+
+log = logging.getLogger("pyml.agent")
+
+__all__ = ["Agent", "default_data_dir", "run_agent"]
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory: ``$XDG_STATE_HOME/pyml``, else ``~/.local/state/pyml``."""
+    state = os.environ.get("XDG_STATE_HOME", "").strip()
+    base = Path(state) if state and os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / "pyml"
+
+
+class DataDirLocked(RuntimeError):
+    """Another agent already uses the data directory."""
+
+
+def _chart_info(spec: ChartSpec) -> dict[str, Any]:
+    return {"title": spec.title, "units": spec.units, "family": spec.family, "context": spec.context,
+            "chart_type": spec.chart_type, "priority": spec.priority}
+
+
+class Agent:
+    """Collect this machine's metrics into a :class:`pyml.Host` and serve its HTTP API.
+
+    Parameters
+    ----------
+    data_dir : path
+        Where samples, models, events and the chart registry are kept
+        (created if missing). One agent at a time may use it.
+    config : MLConfig, optional
+        ``MLConfig()`` (ML enabled, Netdata's defaults) if not given.
+    update_every : int
+        Seconds between collections.
+    hostname : str, optional
+        The host's name; this machine's name by default.
+    bind, port : str, int
+        Where the HTTP API listens (``port=0`` picks a free port; ``port=None``
+        serves no HTTP at all).
+    collector : ProcCollector, optional
+        The metrics source; ``ProcCollector()`` on ``/proc`` by default.
+    background : bool
+        Train on the host's worker thread (default).
+    flush_every : int
+        Seconds between writes of the sample store to disk (also written at exit).
+
+    Use :meth:`run` (blocks until the stop event is set) or drive it with
+    :meth:`collect_once`; :meth:`close` writes everything out.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        config: MLConfig | None = None,
+        *,
+        update_every: int = 1,
+        hostname: str | None = None,
+        bind: str = "127.0.0.1",
+        port: int | None = 19998,
+        collector: ProcCollector | None = None,
+        background: bool = True,
+        flush_every: int = 60,
+    ) -> None:
+        if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
+            raise ValueError(f"update_every must be a positive integer of seconds, got {update_every!r}")
+        if isinstance(flush_every, bool) or not isinstance(flush_every, int) or flush_every < 1:
+            raise ValueError(f"flush_every must be a positive integer of seconds, got {flush_every!r}")
+        self.data_dir = Path(data_dir)
+        self.update_every = update_every
+        self.flush_every = flush_every
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = self._lock_data_dir()
+        self.server: Any = None
+        try:
+            self.collector = collector if collector is not None else ProcCollector()
+            self.host = Host(hostname or socket.gethostname() or "localhost", config or MLConfig(),
+                             update_every=update_every, storage_dir=self.data_dir, background=background)
+        except BaseException:
+            self._unlock_data_dir()
+            raise
+        self._order: dict[str, np.ndarray] = {}  # chart id -> host order as indices into the collector's values
+        self._last_t: int | None = self.host.last_time
+        self._last_flush = time.monotonic()
+        self.ticks = 0
+        self.skipped = 0
+        try:
+            for spec in self.collector.charts():
+                self._add_chart(spec)
+            if port is not None:
+                from .server import ApiServer
+
+                self.server = ApiServer(self.host, bind=bind, port=port).start()
+        except BaseException:
+            self.host.close()
+            self._unlock_data_dir()
+            raise
+        if self._last_t is not None:
+            log.info("resuming from %s: %d charts, newest tick at %d", self.data_dir, len(self.host.charts()),
+                     self._last_t)
+
+    # ------------------------------------------------------------------ data directory lock
+
+    def _lock_data_dir(self) -> Any:
+        path = self.data_dir / "agent.lock"
+        handle = open(path, "a+", encoding="utf-8")
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - not on POSIX
+            return handle
+        except OSError:
+            handle.close()
+            raise DataDirLocked(f"data directory {self.data_dir} is in use by another pyml agent") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return handle
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the lock
+            self._lock_file = None
+
+    # ------------------------------------------------------------------ charts
+
+    def _add_chart(self, spec: ChartSpec) -> None:
+        """Add (or, for a chart restored from the data directory, merge) a chart."""
+        self.host.add_chart(spec.id, spec.dimensions, name=spec.name, **_chart_info(spec))
+        self._sync_dimensions(spec)
+
+    def _sync_dimensions(self, spec: ChartSpec) -> None:
+        """Make the host chart's dimensions those of ``spec`` and remember how to reorder values."""
+        chart = self.host.chart(spec.id)
+        wanted = set(spec.dimensions)
+        for dim in [d for d in chart.dimensions if d not in wanted]:
+            self.host.remove_dimension(spec.id, dim)
+        for dim in spec.dimensions:
+            if dim not in chart.dimensions:
+                self.host.add_dimension(spec.id, dim)
+        position = {d: i for i, d in enumerate(spec.dimensions)}
+        self._order[spec.id] = np.asarray([position[d] for d in chart.dimensions], dtype=np.int64)
+
+    def _apply_chart_changes(self, col: Collection) -> None:
+        for chart_id in col.removed:
+            self._order.pop(chart_id, None)
+            try:
+                self.host.remove_chart(chart_id)
+            except KeyError:
+                pass
+            log.info("chart %s is gone", chart_id)
+        for spec in col.added:
+            try:
+                self.host.chart(spec.id)
+            except KeyError:
+                self._add_chart(spec)
+                log.info("new chart %s (%d dimensions)", spec.id, len(spec.dimensions))
+            else:
+                self._sync_dimensions(spec)
+        for spec in col.changed:
+            self._sync_dimensions(spec)
+            log.info("chart %s now has dimensions %s", spec.id, spec.dimensions)
+
+    # ------------------------------------------------------------------ collection
+
+    def collect_once(self, now: float | None = None) -> bool:
+        """Collect every chart once and feed the host.
+
+        ``now`` (seconds since the epoch) is passed to the collector; by
+        default the wall clock. Returns False when the collection was skipped
+        because its second is not after the previous one.
+        """
+        col = self.collector.collect() if now is None else self.collector.collect(now)
+        self._apply_chart_changes(col)
+        t = int(col.t) // self.update_every * self.update_every
+        if self._last_t is not None and t <= self._last_t:
+            self.skipped += 1
+            if t < self._last_t:
+                log.warning("the clock went backwards (%d after %d): skipping this collection", t, self._last_t)
+            else:
+                log.info("a second collection in the second %d: skipping it", t)
+            return False
+        for chart_id, values in col.values.items():
+            order = self._order.get(chart_id)
+            if order is None:  # a chart reported without having been announced
+                spec = next(s for s in self.collector.charts() if s.id == chart_id)
+                self._add_chart(spec)
+                order = self._order[chart_id]
+            self.host.collect(chart_id, t, values[order], reset=chart_id in col.resets)
+        self._last_t = t
+        self.ticks += 1
+        if time.monotonic() - self._last_flush >= self.flush_every:
+            self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Complete the open tick and write the sample store to disk."""
+        self.host.flush()
+        self._last_flush = time.monotonic()
+
+    def run(self, stop: threading.Event, max_ticks: int | None = None) -> None:
+        """Collect on every ``update_every`` boundary of the wall clock until ``stop`` is set.
+
+        ``max_ticks`` stops after that many collections (for short runs).
+        """
+        ue = self.update_every
+        while not stop.is_set():
+            now = time.time()
+            wait = (int(now) // ue + 1) * ue - now
+            if stop.wait(min(max(wait, 0.0), ue)):
+                break
+            try:
+                self.collect_once()
+            except (ValueError, KeyError) as exc:
+                # A collection the host refuses is logged and skipped; the next one goes on.
+                self.skipped += 1
+                log.warning("collection skipped: %s", exc)
+            if max_ticks is not None and self.ticks >= max_ticks:
+                break
+
+    def close(self) -> None:
+        """Stop the HTTP server, complete the open tick, write everything out and release the data directory."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+        try:
+            self.host.flush()
+        finally:
+            self.host.close()
+            self._unlock_data_dir()
+
+    def __enter__(self) -> "Agent":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_agent(
+    data_dir: str | os.PathLike[str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    *,
+    update_every: int = 1,
+    bind: str = "127.0.0.1",
+    port: int = 19998,
+    hostname: str | None = None,
+    max_ticks: int | None = None,
+) -> int:
+    """Run the agent in the foreground until SIGINT or SIGTERM; returns the exit status.
+
+    0 after a clean stop; 1 when the agent cannot start (port in use, data
+    directory locked or unreadable); 2 for an unreadable configuration file.
+    """
+    directory = Path(data_dir) if data_dir is not None else default_data_dir()
+    if config_path is None:
+        config = MLConfig()
+    else:
+        try:
+            config = MLConfig.from_netdata_conf(Path(config_path))
+        except OSError as exc:
+            print(f"pyml agent: cannot read {config_path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if not config.enabled:
+            log.warning("%s does not enable [ml]: collecting and serving without anomaly detection", config_path)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            agent = Agent(directory, config, update_every=update_every, hostname=hostname, bind=bind, port=port)
+        except ImportError as exc:
+            print(f"pyml agent: {exc}", file=sys.stderr)
+            return 2
+        except (OSError, RuntimeError, DatabaseError) as exc:  # port in use, data directory locked or corrupt
+            print(f"pyml agent: {exc}", file=sys.stderr)
+            return 1
+        where = agent.server.url if agent.server is not None else "no HTTP"
+        log.info("collecting %d charts every %d s into %s; API on %s", len(agent.collector.charts()),
+                 update_every, directory, where)
+        try:
+            agent.run(stop, max_ticks=max_ticks)
+        finally:
+            agent.close()
+        log.info("stopped after %d collections (%d skipped)", agent.ticks, agent.skipped)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
