@@ -6,7 +6,11 @@ NAB (Numenta Anomaly Benchmark) support, written from NAB's published rules:
 - :mod:`pyml.lab.scoring`: NAB's score (probationary period, scaled sigmoid,
   corpus-wide threshold optimisation, normalisation) and event-level
   precision, recall, F1 and detection delay;
-- :mod:`pyml.lab.nab_results`: read and write results in NAB's own layout.
+- :mod:`pyml.lab.nab_results`: read and write results in NAB's own layout;
+- :mod:`pyml.lab.formats` and :mod:`pyml.lab.replay`: read recorded data
+  (NAB or wide CSV, Netdata ``/api/v1/data`` JSON) and replay it through the
+  engine (``pyml.lab.replay(path)`` is the replay function; ``pyml replay``
+  the command).
 
 Typical use, with a detector's scores written by NAB's own tooling or by
 :func:`write_results`::
@@ -33,7 +37,10 @@ from .labels import (
     read_series,
     window_bounds,
 )
+from .formats import Recording, read_recording
 from .nab_results import read_results, results_path, write_results
+from .replay import ReplayResult, detect_update_every, lab_config, replay_files, score_replays, write_points
+from .replay import replay  # the function; the module stays importable as pyml.lab.replay via sys.modules
 from .scoring import (
     DEFAULT_PROBATIONARY_PERCENT,
     NO_DETECTION_THRESHOLD,
@@ -49,6 +56,15 @@ from .scoring import (
 )
 
 __all__ = [
+    "Recording",
+    "ReplayResult",
+    "detect_update_every",
+    "lab_config",
+    "read_recording",
+    "replay",
+    "replay_files",
+    "score_replays",
+    "write_points",
     "DEFAULT_PROBATIONARY_PERCENT",
     "NAB_PROFILES",
     "NO_DETECTION_THRESHOLD",
