@@ -527,9 +527,10 @@ class ApiServer:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.bind, self._requested_port))
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            raise OSError(exc.errno, f"cannot listen on {self.bind} port {self._requested_port}: "
+                                     f"{exc.strerror or exc}") from exc
         sock.set_inheritable(True)
         self._socket = sock
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -249,6 +250,15 @@ def test_cli_agent_arguments(tmp_path: Path, capsys: Any) -> None:
     assert "--update-every" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli_main(["agent", "--port", "http"])
+    capsys.readouterr()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert run_agent(tmp_path / "d", port=port) == 1
+    assert f"cannot listen on 127.0.0.1 port {port}" in capsys.readouterr().err
+    again = Agent(tmp_path / "d", port=None, collector=ProcCollector(PROC_DATA / "t0", sys_root=SYS))
+    again.close()  # the failed start released the data directory
 
 
 def test_agent_refuses_bad_arguments(tmp_path: Path, tree: Tree) -> None:

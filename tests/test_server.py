@@ -275,5 +275,5 @@ def test_bad_server_arguments_are_refused(host: pyml.Host) -> None:
 
 def test_address_in_use_raises_at_start(server: ApiServer, host: pyml.Host) -> None:
     other = ApiServer(host, port=server.port)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1 port {server.port}"):
         other.start()
