@@ -40,6 +40,7 @@ class AgentProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyml", "agent", "--port", "0", "--data-dir", str(data_dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+            cwd=data_dir.parent,  # not the repository root, whose pyml/ is the unbuilt source
         )
         self.log: list[str] = []
         self.url = self._wait_for_url()
