@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import urllib.error
 import urllib.request
 from typing import Any
@@ -146,7 +147,7 @@ def test_data_anomaly_bit_gives_rates_and_the_spike_shows(server: ApiServer) -> 
     assert doc["data"] == [[T0 + 99, 0.0, 0.0, 0.0]]  # untrained: never anomalous
 
 
-def test_data_jsonwrap_and_lookup_by_name(server: ApiServer) -> None:
+def test_data_jsonwrap_and_internal_charts(server: ApiServer) -> None:
     status, doc, _ = get(server, "/api/v1/data?chart=system.load&after=-4&options=jsonwrap")
     assert status == 200
     for key in ("api", "id", "name", "view_update_every", "update_every", "first_entry", "last_entry", "before",
@@ -277,3 +278,38 @@ def test_address_in_use_raises_at_start(server: ApiServer, host: pyml.Host) -> N
     other = ApiServer(host, port=server.port)
     with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1 port {server.port}"):
         other.start()
+
+
+def test_chart_found_by_name_and_queries_while_collecting() -> None:
+    """Queries from the server's threads while another thread keeps collecting (single writer)."""
+    host = pyml.Host("busy", MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False),
+                     background=False)
+    host.add_chart("disk.dm-0", ["reads", "writes"], name="disk.vg0-root")
+    host.collect_all(T0, [1.0, 2.0])
+    stop = threading.Event()
+    ticks = [0]
+
+    def collect() -> None:
+        rng = np.random.default_rng(0)
+        while not stop.is_set() and ticks[0] < 5000:
+            ticks[0] += 1
+            host.collect_all(T0 + ticks[0], rng.normal(10, 1, 2))
+            if ticks[0] == 40:
+                host.train_now()
+
+    writer = threading.Thread(target=collect)
+    with ApiServer(host, port=0) as srv:
+        status, doc, _ = get(srv, "/api/v1/data?chart=disk.vg0-root&after=-1")
+        assert status == 200 and doc["labels"] == ["time", "reads", "writes"]
+        writer.start()
+        try:
+            for _ in range(10):
+                for path in ("/api/v1/data?chart=disk.dm-0&after=-30&points=5&options=anomaly-bit",
+                             "/api/v1/charts", "/api/v1/info", "/metrics"):
+                    status, _, _ = get(srv, path)
+                    assert status == 200, path
+        finally:
+            stop.set()
+            writer.join()
+    assert ticks[0] > 0
+    host.close()
