@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import pyml
+import pyml.lab
 from pyml import MLConfig
 from pyml.cli import main
 from pyml.lab import load_windows, read_results, read_series, score_corpus
@@ -233,6 +234,14 @@ def test_replay_is_deterministic_and_models_every_chart() -> None:
     assert r1.trainings > 0 and r1.config.enabled
     np.testing.assert_array_equal(r1.scores, r2.scores)
     assert r1.events == r2.events
+
+
+def test_replay_rejects_bad_arguments() -> None:
+    with pytest.raises(TypeError, match="config must be an MLConfig"):
+        replay(ROGUE, {"min_train_samples": 10})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="update_every"):
+        replay(ROGUE, update_every=0)
+    assert pyml.lab.replay is replay  # the package exports the function
 
 
 def test_write_points(tmp_path: Path) -> None:

@@ -261,9 +261,9 @@ def replay(
     if (seconds < 0).any():
         bad = int(np.flatnonzero(seconds < 0)[0])
         raise ValueError(f"{recording.name}: timestamp {recording.timestamps[bad]} (row {bad}) is before 1970")
+    if config is not None and not isinstance(config, MLConfig):
+        raise TypeError(f"config must be an MLConfig, got {type(config).__name__}: {config!r}")
     cfg = _for_replay(lab_config(n, probationary_percent=probationary_percent) if config is None else config)
-    if not isinstance(cfg, MLConfig):
-        raise TypeError(f"config must be an MLConfig, got {type(config).__name__}")
     label = name if name is not None else recording.name
 
     host = Host("lab-replay", cfg, update_every=ue, background=False, training_threads=training_threads)
