@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
