@@ -41,9 +41,14 @@ void extract_features(const double* x, std::size_t n, const FeatureParams& p, do
     const std::size_t d = p.diff_n, s = effective_smooth_n(p), l = p.lag_n;
     double* y = scratch;
 
-    // Differencing, newest first so the subtrahend is still raw. y[0..d) stay raw.
-    for (std::size_t i = 0; i < d; ++i) y[i] = x[i];
-    for (std::size_t i = n; i-- > d;) y[i] = x[i] - x[i - d];
+    // Differencing (skipped when d == 0), newest first so the subtrahend is
+    // still raw; y[0..d) stay raw.
+    if (d == 0) {
+        for (std::size_t i = 0; i < n; ++i) y[i] = x[i];
+    } else {
+        for (std::size_t i = 0; i < d; ++i) y[i] = x[i];
+        for (std::size_t i = n; i-- > d;) y[i] = x[i] - x[i - d];
+    }
 
     // Trailing mean of s values with a running sum from the newest end. Done
     // literally even for s == 1 (then a no-op on finite values) so non-finite
