@@ -249,8 +249,14 @@ pyml::Model ml_model_from_bytes(const py::object& data) {
         throw py::type_error("data must be bytes, bytearray or memoryview, got " +
                              std::string(py::str(py::type::of(data).attr("__name__"))));
     }
-    const std::string bytes = py::isinstance<py::bytes>(data) ? data.cast<std::string>()
-                                                              : py::bytes(data).cast<std::string>();
+    std::string bytes;
+    if (py::isinstance<py::bytes>(data)) {
+        bytes = data.cast<std::string>();
+    } else {
+        const auto copy = py::reinterpret_steal<py::bytes>(PyBytes_FromObject(data.ptr()));
+        if (!copy) throw py::error_already_set();
+        bytes = copy.cast<std::string>();
+    }
     return pyml::Model::from_bytes(bytes);
 }
 

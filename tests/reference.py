@@ -239,6 +239,16 @@ def best_index(n: int) -> int:
     return int(max(0.0, float(n) - float(n) * 0.01 - 1))
 
 
+def kernel_distances(X: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Squared distance of every row to c through the linear kernel, as dlib
+    computes it: (k(c, c) + k(x, x)) - 2 k(x, c), each k a dot product summed
+    left to right from 0.0."""
+    kcc = 0.0
+    for e in range(len(c)):
+        kcc = kcc + float(c[e]) * float(c[e])
+    return (kcc + _seq_sum_of_products(X, X)) - 2.0 * _seq_sum_of_products(X, c)
+
+
 def pick_initial_centers(X: np.ndarray, k: int) -> np.ndarray:
     """dlib::pick_initial_centers(k, centers, samples, linear_kernel, 0.01)."""
     X = np.asarray(X, dtype=np.float64)
@@ -247,14 +257,8 @@ def pick_initial_centers(X: np.ndarray, k: int) -> np.ndarray:
     idx = [0] * n
     dist = [math.inf] * n
     rank = best_index(n)
-    kss = _seq_sum_of_products(X, X)
     for i in range(k - 1):
-        c = centers[i]
-        kcc = 0.0
-        for e in range(dims):
-            kcc = kcc + c[e] * c[e]
-        ksc = _seq_sum_of_products(X, c)
-        d = (kcc + kss) - 2.0 * ksc
+        d = kernel_distances(X, centers[i])
         for s in range(n):
             if d[s] < dist[s]:
                 dist[s] = float(d[s])
