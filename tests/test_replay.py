@@ -315,3 +315,30 @@ def test_cli_replay_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "no such file" in capsys.readouterr().err
     assert main(["replay", str(ROGUE), "--labels", str(tmp_path / "nolabels.json"), "--out", str(tmp_path)]) == 2
     assert collect_inputs([ROGUE]) == {"realKnownCause/rogue_agent_key_hold.csv": ROGUE}
+
+
+def test_cli_replay_in_two_processes_matches_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["replay", str(ROGUE), str(SPEED), "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    assert main([*args, "--out", str(tmp_path / "two"), "--jobs", "2"]) == 0
+    capsys.readouterr()
+    for name in ("realKnownCause/rogue_agent_key_hold.csv", "realTraffic/speed_7578.csv"):
+        one = (tmp_path / "one" / "points" / name).read_text(encoding="utf-8")
+        assert one == (tmp_path / "two" / "points" / name).read_text(encoding="utf-8")
+    assert main([*args, "--jobs", "0"]) == 2
+
+
+def test_progress_line_without_tqdm(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name: str, *a: object, **k: object) -> object:
+        if name == "tqdm":
+            raise ImportError("no tqdm here")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    r = replay(SPEED, progress=True)
+    err = capsys.readouterr().err
+    assert f"{len(r.timestamps)}/{len(r.timestamps)} points (100.0%)" in err
