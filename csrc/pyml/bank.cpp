@@ -4,7 +4,6 @@
 #include <cstring>
 #include <array>
 #include <cmath>
-#include <functional>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -106,11 +105,11 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     const vdouble zero = {};
     const double f = 1.0 / static_cast<double>(S);
     for (std::size_t q = 0; q < W; q += V) {  // independent lane groups: they overlap in the pipeline
-        // Difference (x[i] - x[i - D]), oldest first.
+        // Difference (x[i] - x[i - D]), oldest first; none when D == 0.
         vdouble d[N];
         for (std::size_t i = 0; i < N; ++i) {
             const vdouble x = load(blk + ring_rows[i] * W + q);
-            d[i] = i >= D ? x - load(blk + ring_rows[i - D] * W + q) : x;
+            d[i] = D > 0 && i >= D ? x - load(blk + ring_rows[i - D] * W + q) : x;
         }
         // Running sum from the newest end, times 1/S; lag; absolute value;
         // and the squared distances to both centres, coordinate by coordinate.
@@ -227,16 +226,17 @@ void Bank::reset_lane(std::size_t slot) noexcept {
 std::size_t Bank::add_slot() {
     std::lock_guard<std::mutex> lock(state_mutex_);
     std::size_t slot;
-    if (!free_.empty()) {
-        std::pop_heap(free_.begin(), free_.end(), std::greater<>());
-        slot = free_.back();
-        free_.pop_back();
+    if (active_ < size_) {
+        // The lowest free slot: none below the hint, so scan from there.
+        slot = free_hint_;
+        while (flags_[slot] & kActive) ++slot;
         ++generation_[slot];
     } else {
         grow_to(size_ + 1);
         generation_.push_back(0);  // may throw: nothing changed yet
         slot = size_++;
     }
+    free_hint_ = slot + 1;
     reset_lane(slot);
     flags_[slot] = kActive;
     ++active_;
@@ -250,13 +250,11 @@ void Bank::check_slot(std::size_t slot) const {
 void Bank::remove_slot(std::size_t slot) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     check_slot(slot);
-    free_.reserve(free_.size() + 1);  // may throw: nothing changed yet
     if (flags_[slot] & kTrained) --trained_;
     reset_lane(slot);
     flags_[slot] = 0;
     --active_;
-    free_.push_back(slot);
-    std::push_heap(free_.begin(), free_.end(), std::greater<>());
+    free_hint_ = std::min(free_hint_, slot);
 }
 
 bool Bank::contains(std::size_t slot) const {
@@ -424,7 +422,6 @@ std::size_t Bank::memory_bytes() const {
     bytes += chunks_.capacity() * sizeof(Chunk);
     bytes += count_.capacity() + flags_.capacity();
     bytes += generation_.capacity() * sizeof(std::uint32_t);
-    bytes += free_.capacity() * sizeof(std::size_t);
     {
         std::lock_guard<std::mutex> qlock(queue_mutex_);
         bytes += (queue_.capacity() + applying_.capacity()) * sizeof(QueuedModel);

@@ -171,7 +171,7 @@ private:
     std::vector<std::uint8_t> count_;   // consecutive window values, per lane of every block
     std::vector<std::uint8_t> flags_;   // kActive | kTrained, per lane
     std::vector<std::uint32_t> generation_;  // per slot
-    std::vector<std::size_t> free_;     // min-heap of free slots
+    std::size_t free_hint_ = 0;         // no free slot below this one
     std::size_t ring_head_ = 0;         // ring row the last tick wrote
 
     mutable std::mutex queue_mutex_;
