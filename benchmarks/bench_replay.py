@@ -79,7 +79,7 @@ def test_replay_corpus(benchmark, corpus):
     out = benchmark.pedantic(_end_to_end, args=(files, windows), rounds=1, iterations=1)
     record("replay-corpus", benchmark)
     _report(benchmark, out)
-    for profile, score in out["nab"].items():
+    for score in out["nab"].values():
         assert np.isfinite(score.score) or score.perfect == score.null
     for r in out["results"].values():
         assert ((r.scores >= 0) & (r.scores <= 1)).all()

@@ -50,7 +50,7 @@ def _write_nab_csv(path: Path, stamps: np.ndarray, values: np.ndarray) -> Path:
     return path
 
 
-SMALL = dict(min_train_samples=100, max_train_samples=400, train_every=100, clamp=False)
+SMALL = {"min_train_samples": 100, "max_train_samples": 400, "train_every": 100, "clamp": False}
 
 
 # --------------------------------------------------------------------------- readers

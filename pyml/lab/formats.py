@@ -156,8 +156,8 @@ def _from_netdata_document(path: Path, document: Any) -> Recording:
     labels, data = document["labels"], document["data"]
     if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) for x in labels):
         raise ValueError(f"{path}: 'labels' must be [\"time\", dimension, ...], got {labels!r}")
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: 'data' must be a list of rows, got {type(data).__name__}")
+    if not isinstance(data, list):  # a malformed file is a bad value, not a bad argument type
+        raise ValueError(f"{path}: 'data' must be a list of rows, got {type(data).__name__}")  # noqa: TRY004
     width = len(labels)
     stamps = np.empty(len(data), dtype=np.int64)
     values = np.empty((len(data), width - 1), dtype=np.float64)

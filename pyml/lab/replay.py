@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -47,7 +47,14 @@ from ..config import MLConfig
 from ..host import Host
 from .formats import Recording, read_recording
 from .nab_results import write_results
-from .scoring import DEFAULT_PROBATIONARY_PERCENT, EventMetrics, ProfileScore, event_metrics, probationary_length, score_corpus
+from .scoring import (
+    DEFAULT_PROBATIONARY_PERCENT,
+    EventMetrics,
+    ProfileScore,
+    event_metrics,
+    probationary_length,
+    score_corpus,
+)
 
 __all__ = [
     "LAB_TRAIN_FACTOR",
@@ -120,7 +127,7 @@ def detect_update_every(timestamps: Any) -> int:
         raise ValueError(f"cannot tell the cadence of {distinct.size} distinct timestamp(s); "
                          "give update_every explicitly")
     step = float(np.median(np.diff(distinct)))
-    return max(1, int(round(step)))
+    return max(1, round(step))
 
 
 def lab_config(n_points: int, *, probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
@@ -171,7 +178,7 @@ class _Progress:
         if not enabled:
             return
         try:
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped]
         except ImportError:
             return
         self._bar = tqdm(total=total, desc=label, unit="pt", unit_scale=True, leave=False, file=sys.stderr)
@@ -200,7 +207,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _show_progress(progress: Optional[bool]) -> bool:
+def _show_progress(progress: bool | None) -> bool:
     if progress is None:
         return bool(getattr(sys.stderr, "isatty", lambda: False)())
     return bool(progress)
@@ -225,7 +232,7 @@ def replay(
     progress: bool | None = None,
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
     training_threads: int = 1,
-    _progress_bar: Optional[_Progress] = None,
+    _progress_bar: _Progress | None = None,
 ) -> ReplayResult:
     """Replay one recording through a synchronous :class:`pyml.Host`.
 
@@ -272,7 +279,7 @@ def replay(
     ticks = gap_ticks = merged = trainings = 0
     gap_cap = cfg.max_train_samples + cfg.max_window_size
     own_bar = _progress_bar is None
-    bar = _Progress(n, label, _show_progress(progress)) if own_bar else _progress_bar
+    bar = _Progress(n, label, _show_progress(progress)) if _progress_bar is None else _progress_bar
     try:
         host.add_chart(CHART_ID, _dimension_names(recording.columns))
         ks = seconds // ue
