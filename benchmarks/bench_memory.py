@@ -1,0 +1,92 @@
+"""Memory per dimension of the dimension bank with one model per slot.
+
+Budget (DESIGN §6): <= 256 bytes per dimension (C++ state and per-dimension
+arrays; not samples, not names), measured two ways: the bank's own account
+(``memory_bytes() / size``) and the growth of the process's resident set
+(``/proc/self/statm``) while 100,000 trained slots are added.
+
+Run: ``pytest benchmarks/bench_memory.py -s`` (``PYML_BENCH_SCALE=small`` for
+a quick pass).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import scaled
+
+from pyml import core
+
+SLOTS = scaled(100_000, 20_000)
+BUDGET = 256
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        resident_pages = int(f.read().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _trained_bank(slots: int) -> "core.Bank":
+    rng = np.random.default_rng(7)
+    bank = core.Bank()
+    first = bank.add_slot()
+    report = bank.train([first], [np.cumsum(rng.normal(size=400))], min_samples=100)
+    assert list(report.status) == ["trained"]
+    bank.tick(np.zeros(1))
+    model = bank.model(first)
+    for _ in range(slots - 1):
+        bank.set_model(bank.add_slot(), model)
+    assert bank.trained_count == slots
+    return bank
+
+
+def test_memory_bytes_per_dimension():
+    bank = _trained_bank(SLOTS)
+    per_dim = bank.memory_bytes() / bank.size
+    print(f"\nmemory_bytes()/size with {SLOTS} trained slots: {per_dim:.1f} bytes per dimension")
+    assert per_dim <= BUDGET
+
+
+_RSS_SCRIPT = """
+import os, sys
+import numpy as np
+sys.path.insert(0, {here!r})
+from bench_memory import _rss_bytes, _trained_bank
+np.zeros(1); _trained_bank(2)          # imports and first allocations done
+before = _rss_bytes()
+bank = _trained_bank({slots})          # the state is zero-filled when allocated: all of it is resident
+after = _rss_bytes()
+print((after - before) / {slots}, bank.memory_bytes() / bank.size)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_resident_growth_per_dimension():
+    """In a fresh process, so memory freed by earlier tests cannot hide the growth."""
+    script = _RSS_SCRIPT.format(here=os.path.dirname(os.path.abspath(__file__)), slots=SLOTS)
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    per_dim, own = (float(x) for x in out.split())
+    print(f"\nresident set growth adding {SLOTS} trained slots: {per_dim:.1f} bytes per dimension "
+          f"(bank's own account {own:.1f})")
+    assert per_dim <= BUDGET
+
+
+def test_churn_does_not_grow():
+    """Thousands of slots removed and re-added reuse storage: no growth."""
+    rng = np.random.default_rng(9)
+    bank = _trained_bank(scaled(20_000, 5_000))
+    size, memory = bank.size, bank.memory_bytes()
+    for _ in range(5):
+        victims = rng.choice(size, size // 4, replace=False)
+        for slot in victims:
+            bank.remove_slot(int(slot))
+        for _ in victims:
+            bank.add_slot()
+        bank.tick(np.ones(size))
+    assert bank.size == size
+    assert bank.memory_bytes() == memory
