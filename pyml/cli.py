@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="+", metavar="FILE", help="files, or directories of .csv/.json files")
     replay.add_argument("--config", metavar="NETDATA_CONF",
                         help="read [ml] from this netdata.conf (default: netdata's defaults with lab-sized training)")
-    replay.add_argument("--unclamped", action="store_true", help="keep --config values outside netdata's ranges")
+    replay.add_argument("--unclamped", action="store_true",
+                        help="keep --config values outside netdata's ranges (the default configuration is unclamped)")
     replay.add_argument("--out", metavar="DIR", default="pyml-replay", help="output directory (default: %(default)s)")
     replay.add_argument("--labels", metavar="WINDOWS_JSON", help="NAB's combined_windows.json: score the replay")
     replay.add_argument("--detector", default="pyml", help="detector name in NAB's results layout (default: %(default)s)")
