@@ -94,7 +94,7 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     alignas(16) std::int64_t full[W];
     double* newest = blk + ring_rows[N - 1] * W;
     for (std::size_t l = 0; l < W; ++l) {
-        const bool good = (flags[l] & kActive) != 0 && std::fabs(values[l]) <= kMaxStorableMagnitude;
+        const bool good = ((flags[l] & kActive) != 0) & (std::fabs(values[l]) <= kMaxStorableMagnitude);
         const unsigned c = count[l];
         const unsigned next = good ? (c < N ? c + 1 : N) : 0;
         count[l] = static_cast<std::uint8_t>(next);
