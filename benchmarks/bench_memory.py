@@ -31,7 +31,7 @@ def _rss_bytes() -> int:
     return resident_pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def _trained_bank(slots: int) -> "core.Bank":
+def _trained_bank(slots: int) -> core.Bank:
     rng = np.random.default_rng(7)
     bank = core.Bank()
     first = bank.add_slot()

@@ -1,11 +1,36 @@
 """Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp)."""
 
-from __future__ import annotations
-
-from typing import Any, Iterable, Literal, Sequence, overload
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
+
+# Names whose section is not written yet are typed as Any.
+def __getattr__(name: str) -> Any: ...
+
+# ---------------------------------------------------------------- model
+
+class Model:
+    """A trained model: k centres and the range of the training vectors' mean distance to them."""
+
+    def __init__(self, centers: npt.ArrayLike, min_dist: float, max_dist: float) -> None: ...
+    @property
+    def centers(self) -> npt.NDArray[np.float64]:
+        """float64[k, dims]: the centres (a copy)."""
+    @property
+    def min_dist(self) -> float: ...
+    @property
+    def max_dist(self) -> float: ...
+    @property
+    def k(self) -> int: ...
+    @property
+    def dims(self) -> int: ...
+    def distance(self, vector: npt.ArrayLike) -> float: ...
+    def score(self, vector: npt.ArrayLike) -> float: ...
+    def to_bytes(self) -> bytes: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> Model: ...
 
 # ---------------------------------------------------------------- dimension bank
 

@@ -25,7 +25,7 @@ class Reference:
     """One slot done the slow way: a window list, ``core.features`` and ``Model.score``."""
 
     def __init__(self, diff_n: int, smooth_n: int, lag_n: int, threshold: float, model=None) -> None:
-        self.params = dict(diff_n=diff_n, smooth_n=smooth_n, lag_n=lag_n)
+        self.params = {"diff_n": diff_n, "smooth_n": smooth_n, "lag_n": lag_n}
         self.n = diff_n + max(smooth_n, 1) + lag_n
         self.threshold = threshold
         self.model = model
