@@ -36,6 +36,7 @@ from .storage import SampleStore, StoreError
 log = logging.getLogger("pyml.host")
 
 _REGISTRY_VERSION = 1
+_NO_FLAG = np.zeros(1, dtype=bool)  # one "false" broadcast to every packed value
 
 #: Charts written by the detector itself (SPEC §7); never collected, never modelled.
 INTERNAL_CHART_PREFIX = "anomaly_detection."
@@ -463,9 +464,9 @@ class Host:
                 durations, self._training_ms = self._training_ms, []
             prediction_ms = (time.perf_counter() - started) * 1000.0
             values = internal_values(result, prediction_ms, sum(durations), max(durations, default=0.0))
-            for chart_id, slots in self._internal_slots.items():
-                words[slots] = _core.pack(np.asarray(values[chart_id], dtype=np.float64),
-                                          np.zeros(1, dtype=bool), np.zeros(1, dtype=bool))
+            slots = [slot for chart_id in self._internal_slots for slot in self._internal_slots[chart_id]]
+            flat = [v for chart_id in self._internal_slots for v in values[chart_id]]
+            words[slots] = _core.pack(np.array(flat, dtype=np.float64), _NO_FLAG, _NO_FLAG)
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()

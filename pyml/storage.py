@@ -28,6 +28,7 @@ _VERSION = 1
 _HEADER_FIELDS = ("magic", "version", "update_every", "depth", "block", "capacity", "first_k", "last_k",
                   "flushed_block")
 _NO_TICK = -(2**62)
+_TRANSPOSE_CHUNK = 2048
 
 
 class StoreError(RuntimeError):
@@ -260,13 +261,18 @@ class SampleStore:
         # Copy, then record the copy, then clear the staging rows: a process
         # killed anywhere in between reopens and redoes at most the copy.
         if int(self._header[8]) != block_index:
-            self._rings[:, self._ring_columns(block_index)] = self._staging.T
+            columns = self._ring_columns(block_index)
+            # Transpose in slot chunks whose staging part stays in cache.
+            for start in range(0, self.capacity, _TRANSPOSE_CHUNK):
+                stop = min(start + _TRANSPOSE_CHUNK, self.capacity)
+                self._rings[start:stop, columns] = self._staging[:, start:stop].T
             self._header[8] = block_index
         self._staging[:] = 0
 
     def _clear_skipped_blocks(self, first_block: int, end_block: int) -> None:
+        """Empty the ring columns of blocks ``first_block .. end_block - 1``, which no tick wrote."""
         blocks_in_ring = self._depth // self._block
-        for b in range(first_block, min(end_block + 1, first_block + blocks_in_ring)):
+        for b in range(first_block, min(end_block, first_block + blocks_in_ring)):
             self._rings[:, self._ring_columns(b)] = 0
 
     def flush(self) -> None:
