@@ -19,6 +19,7 @@ namespace {
 
 constexpr std::size_t W = Bank::kLanes;
 constexpr std::uint8_t kActive = 1, kTrained = 2;
+constexpr std::uint8_t kNoReset = 0;
 constexpr std::size_t kChunkAlign = 64;
 
 std::string slot_error(std::size_t slot) {
@@ -401,11 +402,12 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
             }
         }
         kernel_(block(blk), &count_[base], &flags_[base], v, rows, threshold100_, s, b);
+        // Pack the block at once; a free slot packs NaN, i.e. the empty word.
         for (std::size_t l = 0; l < lanes; ++l) {
-            const std::size_t slot = base + l;
-            const bool is_reset = reset != nullptr && reset[slot * reset_stride] != 0;
-            words[slot] = (flags_[slot] & kActive) ? pack_sample(v[l], b[l] != 0, is_reset) : kEmptySlot;
+            if ((flags_[base + l] & kActive) == 0) v[l] = std::numeric_limits<double>::quiet_NaN();
         }
+        pack_samples(v, lanes, b, 1, reset != nullptr ? reset + base * reset_stride : &kNoReset,
+                     reset != nullptr ? reset_stride : 0, words + base);
         if (bits != nullptr) {
             for (std::size_t l = 0; l < lanes; ++l) bits[base + l] = b[l];
         }
