@@ -150,8 +150,9 @@ def test_sigkill_at_random_moments_loses_nothing_completed(tmp_path):
     start = T0
     completed: list[int] = []
     for round_ in range(4):
+        # Run outside the source tree so the installed package (with its core) is imported.
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(start)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, cwd=tmp_path)
         time.sleep(float(rng.uniform(1.0, 2.0)))
         os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
