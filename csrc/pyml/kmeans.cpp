@@ -310,58 +310,128 @@ inline std::uint64_t exact_choice(const Columns<D>& X, std::size_t r, const doub
 
 // What one iteration's assignment needs: the linear form
 // g_hat(x) = b - sum_e w2[e] x_e, the bounds errg (|g_hat - g|) and esq, the
-// decision threshold T = errg + esq, the accumulated drift and the skip
-// threshold thr = esq + drift (both rounded up; NaN when anything is not
-// finite, which sends every sample to the literal computation).
+// decision threshold T = errg + esq; the drift accumulated so far, which for
+// a sample x is at most db + dw * l1(x) (l1(x) >= sum_e |x_e|); and the skip
+// threshold thr = esq + db, rounded up. T and thr are NaN when anything is
+// not finite, which sends every sample to the literal computation.
 template <std::size_t D>
 struct Step {
     double w2[D];
-    double b = 0.0, errg = 0.0, esq = 0.0, T = 0.0, drift = 0.0, thr = 0.0;
+    double b = 0.0, errg = 0.0, esq = 0.0, T = 0.0, db = 0.0, dw = 0.0, thr = 0.0;
 };
 
-// Lower bound on |g| from a fresh g_hat, shifted by the drift so far
-// (-inf when the sample was not decided by the bound).
-inline double fresh_bound(double g, double errg, double drift, bool sure) {
-    return sure ? ((std::fabs(g) - errg) + drift) * (1 - 0x1p-50) : -kInf;
+constexpr double kShrink = 1 - 0x1p-50;  // rounding slack: lower bounds are scaled by it,
+constexpr double kGrow = 1 + 0x1p-50;    // upper bounds by this
+
+// A sample's bound, from a fresh g_hat: a lower bound on |g| plus the drift
+// accumulated so far, ((|g_hat| - errg) + db) + dw * l1(x), stored as a float
+// rounded down (-inf when the bound did not decide the sample). The sample
+// keeps its assignment while bound > thr + dw' * l1(x), with thr and dw'
+// those of a later iteration, rounded up (floats: half the memory traffic,
+// four samples per SSE compare).
+
+// float(v) <= v for every double v (-inf, NaN kept; beyond FLT_MAX clamped).
+inline float float_below(double v) {
+    const double clamped = v < 3.0e38 ? v : 3.0e38;
+    return static_cast<float>(clamped * (1 - 0x1p-20)) - 0x1p-126f;
 }
+
+// float(v) >= v for every double v >= 0 (beyond FLT_MAX: +inf).
+inline float float_above(double v) { return static_cast<float>(v * (1 + 0x1p-20)) + 0x1p-126f; }
 
 // Evaluates the samples of a word selected by `stale` (pairs of samples at a
 // time), refreshing their bounds: in `choice`, bit j becomes 1 if sample
 // r0 + j surely goes to c1 and 0 if it surely goes to c0 or is undecided; bit
 // j of `unsure` is set when the bound cannot decide.
-template <std::size_t D>
-void evaluate_word(const Columns<D>& X, std::size_t r0, std::size_t len, const Step<D>& s, double* bound,
-                   std::uint64_t stale, std::uint64_t& choice, std::uint64_t& unsure) {
-    std::uint64_t hi_bits = 0, sure_bits = 0, done = 0;
+// t[0] + ... + t[D-1] as a balanced tree (for the error bounds of g_hat the
+// order does not matter; a tree keeps the dependency chain short).
+template <std::size_t D, class V>
+inline V tree_sum(const V* t) {
+    static_assert(D >= 1 && D <= 6, "fast path dims");
+    if constexpr (D == 1) return t[0];
+    if constexpr (D == 2) return t[0] + t[1];
+    if constexpr (D == 3) return (t[0] + t[1]) + t[2];
+    if constexpr (D == 4) return (t[0] + t[1]) + (t[2] + t[3]);
+    if constexpr (D == 5) return ((t[0] + t[1]) + (t[2] + t[3])) + t[4];
+    if constexpr (D == 6) return ((t[0] + t[1]) + (t[2] + t[3])) + (t[4] + t[5]);
+}
+
 #if defined(__SSE2__)
-    // Pairs (j, j + 1) with j even and j + 1 < len that hold a stale sample.
-    const std::uint64_t full_pairs = len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << (len & ~std::size_t{1})) - 1);
-    std::uint64_t pairs = (stale | (stale >> 1)) & 0x5555555555555555ULL & full_pairs;
+// g_hat for samples r and r + 1: b - sum_e w2[e] x_e.
+template <std::size_t D>
+inline __m128d g_hat_pair(const Columns<D>& X, std::size_t r, const __m128d* wv, __m128d bv) {
+    __m128d t[D];
+    for (std::size_t e = 0; e < D; ++e) t[e] = _mm_mul_pd(wv[e], _mm_loadu_pd(X.c[e] + r));
+    return _mm_sub_pd(bv, tree_sum<D>(t));
+}
+#endif
+
+template <std::size_t D>
+inline double g_hat_one(const Columns<D>& X, std::size_t r, const double* w2, double b) {
+    double t[D];
+    for (std::size_t e = 0; e < D; ++e) t[e] = w2[e] * X.c[e][r];
+    return b - tree_sum<D>(t);
+}
+
+template <std::size_t D>
+void evaluate_word(const Columns<D>& X, const float* l1, std::size_t r0, std::size_t len, const Step<D>& s,
+                   float* bound, std::uint64_t stale, std::uint64_t& choice, std::uint64_t& unsure) {
+    std::uint64_t hi_bits = 0, sure_bits = 0, done = 0;
+    const double lift = s.db - s.errg;  // bound = ((|g_hat| + lift) + dw * l1) rounded down
+#if defined(__SSE2__)
+    // Pairs (j, j + 1) with j even and j + 1 < len that hold a stale sample;
+    // all pairs when most do (a straight loop pipelines better).
+    const std::size_t even_len = len & ~std::size_t{1};
+    const std::uint64_t full_pairs =
+        (even_len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << even_len) - 1)) & 0x5555555555555555ULL;
+    std::uint64_t pairs = (stale | (stale >> 1)) & full_pairs;
     if (pairs) {
         const __m128d bv = _mm_set1_pd(s.b);
         const __m128d tv = _mm_set1_pd(s.T);
-        const __m128d ntv = _mm_set1_pd(-s.T);
-        const __m128d errgv = _mm_set1_pd(s.errg);
-        const __m128d driftv = _mm_set1_pd(s.drift);
-        const __m128d shrink = _mm_set1_pd(1 - 0x1p-50);
+        const __m128d liftv = _mm_set1_pd(lift);
+        const __m128d dwv = _mm_set1_pd(s.dw);
+        const __m128d shrink = _mm_set1_pd(kShrink * (1 - 0x1p-20));
+        const __m128d fmax = _mm_set1_pd(3.0e38);
         const __m128d ninf = _mm_set1_pd(-kInf);
+        const __m128 fsub = _mm_set1_ps(0x1p-126f);
         const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
         __m128d wv[D];
         for (std::size_t e = 0; e < D; ++e) wv[e] = _mm_set1_pd(s.w2[e]);
-        while (pairs) {
-            const std::size_t j = static_cast<std::size_t>(lowest_bit(pairs));
-            pairs &= pairs - 1;
-            const std::size_t r = r0 + j;
-            __m128d g = bv;
-            for (std::size_t e = 0; e < D; ++e) g = _mm_sub_pd(g, _mm_mul_pd(wv[e], _mm_loadu_pd(X.c[e] + r)));
+        // One pair: its g_hat, bounds and the pair's bits (at bit 0 and 1).
+        const auto one_pair = [&](std::size_t r, std::uint64_t& hi2, std::uint64_t& sure2) {
+            const __m128d g = g_hat_pair<D>(X, r, wv, bv);
+            const __m128d ag = _mm_and_pd(g, absmask);
             const __m128d hi = _mm_cmpgt_pd(g, tv);
-            const __m128d sure = _mm_or_pd(hi, _mm_cmplt_pd(g, ntv));
-            const __m128d k = _mm_mul_pd(_mm_add_pd(_mm_sub_pd(_mm_and_pd(g, absmask), errgv), driftv), shrink);
-            _mm_storeu_pd(bound + r, _mm_or_pd(_mm_and_pd(sure, k), _mm_andnot_pd(sure, ninf)));
-            hi_bits |= static_cast<std::uint64_t>(_mm_movemask_pd(hi)) << j;
-            sure_bits |= static_cast<std::uint64_t>(_mm_movemask_pd(sure)) << j;
-            done |= std::uint64_t{3} << j;
+            const __m128d sure = _mm_cmpgt_pd(ag, tv);
+            const __m128d l1v = _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(l1 + r))));
+            const __m128d k = _mm_mul_pd(_mm_min_pd(_mm_add_pd(_mm_add_pd(ag, liftv), _mm_mul_pd(dwv, l1v)), fmax), shrink);
+            const __m128 kf = _mm_sub_ps(_mm_cvtpd_ps(_mm_add_pd(k, _mm_andnot_pd(sure, ninf))), fsub);  // -inf where not sure
+            _mm_storel_epi64(reinterpret_cast<__m128i*>(bound + r), _mm_castps_si128(kf));
+            hi2 = static_cast<std::uint64_t>(_mm_movemask_pd(hi));
+            sure2 = static_cast<std::uint64_t>(_mm_movemask_pd(sure));
+        };
+        std::uint64_t hb = 0, sb = 0;
+        if (popcount64(pairs) * 4 >= even_len) {
+            for (std::size_t j = 0; j < even_len; j += 2) {
+                std::uint64_t h2, s2;
+                one_pair(r0 + j, h2, s2);
+                hb |= h2 << j;
+                sb |= s2 << j;
+            }
+            done = full_pairs | (full_pairs << 1);
+        } else {
+            done = pairs | (pairs << 1);
+            while (pairs) {
+                const std::size_t j = static_cast<std::size_t>(lowest_bit(pairs));
+                pairs &= pairs - 1;
+                std::uint64_t h2, s2;
+                one_pair(r0 + j, h2, s2);
+                hb |= h2 << j;
+                sb |= s2 << j;
+            }
         }
+        hi_bits = hb;
+        sure_bits = sb;
     }
 #endif
     std::uint64_t rest = stale & ~done;
@@ -369,11 +439,11 @@ void evaluate_word(const Columns<D>& X, std::size_t r0, std::size_t len, const S
         const std::size_t j = static_cast<std::size_t>(lowest_bit(rest));
         rest &= rest - 1;
         const std::size_t r = r0 + j;
-        double g = s.b;
-        for (std::size_t e = 0; e < D; ++e) g = g - s.w2[e] * X.c[e][r];
+        const double g = g_hat_one<D>(X, r, s.w2, s.b);
         const bool hi = g > s.T;
-        const bool sure = hi || g < -s.T;
-        bound[r] = fresh_bound(g, s.errg, s.drift, sure);
+        const bool sure = std::fabs(g) > s.T;
+        bound[r] = sure ? float_below(((std::fabs(g) + lift) + s.dw * static_cast<double>(l1[r])) * kShrink)
+                        : -std::numeric_limits<float>::infinity();
         hi_bits |= static_cast<std::uint64_t>(hi) << j;
         sure_bits |= static_cast<std::uint64_t>(sure) << j;
         done |= std::uint64_t{1} << j;
@@ -383,16 +453,23 @@ void evaluate_word(const Columns<D>& X, std::size_t r0, std::size_t len, const S
 }
 
 // Bits of the samples of a word whose bound no longer certifies their
-// assignment (bound <= thr, or NaN).
-inline std::uint64_t stale_bits(const double* bound, std::size_t r0, std::size_t len, double thr) {
+// assignment: not bound > (thr + dw * l1), all floats rounded up (thr and dw
+// as given by float_above; the sum's own rounding covered by 1 + 2^-20).
+inline std::uint64_t stale_bits(const float* bound, const float* l1, std::size_t r0, std::size_t len, float thr,
+                                float dw) {
     std::uint64_t fresh = 0;
     std::size_t j = 0;
+    constexpr float grow = 1 + 0x1p-20f;
 #if defined(__SSE2__)
-    const __m128d tv = _mm_set1_pd(thr);
-    for (; j + 2 <= len; j += 2)
-        fresh |= static_cast<std::uint64_t>(_mm_movemask_pd(_mm_cmpgt_pd(_mm_loadu_pd(bound + r0 + j), tv))) << j;
+    const __m128 tv = _mm_set1_ps(thr);
+    const __m128 dwv = _mm_set1_ps(dw);
+    const __m128 growv = _mm_set1_ps(grow);
+    for (; j + 4 <= len; j += 4) {
+        const __m128 need = _mm_mul_ps(_mm_add_ps(tv, _mm_mul_ps(dwv, _mm_loadu_ps(l1 + r0 + j))), growv);
+        fresh |= static_cast<std::uint64_t>(_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(bound + r0 + j), need))) << j;
+    }
 #endif
-    for (; j < len; ++j) fresh |= static_cast<std::uint64_t>(bound[r0 + j] > thr) << j;
+    for (; j < len; ++j) fresh |= static_cast<std::uint64_t>(bound[r0 + j] > (thr + dw * l1[r0 + j]) * grow) << j;
     const std::uint64_t all = len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << len) - 1);
     return all & ~fresh;
 }
@@ -457,31 +534,164 @@ void accumulate_word(const Rows<D, Reversed>& X, std::size_t r0, std::size_t len
 #endif
 }
 
-// Largest |x| over `len` values and whether all are finite.
-void scan_magnitude(const double* p, std::size_t len, double& amax, bool& finite) {
-    double m = 0.0, z = 0.0;
+// Largest |x| over `len` values, whether all are finite and whether none is
+// negative.
+void scan_magnitude(const double* p, std::size_t len, double& amax, bool& finite, bool& nonneg) {
+    double m = 0.0, z = 0.0, lo = 0.0;
     std::size_t i = 0;
 #if defined(__SSE2__)
     const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
     const __m128d zero = _mm_setzero_pd();
-    __m128d mv = zero, zv = zero;
+    __m128d mv = zero, zv = zero, lov = zero;
     for (; i + 2 <= len; i += 2) {
         const __m128d x = _mm_loadu_pd(p + i);
         mv = _mm_max_pd(mv, _mm_and_pd(x, absmask));
+        lov = _mm_min_pd(lov, x);
         zv = _mm_add_pd(zv, _mm_mul_pd(x, zero));  // NaN iff some x is inf or NaN
     }
-    double mt[2], zt[2];
+    double mt[2], zt[2], lt[2];
     _mm_storeu_pd(mt, mv);
     _mm_storeu_pd(zt, zv);
+    _mm_storeu_pd(lt, lov);
     m = std::max(mt[0], mt[1]);
     z = zt[0] + zt[1];
+    lo = std::min(lt[0], lt[1]);
 #endif
     for (; i < len; ++i) {
         m = std::max(m, std::fabs(p[i]));
+        lo = std::min(lo, p[i]);
         z += p[i] * 0.0;
     }
     amax = std::max(amax, m);
     finite = finite && z == 0.0;
+    nonneg = nonneg && lo >= 0.0;
+}
+
+// The two clusters' sums and how far they may be from dlib's: S[c][e] with
+// |S - exact real sum| <= err[c][e], and the centres derived from them with
+// |centre - dlib's centre| <= cerr[c][e] (0 when the sums are dlib's own).
+template <std::size_t D>
+struct ClusterSums {
+    double S[2][D] = {};
+    double err[2][D] = {};
+    double cerr[2][D] = {};
+    std::size_t count[2] = {0, 0};
+    bool exact = true;
+};
+
+// dlib's centre of a cluster from its sum: sum * (1 / count), zero if empty.
+template <std::size_t D>
+void centres_from_sums(ClusterSums<D>& cs, double* centers, bool nonneg, double amax) {
+    constexpr double u = kUnitRoundoff;
+    for (std::size_t c = 0; c < 2; ++c) {
+        const std::size_t m = cs.count[c];
+        const double f = m ? 1.0 / static_cast<double>(m) : 0.0;
+        // dlib's sequential sum of m values is within gamma * sum |x| of the
+        // real sum; sum |x| is the real sum itself for non-negative data.
+        const double gamma = 1.01 * static_cast<double>(m) * u;
+        for (std::size_t e = 0; e < D; ++e) {
+            const double c_e = m ? cs.S[c][e] * f : 0.0;
+            centers[c * D + e] = c_e;
+            if (cs.exact || m == 0) {
+                cs.cerr[c][e] = 0.0;
+            } else {
+                const double a = nonneg ? std::fabs(cs.S[c][e]) + cs.err[c][e] : static_cast<double>(m) * amax;
+                cs.cerr[c][e] = ((cs.err[c][e] + gamma * a) * f + 2 * u * std::fabs(c_e)) * (1 + 16 * u) + DBL_MIN;
+            }
+        }
+    }
+}
+
+// dlib's sums: every sample of the assignment `bits`, in order.
+template <std::size_t D, bool Reversed>
+void exact_sums(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* bits, ClusterSums<D>& cs, bool nonneg,
+                double amax) {
+    constexpr double u = kUnitRoundoff;
+    double s0[D] = {}, s1[D] = {};
+    std::size_t ones = 0;
+    const std::size_t words = (n + 63) / 64;
+    for (std::size_t w = 0; w < words; ++w) {
+        const std::size_t r0 = w * 64;
+        accumulate_word<D, Reversed>(R, r0, std::min<std::size_t>(64, n - r0), bits[w], s0, s1);
+        ones += popcount64(bits[w]);
+    }
+    cs.count[0] = n - ones;
+    cs.count[1] = ones;
+    for (std::size_t e = 0; e < D; ++e) {
+        cs.S[0][e] = s0[e];
+        cs.S[1][e] = s1[e];
+    }
+    for (std::size_t c = 0; c < 2; ++c) {
+        const double gamma = 1.01 * static_cast<double>(cs.count[c]) * u;
+        for (std::size_t e = 0; e < D; ++e) {
+            const double a = nonneg ? std::fabs(cs.S[c][e]) : static_cast<double>(cs.count[c]) * amax;
+            cs.err[c][e] = gamma * a * (1 + 16 * u);
+        }
+    }
+    cs.exact = true;
+}
+
+// Moves the samples whose bit differs between `before` and `after` from one
+// sum to the other (not dlib's order: the sums become estimates, with their
+// error bounds grown by every rounding).
+template <std::size_t D, bool Reversed>
+void move_samples(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* before, const std::uint64_t* after,
+                  ClusterSums<D>& cs) {
+    constexpr double u = kUnitRoundoff;
+    const std::size_t words = (n + 63) / 64;
+    for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t moved = before[w] ^ after[w];
+        while (moved) {
+            const int j = lowest_bit(moved);
+            moved &= moved - 1;
+            const std::size_t r = w * 64 + static_cast<std::size_t>(j);
+            const std::size_t to = (after[w] >> j) & 1, from = 1 - to;
+            for (std::size_t e = 0; e < D; ++e) {
+                const double x = *R.at(r, e);
+                cs.S[from][e] -= x;
+                cs.S[to][e] += x;
+                cs.err[from][e] += u * std::fabs(cs.S[from][e]);
+                cs.err[to][e] += u * std::fabs(cs.S[to][e]);
+            }
+            --cs.count[from];
+            ++cs.count[to];
+        }
+    }
+    for (std::size_t c = 0; c < 2; ++c)
+        for (std::size_t e = 0; e < D; ++e) cs.err[c][e] *= 1 + 16 * u;
+    cs.exact = false;
+}
+
+// How far g(x) = |c0 - x|^2 - |c1 - x|^2 can move when the centres move from
+// (p0, p1) to (c0, c1): by at most |dB| + 2 max_e |dw_e| sum_e |x_e|, B and w
+// as in Step. Adds twice the two parts, each estimate's rounding included,
+// rounded up, to db and dw.
+template <std::size_t D>
+void drift_step(const double* p0, const double* p1, const double* c0, const double* c1, double& db, double& dw_sum) {
+    constexpr double u = kUnitRoundoff;
+    double bp = 0.0, bc = 0.0, wmp = 0.0, wmc = 0.0, dw = 0.0;
+    for (std::size_t e = 0; e < D; ++e) {
+        const double wp = p0[e] - p1[e], mp = p0[e] + p1[e];
+        const double wc = c0[e] - c1[e], mc = c0[e] + c1[e];
+        bp += wp * mp;
+        bc += wc * mc;
+        wmp += std::fabs(wp * mp);
+        wmc += std::fabs(wc * mc);
+        dw = std::max(dw, std::fabs(c0[e] - p0[e]) + std::fabs(c1[e] - p1[e]));
+    }
+    const double errb = (static_cast<double>(D) + 3) * u * (wmp + wmc);
+    db = (db + (2 * (std::fabs(bc - bp) + errb) * (1 + 16 * u) + DBL_MIN)) * kGrow;
+    dw_sum = (dw_sum + 4 * dw * (1 + 16 * u)) * kGrow;
+}
+
+// Upper bounds of sum_e |x_e| for every sample, as floats.
+template <std::size_t D>
+void sample_l1(const Columns<D>& X, std::size_t n, float* out) {
+    for (std::size_t r = 0; r < n; ++r) {
+        double a = 0.0;
+        for (std::size_t e = 0; e < D; ++e) a += std::fabs(X.c[e][r]);
+        out[r] = float_above(a * (1 + 16 * kUnitRoundoff));
+    }
 }
 
 template <std::size_t D, bool Reversed>
@@ -492,38 +702,44 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
     // Magnitudes for the bounds: every |x_e| <= amax, so |x|^2 <= D amax^2 and
     // sum_e |x_e| <= D amax.
     double amax = 0.0;
-    bool finite = true;
+    bool finite = true, nonneg = true;
     if (Reversed) {
-        scan_magnitude(X.c[D - 1], n + D - 1, amax, finite);
+        scan_magnitude(X.c[D - 1], n + D - 1, amax, finite, nonneg);
     } else {
-        for (std::size_t e = 0; e < D; ++e) scan_magnitude(X.c[e], n, amax, finite);
+        for (std::size_t e = 0; e < D; ++e) scan_magnitude(X.c[e], n, amax, finite, nonneg);
     }
     const double l1max = dd * amax;
     const double qmax = dd * amax * amax;
 
-    // Assignment as bits (1 = second centre), 64 samples a word; the two
-    // cluster sums as they stood before each word; each sample's bound.
+    // Assignments as bits (1 = second centre), 64 samples a word: `prev` made
+    // the current centres, `cur` is being decided. Each sample's bound.
     const std::size_t words = (n + 63) / 64;
-    ws.bits.assign(words, 0);
-    ws.checkpoints.assign(words * 2 * D, 0.0);
-    ws.bound.assign(n, -kInf);
-    std::uint64_t* bits = ws.bits.data();
-    double* checkpoints = ws.checkpoints.data();
-    double* bound = ws.bound.data();
+    ws.bits.assign(3 * words, 0);
+    std::uint64_t* prev = ws.bits.data();
+    std::uint64_t* cur = prev + words;
+    std::uint64_t* unsure_words = cur + words;
+    ws.bound.assign(2 * n, -std::numeric_limits<float>::infinity());
+    float* bound = ws.bound.data();
+    float* l1 = bound + n;
+    sample_l1<D>(X, n, l1);
     double* c0 = centers;
     double* c1 = centers + D;
-    double prev0[D] = {}, prev1[D] = {}, prev_b = 0.0, prev_errb = 0.0;
+    ClusterSums<D> sums;  // the initial centres are samples: exact
+    double p0[D], p1[D];
+    double db = 0.0, dw = 0.0;  // drift so far: db + dw * l1(x)
     Step<D> s;
     std::size_t iter = 0;
-    bool changed = true;
-    while (changed && iter < max_iterations) {
+    bool first = true;
+    while (iter < max_iterations) {
         ++iter;
 
-        // g_hat = b - sum w2_e x_e. |g_hat - g| <= (2D + 3) u (wm + 2 wmax l1max);
-        // s0 and s1 err by <= (D + 3) u each, relative, and sum to at most
-        // 2 cc + 4 qmax; a 4u gap keeps their square roots apart. Every
-        // bound below is twice what the analysis needs.
-        double b = 0.0, wm = 0.0, wmax = 0.0, cc = 0.0;
+        // g_hat = b - sum w2_e x_e estimates g for the current centres within
+        // errg = (2D + 3) u (wm + 2 wmax l1max); dlib's s0, s1 err by
+        // <= (D + 3) u each, relative, and sum to at most 2 cc + 4 qmax; a 4u
+        // gap keeps their square roots apart (esq); the current centres may
+        // differ from dlib's by cerr, moving g by at most eg. Every bound is
+        // twice what the analysis needs.
+        double b = 0.0, wm = 0.0, wmax = 0.0, cc = 0.0, ce = 0.0, e0 = 0.0, e1 = 0.0, esq2 = 0.0;
         for (std::size_t e = 0; e < D; ++e) {
             const double w = c0[e] - c1[e];
             const double m = c0[e] + c1[e];
@@ -532,81 +748,83 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
             wm += std::fabs(w * m);
             wmax = std::max(wmax, std::fabs(w));
             cc += c0[e] * c0[e] + c1[e] * c1[e];
+            ce += std::fabs(c0[e]) * sums.cerr[0][e] + std::fabs(c1[e]) * sums.cerr[1][e];
+            e0 = std::max(e0, sums.cerr[0][e]);
+            e1 = std::max(e1, sums.cerr[1][e]);
+            esq2 += sums.cerr[0][e] * sums.cerr[0][e] + sums.cerr[1][e] * sums.cerr[1][e];
         }
+        const double eg = sums.exact ? 0.0 : 2 * (2 * ce + 2 * (e0 + e1) * l1max + esq2) * (1 + 16 * u) + DBL_MIN;
         s.b = b;
         s.errg = 2 * (2 * dd + 3) * u * (wm + 2 * wmax * l1max);
-        s.esq = 2 * (dd + 7) * u * (2 * cc + 4 * qmax) + DBL_MIN;
+        s.esq = 2 * (dd + 7) * u * (2 * cc + 4 * qmax) + DBL_MIN + eg;
         s.T = s.errg + s.esq;
-        // b estimates B = |c0|^2 - |c1|^2 within (D + 2) u wm; g moves by at
-        // most |dB| + 2 max_e |dw_e| l1max between iterations.
-        const double errb = 2 * (dd + 2) * u * wm;
-        if (iter > 1) {
-            double dw = 0.0;
-            for (std::size_t e = 0; e < D; ++e)
-                dw = std::max(dw, std::fabs(c0[e] - prev0[e]) + std::fabs(c1[e] - prev1[e]));
-            const double step = 2 * ((std::fabs(b - prev_b) + errb + prev_errb) + 2 * dw * l1max) + DBL_MIN;
-            s.drift = (s.drift + step) * (1 + 0x1p-50);
-        }
-        s.thr = (s.esq + s.drift) * (1 + 0x1p-50);
-        if (!finite || !(s.T <= DBL_MAX) || !(s.thr <= DBL_MAX)) s.T = s.thr = kNaN;
+        if (!first) drift_step<D>(p0, p1, c0, c1, db, dw);
         for (std::size_t e = 0; e < D; ++e) {
-            prev0[e] = c0[e];
-            prev1[e] = c1[e];
+            p0[e] = c0[e];
+            p1[e] = c1[e];
         }
-        prev_b = b;
-        prev_errb = errb;
+        s.db = db;
+        s.dw = dw;
+        s.thr = (s.esq + db) * kGrow;
+        if (!finite || !(s.T <= DBL_MAX) || !(s.thr <= DBL_MAX) || !(s.dw * l1max <= DBL_MAX)) s.T = s.thr = kNaN;
 
-        // One pass: decide each word, and once a word's assignment differs
-        // from the previous pass, add every word from there on to the sums
-        // (they resume from the sums saved before the first changed word).
-        std::size_t ones = 0;
-        std::size_t first_changed = words;
-        double s0[D] = {}, s1[D] = {};
+        const float thr_f = float_above(s.thr), dw_f = float_above(s.dw);
+        // Decide every word: samples whose bound still certifies them keep
+        // their assignment; the others are evaluated; undecided ones wait.
+        bool any_unsure = false;
         for (std::size_t w = 0; w < words; ++w) {
             const std::size_t r0 = w * 64;
             const std::size_t len = std::min<std::size_t>(64, n - r0);
-            const std::uint64_t stale = stale_bits(bound, r0, len, s.thr);
-            std::uint64_t choice = bits[w];
-            if (stale != 0) {
-                std::uint64_t unsure = 0;
-                evaluate_word<D>(X, r0, len, s, bound, stale, choice, unsure);
+            const std::uint64_t stale = stale_bits(bound, l1, r0, len, thr_f, dw_f);
+            std::uint64_t choice = prev[w], unsure = 0;
+            if (stale != 0) evaluate_word<D>(X, l1, r0, len, s, bound, stale, choice, unsure);
+            cur[w] = choice;
+            unsure_words[w] = unsure;
+            any_unsure |= unsure != 0;
+        }
+        if (any_unsure) {
+            // The literal decision needs dlib's exact centres of this iteration.
+            if (!sums.exact) {
+                exact_sums<D, Reversed>(R, n, prev, sums, nonneg, amax);
+                centres_from_sums<D>(sums, centers, nonneg, amax);
+                drift_step<D>(p0, p1, c0, c1, db, dw);
+                for (std::size_t e = 0; e < D; ++e) {
+                    p0[e] = c0[e];
+                    p1[e] = c1[e];
+                }
+            }
+            for (std::size_t w = 0; w < words; ++w) {
+                std::uint64_t unsure = unsure_words[w];
                 while (unsure) {
                     const int j = lowest_bit(unsure);
                     unsure &= unsure - 1;
                     const std::uint64_t bit = std::uint64_t{1} << j;
-                    const bool one = exact_choice<D>(X, r0 + static_cast<std::size_t>(j), c0, c1) != 0;
-                    choice = one ? (choice | bit) : (choice & ~bit);
+                    const bool one = exact_choice<D>(X, w * 64 + static_cast<std::size_t>(j), c0, c1) != 0;
+                    cur[w] = one ? (cur[w] | bit) : (cur[w] & ~bit);
                 }
-            }
-            if (first_changed == words && (iter == 1 || choice != bits[w])) {
-                first_changed = w;
-                const double* cp = checkpoints + w * 2 * D;
-                for (std::size_t e = 0; e < D; ++e) {
-                    s0[e] = cp[e];
-                    s1[e] = cp[D + e];
-                }
-            }
-            bits[w] = choice;
-            ones += popcount64(choice);
-            if (first_changed != words) {
-                double* out = checkpoints + w * 2 * D;
-                for (std::size_t e = 0; e < D; ++e) {
-                    out[e] = s0[e];
-                    out[D + e] = s1[e];
-                }
-                accumulate_word<D, Reversed>(R, r0, len, choice, s0, s1);
             }
         }
-        changed = first_changed != words;
-        if (!changed) break;  // same assignment: the centres would not change
 
-        const std::size_t zeros = n - ones;
-        const double f0 = zeros ? 1.0 / static_cast<double>(zeros) : 0.0;
-        const double f1 = ones ? 1.0 / static_cast<double>(ones) : 0.0;
-        for (std::size_t e = 0; e < D; ++e) {
-            c0[e] = zeros ? s0[e] * f0 : 0.0;
-            c1[e] = ones ? s1[e] * f1 : 0.0;
+        std::size_t moved = 0;
+        for (std::size_t w = 0; w < words; ++w) moved += popcount64(prev[w] ^ cur[w]);
+        if (!first && moved == 0) break;  // same assignment: the centres would not change
+
+        // Centres for the next iteration: dlib's sums when much moved (and
+        // always after the first pass), otherwise the previous sums with the
+        // moved samples transferred, as estimates with error bounds.
+        if (first || moved * 16 > n) {
+            exact_sums<D, Reversed>(R, n, cur, sums, nonneg, amax);
+        } else {
+            move_samples<D, Reversed>(R, n, prev, cur, sums);
         }
+        centres_from_sums<D>(sums, centers, nonneg, amax);
+        std::swap(prev, cur);
+        first = false;
+    }
+    // The result is dlib's centres of the last assignment.
+    if (!sums.exact) {
+        exact_sums<D, Reversed>(R, n, prev, sums, nonneg, amax);
+        centres_from_sums<D>(sums, centers, nonneg, amax);
     }
     return iter;
 }

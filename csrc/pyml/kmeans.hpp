@@ -31,7 +31,8 @@ struct ScoreRecord {
 // Buffers of the fast path, reusable across calls (one per thread) so that
 // training many models does not allocate.
 struct KmeansWorkspace {
-    std::vector<double> dist, select, bound, checkpoints, rows;
+    std::vector<double> dist, select, rows;
+    std::vector<float> bound;
     std::vector<std::uint64_t> bits;
     std::vector<detail::ScoreRecord> records;
     std::vector<const double*> columns;
