@@ -625,6 +625,11 @@ class Host:
         }
 
     @property
+    def first_time(self) -> int | None:
+        """Timestamp of the oldest tick still kept, or None."""
+        return self._store.first_time
+
+    @property
     def last_time(self) -> int | None:
         """Timestamp of the newest completed tick, or None."""
         return None if self._last_k is None else self._last_k * self.update_every

@@ -111,6 +111,11 @@ class DataQuery:
             after_s = first if first is not None else before_s
         if after_s > before_s:
             raise ValueError(f"after ({after}) is later than before ({before})")
+        store = self.host._store
+        widest = store.readable_ticks * store.update_every
+        if before_s - after_s >= widest:
+            raise ValueError(f"the range after={after} before={before} spans {before_s - after_s:.0f} s, wider than "
+                             f"the {widest} s of samples the store keeps (Host(history=...) keeps more)")
         return int(math.ceil(after_s)), int(math.floor(before_s))
 
     def _words(self, slots: list[int], after: int, before: int) -> tuple[np.ndarray, np.ndarray]:

@@ -366,6 +366,9 @@ class HostCollector:
             bits.add_metric([chart, dim], 1.0 if rate > 0 else 0.0)
         yield bits
         start = max(last - self.window + host.update_every, 0)
+        first = host.first_time
+        if first is not None:
+            start = max(start, first)  # never wider than the store keeps
         per_chart: dict[str, list[float]] = {}
         for dim_id, rate in host.anomaly_rates(start, last).items():
             per_chart.setdefault(dim_id.partition("|")[0], []).append(rate)

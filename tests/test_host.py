@@ -52,7 +52,7 @@ def test_injected_anomalies_are_flagged_after_training_and_quiet_before():
     data[450:460, 2] += 400.0  # a spike in one dimension
     for i in range(300):
         host.collect_all(T0 + i, data[i])
-    before = host.anomaly_rates(T0, T0 + 299)
+    before = host.anomaly_rates(T0 + 100, T0 + 299)
     assert all(rate == 0.0 for rate in before.values())  # untrained: always normal
     report = host.train_now()
     assert len(report.trained) == 4 and not report.skipped
@@ -224,6 +224,10 @@ def test_history_bounds_what_queries_can_see():
     assert 241 <= len(rows) < 600
     with pytest.raises(ValueError, match="history"):
         pyml.Host("h", small_config(), history=0)
+    with pytest.raises(ValueError, match="wider than"):
+        host.data("system.cpu", T0 - 10_000, T0 + 599)
+    with pytest.raises(ValueError, match="wider than"):
+        host.anomaly_rates(T0 - 10_000, T0 + 599)
 
 
 def test_host_and_charts_validation():
