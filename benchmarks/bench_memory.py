@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import sys
 
 import numpy as np
@@ -69,7 +70,9 @@ print((after - before) / {slots}, bank.memory_bytes() / bank.size)
 def test_resident_growth_per_dimension():
     """In a fresh process, so memory freed by earlier tests cannot hide the growth."""
     script = _RSS_SCRIPT.format(here=os.path.dirname(os.path.abspath(__file__)), slots=SLOTS)
-    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout
+    # Run outside the source tree, whose pyml/ has no compiled core, so the installed package is used.
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
+                         cwd=tempfile.gettempdir()).stdout
     per_dim, own = (float(x) for x in out.split())
     print(f"\nresident set growth adding {SLOTS} trained slots: {per_dim:.1f} bytes per dimension "
           f"(bank's own account {own:.1f})")
