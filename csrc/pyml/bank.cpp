@@ -1,9 +1,9 @@
 #include "pyml/bank.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <stdexcept>
