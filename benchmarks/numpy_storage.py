@@ -42,7 +42,7 @@ def pack(values: np.ndarray, anomalous: np.ndarray, reset: np.ndarray) -> np.nda
         undo = ~multiply & (n > MANTISSA_MAX)
         n = np.where(undo, n / 10, n)
         m -= undo
-        r += np.where(multiply, 0, m << 27)
+        r += np.where(multiply | zero | nan, 0, m << 27)
         mantissa = np.rint(n.astype(np.float64))
         r += np.where(saturated | zero | nan, 0, mantissa).astype(np.int64)
     r = np.where(zero & (r == 0), FACTOR_100, r)
