@@ -9,6 +9,10 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 
 namespace pyml {
 
@@ -97,15 +101,43 @@ void distance_range2(const Model& m, const double* const* cols, std::size_t n, d
     const double* col[D];
     for (std::size_t e = 0; e < D; ++e) col[e] = cols[e];
     double mn = DBL_MAX, mx = DBL_MIN;
-    constexpr std::size_t kBlock = 256;
-    double buf[kBlock];
-    for (std::size_t r0 = 0; r0 < n; r0 += kBlock) {
-        const std::size_t len = std::min(kBlock, n - r0);
-        for (std::size_t j = 0; j < len; ++j) buf[j] = mean_distance2<D>(c0, c1, col, r0 + j);
-        for (std::size_t j = 0; j < len; ++j) {
-            if (buf[j] < mn) mn = buf[j];
-            if (buf[j] > mx) mx = buf[j];
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    // Two samples at a time, each with the reference's operation order;
+    // min/max with the semantics of `if (md < mn) mn = md` (NaN never taken).
+    __m128d c0v[D], c1v[D];
+    for (std::size_t e = 0; e < D; ++e) {
+        c0v[e] = _mm_set1_pd(c0[e]);
+        c1v[e] = _mm_set1_pd(c1[e]);
+    }
+    const __m128d zero = _mm_setzero_pd(), half = _mm_set1_pd(0.5);
+    __m128d mnv = _mm_set1_pd(DBL_MAX), mxv = _mm_set1_pd(DBL_MIN);
+    for (; r + 2 <= n; r += 2) {
+        __m128d s0 = zero, s1 = zero;
+        for (std::size_t e = 0; e < D; ++e) {
+            const __m128d x = _mm_loadu_pd(col[e] + r);
+            const __m128d t0 = _mm_sub_pd(c0v[e], x);
+            const __m128d t1 = _mm_sub_pd(c1v[e], x);
+            s0 = _mm_add_pd(s0, _mm_mul_pd(t0, t0));
+            s1 = _mm_add_pd(s1, _mm_mul_pd(t1, t1));
         }
+        // (0.0 + d0 + d1) / 2; halving is exact, as the division by 2 is.
+        const __m128d md = _mm_mul_pd(_mm_add_pd(_mm_add_pd(zero, _mm_sqrt_pd(s0)), _mm_sqrt_pd(s1)), half);
+        mnv = _mm_min_pd(md, mnv);  // md if md < mn, else mn (also for NaN)
+        mxv = _mm_max_pd(md, mxv);
+    }
+    double a[2], b[2];
+    _mm_storeu_pd(a, mnv);
+    _mm_storeu_pd(b, mxv);
+    for (int l = 0; l < 2; ++l) {
+        if (a[l] < mn) mn = a[l];
+        if (b[l] > mx) mx = b[l];
+    }
+#endif
+    for (; r < n; ++r) {
+        const double md = mean_distance2<D>(c0, c1, col, r);
+        if (md < mn) mn = md;
+        if (md > mx) mx = md;
     }
     lo = mn;
     hi = mx;
@@ -120,7 +152,22 @@ constexpr RangeFn kRange2[kMaxFeatureDims + 1] = {nullptr,
                                                   &distance_range2<5>,
                                                   &distance_range2<6>};
 
+// Whether every value is finite: x * 0 is 0 for finite x, NaN otherwise.
+bool all_finite(const double* x, std::size_t n) {
+    double z0 = 0.0, z1 = 0.0, z2 = 0.0, z3 = 0.0;
+    const std::size_t whole = n - n % 4;
+    for (std::size_t i = 0; i < whole; i += 4) {
+        z0 += x[i] * 0.0;
+        z1 += x[i + 1] * 0.0;
+        z2 += x[i + 2] * 0.0;
+        z3 += x[i + 3] * 0.0;
+    }
+    for (std::size_t i = whole; i < n; ++i) z0 += x[i] * 0.0;
+    return (z0 + z1) + (z2 + z3) == 0.0;
+}
+
 void require_finite(const double* series, std::size_t n, const char* name) {
+    if (all_finite(series, n)) return;
     for (std::size_t i = 0; i < n; ++i) {
         if (!std::isfinite(series[i])) {
             throw std::invalid_argument(std::string(name) + "[" + std::to_string(i) + "] = " + describe(series[i]) +
@@ -227,6 +274,10 @@ void validate_train_params(const TrainParams& p) {
 }
 
 std::size_t fill_gaps(const double* history, std::size_t n, std::vector<double>& out) {
+    if (all_finite(history, n)) {  // no gap, no inf: a copy
+        out.assign(history, history + n);
+        return n;
+    }
     std::size_t existing = 0, first = n;
     for (std::size_t i = 0; i < n; ++i) {
         const double v = history[i];
