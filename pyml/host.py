@@ -192,6 +192,7 @@ class Host:
         self._training_ms: list[float] = []             # durations since the last tick (read-and-zeroed)
         self._internal_slots: dict[str, list[int]] = {}
         self._train_queue: list[int] = []
+        self._training_batches = 0                      # batches taken off the queue, not finished
         self._train_wakeup = threading.Condition(self._lock)
         self._closing = False
         self._worker: threading.Thread | None = None
@@ -570,17 +571,21 @@ class Host:
                     return
                 slots = self._train_queue[:batch]
                 del self._train_queue[:batch]
+                self._training_batches += 1
             try:
                 self._train_slots(slots)
             except Exception:  # keep the worker alive; the failure is logged
                 log.exception("training of %d dimensions failed on host %s", len(slots), self.name)
+            finally:
+                with self._lock:
+                    self._training_batches -= 1
 
     def wait_for_training(self, timeout: float = 60.0) -> bool:
         """Block until the background worker has drained its queue; False on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._train_queue and self._bank.training_in_progress() == 0:
+                if not self._train_queue and self._training_batches == 0:
                     return True
             time.sleep(0.01)
         return False
