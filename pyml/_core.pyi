@@ -9,7 +9,27 @@ import numpy.typing as npt
 # Names whose section is not written yet are typed as Any.
 def __getattr__(name: str) -> Any: ...
 
-# ---------------------------------------------------------------- model
+# ---------------------------------------------------------------- ML core: features, k-means, model
+
+MAX_DIFF_N: int
+MAX_SMOOTH_N: int
+MAX_LAG_N: int
+
+def features(
+    x: npt.NDArray[np.float64], diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5
+) -> npt.NDArray[np.float64]:
+    """Feature vectors of a raw series: float64[m, lag_n + 1], oldest first (exact float64 input only)."""
+
+def kmeans(X: npt.NDArray[np.float64], k: int = 2, max_iterations: int = 1000) -> npt.NDArray[np.float64]:
+    """dlib-equal k-means of the rows of X (finite float64[n, f]): the centres, float64[k, f]."""
+
+def train(
+    history: npt.NDArray[np.float64], diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_iterations: int = 1000
+) -> Model:
+    """Train a Model on a raw history (NaN = missing point)."""
+
+def fill_gaps(history: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], int]:
+    """(filled, existing): leading NaNs dropped, later ones forward-filled."""
 
 class Model:
     """A trained model: k centres and the range of the training vectors' mean distance to them."""
@@ -30,7 +50,9 @@ class Model:
     def score(self, vector: npt.ArrayLike) -> float: ...
     def to_bytes(self) -> bytes: ...
     @staticmethod
-    def from_bytes(data: bytes) -> Model: ...
+    def from_bytes(data: bytes | bytearray | memoryview) -> Model: ...
+    def __eq__(self, other: object) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
 
 # ---------------------------------------------------------------- dimension bank
 
