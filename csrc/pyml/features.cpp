@@ -1,5 +1,6 @@
 #include "pyml/features.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -34,45 +35,48 @@ std::size_t feature_rows(std::size_t n, const FeatureParams& p) noexcept {
     return n2 - l;
 }
 
+void smoothed_series(const double* x, std::size_t n, const FeatureParams& p, double* out) {
+    validate_feature_params(p);
+    const std::size_t d = p.diff_n, s = effective_smooth_n(p);
+    if (d >= n || s > n - d) return;
+    const std::size_t base = d + s - 1;  // out[i] is |y[base + i]|
+
+    // y[i] = x[i] - x[i - d] for i >= d (raw below d), computed where used:
+    // the same subtraction the reference does in place, newest first.
+    const auto diffed = [x, d](std::size_t i) { return (d != 0 && i >= d) ? x[i] - x[i - d] : x[i]; };
+
+    // Trailing mean of s values with a running sum from the newest end; each
+    // mean is written (as its absolute value) before the sum moves on. Done
+    // literally even for s == 1 (then a no-op on finite values) so non-finite
+    // inputs propagate exactly as in the reference.
+    const double f = 1.0 / static_cast<double>(s);
+    double total = 0.0;
+    for (std::size_t i = 1; i <= s; ++i) total += diffed(n - i);
+    double mean = total * f;
+    const std::size_t stop = std::max(d + s, s + 1);  // the sum moves while k >= s + 1
+    std::size_t k = n;
+    for (; k >= stop; --k) {
+        total = (total - diffed(k - 1)) + diffed(k - 1 - s);
+        out[k - 1 - base] = std::fabs(mean);
+        mean = total * f;
+    }
+    if (k >= d + s) out[k - 1 - base] = std::fabs(mean);  // d == 0: the oldest mean, k == s
+}
+
 void extract_features(const double* x, std::size_t n, const FeatureParams& p, double* scratch, double* out) {
     validate_feature_params(p);
     const std::size_t rows = feature_rows(n, p);
     if (rows == 0) return;
-    const std::size_t d = p.diff_n, s = effective_smooth_n(p), l = p.lag_n;
-    double* y = scratch;
+    const std::size_t l = p.lag_n;
 
-    // Differencing (skipped when d == 0), newest first so the subtrahend is
-    // still raw; y[0..d) stay raw.
-    if (d == 0) {
-        for (std::size_t i = 0; i < n; ++i) y[i] = x[i];
-    } else {
-        for (std::size_t i = 0; i < d; ++i) y[i] = x[i];
-        for (std::size_t i = n; i-- > d;) y[i] = x[i] - x[i - d];
-    }
-
-    // Trailing mean of s values with a running sum from the newest end. Done
-    // literally even for s == 1 (then a no-op on finite values) so non-finite
-    // inputs propagate exactly as in the reference.
-    {
-        const double f = 1.0 / static_cast<double>(s);
-        double total = 0.0;
-        for (std::size_t i = 1; i <= s; ++i) total += y[n - i];
-        double mean = total * f;
-        for (std::size_t k = n; k >= d + s; --k) {
-            const double c = y[k - 1];
-            if (k >= s + 1) total = (total - c) + y[k - 1 - s];
-            y[k - 1] = mean;
-            mean = total * f;
-        }
-    }
-
-    // Lag and absolute value: row r is [|y[j]|, |y[j-1]|, ..., |y[j-l]|].
+    // |y| from index d + s - 1 on, then the lag: row r is
+    // [|y[j]|, |y[j-1]|, ..., |y[j-l]|] for j = d + s - 1 + l + r.
+    smoothed_series(x, n, p, scratch);
     const std::size_t dims = l + 1;
-    const std::size_t first = n - rows;  // = d + s - 1 + l
     for (std::size_t r = 0; r < rows; ++r) {
-        const double* src = y + first + r;
+        const double* src = scratch + l + r;
         double* row = out + r * dims;
-        for (std::size_t c = 0; c < dims; ++c) row[c] = std::fabs(src[-static_cast<std::ptrdiff_t>(c)]);
+        for (std::size_t c = 0; c < dims; ++c) row[c] = src[-static_cast<std::ptrdiff_t>(c)];
     }
 }
 

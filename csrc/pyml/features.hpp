@@ -51,4 +51,10 @@ constexpr std::size_t feature_dims(const FeatureParams& p) noexcept { return p.l
 // Validates p (std::invalid_argument); writes nothing when there are no rows.
 void extract_features(const double* x, std::size_t n, const FeatureParams& p, double* scratch, double* out);
 
+// The single feature column the rows are lagged views of: out[i] = |y[d + s - 1 + i]|
+// for the n - d - (s - 1) indices from d + s - 1 on (nothing when that count
+// is not positive; p.lag_n is ignored). Row r, column e of extract_features is
+// out[r + lag_n - e]. Validates p like extract_features.
+void smoothed_series(const double* x, std::size_t n, const FeatureParams& p, double* out);
+
 }  // namespace pyml

@@ -319,22 +319,13 @@ Model train_model(const double* series, std::size_t n, const TrainParams& p, Tra
                                     std::to_string(rows) + ")");
     }
 
-    // The feature rows are lagged views of one array: row r, column e is
-    // |y[first + r - e]| with y the differenced, smoothed series. Build y via
-    // extract_features' own steps by extracting with lag 0 (one column), then
-    // point the columns at it.
-    FeatureParams unlagged = f;
-    unlagged.lag_n = 0;
-    const std::size_t first = n - rows;  // index in y of row 0's newest element
-    const std::size_t base = first - f.lag_n;  // y index of the lag-0 extraction's row 0
-    scratch.work.resize(n);
-    scratch.features.resize(feature_rows(n, unlagged));
-    extract_features(series, n, unlagged, scratch.work.data(), scratch.features.data());
-    // scratch.features[i] = |y[base + i]|, so column e of row r is
-    // scratch.features[(first - e + r) - base].
+    // The feature rows are lagged views of one column: row r, column e is
+    // column[r + lag_n - e].
+    scratch.features.resize(rows + f.lag_n);
+    smoothed_series(series, n, f, scratch.features.data());
     std::vector<const double*>& columns = scratch.columns;
     columns.resize(dims);
-    for (std::size_t e = 0; e < dims; ++e) columns[e] = scratch.features.data() + (first - e - base);
+    for (std::size_t e = 0; e < dims; ++e) columns[e] = scratch.features.data() + (f.lag_n - e);
 
     Model m;
     m.k = p.k;

@@ -60,7 +60,7 @@ Model train_model(const double* series, std::size_t n, const TrainParams& p);
 // As train_model, with caller-provided scratch that is reused across calls
 // (grown as needed), so repeated training does not allocate.
 struct TrainScratch {
-    std::vector<double> work, features;
+    std::vector<double> features;
     std::vector<const double*> columns;
     KmeansWorkspace kmeans;
 };
