@@ -29,7 +29,7 @@ from .charts import INTERNAL_CHARTS, internal_values
 from .config import MLConfig
 from .db import AnomalyDB
 from .detector import AnomalyDetector, TickResult
-from .query import DataQuery
+from .query import DataQuery, parse_number
 from .scheduler import TrainingScheduler
 from .storage import SampleStore, StoreError
 
@@ -69,20 +69,8 @@ class TrainingReport:
     durations: list[float] = field(default_factory=list)
 
 
-def _number(name: str, value: Any) -> float:
-    if value is None or isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"missing or non-numeric {name} parameter: {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return number
-
-
 def _seconds_range(after: Any, before: Any) -> tuple[int, int]:
-    a, b = int(_number("after", after)), int(_number("before", before))
+    a, b = int(parse_number("after", after)), int(parse_number("before", before))
     if a > b:
         raise ValueError(f"after ({after}) is later than before ({before})")
     if a < 0:
@@ -91,7 +79,7 @@ def _seconds_range(after: Any, before: Any) -> tuple[int, int]:
 
 
 def _ms_range(after_ms: Any, before_ms: Any) -> tuple[int, int]:
-    a, b = _number("after", after_ms), _number("before", before_ms)
+    a, b = parse_number("after", after_ms), parse_number("before", before_ms)
     if a > b:
         raise ValueError(f"after ({after_ms}) is later than before ({before_ms})")
     if a < 0:

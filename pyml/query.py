@@ -23,15 +23,16 @@ OPTIONS = ("anomaly-bit", "jsonwrap", "nonzero", "null2zero", "abs", "absolute",
            "match-names", "showcustomvars", "allow_past", "anomaly_bit")
 
 
-def _number(name: str, value: Any) -> float:
+def parse_number(name: str, value: Any) -> float:
+    """A finite number from a query parameter; ValueError naming the parameter otherwise."""
     if value is None:
         raise ValueError(f"missing {name} parameter")
     if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
     if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return number
@@ -98,8 +99,8 @@ class DataQuery:
 
     def resolve_range(self, after: Any, before: Any) -> tuple[int, int]:
         """Absolute ``[after, before]`` in epoch seconds (≤ 0 is relative to the newest tick)."""
-        after_s = _number("after", after)
-        before_s = _number("before", before)
+        after_s = parse_number("after", after)
+        before_s = parse_number("before", before)
         now = self.host.last_time
         now = 0 if now is None else now
         if before_s <= 0:
