@@ -25,6 +25,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kUnitRoundoff = 0x1p-53;
 constexpr std::size_t kMaxFastDims = 6;
+constexpr std::size_t kMaxFastDimsF = 6;
 
 // ------------------------------------------------------------------ checks
 
@@ -452,6 +453,91 @@ void evaluate_word(const Columns<D>& X, const float* l1, std::size_t r0, std::si
     unsure = done & ~sure_bits;
 }
 
+// The same evaluation in float, four samples per SSE operation, for the
+// samples' first look: x, w2 and b rounded to float. Its error bound (errg
+// with the float unit roundoff 2^-24, and an absolute 2^-80 for underflow) is
+// far larger than the double one, so a sample it cannot decide is evaluated
+// again in double (evaluate_word) before the literal computation is used.
+// Only used when every magnitude is below 2^60 (no float overflow).
+struct FloatStep {
+    float w2[kMaxFastDimsF];
+    float b = 0, T = 0, errg = 0, db = 0, dw = 0;  // db, dw rounded down; T, errg up
+    bool usable = false;
+};
+
+template <std::size_t D>
+FloatStep float_step(const Step<D>& s, double wm_abs_b, double wmax, double l1max, bool small) {
+    FloatStep f;
+    if (!small || !(s.T <= DBL_MAX)) return f;
+    for (std::size_t e = 0; e < D; ++e) f.w2[e] = static_cast<float>(s.w2[e]);
+    f.b = static_cast<float>(s.b);
+    const double errg = 2 * (static_cast<double>(D) + 8) * 0x1p-24 * (wm_abs_b + 2 * wmax * l1max) + 0x1p-80;
+    f.errg = float_above(errg);
+    f.T = float_above(errg + (s.T - s.errg));  // float errg + esq
+    f.db = float_below(s.db);
+    f.dw = float_below(s.dw);
+    f.usable = f.T < 1e37f;
+    return f;
+}
+
+// Evaluates in float the stale samples of a word (whole quads), refreshing
+// their bounds; returns in `done` the samples it decided, in `choice` their
+// bits, and leaves the others (in quads it could not decide, or beyond the
+// last whole quad) to evaluate_word.
+template <std::size_t D>
+void evaluate_word_float(const float* const* xf, const float* l1, std::size_t r0, std::size_t len, const FloatStep& f,
+                         float* bound, std::uint64_t stale, std::uint64_t& choice, std::uint64_t& done) {
+#if defined(__SSE2__)
+    const std::size_t whole = len & ~std::size_t{3};
+    const std::uint64_t quad_starts =
+        (whole == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << whole) - 1)) & 0x1111111111111111ULL;
+    std::uint64_t quads = (stale | (stale >> 1) | (stale >> 2) | (stale >> 3)) & quad_starts;
+    if (!quads) {
+        done = 0;
+        return;
+    }
+    const __m128 bv = _mm_set1_ps(f.b), tv = _mm_set1_ps(f.T), errgv = _mm_set1_ps(f.errg);
+    const __m128 dbv = _mm_set1_ps(f.db), dwv = _mm_set1_ps(f.dw), shrink = _mm_set1_ps(1 - 0x1p-20f);
+    const __m128 ninf = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+    const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7FFFFFFF));
+    __m128 wv[D];
+    for (std::size_t e = 0; e < D; ++e) wv[e] = _mm_set1_ps(f.w2[e]);
+    std::uint64_t hb = 0, sb = 0, evaluated = 0;
+    const auto one_quad = [&](std::size_t j) {
+        const std::size_t r = r0 + j;
+        __m128 t[D];
+        for (std::size_t e = 0; e < D; ++e) t[e] = _mm_mul_ps(wv[e], _mm_loadu_ps(xf[e] + r));
+        const __m128 g = _mm_sub_ps(bv, tree_sum<D>(t));
+        const __m128 ag = _mm_and_ps(g, absmask);
+        const __m128 hi = _mm_cmpgt_ps(g, tv);
+        const __m128 sure = _mm_cmpgt_ps(ag, tv);
+        // ((|g| - errg) + db) + dw * l1: non-negative terms once |g| > T, so
+        // the float roundings stay below 2^-20 of the result.
+        const __m128 k = _mm_mul_ps(_mm_add_ps(_mm_add_ps(_mm_sub_ps(ag, errgv), dbv), _mm_mul_ps(dwv, _mm_loadu_ps(l1 + r))),
+                                    shrink);
+        _mm_storeu_ps(bound + r, _mm_or_ps(_mm_and_ps(sure, k), _mm_andnot_ps(sure, ninf)));
+        hb |= static_cast<std::uint64_t>(_mm_movemask_ps(hi)) << j;
+        sb |= static_cast<std::uint64_t>(_mm_movemask_ps(sure)) << j;
+    };
+    if (popcount64(quads) * 2 >= whole / 4) {
+        for (std::size_t j = 0; j < whole; j += 4) one_quad(j);
+        evaluated = whole == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << whole) - 1);
+    } else {
+        evaluated = quads * 0xF;
+        while (quads) {
+            const std::size_t j = static_cast<std::size_t>(lowest_bit(quads));
+            quads &= quads - 1;
+            one_quad(j);
+        }
+    }
+    done = evaluated & sb;  // decided in float
+    choice = (choice & ~done) | (hb & done);
+#else
+    (void)xf, (void)l1, (void)r0, (void)len, (void)f, (void)bound, (void)stale, (void)choice;
+    done = 0;
+#endif
+}
+
 // Bits of the samples of a word whose bound no longer certifies their
 // assignment: not bound > (thr + dw * l1), all floats rounded up (thr and dw
 // as given by float_above; the sum's own rounding covered by 1 + 2^-20).
@@ -632,12 +718,18 @@ void exact_sums(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* 
 }
 
 // Moves the samples whose bit differs between `before` and `after` from one
-// sum to the other (not dlib's order: the sums become estimates, with their
-// error bounds grown by every rounding).
+// sum to the other (not dlib's order: the sums become estimates). Each of the
+// m additions or subtractions on a sum errs by at most u times the sum's
+// magnitude at that point, itself at most |S before| + sum |x moved|; the
+// error bounds grow by m u (|S before| + sum |x moved|).
 template <std::size_t D, bool Reversed>
 void move_samples(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* before, const std::uint64_t* after,
                   ClusterSums<D>& cs) {
     constexpr double u = kUnitRoundoff;
+    double start[2][D], moved_abs[D] = {};
+    for (std::size_t c = 0; c < 2; ++c)
+        for (std::size_t e = 0; e < D; ++e) start[c][e] = std::fabs(cs.S[c][e]);
+    std::size_t ops = 0;
     const std::size_t words = (n + 63) / 64;
     for (std::size_t w = 0; w < words; ++w) {
         std::uint64_t moved = before[w] ^ after[w];
@@ -650,15 +742,17 @@ void move_samples(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t
                 const double x = *R.at(r, e);
                 cs.S[from][e] -= x;
                 cs.S[to][e] += x;
-                cs.err[from][e] += u * std::fabs(cs.S[from][e]);
-                cs.err[to][e] += u * std::fabs(cs.S[to][e]);
+                moved_abs[e] += std::fabs(x);
             }
             --cs.count[from];
             ++cs.count[to];
+            ++ops;
         }
     }
+    const double m = static_cast<double>(ops);
     for (std::size_t c = 0; c < 2; ++c)
-        for (std::size_t e = 0; e < D; ++e) cs.err[c][e] *= 1 + 16 * u;
+        for (std::size_t e = 0; e < D; ++e)
+            cs.err[c][e] = (cs.err[c][e] + m * u * (start[c][e] + moved_abs[e] * (1 + m * u))) * (1 + 16 * u);
     cs.exact = false;
 }
 
@@ -718,10 +812,25 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
     std::uint64_t* prev = ws.bits.data();
     std::uint64_t* cur = prev + words;
     std::uint64_t* unsure_words = cur + words;
-    ws.bound.assign(2 * n, -std::numeric_limits<float>::infinity());
+    // Bounds and l1 (floats); float copies of the columns for first looks.
+    const std::size_t span = Reversed ? n + D - 1 : D * n;
+    ws.bound.assign(2 * n + span, -std::numeric_limits<float>::infinity());
     float* bound = ws.bound.data();
     float* l1 = bound + n;
     sample_l1<D>(X, n, l1);
+    float* fdata = l1 + n;
+    const float* xf[D];
+    const bool small = finite && amax < 0x1p60;
+    if (Reversed) {
+        const double* src = X.c[D - 1];
+        for (std::size_t i = 0; i < span; ++i) fdata[i] = static_cast<float>(small ? src[i] : 0.0);
+        for (std::size_t e = 0; e < D; ++e) xf[e] = fdata + (D - 1 - e);
+    } else {
+        for (std::size_t e = 0; e < D; ++e) {
+            for (std::size_t r = 0; r < n; ++r) fdata[e * n + r] = static_cast<float>(small ? X.c[e][r] : 0.0);
+            xf[e] = fdata + e * n;
+        }
+    }
     double* c0 = centers;
     double* c1 = centers + D;
     ClusterSums<D> sums;  // the initial centres are samples: exact
@@ -769,6 +878,9 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
         if (!finite || !(s.T <= DBL_MAX) || !(s.thr <= DBL_MAX) || !(s.dw * l1max <= DBL_MAX)) s.T = s.thr = kNaN;
 
         const float thr_f = float_above(s.thr), dw_f = float_above(s.dw);
+        double cmax = 0.0;
+        for (std::size_t e = 0; e < D; ++e) cmax = std::max(cmax, std::max(std::fabs(c0[e]), std::fabs(c1[e])));
+        const FloatStep fs = float_step<D>(s, wm + std::fabs(b), wmax, l1max, small && cmax < 0x1p60);
         // Decide every word: samples whose bound still certifies them keep
         // their assignment; the others are evaluated; undecided ones wait.
         bool any_unsure = false;
@@ -777,7 +889,15 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
             const std::size_t len = std::min<std::size_t>(64, n - r0);
             const std::uint64_t stale = stale_bits(bound, l1, r0, len, thr_f, dw_f);
             std::uint64_t choice = prev[w], unsure = 0;
-            if (stale != 0) evaluate_word<D>(X, l1, r0, len, s, bound, stale, choice, unsure);
+            if (stale != 0) {
+                std::uint64_t rest = stale;
+                if (fs.usable) {
+                    std::uint64_t decided = 0;
+                    evaluate_word_float<D>(xf, l1, r0, len, fs, bound, stale, choice, decided);
+                    rest &= ~decided;
+                }
+                if (rest != 0) evaluate_word<D>(X, l1, r0, len, s, bound, rest, choice, unsure);
+            }
             cur[w] = choice;
             unsure_words[w] = unsure;
             any_unsure |= unsure != 0;
