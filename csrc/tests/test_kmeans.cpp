@@ -155,9 +155,12 @@ TEST_CASE("kmeans: random matrices, other k and dims, iteration limits") {
     }
 }
 
-TEST_CASE("kmeans: extreme magnitudes use the literal decision") {
-    // Huge values overflow the squared distances; tiny ones underflow them.
-    for (double scale : {1e-200, 1e-160, 1e150, 1e200, 1e300}) {
+TEST_CASE("kmeans: magnitudes from 1e-300 to 1e300") {
+    // Huge values overflow the squared distances (and float), tiny ones
+    // underflow them: the bounds must then hand every decision to the
+    // literal computation.
+    for (double scale : {1e-300, 1e-200, 1e-160, 1e-40, 1e-30, 1e-20, 1e-12, 1e-6, 1.0, 1e6, 1e12, 1e17, 1e18, 1e19,
+                         1e30, 1e40, 1e150, 1e200, 1e300}) {
         std::mt19937_64 rng(9);
         std::normal_distribution<double> normal;
         std::vector<double> X(300 * 3);
@@ -175,4 +178,20 @@ TEST_CASE("kmeans: argument checks") {
     CHECK_THROWS(pyml::kmeans(X.data(), 6, 2, 2, 0, c.data()), std::invalid_argument);
     CHECK_THROWS(pyml::find_clusters(X.data(), 6, 2, 2, 0, c.data()), std::invalid_argument);
     CHECK_THROWS(pyml::pick_initial_centers(X.data(), 1, 2, 2, c.data()), std::invalid_argument);
+}
+
+TEST_CASE("kmeans: soak over series, lengths and parameters") {
+    std::mt19937_64 rng(314159);
+    for (int trial = 0; trial < 60; ++trial) {
+        const int kind = static_cast<int>(rng() % 6);
+        const std::size_t n = 50 + rng() % 4000;
+        const pyml::FeatureParams p{rng() % 2, rng() % 6, rng() % 6};
+        const std::vector<double> X = features(series(kind, n, rng), p);
+        const std::size_t dims = p.lag_n + 1;
+        if (X.size() / dims < 2) continue;
+        const std::size_t iters = trial % 3 == 0 ? 1 + rng() % 5 : 1000;
+        std::size_t ra = 0, rb = 0;
+        CHECK(same_bits(fast_kmeans(X, dims, 2, iters, &ra), reference_kmeans(X, dims, 2, iters, &rb)));
+        CHECK_EQ(ra, rb);
+    }
 }
