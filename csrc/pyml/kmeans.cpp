@@ -89,6 +89,105 @@ double mth_largest(const double* d, std::size_t n, std::size_t m, std::vector<do
     return b[m - 1];
 }
 
+// ------------------------------------------------------------------ std::sort, one position
+//
+// libstdc++'s std::sort is an introsort: while a range holds more than 16
+// records it moves the median of (second, middle, last) to the front,
+// partitions the rest around it (unguarded Hoare partition) and treats the
+// two parts independently (heap sort when the depth budget 2 * floor(log2 n)
+// runs out); a final insertion sort then orders each leaf range, and no
+// record crosses from one leaf to another (every record of a left part is
+// <= every record of a right part). So the record that ends at a given
+// position is found by following only the part that holds it, doing the same
+// steps on the same contents: the result equals std::sort's, at the cost of
+// a selection. Written from that description of the algorithm; the unit
+// tests check it against std::sort itself.
+namespace sort_path {
+
+inline bool less(const ScoreRecord& a, const ScoreRecord& b) { return a.dist < b.dist; }
+
+void move_median_to_first(ScoreRecord* result, ScoreRecord* a, ScoreRecord* b, ScoreRecord* c) {
+    if (less(*a, *b)) {
+        if (less(*b, *c)) std::swap(*result, *b);
+        else if (less(*a, *c)) std::swap(*result, *c);
+        else std::swap(*result, *a);
+    } else if (less(*a, *c)) {
+        std::swap(*result, *a);
+    } else if (less(*b, *c)) {
+        std::swap(*result, *c);
+    } else {
+        std::swap(*result, *b);
+    }
+}
+
+ScoreRecord* unguarded_partition(ScoreRecord* first, ScoreRecord* last, const ScoreRecord* pivot) {
+    for (;;) {
+        while (less(*first, *pivot)) ++first;
+        --last;
+        while (less(*pivot, *last)) --last;
+        if (!(first < last)) return first;
+        std::swap(*first, *last);
+        ++first;
+    }
+}
+
+void push_heap(ScoreRecord* first, long hole, long top, ScoreRecord value) {
+    long parent = (hole - 1) / 2;
+    while (hole > top && less(first[parent], value)) {
+        first[hole] = first[parent];
+        hole = parent;
+        parent = (hole - 1) / 2;
+    }
+    first[hole] = value;
+}
+
+void adjust_heap(ScoreRecord* first, long hole, long len, ScoreRecord value) {
+    const long top = hole;
+    long child = hole;
+    while (child < (len - 1) / 2) {
+        child = 2 * (child + 1);
+        if (less(first[child], first[child - 1])) --child;
+        first[hole] = first[child];
+        hole = child;
+    }
+    if ((len & 1) == 0 && child == (len - 2) / 2) {
+        child = 2 * (child + 1);
+        first[hole] = first[child - 1];
+        hole = child - 1;
+    }
+    push_heap(first, hole, top, value);
+}
+
+void heap_sort(ScoreRecord* first, ScoreRecord* last) {
+    const long len = last - first;
+    if (len >= 2) {
+        for (long parent = (len - 2) / 2;; --parent) {
+            adjust_heap(first, parent, len, first[parent]);
+            if (parent == 0) break;
+        }
+    }
+    while (last - first > 1) {
+        --last;
+        const ScoreRecord value = *last;
+        *last = *first;
+        adjust_heap(first, 0, last - first, value);
+    }
+}
+
+void insertion_sort(ScoreRecord* first, ScoreRecord* last) {
+    for (ScoreRecord* i = first + (first != last ? 1 : 0); i < last; ++i) {
+        const ScoreRecord value = *i;
+        ScoreRecord* hole = i;
+        while (hole != first && less(value, *(hole - 1))) {
+            *hole = *(hole - 1);
+            --hole;
+        }
+        *hole = value;
+    }
+}
+
+}  // namespace sort_path
+
 // dist[r] is record r's distance: finite or -inf when stored (then the
 // record's idx is r), +inf when never stored (idx 0). Returns the idx of the
 // record at `rank` after std::sort of the records. When the distance at that
@@ -113,8 +212,7 @@ long index_at_rank(const double* dist, std::size_t n, std::size_t rank, std::vec
     if (unique) return idx;
     records.resize(n);
     for (std::size_t r = 0; r < n; ++r) records[r] = ScoreRecord{dist[r] < kInf ? static_cast<long>(r) : 0, dist[r]};
-    std::sort(records.begin(), records.end());
-    return records[rank].idx;
+    return detail::sorted_record_index(records, rank);
 }
 
 // dlib's pick for any k and dims (row-major X).
@@ -997,6 +1095,36 @@ void transpose(const double* X, std::size_t n, std::size_t dims, KmeansWorkspace
 }  // namespace
 
 // ------------------------------------------------------------------ public
+
+long detail::sorted_record_index(std::vector<ScoreRecord>& records, std::size_t rank) {
+    if (rank >= records.size()) {
+        throw std::out_of_range("rank " + std::to_string(rank) + " is beyond " + std::to_string(records.size()) +
+                                " records");
+    }
+    ScoreRecord* const base = records.data();
+    ScoreRecord* first = base;
+    ScoreRecord* last = base + records.size();
+    ScoreRecord* const target = base + rank;
+    long depth = 0;
+    for (std::size_t m = records.size(); m > 1; m >>= 1) ++depth;  // floor(log2 n)
+    depth *= 2;
+    while (last - first > 16) {
+        if (depth == 0) {
+            sort_path::heap_sort(first, last);
+            return target->idx;
+        }
+        --depth;
+        sort_path::move_median_to_first(first, first + 1, first + (last - first) / 2, last - 1);
+        ScoreRecord* cut = sort_path::unguarded_partition(first + 1, last, first);
+        if (target >= cut) {
+            first = cut;
+        } else {
+            last = cut;
+        }
+    }
+    sort_path::insertion_sort(first, last);
+    return target->idx;
+}
 
 std::size_t initial_center_rank(std::size_t n) noexcept {
     const double nd = static_cast<double>(n);

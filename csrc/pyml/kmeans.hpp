@@ -26,6 +26,11 @@ struct ScoreRecord {
     double dist;
     bool operator<(const ScoreRecord& other) const { return dist < other.dist; }
 };
+
+// The idx of the record that libstdc++'s std::sort would place at position
+// `rank` (records are reordered on the way; no NaN dist). Costs a selection,
+// not a sort. Throws std::out_of_range if rank >= records.size().
+long sorted_record_index(std::vector<ScoreRecord>& records, std::size_t rank);
 }  // namespace detail
 
 // Buffers of the fast path, reusable across calls (one per thread) so that

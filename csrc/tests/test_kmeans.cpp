@@ -195,3 +195,59 @@ TEST_CASE("kmeans: soak over series, lengths and parameters") {
         CHECK_EQ(ra, rb);
     }
 }
+
+TEST_CASE("kmeans: one position of std::sort without sorting") {
+    using pyml::detail::ScoreRecord;
+    std::mt19937_64 rng(99);
+    const auto check_all = [](const std::vector<ScoreRecord>& v, bool every_rank) {
+        std::vector<ScoreRecord> sorted = v;
+        std::sort(sorted.begin(), sorted.end());
+        for (std::size_t rank = 0; rank < v.size(); rank += every_rank ? 1 : 1 + v.size() / 37) {
+            std::vector<ScoreRecord> work = v;
+            if (pyml::detail::sorted_record_index(work, rank) != sorted[rank].idx) {
+                check::fail(__FILE__, __LINE__, "rank " + std::to_string(rank) + " of " + std::to_string(v.size()));
+                return;
+            }
+        }
+    };
+    for (int trial = 0; trial < 300; ++trial) {
+        const std::size_t n = 1 + rng() % (trial < 200 ? 80 : 3000);
+        const unsigned levels = 1 + static_cast<unsigned>(rng() % 6) * static_cast<unsigned>(rng() % 50);
+        std::vector<ScoreRecord> v(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            double d = static_cast<double>(rng() % levels);
+            switch (trial % 5) {
+                case 1: d = static_cast<double>(i % levels); break;                  // saw teeth
+                case 2: d = static_cast<double>(i < n / 2 ? i : n - i); break;       // organ pipe
+                case 3: d = static_cast<double>(n - i) + (i % 3 == 0 ? 0.5 : 0.0); break;  // descending
+                case 4: d = i % 7 == 0 ? std::numeric_limits<double>::infinity() : d; break;
+                default: break;
+            }
+            v[i] = ScoreRecord{static_cast<long>(i), d};
+        }
+        check_all(v, n <= 80);
+    }
+    // Inputs that exhaust the depth budget take the heap sort branch:
+    // McIlroy's adversary freezes values lazily so every pivot is bad.
+    for (std::size_t n : {64u, 257u, 1000u, 4096u}) {
+        const long gas = static_cast<long>(n);
+        std::vector<long> val(n, gas), order(n);
+        long solid = 0, candidate = 0;
+        for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<long>(i);
+        std::sort(order.begin(), order.end(), [&](long x, long y) {
+            if (val[x] == gas && val[y] == gas) val[x == candidate ? x : y] = solid++;
+            if (val[x] == gas) candidate = x;
+            else if (val[y] == gas) candidate = y;
+            return val[x] < val[y];
+        });
+        std::vector<ScoreRecord> v(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (val[i] == gas) val[i] = solid++;
+            v[i] = ScoreRecord{static_cast<long>(i), static_cast<double>(val[i])};
+        }
+        check_all(v, n <= 257);
+    }
+    std::vector<ScoreRecord> one = {{5, 1.0}};
+    CHECK_EQ(pyml::detail::sorted_record_index(one, 0), 5L);
+    CHECK_THROWS(pyml::detail::sorted_record_index(one, 1), std::out_of_range);
+}
