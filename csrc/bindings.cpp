@@ -222,10 +222,20 @@ pyml::Model ml_train(const carray<double>& history, std::int64_t diff_n, std::in
     const double* h = history.data();
     const auto n = static_cast<std::size_t>(history.size());
     py::gil_scoped_release release;
-    std::vector<double> filled;
+    // Buffers kept per thread between calls: fresh ones cost more than the
+    // training itself (page faults), and repeated trainings are the common
+    // case. Histories beyond kKeep points use (and free) their own.
+    constexpr std::size_t kKeep = std::size_t{1} << 20;
+    thread_local std::vector<double> kept_filled;
+    thread_local pyml::TrainScratch kept_scratch;
+    std::vector<double> own_filled;
+    pyml::TrainScratch own_scratch;
+    const bool keep = n <= kKeep;
+    std::vector<double>& filled = keep ? kept_filled : own_filled;
+    pyml::TrainScratch& scratch = keep ? kept_scratch : own_scratch;
     pyml::fill_gaps(h, n, filled);
     if (filled.empty()) throw std::invalid_argument("history has no points (every value is NaN)");
-    return pyml::train_model(filled.data(), filled.size(), p);
+    return pyml::train_model(filled.data(), filled.size(), p, scratch);
 }
 
 py::tuple ml_fill_gaps(const carray<double>& history) {

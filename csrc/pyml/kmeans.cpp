@@ -4,6 +4,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <stdexcept>
@@ -405,6 +406,54 @@ inline std::uint64_t exact_choice(const Columns<D>& X, std::size_t r, const doub
     const double d1 = std::sqrt(s1);
     if (d0 < best) best = d0;
     return d1 < best ? 1 : 0;
+}
+
+// exact_choice for every sample of a word selected by `which`, into `bits`
+// (pairs of samples per SSE operation, each lane with the literal order).
+template <std::size_t D>
+void exact_choices(const Columns<D>& X, std::size_t r0, std::size_t len, const double* c0, const double* c1,
+                   std::uint64_t which, std::uint64_t& bits) {
+    std::uint64_t done = 0;
+#if defined(__SSE2__)
+    const std::size_t even_len = len & ~std::size_t{1};
+    const std::uint64_t full_pairs =
+        (even_len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << even_len) - 1)) & 0x5555555555555555ULL;
+    std::uint64_t pairs = (which | (which >> 1)) & full_pairs;
+    if (pairs) {
+        __m128d c0v[D], c1v[D];
+        for (std::size_t e = 0; e < D; ++e) {
+            c0v[e] = _mm_set1_pd(c0[e]);
+            c1v[e] = _mm_set1_pd(c1[e]);
+        }
+        const __m128d dmax = _mm_set1_pd(DBL_MAX);
+        while (pairs) {
+            const std::size_t j = static_cast<std::size_t>(lowest_bit(pairs));
+            pairs &= pairs - 1;
+            __m128d s0 = _mm_setzero_pd(), s1 = _mm_setzero_pd();
+            for (std::size_t e = 0; e < D; ++e) {
+                const __m128d x = _mm_loadu_pd(X.c[e] + r0 + j);
+                const __m128d t0 = _mm_sub_pd(c0v[e], x);
+                const __m128d t1 = _mm_sub_pd(c1v[e], x);
+                s0 = _mm_add_pd(s0, _mm_mul_pd(t0, t0));
+                s1 = _mm_add_pd(s1, _mm_mul_pd(t1, t1));
+            }
+            const __m128d d0 = _mm_sqrt_pd(s0), d1 = _mm_sqrt_pd(s1);
+            const __m128d below = _mm_cmplt_pd(d0, dmax);
+            const __m128d best = _mm_or_pd(_mm_and_pd(below, d0), _mm_andnot_pd(below, dmax));
+            const std::uint64_t one = static_cast<std::uint64_t>(_mm_movemask_pd(_mm_cmplt_pd(d1, best)));
+            bits = (bits & ~(std::uint64_t{3} << j)) | (one << j);
+            done |= std::uint64_t{3} << j;
+        }
+    }
+#endif
+    std::uint64_t rest = which & ~done;
+    while (rest) {
+        const int j = lowest_bit(rest);
+        rest &= rest - 1;
+        const std::uint64_t bit = std::uint64_t{1} << j;
+        const bool one = exact_choice<D>(X, r0 + static_cast<std::size_t>(j), c0, c1) != 0;
+        bits = one ? (bits | bit) : (bits & ~bit);
+    }
 }
 
 // What one iteration's assignment needs: the linear form
@@ -979,10 +1028,18 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
         double cmax = 0.0;
         for (std::size_t e = 0; e < D; ++e) cmax = std::max(cmax, std::max(std::fabs(c0[e]), std::fabs(c1[e])));
         const FloatStep fs = float_step<D>(s, wm + std::fabs(b), wmax, l1max, small && cmax < 0x1p60);
+        // Identical centres (dlib's own): both distances are the same number,
+        // so dlib keeps centre 0 for every sample (lowest index).
+        bool identical = sums.exact;
+        for (std::size_t e = 0; e < D; ++e) identical = identical && std::memcmp(&c0[e], &c1[e], sizeof(double)) == 0;
+        if (identical) {
+            std::fill(cur, cur + words, std::uint64_t{0});
+            std::fill(bound, bound + n, -std::numeric_limits<float>::infinity());
+        }
         // Decide every word: samples whose bound still certifies them keep
         // their assignment; the others are evaluated; undecided ones wait.
         bool any_unsure = false;
-        for (std::size_t w = 0; w < words; ++w) {
+        for (std::size_t w = 0; w < words && !identical; ++w) {
             const std::size_t r0 = w * 64;
             const std::size_t len = std::min<std::size_t>(64, n - r0);
             const std::uint64_t stale = stale_bits(bound, l1, r0, len, thr_f, dw_f);
@@ -1000,6 +1057,7 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
             unsure_words[w] = unsure;
             any_unsure |= unsure != 0;
         }
+        if (identical) std::fill(unsure_words, unsure_words + words, std::uint64_t{0});
         if (any_unsure) {
             // The literal decision needs dlib's exact centres of this iteration.
             if (!sums.exact) {
@@ -1012,14 +1070,8 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
                 }
             }
             for (std::size_t w = 0; w < words; ++w) {
-                std::uint64_t unsure = unsure_words[w];
-                while (unsure) {
-                    const int j = lowest_bit(unsure);
-                    unsure &= unsure - 1;
-                    const std::uint64_t bit = std::uint64_t{1} << j;
-                    const bool one = exact_choice<D>(X, w * 64 + static_cast<std::size_t>(j), c0, c1) != 0;
-                    cur[w] = one ? (cur[w] | bit) : (cur[w] & ~bit);
-                }
+                if (unsure_words[w] == 0) continue;
+                exact_choices<D>(X, w * 64, std::min<std::size_t>(64, n - w * 64), c0, c1, unsure_words[w], cur[w]);
             }
         }
 
