@@ -295,24 +295,28 @@ std::size_t lloyd_generic(const double* X, std::size_t n, std::size_t dims, std:
 // literal path bit for bit:
 //
 // * Initial pick: the same kernel distances; a selection replaces the sort
-//   when the distance at the chosen rank belongs to one sample.
+//   when the distance at the chosen rank belongs to one sample, and
+//   otherwise std::sort's introsort is followed down to that rank only.
 // * Assignment: dlib picks centre 1 iff sqrt(s1) < sqrt(s0) (s = the
 //   sequential sum of squares). With g(x) = |c0 - x|^2 - |c1 - x|^2 (exact
 //   real value), that comparison is decided by the sign of g whenever
 //   |g| > esq, where esq bounds the rounding of s0 and s1 ((D + 3) u each,
 //   relative) plus a 4u gap that keeps their square roots apart. g is
-//   evaluated as the linear form b - 2 w.x, whose own error is below errg.
-//   Samples with |g_hat| <= esq + errg, and all samples when anything is not
-//   finite, are decided by the literal computation.
+//   evaluated as the linear form b - 2 w.x, first in float, then in double
+//   when float cannot decide; samples neither can decide, and all samples
+//   when anything is not finite, are decided by the literal computation
+//   (with dlib's exact centres). Identical centres keep every sample at 0.
 // * Across iterations each sample keeps a lower bound on |g| (Hamerly-style):
-//   g moves by at most `drift` per iteration (from how far the centres
+//   g moves by at most db + dw * sum_e |x_e| (from how far the centres
 //   moved), so a sample whose bound stays above esq keeps its assignment
 //   without being evaluated.
-// * Sums: per cluster in sample order, scaled by 1/count; an empty cluster
-//   becomes the zero vector. An iteration without changes keeps the centres
-//   (recomputing them from the same assignment gives the same values), and
-//   the sums resume from the first changed 64-sample word, using the sums
-//   saved before each word in the previous pass.
+// * Centres: between iterations the two cluster sums are carried over with
+//   the moved samples transferred (estimates, with rigorous error bounds that
+//   widen esq); dlib's sequential sums are computed when many samples moved,
+//   when a literal decision needs them, and for the result. They are summed
+//   per cluster in sample order and scaled by 1/count; an empty cluster's
+//   centre is the zero vector. An iteration without changes ends the loop
+//   (recomputing the centres from the same assignment gives the same values).
 
 inline std::size_t popcount64(std::uint64_t v) {
     v = v - ((v >> 1) & 0x5555555555555555ULL);
