@@ -202,9 +202,9 @@ def test_budget_tick(size):
     print(f"\nD={size}: bank {bank_ns:.1f} ns/dim (fastest round {fastest_ns:.1f}), NumPy {numpy_ns:.1f} ns/dim, "
           f"bank is {speedup:.1f}x faster (medians)")
     if size == LARGEST and not SMALL:   # the budget is for D = 100,000
-        # DESIGN §6: <= 25 ns per dimension, judged on the fastest round
-        # because the machine is shared. Its 3.5x ratio assumed a NumPy tick
-        # of ~90 ns; the one above avoids copying the window (row views of
-        # the ring) and runs at ~50 ns here, so the ratio is ~2x.
-        assert fastest_ns <= 25.0
-        assert speedup >= 1.5
+        # DESIGN §6 as written: <= 25 ns per dimension (median) and >= 3.5x a
+        # vectorised NumPy tick. The NumPy tick above avoids copying the window
+        # (row views of the ring) and runs at ~45-50 ns here rather than the
+        # ~90 ns the ratio was set against; the budget is kept, not bent to it.
+        assert bank_ns <= 25.0
+        assert speedup >= 3.5
