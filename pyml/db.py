@@ -41,7 +41,8 @@ import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from numbers import Real
 from typing import Any
 
@@ -316,6 +317,32 @@ class AnomalyDB:
         """Lock for the shared in-memory connection; connections to files need none."""
         return self._shared_lock if self._memory else _NO_LOCK
 
+    def _select(self, what: str, sql: str, params: Sequence[Any]) -> list[Any]:
+        """All rows of one parameterised read; a SQLite failure becomes :class:`DatabaseError` saying ``what``."""
+        with self._guard():
+            conn = self._conn()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(f"cannot {what}", exc) from exc
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One explicit write transaction: committed if the block succeeds, rolled back otherwise."""
+        with self._guard():
+            conn = self._conn()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise self._error(f"cannot {what}", exc) from exc
+
     def close(self) -> None:
         """Close every connection of this object. Idempotent; later calls raise :class:`DatabaseError`."""
         if self._closed:
@@ -456,17 +483,13 @@ class AnomalyDB:
         """
         host_id = _check_host(host_id)
         a, b = _check_range(after_s, before_s, ("after_s", "before_s"))
-        with self._guard():
-            conn = self._conn()
-            try:
-                rows = conn.execute(
-                    'SELECT "after", "before" FROM anomaly_events'
-                    ' WHERE anomaly_detector_name = ? AND anomaly_detector_version = ?'
-                    ' AND host_id = ? AND "after" >= ? AND "before" <= ?'
-                    ' ORDER BY "after", "before"',
-                    (DETECTOR_NAME, DETECTOR_VERSION, host_id, a, b)).fetchall()
-            except sqlite3.Error as exc:
-                raise self._error("cannot read anomaly events", exc) from exc
+        rows = self._select(
+            "read anomaly events",
+            'SELECT "after", "before" FROM anomaly_events'
+            ' WHERE anomaly_detector_name = ? AND anomaly_detector_version = ?'
+            ' AND host_id = ? AND "after" >= ? AND "before" <= ?'
+            ' ORDER BY "after", "before"',
+            (DETECTOR_NAME, DETECTOR_VERSION, host_id, a, b))
         return [[int(r[0]), int(r[1])] for r in rows]
 
     def anomaly_event_info(self, host_id: str, after_s: int, before_s: int
@@ -478,16 +501,13 @@ class AnomalyDB:
         """
         host_id = _check_host(host_id)
         a, b = _check_range(after_s, before_s, ("after_s", "before_s"))
-        with self._guard():
-            conn = self._conn()
-            try:
-                row = conn.execute(
-                    'SELECT anomaly_event_info FROM anomaly_events'
-                    ' WHERE anomaly_detector_name = ? AND anomaly_detector_version = ?'
-                    ' AND host_id = ? AND "after" = ? AND "before" = ?',
-                    (DETECTOR_NAME, DETECTOR_VERSION, host_id, a, b)).fetchone()
-            except sqlite3.Error as exc:
-                raise self._error("cannot read anomaly event info", exc) from exc
+        rows = self._select(
+            "read anomaly event info",
+            'SELECT anomaly_event_info FROM anomaly_events'
+            ' WHERE anomaly_detector_name = ? AND anomaly_detector_version = ?'
+            ' AND host_id = ? AND "after" = ? AND "before" = ?',
+            (DETECTOR_NAME, DETECTOR_VERSION, host_id, a, b))
+        row = rows[0] if rows else None
         if row is None or row[0] is None:
             return None
         try:
@@ -540,21 +560,10 @@ class AnomalyDB:
             rows.append((host_id, dim, bytes(blob), t))
         if not rows:
             return 0
-        with self._guard():
-            conn = self._conn()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO models (host_id, dimension_id, model, trained_at)"
-                        " VALUES (?, ?, ?, ?)", rows)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise self._error("cannot save models", exc) from exc
+        with self._transaction("save models") as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO models (host_id, dimension_id, model, trained_at) VALUES (?, ?, ?, ?)",
+                rows)
         return len(rows)
 
     def load_models(self, host_id: str) -> dict[str, tuple[bytes, float]]:
@@ -563,14 +572,10 @@ class AnomalyDB:
         The dict is ordered by dimension id; empty if the host has none.
         """
         host_id = _check_host(host_id)
-        with self._guard():
-            conn = self._conn()
-            try:
-                rows = conn.execute(
-                    "SELECT dimension_id, model, trained_at FROM models WHERE host_id = ?"
-                    " ORDER BY dimension_id", (host_id,)).fetchall()
-            except sqlite3.Error as exc:
-                raise self._error("cannot load models", exc) from exc
+        rows = self._select(
+            "load models",
+            "SELECT dimension_id, model, trained_at FROM models WHERE host_id = ? ORDER BY dimension_id",
+            (host_id,))
         return {r[0]: (bytes(r[1]), float(r[2])) for r in rows}
 
     def delete_models(self, host_id: str, dimension_ids: Iterable[str]) -> int:
@@ -585,22 +590,11 @@ class AnomalyDB:
         ids = [_check_dimension_id(f"dimension_ids[{i}]", d) for i, d in enumerate(dimension_ids)]
         if not ids:
             return 0
-        with self._guard():
-            conn = self._conn()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    before = conn.total_changes
-                    conn.executemany("DELETE FROM models WHERE host_id = ? AND dimension_id = ?",
-                                     [(host_id, d) for d in ids])
-                    deleted = conn.total_changes - before
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise self._error("cannot delete models", exc) from exc
+        with self._transaction("delete models") as conn:
+            before = conn.total_changes
+            conn.executemany("DELETE FROM models WHERE host_id = ? AND dimension_id = ?",
+                             [(host_id, d) for d in ids])
+            deleted = conn.total_changes - before
         return deleted
 
 
