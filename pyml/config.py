@@ -83,7 +83,11 @@ _KEYS: Tuple[_Key, ...] = (
          0.05, 0.01, 0.99, 0.0, math.inf),
     _Key("hosts_to_skip", "hosts to skip from training", "str", "!*"),
     _Key("charts_to_skip", "charts to skip from training", "str", _DEFAULT_CHARTS_TO_SKIP),
+    # pyml's own keys (not in the reference); to_netdata_conf writes them only when set.
+    _Key("score_peak_window", "score peak window", "int", 0, 0, _INT_LIMIT, 0, _INT_LIMIT),
 )
+#: Keys pyml adds to the reference's [ml] section.
+_EXTENSION_KEYS = frozenset({"score_peak_window"})
 _BY_NAME: Dict[str, _Key] = {k.name: k for k in _KEYS}
 _BY_CONF_KEY: Dict[str, _Key] = {k.conf_key: k for k in _KEYS}
 
@@ -229,6 +233,15 @@ class MLConfig:
         ``charts to skip from training``: a simple pattern; a matching chart
         name gets no ML. The default trains only ``system.*``, ``cpu.*``,
         ``mem.*``, ``disk.*``, ``net.*`` and similar charts.
+    score_peak_window : int
+        ``score peak window`` (pyml's own key, not the reference's): when > 0,
+        the anomaly score a dimension *reports* (``Host.collect_all(...,
+        want_scores=True)``, the lab's per-point score) is its score (capped
+        at 100) only where that score is higher than the last one it reported
+        within this many ticks, and 0 elsewhere: a rise is reported once, not
+        again on every following tick. Stored anomaly bits, anomaly rates and
+        events are unchanged (they follow the score itself). Default 0 (off:
+        the reference's behaviour); see :class:`pyml.peaks.ScorePeaks`.
     clamp : bool, keyword-only
         ``True`` (default): the reference's clamps and resets apply.
         ``False``, for exploring settings the reference does not allow: values
@@ -263,6 +276,7 @@ class MLConfig:
     dimension_rate_threshold: float = 0.05
     hosts_to_skip: str = "!*"
     charts_to_skip: str = _DEFAULT_CHARTS_TO_SKIP
+    score_peak_window: int = 0
     clamp: bool = field(default=True, compare=False)
 
     def __post_init__(self) -> None:
@@ -339,7 +353,8 @@ class MLConfig:
     def to_netdata_conf(self) -> str:
         """The ``[ml]`` section of a netdata.conf holding this configuration.
 
-        Every key is written uncommented, in SPEC §6.1's order: booleans as
+        Every key of the reference is written uncommented, in SPEC §6.1's
+        order, followed by pyml's own keys that differ from their defaults: booleans as
         ``yes``/``no``, integers in decimal, floats in their shortest form that
         reads back to the same value. :meth:`from_netdata_conf` (with the same
         ``clamp``) reads the text back to an equal configuration.
@@ -353,6 +368,8 @@ class MLConfig:
         lines = ["[ml]"]
         for key in _KEYS:
             value = getattr(self, key.name)
+            if key.name in _EXTENSION_KEYS and value == key.default:
+                continue
             if key.kind == "bool":
                 text = "yes" if value else "no"
             elif key.kind == "float":

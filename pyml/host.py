@@ -29,6 +29,7 @@ from .charts import INTERNAL_CHARTS, internal_values
 from .config import MLConfig
 from .db import AnomalyDB
 from .detector import AnomalyDetector, TickResult
+from .peaks import ScorePeaks
 from .query import DataQuery, parse_number
 from .scheduler import TrainingScheduler
 from .storage import SampleStore, StoreError
@@ -174,6 +175,7 @@ class Host:
         self._pending_reset: np.ndarray | None = None
         self._last_result: TickResult | None = None
         self._last_words = np.zeros(0, dtype=np.uint32)
+        self._peaks = ScorePeaks(cfg.score_peak_window) if cfg.score_peak_window > 0 else None
 
         self._lock = threading.RLock()                  # store and registry vs. the trainer
         self._models_to_save: list[tuple[int, str]] = []   # trained, applied by the next tick, then saved
@@ -287,6 +289,9 @@ class Host:
             slot = int(self._bank.add_slot())
             self._ensure_slot_arrays(slot + 1)
             self._store.clear_slot(slot)
+            if self._peaks is not None:
+                self._peaks.ensure_size(slot + 1)
+                self._peaks.reset(slot)
             chart.dimensions.append(dimension)
             self._slot_of[dim_id] = slot
             if not chart.internal:
@@ -344,6 +349,9 @@ class Host:
         per dimension in ``dimension_ids()`` order: the anomaly scores of this
         tick (0-100 scale, may exceed 100; 0 when there is no score: no model,
         window not full, gap) and the anomaly bits stored with the samples.
+        With ``score_peak_window`` set, the scores are the reported peaks
+        (capped at 100, 0 between peaks; :mod:`pyml.peaks`); the bits are not
+        affected.
         Otherwise it returns None.
         """
         t = _check_time(t)
@@ -438,8 +446,11 @@ class Host:
         k = self._store.tick_of(t)
         started = time.perf_counter()
         scores = None
-        if want_scores:
+        if want_scores or self._peaks is not None:
             words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
+            if self._peaks is not None:
+                self._peaks.ensure_size(scores.size)
+                scores = self._peaks.update(scores)
         else:
             words = self._bank.tick(by_slot) if reset is None else self._bank.tick(by_slot, reset=reset)
         if self.ml_enabled:
@@ -462,6 +473,8 @@ class Host:
             self._store.append(k * self.update_every, words)
             self._last_k = k
         self._last_words = words
+        if not want_scores:
+            scores = None
         if self.ml_enabled:
             self._on_detector_result(self._last_result)
             self._save_applied_models(k)

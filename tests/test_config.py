@@ -44,6 +44,10 @@ TABLE = [
     ("hosts_to_skip", "hosts to skip from training", "!*", None),
     ("charts_to_skip", "charts to skip from training", DEFAULT_CHARTS, None),
 ]
+# pyml's own keys, after the reference's (default = the reference's behaviour)
+EXTENSIONS = [
+    ("score_peak_window", "score peak window", 0, None),
+]
 INT_FIELDS = [
     "max_train_samples", "min_train_samples", "train_every", "diff_n", "smooth_n", "lag_n",
     "max_kmeans_iters", "min_window_size", "max_window_size", "idle_window_size",
@@ -63,9 +67,9 @@ def config_warnings(caplog: pytest.LogCaptureFixture) -> List[str]:
 
 def test_fields_and_defaults_follow_spec() -> None:
     names = [f.name for f in dataclasses.fields(MLConfig)]
-    assert names == [row[0] for row in TABLE] + ["clamp"]
+    assert names == [row[0] for row in TABLE + EXTENSIONS] + ["clamp"]
     cfg = MLConfig()
-    for name, _, default, _ in TABLE:
+    for name, _, default, _ in TABLE + EXTENSIONS:
         value = getattr(cfg, name)
         assert value == default and type(value) is type(default), name
     assert cfg.clamp is True
@@ -780,3 +784,19 @@ def test_from_netdata_conf_unclamped() -> None:
         MLConfig.from_netdata_conf(ml("enabled = no", "minimum window size = 0.5"), clamp=False)
     with pytest.raises(ValueError, match="line 2: 'window minimum anomaly rate' = '2'.*at most 1.0"):
         MLConfig.from_netdata_conf(ml("window minimum anomaly rate = 2"), clamp=False)
+
+
+# ----------------------------------------------------------------- pyml's own keys
+
+
+def test_score_peak_window_reads_writes_and_checks() -> None:
+    cfg = MLConfig.from_netdata_conf("[ml]\n\tscore peak window = 300\n")
+    assert cfg.score_peak_window == 300
+    assert "\tscore peak window = 300\n" in cfg.to_netdata_conf()
+    assert MLConfig.from_netdata_conf(cfg.to_netdata_conf()) == cfg
+    assert "score peak window" not in MLConfig().to_netdata_conf()
+    assert "score-peak-window" not in MLConfig().ml_info()
+    with pytest.raises(ValueError, match="score_peak_window must be at least 0, .*got -1"):
+        MLConfig(score_peak_window=-1, clamp=False)
+    with pytest.raises(TypeError, match="score_peak_window"):
+        MLConfig(score_peak_window="5")
