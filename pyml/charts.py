@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .detector import TickResult
+from .detector import _ABOVE, TickResult
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,20 @@ def internal_values(
         chart.id: [collected[chart.id][name] / divisor for name, divisor in chart.dimensions]
         for chart in INTERNAL_CHARTS
     }
+
+
+def internal_row(
+    result: TickResult, prediction_ms: float, training_total_ms: float, training_max_ms: float
+) -> list[float]:
+    """:func:`internal_values` flattened: every internal chart's values, in ``INTERNAL_CHARTS`` order.
+
+    The per-tick path: the same numbers without building the mappings.
+    """
+    return [
+        float(result.total), float(result.trained), float(result.normal), float(result.anomalous),
+        int(result.host_anomaly_rate * 10000.0) / 100,
+        float(result.window_duration),
+        float(result.to_state is _ABOVE), float(result.reset), float(result.new_event),
+        float(int(prediction_ms)),
+        float(int(training_total_ms)), float(int(training_max_ms)),
+    ]

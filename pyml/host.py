@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _core, core
 from ._arrays import as_flags, as_float64
-from .charts import INTERNAL_CHARTS, internal_values
+from .charts import INTERNAL_CHARTS, internal_row
 from .config import MLConfig
 from .db import AnomalyDB
 from .detector import AnomalyDetector, TickResult
@@ -199,6 +199,10 @@ class Host:
                                        units=spec.units, family=spec.family, context=spec.id,
                                        priority=spec.priority)
                 self._internal_slots[spec.id] = [self._slot_of[f"{spec.id}|{d}"] for d in chart.dimensions]
+        # slots of the internal charts' dimensions in INTERNAL_CHARTS order (internal_row's order)
+        self._internal_slot_array = np.array(
+            [self._slot_of[f"{spec.id}|{d}"] for spec in INTERNAL_CHARTS for d, _ in spec.dimensions]
+            if self.ml_enabled else [], dtype=np.int64)
         if self.background and self.ml_enabled:
             self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}", daemon=True)
             self._worker.start()
@@ -450,7 +454,7 @@ class Host:
             words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
             if self._peaks is not None:
                 self._peaks.ensure_size(scores.size)
-                scores = self._peaks.update(scores)
+                scores = self._peaks.update_unchecked(scores)
         else:
             words = self._bank.tick(by_slot) if reset is None else self._bank.tick(by_slot, reset=reset)
         if self.ml_enabled:
@@ -463,10 +467,8 @@ class Host:
             with self._lock:
                 durations, self._training_ms = self._training_ms, []
             prediction_ms = (time.perf_counter() - started) * 1000.0
-            values = internal_values(result, prediction_ms, sum(durations), max(durations, default=0.0))
-            slots = [slot for chart_id in self._internal_slots for slot in self._internal_slots[chart_id]]
-            flat = [v for chart_id in self._internal_slots for v in values[chart_id]]
-            words[slots] = _core.pack(np.array(flat, dtype=np.float64), _NO_FLAG, _NO_FLAG)
+            row = internal_row(result, prediction_ms, sum(durations), max(durations, default=0.0))
+            words[self._internal_slot_array] = _core.pack(np.array(row, dtype=np.float64), _NO_FLAG, _NO_FLAG)
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()

@@ -91,12 +91,17 @@ class ScorePeaks:
         if np.isnan(s).any():
             bad = int(np.flatnonzero(np.isnan(s))[0])
             raise ValueError(f"scores[{bad}] is NaN; a slot without a score scores 0")
-        capped = np.minimum(s, SCORE_CAP)
+        return self.update_unchecked(s)
+
+    def update_unchecked(self, scores: np.ndarray) -> np.ndarray:
+        """:meth:`update` for a float64 array already known to be valid (the host's per-tick path)."""
+        capped = np.minimum(scores, SCORE_CAP)
         age = self._age
         age += 1
         peak = self._peak
-        peak[age > self.window] = -np.inf
-        rises = capped > peak
+        np.copyto(peak, -np.inf, where=age > self.window)
+        rises = np.greater(capped, peak)
         np.copyto(peak, capped, where=rises)
         np.copyto(age, 0, where=rises)
-        return np.where(rises, capped, 0.0)
+        np.multiply(capped, rises, out=capped)
+        return capped

@@ -626,3 +626,20 @@ def test_vectorised_counters_match_a_per_slot_computation():
         got = det.counters()
         np.testing.assert_array_equal(got.ones, history[max(0, t - low + 1) : t + 1].sum(axis=0))
         np.testing.assert_array_equal(got.k, k)
+
+
+def test_internal_row_is_internal_values_flattened():
+    from pyml.charts import INTERNAL_CHARTS, internal_row, internal_values
+
+    ahead = TRACE_BITS[1:] + [0]
+    det = AnomalyDetector(host_anomaly_rate_threshold=0.5, slot_id=["d|a", "d|b", "d|c", "d|e"].__getitem__)
+    det.add_slots([0, 1, 2, 3])
+    trained = np.array([True, True, False, True])
+    seen = set()
+    for t, bit in enumerate(TRACE_BITS):
+        r = det.tick(T0 + t, np.array([ahead[t]] * 3 + [bit], dtype=bool), trained)
+        seen.add((r.to_state, r.reset, r.new_event))
+        values = internal_values(r, 3.7 + t, 12.9, 8.2)
+        flat = [v for chart in INTERNAL_CHARTS for v in values[chart.id]]
+        assert internal_row(r, 3.7 + t, 12.9, 8.2) == flat, f"tick {t}"
+    assert len(seen) >= 3  # idle, above threshold and the event's end were all compared
