@@ -117,6 +117,18 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return 2
 
 
+def _cmd_lab_sweep(args: argparse.Namespace) -> int:
+    from .lab.sweep import run_command
+
+    try:
+        return run_command(args.files, labels=args.labels, grid_items=args.grid or (), grid_file=args.grid_file,
+                           jobs=args.jobs, scheduler=args.scheduler, out_dir=args.out, plots=args.plots,
+                           progress=False if args.quiet else None)
+    except (OSError, ImportError, ValueError, TypeError) as exc:
+        print(f"pyml lab sweep: {exc}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pyml`` command."""
     parser = argparse.ArgumentParser(prog="pyml", description="Netdata-style ML anomaly detection.")
@@ -153,6 +165,25 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--jobs", type=int, default=1, help="replay files in this many processes (default: 1)")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(func=_cmd_replay)
+
+    lab = commands.add_parser("lab", help="experiments on labelled data (see: pyml lab sweep --help)")
+    lab_commands = lab.add_subparsers(dest="lab_command", required=True)
+    sweep = lab_commands.add_parser(
+        "sweep", help="replay files with every configuration of a grid and rank them by NAB score "
+                      "(the lab's defaults: unclamped, training sized per file)")
+    sweep.add_argument("files", nargs="+", metavar="FILE_OR_DIR", help="files, or directories of .csv/.json files")
+    sweep.add_argument("--labels", metavar="WINDOWS_JSON", help="NAB's combined_windows.json (required)")
+    sweep.add_argument("--grid", action="append", metavar="KEY=V1,V2",
+                       help="an MLConfig field and its values, e.g. diff_n=0,1 (repeatable)")
+    sweep.add_argument("--grid-file", metavar="GRID_JSON", help='a JSON object {"field": [values, ...]}')
+    sweep.add_argument("--jobs", type=int, help="processes of the local pool (default: the number of CPUs)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on a Dask cluster (e.g. tcp://host:8786; needs the 'dask' extra)")
+    sweep.add_argument("--out", metavar="DIR", default="pyml-sweep", help="output directory (default: %(default)s)")
+    sweep.add_argument("--plots", choices=["best", "all", "none"], default="best",
+                       help="PNG per file for the best configuration, every configuration, or none (default: best)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_cmd_lab_sweep)
 
     demo = commands.add_parser(
         "demo", help="replay a generated host with injected incidents through the engine and report what it found"

@@ -10,7 +10,11 @@ NAB (Numenta Anomaly Benchmark) support, written from NAB's published rules:
 - :mod:`pyml.lab.formats` and :mod:`pyml.lab.replay`: read recorded data
   (NAB or wide CSV, Netdata ``/api/v1/data`` JSON) and replay it through the
   engine (``pyml.lab.replay(path)`` is the replay function; ``pyml replay``
-  the command).
+  the command);
+- :mod:`pyml.lab.sweep`: replay a corpus with every configuration of a grid on
+  any executor (a process pool, Dask) and rank the configurations by NAB
+  score (``pyml lab sweep`` the command); :mod:`pyml.lab.plots` draws one
+  replay as a PNG.
 
 Typical use, with a detector's scores written by NAB's own tooling or by
 :func:`write_results`::
@@ -41,6 +45,7 @@ from .formats import Recording, read_recording
 from .nab_results import read_results, results_path, write_results
 from .replay import ReplayResult, detect_update_every, lab_config, replay_files, score_replays, write_points
 from .replay import replay  # the function; the module stays importable as pyml.lab.replay via sys.modules
+from .sweep import SweepResult, SweepRow, sweep  # the function, as for replay (module: sys.modules)
 from .scoring import (
     DEFAULT_PROBATIONARY_PERCENT,
     NO_DETECTION_THRESHOLD,
@@ -64,6 +69,9 @@ __all__ = [
     "replay",
     "replay_files",
     "score_replays",
+    "sweep",
+    "SweepResult",
+    "SweepRow",
     "write_points",
     "DEFAULT_PROBATIONARY_PERCENT",
     "NAB_PROFILES",
