@@ -124,7 +124,7 @@ def _cmd_lab_sweep(args: argparse.Namespace) -> int:
         return run_command(args.files, labels=args.labels, grid_items=args.grid or (), grid_file=args.grid_file,
                            jobs=args.jobs, scheduler=args.scheduler, out_dir=args.out, plots=args.plots,
                            progress=False if args.quiet else None)
-    except (OSError, ImportError, ValueError, TypeError) as exc:
+    except (OSError, ImportError, ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: a task failed
         print(f"pyml lab sweep: {exc}", file=sys.stderr)
         return 2
 
