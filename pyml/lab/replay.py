@@ -46,6 +46,7 @@ import numpy as np
 from ..config import MLConfig
 from ..host import Host
 from .formats import Recording, read_recording
+from .formulations import DEFAULT_FORMULATION, PEAK_WINDOW_FRACTION, formulation_settings
 from .nab_results import write_results
 from .scoring import (
     DEFAULT_PROBATIONARY_PERCENT,
@@ -131,7 +132,7 @@ def detect_update_every(timestamps: Any) -> int:
 
 
 def lab_config(n_points: int, *, probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
-               **overrides: Any) -> MLConfig:
+               formulation: str = DEFAULT_FORMULATION, **overrides: Any) -> MLConfig:
     """The replay's default configuration for a recording of ``n_points`` points.
 
     The reference's defaults (SPEC §6.1), unclamped (``clamp=False``), with
@@ -139,22 +140,27 @@ def lab_config(n_points: int, *, probationary_percent: float = DEFAULT_PROBATION
     of 1-second samples: ``min_train_samples`` = NAB's probationary period
     (``floor(probationary_percent x n_points)``, at least what two feature
     vectors need), ``max_train_samples`` = :data:`LAB_TRAIN_FACTOR` x that,
-    ``train_every`` = ``min_train_samples``. ``overrides`` are further
-    :class:`~pyml.MLConfig` fields.
+    ``train_every`` = ``min_train_samples``. ``formulation`` (a name of
+    :data:`pyml.lab.formulations.FORMULATIONS`; default ``"reference"``) then
+    changes what it is about; ``overrides`` are further
+    :class:`~pyml.MLConfig` fields and win over both.
     """
     if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
         raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
+    probation = probationary_length(int(n_points), probationary_percent)
     base = MLConfig(clamp=False)
-    smallest = base.diff_n + max(base.smooth_n, 1) - 1 + base.lag_n + 2
-    if "diff_n" in overrides or "smooth_n" in overrides or "lag_n" in overrides:
-        smallest = (int(overrides.get("diff_n", base.diff_n)) + max(int(overrides.get("smooth_n", base.smooth_n)), 1)
-                    - 1 + int(overrides.get("lag_n", base.lag_n)) + 2)
-    minimum = max(probationary_length(int(n_points), probationary_percent), smallest)
+    shape = {"diff_n": base.diff_n, "smooth_n": base.smooth_n, "lag_n": base.lag_n}
+    chosen = formulation_settings(formulation, probation)
+    for key in shape:
+        shape[key] = int(overrides.get(key, chosen.get(key, shape[key])))
+    smallest = shape["diff_n"] + max(shape["smooth_n"], 1) - 1 + shape["lag_n"] + 2
+    minimum = max(probation, smallest)
     settings: dict[str, Any] = {
         "min_train_samples": minimum,
         "max_train_samples": LAB_TRAIN_FACTOR * minimum,
         "train_every": minimum,
     }
+    settings.update(formulation_settings(formulation, int(overrides.get("min_train_samples", minimum))))
     settings.update(overrides)
     settings.setdefault("clamp", False)
     return MLConfig(**settings)
@@ -232,6 +238,7 @@ def replay(
     progress: bool | None = None,
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
     training_threads: int = 1,
+    formulation: str = DEFAULT_FORMULATION,
     _progress_bar: _Progress | None = None,
 ) -> ReplayResult:
     """Replay one recording through a synchronous :class:`pyml.Host`.
@@ -256,6 +263,9 @@ def replay(
         Used by :func:`lab_config` when ``config`` is None.
     training_threads
         Threads of one training round (one dimension trains on one thread).
+    formulation
+        Used by :func:`lab_config` when ``config`` is None: a name of
+        :data:`pyml.lab.formulations.FORMULATIONS` (default ``"reference"``).
     """
     started = time.perf_counter()
     recording = source if isinstance(source, Recording) else read_recording(source)
@@ -270,7 +280,8 @@ def replay(
         raise ValueError(f"{recording.name}: timestamp {recording.timestamps[bad]} (row {bad}) is before 1970")
     if config is not None and not isinstance(config, MLConfig):
         raise TypeError(f"config must be an MLConfig, got {type(config).__name__}: {config!r}")
-    cfg = _for_replay(lab_config(n, probationary_percent=probationary_percent) if config is None else config)
+    cfg = _for_replay(lab_config(n, probationary_percent=probationary_percent, formulation=formulation)
+                      if config is None else config)
     label = name if name is not None else recording.name
 
     host = Host("lab-replay", cfg, update_every=ue, background=False, training_threads=training_threads)
@@ -329,8 +340,10 @@ def replay(
     )
 
 
-def _replay_one(path: PathLike, name: str, config: MLConfig | None, probationary_percent: float) -> ReplayResult:
-    return replay(path, config, name=name, progress=False, probationary_percent=probationary_percent)
+def _replay_one(path: PathLike, name: str, config: MLConfig | None, probationary_percent: float,
+                formulation: str = DEFAULT_FORMULATION) -> ReplayResult:
+    return replay(path, config, name=name, progress=False, probationary_percent=probationary_percent,
+                  formulation=formulation)
 
 
 def replay_files(
@@ -341,6 +354,7 @@ def replay_files(
     progress: bool | None = None,
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
     on_result: Callable[[ReplayResult], None] | None = None,
+    formulation: str = DEFAULT_FORMULATION,
 ) -> dict[str, ReplayResult]:
     """Replay several files; return ``{name: ReplayResult}`` in input order.
 
@@ -349,8 +363,9 @@ def replay_files(
     ``executor`` (any :class:`concurrent.futures.Executor`: a process pool,
     Dask, Ray) replays files in parallel; by default they run one after the
     other in this process. ``on_result`` is called with each result as it
-    arrives (in input order).
+    arrives (in input order). ``formulation`` is :func:`replay`'s.
     """
+    formulation_settings(formulation, 1)  # an unknown name fails here, before any work
     if isinstance(paths, Mapping):
         named = dict(paths)
     else:
@@ -363,7 +378,7 @@ def replay_files(
     out: dict[str, ReplayResult] = {}
     show = _show_progress(progress)
     if executor is not None:
-        futures = [executor.submit(_replay_one, p, nm, config, probationary_percent) for nm, p in named.items()]
+        futures = [executor.submit(_replay_one, p, nm, config, probationary_percent, formulation) for nm, p in named.items()]
         bar = _Progress(len(futures), "files", show)
         try:
             for nm, fut in zip(named, futures):
@@ -380,7 +395,8 @@ def replay_files(
     bar = _Progress(sum(r.values.shape[0] for r in recordings.values()), "replay", show)
     try:
         for nm, rec in recordings.items():
-            out[nm] = replay(rec, config, name=nm, probationary_percent=probationary_percent, _progress_bar=bar)
+            out[nm] = replay(rec, config, name=nm, probationary_percent=probationary_percent,
+                             formulation=formulation, _progress_bar=bar)
             if on_result is not None:
                 on_result(out[nm])
     finally:
@@ -499,8 +515,9 @@ def _points_path(out_dir: Path, name: str) -> Path:
 
 
 def _describe_config(cfg: MLConfig) -> str:
-    return (f"min_train_samples={cfg.min_train_samples} max_train_samples={cfg.max_train_samples} "
+    text = (f"min_train_samples={cfg.min_train_samples} max_train_samples={cfg.max_train_samples} "
             f"train_every={cfg.train_every}")
+    return text + (f" score_peak_window={cfg.score_peak_window}" if cfg.score_peak_window else "")
 
 
 def _write_profile_summary(results_dir: Path, detector: str, nab: Mapping[str, ProfileScore],
@@ -534,6 +551,7 @@ def run_command(
     jobs: int = 1,
     progress: bool | None = None,
     stdout: Any = None,
+    formulation: str = DEFAULT_FORMULATION,
 ) -> int:
     """``pyml replay``: replay files, write per-point CSVs and events, score against labels if given.
 
@@ -541,7 +559,8 @@ def run_command(
     ``<out_dir>/events.json``, and with ``labels`` NAB's results layout under
     ``<out_dir>/results/<detector>/`` plus ``<out_dir>/scores.json``. Prints
     the configuration used and a summary on ``stdout``. Returns the exit
-    status.
+    status. ``formulation`` names the lab's configuration of the engine
+    (:mod:`pyml.lab.formulations`) when no ``config_path`` is given.
     """
     from .labels import load_windows
 
@@ -549,6 +568,9 @@ def run_command(
     named = collect_inputs(inputs)
     windows = None if labels is None else load_windows(labels)
     config: MLConfig | None = None
+    formulation_settings(formulation, 1)  # an unknown name fails before any work
+    if config_path is not None and formulation != DEFAULT_FORMULATION:
+        raise ValueError(f"give either a configuration file or a formulation, not both (formulation {formulation!r})")
     if config_path is not None:
         config = _for_replay(MLConfig.from_netdata_conf(Path(config_path), clamp=not unclamped))
         print(f"# configuration: {config_path} ({'unclamped' if unclamped else 'clamped as netdata does'}), "
@@ -560,6 +582,13 @@ def run_command(
               f"(min_train_samples = NAB probationary period: floor({DEFAULT_PROBATIONARY_PERCENT} x points), "
               f"at most {DEFAULT_PROBATIONARY_PERCENT} x 5000; max_train_samples = {LAB_TRAIN_FACTOR} x "
               "min_train_samples; train_every = min_train_samples)", file=stdout)
+        if formulation != DEFAULT_FORMULATION:
+            changed = formulation_settings(formulation, 1000)
+            shown = ", ".join(f"{k}={v}" for k, v in changed.items() if k != "score_peak_window")
+            print(f"# formulation {formulation!r}: {shown}"
+                  + (f", score_peak_window = {PEAK_WINDOW_FRACTION} x min_train_samples"
+                     if "score_peak_window" in changed else ""), file=stdout)
+            defaults = dataclasses.replace(defaults, **{k: v for k, v in changed.items()})
         print(f"# diff_n={defaults.diff_n} smooth_n={defaults.smooth_n} lag_n={defaults.lag_n} "
               f"max_kmeans_iters={defaults.max_kmeans_iters} "
               f"dimension_anomaly_score_threshold={defaults.dimension_anomaly_score_threshold} "
@@ -585,9 +614,10 @@ def run_command(
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = replay_files(named, config, executor=pool, progress=progress, on_result=report)
+            results = replay_files(named, config, executor=pool, progress=progress, on_result=report,
+                                   formulation=formulation)
     else:
-        results = replay_files(named, config, progress=progress, on_result=report)
+        results = replay_files(named, config, progress=progress, on_result=report, formulation=formulation)
     elapsed = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     events = {name: [list(e) for e in r.events] for name, r in results.items()}
