@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from . import __version__, core
+from .lab.formulations import DEFAULT_FORMULATION, FORMULATIONS
 
 
 def _word_table(values: np.ndarray, words: np.ndarray) -> str:
@@ -111,8 +112,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         return run_command(args.files, config_path=args.config, unclamped=args.unclamped, out_dir=args.out,
                            labels=args.labels, detector=args.detector, jobs=args.jobs,
-                           progress=False if args.quiet else None)
-    except OSError as exc:
+                           progress=False if args.quiet else None, formulation=args.formulation)
+    except (OSError, ValueError) as exc:
         print(f"pyml replay: {exc}", file=sys.stderr)
         return 2
 
@@ -123,7 +124,7 @@ def _cmd_lab_sweep(args: argparse.Namespace) -> int:
     try:
         return run_command(args.files, labels=args.labels, grid_items=args.grid or (), grid_file=args.grid_file,
                            jobs=args.jobs, scheduler=args.scheduler, out_dir=args.out, plots=args.plots,
-                           progress=False if args.quiet else None)
+                           progress=False if args.quiet else None, formulation=args.formulation)
     except (OSError, ImportError, ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: a task failed
         print(f"pyml lab sweep: {exc}", file=sys.stderr)
         return 2
@@ -163,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--labels", metavar="WINDOWS_JSON", help="NAB's combined_windows.json: score the replay")
     replay.add_argument("--detector", default="pyml", help="detector name in NAB's results layout (default: %(default)s)")
     replay.add_argument("--jobs", type=int, default=1, help="replay files in this many processes (default: 1)")
+    replay.add_argument("--formulation", choices=sorted(FORMULATIONS), default=DEFAULT_FORMULATION,
+                        help="the lab's configuration of the engine when no --config is given "
+                             "(default: %(default)s; see pyml.lab.formulations)")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(func=_cmd_replay)
 
@@ -182,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", metavar="DIR", default="pyml-sweep", help="output directory (default: %(default)s)")
     sweep.add_argument("--plots", choices=["best", "all", "none"], default="best",
                        help="PNG per file for the best configuration, every configuration, or none (default: best)")
+    sweep.add_argument("--formulation", choices=sorted(FORMULATIONS), default=DEFAULT_FORMULATION,
+                       help="the formulation every grid point starts from (default: %(default)s); "
+                            "a grid may also vary it: --grid formulation=reference,peaks")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_lab_sweep)
 

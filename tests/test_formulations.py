@@ -87,3 +87,40 @@ def test_run_command_with_a_formulation(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="either a configuration file or a formulation"):
         run_command([NAB / "data" / "realTraffic"], config_path=conf, out_dir=tmp_path / "p", formulation="peaks",
                     stdout=io.StringIO(), progress=False)
+
+
+def test_sweep_varies_the_formulation(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyml.lab.sweep import sweep
+
+    files = sorted((NAB / "data").glob("realTraffic/*.csv")) + sorted((NAB / "data").glob("realKnownCause/*.csv"))
+    windows = load_windows(NAB / "labels" / "combined_windows.json")
+    with ThreadPoolExecutor(2) as pool:
+        result = sweep(files, {"formulation": ["reference", "peaks"]}, windows, executor=pool)
+    by_name = {row.point["formulation"]: row for row in result.rows}
+    assert set(by_name) == {"reference", "peaks"}
+    direct, _ = score_replays(replay_files(files, formulation="peaks"), windows)
+    assert by_name["peaks"].standard == direct["standard"].score
+    assert result.rows[0].point["formulation"] == "peaks"  # ranked first
+    with ThreadPoolExecutor(1) as pool:
+        lagged = sweep(files, {"lag_n": [0, 1]}, windows, executor=pool, formulation="peaks")
+    for row in lagged.rows:
+        for r in lagged.replays[row.index].values():
+            cfg = r.config
+            assert (cfg.diff_n, cfg.smooth_n, cfg.lag_n) == (0, 1, row.point["lag_n"]) and cfg.score_peak_window > 0
+    with pytest.raises(ValueError, match="unknown formulation 'fancy'"):
+        sweep(files, {"formulation": ["fancy"]}, windows)
+
+
+def test_cli_replay_formulation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pyml.cli import main
+
+    status = main(["replay", str(NAB / "data" / "realTraffic"), "--formulation", "peaks", "--out", str(tmp_path),
+                   "--quiet", "--labels", str(NAB / "labels" / "combined_windows.json")])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "formulation 'peaks'" in printed and "NAB standard: score" in printed
+    with pytest.raises(SystemExit):
+        main(["replay", str(NAB / "data" / "realTraffic"), "--formulation", "fancy"])
+    assert "invalid choice: 'fancy'" in capsys.readouterr().err

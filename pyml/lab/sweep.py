@@ -42,6 +42,7 @@ from typing import Any, Union
 
 from ..config import MLConfig
 from .formats import Recording, read_recording
+from .formulations import DEFAULT_FORMULATION, formulation_settings
 from .labels import load_windows
 from .replay import (
     LAB_TRAIN_FACTOR,
@@ -95,8 +96,11 @@ _SCORE_COLUMNS = (
 
 
 def _field_types() -> dict[str, type]:
+    """Sweepable keys and their types: every MLConfig field, and ``formulation`` (a lab formulation's name)."""
     hints = typing.get_type_hints(MLConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(MLConfig)}
+    types: dict[str, type] = {f.name: hints[f.name] for f in dataclasses.fields(MLConfig)}
+    types["formulation"] = str
+    return types
 
 
 def _check_grid(grid: Any) -> dict[str, list[Any]]:
@@ -202,13 +206,17 @@ def parse_grid_items(items: Sequence[str] = (), grid_file: PathLike | None = Non
 
 
 def _configs(points: list[dict[str, Any]], lengths: Mapping[str, int], base: MLConfig | None,
-             probationary_percent: float) -> list[dict[str, MLConfig]]:
+             probationary_percent: float, formulation: str = DEFAULT_FORMULATION) -> list[dict[str, MLConfig]]:
     """``[{file name: MLConfig}]`` per grid point, each value checked by building its configuration."""
 
     def build(point: Mapping[str, Any], n: int) -> MLConfig:
+        fields = dict(point)
+        name = fields.pop("formulation", formulation)
+        if not isinstance(name, str):
+            raise TypeError(f"formulation must be a name (str), got {type(name).__name__}: {name!r}")
         if base is None:
-            return lab_config(n, probationary_percent=probationary_percent, **point)
-        return dataclasses.replace(base, **point)
+            return lab_config(n, probationary_percent=probationary_percent, formulation=name, **fields)
+        return dataclasses.replace(base, **{**formulation_settings(name, base.min_train_samples), **fields})
 
     out = []
     for point in points:
@@ -426,6 +434,7 @@ def sweep(
     jobs: int | None = None,
     progress: bool | None = None,
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
+    formulation: str = DEFAULT_FORMULATION,
 ) -> SweepResult:
     """Replay every file with every configuration of ``grid``; score and rank the configurations.
 
@@ -461,13 +470,18 @@ def sweep(
         Progress bar over tasks on stderr; default: when stderr is a terminal.
     probationary_percent
         NAB's probationary period, for sizing and scoring.
+    formulation
+        The lab formulation (:mod:`pyml.lab.formulations`) each point starts
+        from, unless the grid has a ``formulation`` key of its own (e.g.
+        ``{"formulation": ["reference", "peaks"]}``). With ``base``, the
+        formulation's settings are applied to it before the point's fields.
 
     Raises ``ValueError``/``TypeError`` naming a bad grid key or value, a
     file without labels, or conflicting arguments, before anything runs.
     """
     started = time.perf_counter()
     plan = _prepare(paths, grid, windows, base=base, executor=executor, scheduler=scheduler, jobs=jobs,
-                    probationary_percent=probationary_percent)
+                    probationary_percent=probationary_percent, formulation=formulation)
     return _execute(plan, executor=executor, scheduler=scheduler, jobs=jobs, progress=progress, started=started)
 
 
@@ -484,7 +498,8 @@ class _Plan:
 
 def _prepare(paths: Mapping[str, PathLike] | Sequence[PathLike] | PathLike, grid: Mapping[str, Sequence[Any]],
              windows: Mapping[str, Sequence[Any]] | PathLike, *, base: MLConfig | None, executor: Executor | None,
-             scheduler: str | None, jobs: int | None, probationary_percent: float) -> _Plan:
+             scheduler: str | None, jobs: int | None, probationary_percent: float,
+             formulation: str = DEFAULT_FORMULATION) -> _Plan:
     """Check every argument, read the recordings and build every configuration (nothing runs yet)."""
     if executor is not None and scheduler is not None:
         raise ValueError("give either executor= or scheduler=, not both")
@@ -496,6 +511,7 @@ def _prepare(paths: Mapping[str, PathLike] | Sequence[PathLike] | PathLike, grid
         raise ValueError("jobs sizes the default process pool; it cannot be combined with executor= or scheduler=")
     if base is not None and not isinstance(base, MLConfig):
         raise TypeError(f"base must be an MLConfig, got {type(base).__name__}: {base!r}")
+    formulation_settings(formulation, 1)  # an unknown name fails here
     points = expand_grid(grid)
     named = _named_inputs(paths)
     if not named:
@@ -508,7 +524,7 @@ def _prepare(paths: Mapping[str, PathLike] | Sequence[PathLike] | PathLike, grid
     recordings = {name: read_recording(p) if not isinstance(p, Recording) else p for name, p in named.items()}
     recordings = {name: r if r.name == name else dataclasses.replace(r, name=name) for name, r in recordings.items()}
     configs = _configs(points, {name: r.values.shape[0] for name, r in recordings.items()}, base,
-                       probationary_percent)
+                       probationary_percent, formulation)
     return _Plan(points, recordings, labelled, configs, probationary_percent)
 
 
@@ -587,7 +603,8 @@ def write_plots(result: SweepResult, windows: Mapping[str, Sequence[Any]], out_d
     return written
 
 
-def _header(grid: Mapping[str, Sequence[Any]], base: MLConfig | None, n_files: int, where: str) -> str:
+def _header(grid: Mapping[str, Sequence[Any]], base: MLConfig | None, n_files: int, where: str,
+            formulation: str = DEFAULT_FORMULATION) -> str:
     if base is None:
         sizing = (f"training windows sized per file (min_train_samples = NAB probationary period, "
                   f"max_train_samples = {LAB_TRAIN_FACTOR} x min_train_samples, train_every = min_train_samples)")
@@ -596,6 +613,7 @@ def _header(grid: Mapping[str, Sequence[Any]], base: MLConfig | None, n_files: i
     lines = [
         ("# pyml lab sweep: netdata's [ml] defaults, unclamped (clamp=False: values outside netdata's ranges are "
          f"kept), {sizing}; ML on for every replayed chart"),
+        f"# formulation: {formulation} (unless the grid sets it; see pyml.lab.formulations)",
         "# grid: " + "; ".join(f"{k} in [{', '.join(_text(v) for v in vs)}]" for k, vs in grid.items()),
         f"# {n_files} file(s) x {math.prod(len(v) for v in grid.values())} configuration(s) on {where}",
         "# ranked by NAB standard score; precision/recall/F1 are event metrics at the standard threshold",
@@ -615,6 +633,7 @@ def run_command(
     plots: str = "best",
     progress: bool | None = None,
     stdout: Any = None,
+    formulation: str = DEFAULT_FORMULATION,
 ) -> int:
     """``pyml lab sweep``: run the grid, write ``sweep.csv``, ``sweep.txt`` and plots, print the table.
 
@@ -642,10 +661,11 @@ def run_command(
         require_matplotlib()  # before a sweep whose plots could not be drawn
     started = time.perf_counter()
     plan = _prepare(collect_inputs(inputs), grid, load_windows(labels), base=None, executor=None,
-                    scheduler=scheduler, jobs=jobs, probationary_percent=DEFAULT_PROBATIONARY_PERCENT)
+                    scheduler=scheduler, jobs=jobs, probationary_percent=DEFAULT_PROBATIONARY_PERCENT,
+                    formulation=formulation)
     where = f"Dask scheduler {scheduler}" if scheduler else \
         f"{min(jobs or os.cpu_count() or 1, len(plan.points) * len(plan.recordings))} local process(es)"
-    header = _header(grid, None, len(plan.recordings), where)
+    header = _header(grid, None, len(plan.recordings), where, formulation)
     stdout.write(header)
     stdout.flush()
     result = _execute(plan, executor=None, scheduler=scheduler, jobs=jobs, progress=progress, started=started)
