@@ -11,6 +11,8 @@ NAB (Numenta Anomaly Benchmark) support, written from NAB's published rules:
   (NAB or wide CSV, Netdata ``/api/v1/data`` JSON) and replay it through the
   engine (``pyml.lab.replay(path)`` is the replay function; ``pyml replay``
   the command);
+- :mod:`pyml.lab.formulations`: the named configurations of the engine a
+  replay or sweep can use (``reference``, the default, and ``peaks``);
 - :mod:`pyml.lab.sweep`: replay a corpus with every configuration of a grid on
   any executor (a process pool, Dask) and rank the configurations by NAB
   score (``pyml lab sweep`` the command); :mod:`pyml.lab.plots` draws one
@@ -42,6 +44,7 @@ from .labels import (
     window_bounds,
 )
 from .formats import Recording, read_recording
+from .formulations import DEFAULT_FORMULATION, FORMULATIONS, formulation_settings
 from .nab_results import read_results, results_path, write_results
 from .replay import ReplayResult, detect_update_every, lab_config, replay_files, score_replays, write_points
 from .replay import replay  # the function; the module stays importable as pyml.lab.replay via sys.modules
@@ -61,6 +64,9 @@ from .scoring import (
 )
 
 __all__ = [
+    "DEFAULT_FORMULATION",
+    "FORMULATIONS",
+    "formulation_settings",
     "Recording",
     "ReplayResult",
     "detect_update_every",
