@@ -19,7 +19,6 @@ namespace {
 
 constexpr std::size_t W = Bank::kLanes;
 constexpr std::uint8_t kActive = 1, kTrained = 2;
-constexpr std::uint8_t kNoReset = 0;
 constexpr std::size_t kChunkAlign = 64;
 
 std::string slot_error(std::size_t slot) {
@@ -76,58 +75,93 @@ inline vdouble vsqrt(const vdouble& x) noexcept {  // correctly rounded, like st
 #endif
 }
 
+inline std::uint64_t bits_of(double x) noexcept {
+    std::uint64_t u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+inline double from_bits(std::uint64_t u) noexcept {
+    double x;
+    std::memcpy(&x, &u, sizeof x);
+    return x;
+}
+
 // Scores one block. The arithmetic follows extract_features (last row) and
 // Model::score exactly, operation by operation, lane by lane; working on
 // several lanes at once changes no result (no contraction, correctly rounded
-// sqrt and division).
+// sqrt and division). The G lane groups of a block are independent: each
+// step is written for all of them at once, so their long dependency chains
+// (the running sum, then the distances) overlap in the pipeline.
 template <std::size_t D, std::size_t S, std::size_t L>
 void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
-                 const std::size_t* ring_rows, double threshold100, double* scores, std::uint8_t* bits) {
+                 const std::size_t* ring_rows, double threshold100, double* scores, std::uint8_t* bits,
+                 double* to_pack) {
     constexpr std::size_t N = D + S + L;
     constexpr std::size_t F = L + 1;
+    constexpr std::size_t G = W / V;
     const double* c0 = blk + N * W;
     const double* c1 = c0 + F * W;
     const double* mn = c1 + F * W;
     const double* mx = mn + W;
 
     // Push: the newest ring row gets this tick's values (0 for a gap, so the
-    // arithmetic below stays finite); a gap empties the window.
+    // arithmetic below stays finite); a gap empties the window. A free slot
+    // packs NaN, the empty word. Branch-free: gaps come at random.
     alignas(16) std::int64_t full[W];
     double* newest = blk + ring_rows[N - 1] * W;
+    constexpr std::uint64_t kNaNBits = 0x7FF8000000000000ull;
     for (std::size_t l = 0; l < W; ++l) {
-        const bool good = ((flags[l] & kActive) != 0) & (std::fabs(values[l]) <= kMaxStorableMagnitude);
+        const std::uint64_t x = bits_of(values[l]);
+        const bool active = (flags[l] & kActive) != 0;
+        const bool good = active & (std::fabs(values[l]) <= kMaxStorableMagnitude);
         const unsigned c = count[l];
-        const unsigned next = good ? (c < N ? c + 1 : N) : 0;
+        const unsigned next = (c + (c < N ? 1u : 0u)) * static_cast<unsigned>(good);
         count[l] = static_cast<std::uint8_t>(next);
-        newest[l] = good ? values[l] : 0.0;
-        full[l] = next == N && (flags[l] & kTrained) != 0 ? -1 : 0;  // a score exists
+        newest[l] = from_bits(x & (0ull - static_cast<std::uint64_t>(good)));
+        const std::uint64_t keep = 0ull - static_cast<std::uint64_t>(active);
+        to_pack[l] = from_bits((x & keep) | (kNaNBits & ~keep));
+        full[l] = -static_cast<std::int64_t>((next == N) & ((flags[l] & kTrained) != 0));  // a score exists
     }
 
     const vdouble zero = {};
     const double f = 1.0 / static_cast<double>(S);
-    for (std::size_t q = 0; q < W; q += V) {  // independent lane groups: they overlap in the pipeline
-        // Difference (x[i] - x[i - D]), oldest first; none when D == 0.
-        vdouble d[N];
-        for (std::size_t i = 0; i < N; ++i) {
-            const vdouble x = load(blk + ring_rows[i] * W + q);
-            d[i] = D > 0 && i >= D ? x - load(blk + ring_rows[i - D] * W + q) : x;
+    const double* row[N];
+    for (std::size_t i = 0; i < N; ++i) row[i] = blk + ring_rows[i] * W;
+    // Difference (x[i] - x[i - D]), oldest first; none when D == 0.
+    vdouble d[N][G];
+    for (std::size_t i = 0; i < N; ++i) {
+        for (std::size_t g = 0; g < G; ++g) {
+            const vdouble x = load(row[i] + g * V);
+            d[i][g] = D > 0 && i >= D ? x - load(row[i - D] + g * V) : x;
         }
-        // Running sum from the newest end, times 1/S; lag; absolute value;
-        // and the squared distances to both centres, coordinate by coordinate.
-        vdouble total = zero;
-        for (std::size_t i = 1; i <= S; ++i) total += d[N - i];
-        vdouble sq0 = zero, sq1 = zero;
-        for (std::size_t i = 0; i <= L; ++i) {
-            if (i > 0) total = (total - d[N - i]) + d[N - i - S];
-            const vdouble feat = vabs(total * f);
-            const vdouble t0 = load(c0 + i * W + q) - feat;
-            const vdouble t1 = load(c1 + i * W + q) - feat;
-            sq0 += t0 * t0;
-            sq1 += t1 * t1;
+    }
+    // Running sum from the newest end, times 1/S; lag; absolute value; and
+    // the squared distances to both centres, coordinate by coordinate.
+    vdouble total[G], sq0[G], sq1[G];
+    for (std::size_t g = 0; g < G; ++g) {
+        total[g] = zero;
+        sq0[g] = zero;
+        sq1[g] = zero;
+    }
+    for (std::size_t i = 1; i <= S; ++i) {
+        for (std::size_t g = 0; g < G; ++g) total[g] += d[N - i][g];
+    }
+    for (std::size_t i = 0; i <= L; ++i) {
+        for (std::size_t g = 0; g < G; ++g) {
+            if (i > 0) total[g] = (total[g] - d[N - i][g]) + d[N - i - S][g];
+            const vdouble feat = vabs(total[g] * f);
+            const vdouble t0 = load(c0 + i * W + g * V) - feat;
+            const vdouble t1 = load(c1 + i * W + g * V) - feat;
+            sq0[g] += t0 * t0;
+            sq1[g] += t1 * t1;
         }
-        // Mean distance, then the min-max normalised score, capped at 100.
+    }
+    // Mean distance, then the min-max normalised score, capped at 100.
+    for (std::size_t g = 0; g < G; ++g) {
+        const std::size_t q = g * V;
         const vdouble lo = load(mn + q), hi = load(mx + q);
-        const vdouble dist = ((zero + vsqrt(sq0)) + vsqrt(sq1)) / 2.0;
+        const vdouble dist = ((zero + vsqrt(sq0[g])) + vsqrt(sq1[g])) * 0.5;  // exact, like / 2.0
         const vdouble r = 100.0 * vabs((dist - lo) / (hi - lo));
         const vmask has_score = load_mask(full + q);
         vdouble score = select(r > 100.0, zero + 100.0, r);
@@ -140,7 +174,7 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
 }
 
 using KernelFn = void (*)(double*, std::uint8_t*, const std::uint8_t*, const double*, const std::size_t*, double,
-                          double*, std::uint8_t*);
+                          double*, std::uint8_t*, double*);
 
 // One kernel per (D, S, L): D in 0..1, S in 1..5 (0 behaves as 1), L in 0..5.
 constexpr std::size_t kSmoothChoices = kMaxSmoothN;
@@ -388,32 +422,43 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
     std::size_t rows[kMaxDiffN + kMaxSmoothN + kMaxLagN];  // oldest first; the newest is ring_head_
     for (std::size_t i = 0; i < window_; ++i) rows[i] = (ring_head_ + 1 + i) % window_;
 
+    // Blocks are scored in groups whose words are then packed at once, and
+    // each block's state is requested kAhead blocks early: with many slots it
+    // comes from the last-level cache or memory, not the nearer caches.
+    constexpr std::size_t kGroup = 8;  // blocks
+    constexpr std::size_t kAhead = 2;
     const std::size_t blocks = (size_ + W - 1) / W;
-    double v[W], s[W];
-    std::uint8_t b[W];
-    for (std::size_t blk = 0; blk < blocks; ++blk) {
-        const std::size_t base = blk * W;
-        const std::size_t lanes = std::min(W, size_ - base);
-        if (lanes == W) {
-            for (std::size_t l = 0; l < W; ++l) v[l] = values[base + l];
-        } else {
-            for (std::size_t l = 0; l < W; ++l) {
-                v[l] = l < lanes ? values[base + l] : std::numeric_limits<double>::quiet_NaN();
+    double v[W], to_pack[kGroup * W], s[kGroup * W];
+    storage_word flags[kGroup * W];
+    std::uint8_t b[kGroup * W];
+    for (std::size_t first = 0; first < blocks; first += kGroup) {
+        const std::size_t group = std::min(kGroup, blocks - first);
+        for (std::size_t g = 0; g < group; ++g) {
+            const std::size_t blk = first + g, base = blk * W;
+            const double* in = values + base;
+            if (base + W > size_) {  // the last, partial block
+                for (std::size_t l = 0; l < W; ++l) {
+                    v[l] = base + l < size_ ? values[base + l] : std::numeric_limits<double>::quiet_NaN();
+                }
+                in = v;
             }
+            if (blk + kAhead < blocks) {
+                const char* next = reinterpret_cast<const char*>(block(blk + kAhead));
+                for (std::size_t off = 0; off < block_stride_ * sizeof(double); off += 64) {
+                    __builtin_prefetch(next + off);
+                }
+            }
+            kernel_(block(blk), &count_[base], &flags_[base], in, rows, threshold100_, s + g * W, b + g * W,
+                    to_pack + g * W);
         }
-        kernel_(block(blk), &count_[base], &flags_[base], v, rows, threshold100_, s, b);
-        // Pack the block at once; a free slot packs NaN, i.e. the empty word.
+        const std::size_t base = first * W, lanes = std::min(group * W, size_ - base);
         for (std::size_t l = 0; l < lanes; ++l) {
-            if ((flags_[base + l] & kActive) == 0) v[l] = std::numeric_limits<double>::quiet_NaN();
+            const bool reset_flag = reset != nullptr && reset[(base + l) * reset_stride] != 0;
+            flags[l] = sample_flags(b[l] != 0, reset_flag);
         }
-        pack_samples(v, lanes, b, 1, reset != nullptr ? reset + base * reset_stride : &kNoReset,
-                     reset != nullptr ? reset_stride : 0, words + base);
-        if (bits != nullptr) {
-            for (std::size_t l = 0; l < lanes; ++l) bits[base + l] = b[l];
-        }
-        if (scores != nullptr) {
-            for (std::size_t l = 0; l < lanes; ++l) scores[base + l] = s[l];
-        }
+        pack_flagged(to_pack, flags, lanes, words + base);
+        if (bits != nullptr) std::memcpy(bits + base, b, lanes);
+        if (scores != nullptr) std::memcpy(scores + base, s, lanes * sizeof(double));
     }
 }
 

@@ -162,7 +162,7 @@ private:
     double threshold100_;
     using KernelFn = void (*)(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
                               const std::size_t* ring_rows, double threshold100, double* scores,
-                              std::uint8_t* bits);
+                              std::uint8_t* bits, double* to_pack);
     KernelFn kernel_;
 
     mutable std::mutex state_mutex_;

@@ -1,6 +1,7 @@
 #include "storage_number.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace pyml {
@@ -135,6 +136,172 @@ storage_word pack_word(double value, storage_word flags) noexcept {
     const double fraction = scaled - static_cast<double>(whole);
     if (std::fabs(fraction - 0.5) <= kHalfMargin) return pack_reference(value, flags);
     return finish(r + static_cast<storage_word>(whole + (fraction < 0.5 ? 0 : 1)));
+}
+
+// Batch pack without data-dependent branches: a table over the binary
+// exponent of |value|.
+//
+// pack_word's decisions (the exponent m, the mode, the factor, the scale) are
+// constant between its thresholds. Sorting the thresholds gives a list of
+// zones (each threshold, or each pair of thresholds close together, widened
+// by kZoneMargin on both sides) and of intervals between them, on each of
+// which pack_word takes its fast path with one fixed m and scale:
+//   small values, m = 7..0: [1677726e-m, 16777215e-m], scale 10^m; the zone
+//     between two of them, [16777215e-m, 1677726e-(m-1)], holds pack_word's
+//     thresholds kUp[m-1] and 16777215e-m (where x10 overflows);
+//   large values, factor 10, m = 1..7: (16777215e(m-1), 16777215e(m)], scale 1e-m;
+//   factor 100 (beyond 1.6777215e14), m = 4..7: up to 16777215e(2m), scale 1e-2m;
+//   from 1.6777215e21 on (saturation), inf and NaN: one zone without end.
+// Zones are at least a factor of 10 apart, so a binade [2^e, 2^(e+1)) meets
+// at most one; its table entry holds that zone and the intervals on either
+// side. A lane inside a zone, or whose scaled value is near a rounding tie,
+// is handed to pack_word. Every zone contains, with room to spare, the values
+// where pack_word falls back to the reference (|n - t| <= 1e-12 t around each
+// threshold t) or corrects m, so every other lane takes pack_word's fast path
+// with the same m and scale, and the same arithmetic gives the same word.
+namespace {
+
+constexpr double kZoneMargin = 4e-12;
+constexpr int kBandMinExp = -4;  // every |value| below 2^-4 packs like 2^-4 (m = 7, no zone)
+constexpr int kBandMaxExp = 71;  // 2^71 > 1.6777215e21: wholly in the last zone
+constexpr std::size_t kBands = kBandMaxExp - kBandMinExp + 1;
+constexpr std::size_t kZones = 20;
+
+struct PackTable {
+    std::uint8_t band_of[2048] = {};  // biased exponent -> band
+    double zone_lo[kBands] = {}, zone_hi[kBands] = {};  // [zone_lo, zone_hi] goes to pack_word
+    double scale[kBands][2] = {};     // below the zone, above it
+    storage_word add[kBands][2] = {}; // multiply mode, factor 100, exponent
+};
+
+struct Interval {
+    double scale;
+    storage_word add;
+};
+
+constexpr Interval small_interval(unsigned m) { return {kPow10[m], m << 27}; }
+
+constexpr Interval large_interval(unsigned m, bool by_100) {
+    constexpr double kInv10[8] = {1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7};
+    constexpr double kInv100[8] = {1e0, 1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12, 1e-14};
+    return {by_100 ? kInv100[m] : kInv10[m], kMultiplyMode + (by_100 ? kFactor100 : 0u) + (m << 27)};
+}
+
+constexpr PackTable make_pack_table() {
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    constexpr double kUp[8] = {1677726.0, 167772.6, 16777.26, 1677.726, 167.7726, 16.77726, 1.677726, 0.1677726};
+    constexpr double kTop[8] = {16777215.0, 1677721.5, 167772.15, 16777.215, 1677.7215, 167.77215, 16.777215,
+                                1.6777215};  // 16777215e-m
+    // Zones (before widening) and the intervals between them, ascending.
+    double lo[kZones] = {}, hi[kZones] = {};
+    Interval interval[kZones] = {};  // interval[k] lies just below zone k
+    std::size_t z = 0;
+    interval[z] = small_interval(7);
+    lo[z] = hi[z] = kUp[7];  // not a decision of pack_word, but one of its fallbacks
+    interval[++z] = small_interval(7);
+    for (unsigned m = 7; m >= 1; --m) {
+        lo[z] = kTop[m];
+        hi[z] = kUp[m - 1];
+        interval[++z] = small_interval(m - 1);
+    }
+    double t = 16777215.0;
+    for (unsigned m = 1; m <= 7; ++m, t *= 10.0) {  // t = 16777215e(m-1)
+        lo[z] = hi[z] = t;
+        interval[++z] = large_interval(m, false);
+    }
+    const double factor100[4] = {1.6777215e14, 1.6777215e15, 1.6777215e17, 1.6777215e19};
+    for (unsigned m = 4; m <= 7; ++m) {
+        lo[z] = hi[z] = factor100[m - 4];
+        interval[++z] = large_interval(m, true);
+    }
+    lo[z] = 1.6777215e21;  // saturation, inf, NaN
+    hi[z] = kInf;
+    if (++z != kZones) throw "zone count";
+
+    PackTable table{};
+    for (std::size_t biased = 0; biased < 2048; ++biased) {
+        const int e = static_cast<int>(biased) - 1023;
+        table.band_of[biased] = static_cast<std::uint8_t>(
+            (e < kBandMinExp ? kBandMinExp : e > kBandMaxExp ? kBandMaxExp : e) - kBandMinExp);
+    }
+    double edge = 1.0;  // 2^kBandMinExp
+    for (int e = 0; e > kBandMinExp; --e) edge *= 0.5;
+    for (std::size_t b = 0; b < kBands; ++b, edge *= 2.0) {
+        const double next = 2.0 * edge;
+        std::size_t below = 0, meets = kZones;
+        table.zone_lo[b] = table.zone_hi[b] = kInf;
+        for (std::size_t k = 0; k < kZones; ++k) {
+            const double zlo = lo[k] * (1.0 - kZoneMargin), zhi = hi[k] * (1.0 + kZoneMargin);
+            if (zhi < edge) ++below;
+            if (zhi >= edge && zlo < next) {
+                if (meets != kZones) throw "two zones in one binade";
+                meets = k;
+                table.zone_lo[b] = zlo;
+                table.zone_hi[b] = zhi;
+            }
+        }
+        const Interval under = interval[meets == kZones ? below : meets];
+        const Interval over = meets == kZones ? under : meets + 1 < kZones ? interval[meets + 1] : Interval{0.0, 0};
+        table.scale[b][0] = under.scale;
+        table.add[b][0] = under.add;
+        table.scale[b][1] = over.scale;
+        table.add[b][1] = over.add;
+    }
+    if (table.zone_lo[kBands - 1] != 0.0 && table.zone_hi[kBands - 1] != kInf) throw "last band";
+    return table;
+}
+
+constexpr PackTable kPackTable = make_pack_table();
+
+// One lane of the batch pack; `slow` is set when pack_word must decide.
+// `flags` holds bits 24 and 25 only.
+inline storage_word pack_lane(double value, storage_word flags, bool& slow) noexcept {
+    constexpr double kRound = 4503599627370496.0;  // 2^52: x + 2^52 rounds 0 <= x < 2^51 to an integer
+    std::uint64_t u;
+    std::memcpy(&u, &value, sizeof u);
+    const std::uint64_t magnitude = u & 0x7FFFFFFFFFFFFFFFull;
+    double n;
+    std::memcpy(&n, &magnitude, sizeof n);
+    const std::size_t b = kPackTable.band_of[magnitude >> 52];
+    const bool above = n > kPackTable.zone_hi[b];
+    const bool in_zone = !(n < kPackTable.zone_lo[b]) & !above;  // NaN: in the last zone
+    const double scaled = n * kPackTable.scale[b][above];
+    // Outside the zones 0 <= scaled < 2^25: `shifted` holds round(scaled) in
+    // its low bits (nearest, ties to even; a tie is slow anyway) and `rest`,
+    // scaled minus that integer, is exact. pack_word rounds half up: the same
+    // integer unless the fraction is near .5.
+    const double shifted = scaled + kRound;
+    const double rest = scaled - (shifted - kRound);
+    slow = in_zone | (std::fabs(rest) >= 0.5 - 2 * kHalfMargin);
+    std::uint64_t rounded;
+    std::memcpy(&rounded, &shifted, sizeof rounded);
+    const storage_word word = flags + kPackTable.add[b][above] + static_cast<storage_word>(u >> 63 << 31) +
+                              static_cast<storage_word>(rounded);
+    const storage_word zero = flags != 0 ? flags : kAnomalousZero;  // finish() of a zero
+    const storage_word is_zero = 0u - static_cast<storage_word>(n == 0);
+    return (word & ~is_zero) | (zero & is_zero);
+}
+
+}  // namespace
+
+void pack_flagged(const double* values, const storage_word* flags, std::size_t n, storage_word* out) noexcept {
+    constexpr std::size_t kStep = 64;
+    constexpr storage_word kSampleFlags = kAnomalyBit | kResetFlag;
+    for (std::size_t i = 0; i < n; i += kStep) {
+        const std::size_t m = n - i < kStep ? n - i : kStep;
+        std::uint64_t slow = 0;
+        for (std::size_t j = 0; j < m; ++j) {
+            bool s;
+            out[i + j] = pack_lane(values[i + j], flags[i + j] & kSampleFlags, s);
+            slow |= static_cast<std::uint64_t>(s) << j;
+        }
+        while (slow != 0) {
+            const auto j = static_cast<std::size_t>(__builtin_ctzll(slow));
+            slow &= slow - 1;
+            const double v = values[i + j];
+            out[i + j] = std::isnan(v) ? kEmptySlot : pack_word(v, flags[i + j] & kSampleFlags);
+        }
+    }
 }
 
 storage_word pack_sample(double value, bool anomalous, bool reset) noexcept {

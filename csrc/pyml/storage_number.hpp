@@ -66,6 +66,12 @@ void pack_samples(const double* values, std::size_t n, const std::uint8_t* anoma
                   std::size_t anomalous_stride, const std::uint8_t* reset,
                   std::size_t reset_stride, storage_word* out) noexcept;
 
+// Batch pack of samples whose flags are already made by `sample_flags` (bits
+// 24 and 25; other bits are ignored): the words of `pack_sample`, NaN giving
+// the empty word. No data-dependent branch except for the rare values that
+// need pack_word's own decisions (near its thresholds or a rounding tie).
+void pack_flagged(const double* values, const storage_word* flags, std::size_t n, storage_word* out) noexcept;
+
 // Batch unpack: value (NaN for the empty slot), anomalous flag, exists flag.
 void unpack_samples(const storage_word* words, std::size_t n, double* values,
                     std::uint8_t* anomalous, std::uint8_t* exists) noexcept;

@@ -2,8 +2,11 @@
 // the fast paths against the 80-bit reference.
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include "../pyml/storage_number.hpp"
 #include "check.hpp"
@@ -227,5 +230,74 @@ TEST_CASE("batch pack and unpack agree with the scalar functions") {
             CHECK_EQ(out_exists[i], 1);
             CHECK_EQ(out_anomalous[i], anomalous[i]);
         }
+    }
+}
+
+TEST_CASE("branch-free batch pack equals pack_sample on random values, every threshold and specials") {
+    std::vector<double> values;
+    std::mt19937_64 rng(2024);
+    std::uniform_real_distribution<double> exponent(-12.0, 23.0);
+    std::uniform_int_distribution<std::int64_t> digits(0, 99999999);
+    for (int i = 0; i < 300000; ++i) {
+        double v;
+        switch (i % 4) {
+            case 0: v = std::pow(10.0, exponent(rng)); break;
+            case 1: v = static_cast<double>(digits(rng)) / std::pow(10.0, static_cast<int>(rng() % 13)); break;
+            case 2:  // exact .5 ties of the scaled mantissa
+                v = (static_cast<double>(digits(rng) % 16777215) + 0.5) / std::pow(10.0, static_cast<int>(rng() % 8));
+                break;
+            default: {  // any bit pattern: NaNs, infinities, subnormals, huge and tiny values
+                const std::uint64_t u = rng();
+                std::memcpy(&v, &u, sizeof v);
+            }
+        }
+        values.push_back(i & 1 ? -v : v);
+    }
+    // pack_word's thresholds, the edges of its intervals, and binade edges,
+    // each with 200 neighbours on either side.
+    const double edges[] = {0.1677726, 1.6777215, 1.677726, 16.777215, 16.77726, 167.77215, 167.7726,
+                            1677.7215, 1677.726, 16777.215, 16777.26, 167772.15, 167772.6, 1677721.5,
+                            1677726.0, 16777215.0, 167772150.0, 1677721500.0, 1.6777215e10, 1.6777215e11,
+                            1.6777215e12, 1.6777215e13, 1.6777215e14, 1.6777215e15, 1.6777215e17,
+                            1.6777215e19, 1.6777215e21, 0.0625, 0.125, 1.0, 2.0, 1048576.0, 16777216.0,
+                            2.3611832414348226e21};
+    for (double t : edges) {
+        double up = t, down = t;
+        for (int step = 0; step < 200; ++step) {
+            values.insert(values.end(), {up, down, -up, -down});
+            up = std::nextafter(up, kInf);
+            down = std::nextafter(down, 0.0);
+        }
+    }
+    values.insert(values.end(), {0.0, -0.0, kNaN, -kNaN, kInf, -kInf, 5e-324, -1e-310, 1e-300, 1e300, 2e21});
+    const storage_word flag_choices[] = {0x00000000, 0x01000000, 0x02000000, 0x03000000};
+    std::vector<storage_word> flags(values.size()), words(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) flags[i] = flag_choices[(i / 7) % 4];
+    pyml::pack_flagged(values.data(), flags.data(), values.size(), words.data());
+    int mismatches = 0;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const storage_word expected = pyml::pack_sample(values[i], flag_anomalous(flags[i]), flag_reset(flags[i]));
+        if (words[i] != expected) {
+            if (mismatches < 5) std::fprintf(stderr, "pack_flagged(%.17g, %08x) = %08x, expected %08x\n", values[i],
+                                             flags[i], words[i], expected);
+            ++mismatches;
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+}
+
+TEST_CASE("branch-free batch pack: golden rows, and lengths that are not a multiple of its step") {
+    for (const auto& row : kRows) {
+        storage_word word = 0;
+        pyml::pack_flagged(&row.value, &row.flags, 1, &word);
+        CHECK_EQ(word, row.packed);
+    }
+    for (std::size_t n : {0u, 1u, 63u, 64u, 65u, 130u}) {
+        std::vector<double> values(n + 1, 7.0);
+        std::vector<storage_word> flags(n + 1, pyml::kAnomalyBit), words(n + 1, 0xDEADBEEFu);
+        for (std::size_t i = 0; i < n; ++i) values[i] = i % 5 == 0 ? kNaN : 0.25 * static_cast<double>(i);
+        pyml::pack_flagged(values.data(), flags.data(), n, words.data());
+        for (std::size_t i = 0; i < n; ++i) CHECK_EQ(words[i], pyml::pack_sample(values[i], false, false));
+        CHECK_EQ(words[n], 0xDEADBEEFu);  // nothing written beyond n
     }
 }
