@@ -4,6 +4,10 @@
 #include <cstring>
 #include <limits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace pyml {
 namespace {
 
@@ -168,10 +172,10 @@ constexpr std::size_t kBands = kBandMaxExp - kBandMinExp + 1;
 constexpr std::size_t kZones = 20;
 
 struct PackTable {
-    std::uint8_t band_of[2048] = {};  // biased exponent -> band
-    double zone_lo[kBands] = {}, zone_hi[kBands] = {};  // [zone_lo, zone_hi] goes to pack_word
-    double scale[kBands][2] = {};     // below the zone, above it
-    storage_word add[kBands][2] = {}; // multiply mode, factor 100, exponent
+    std::uint8_t band_of[2048] = {};               // biased exponent -> band
+    alignas(16) double zone[kBands][2] = {};       // [lo, hi] goes to pack_word
+    alignas(16) double scale[kBands][2] = {};      // below the zone, above it
+    alignas(8) storage_word add[kBands][2] = {};   // multiply mode, factor 100, exponent; below, above
 };
 
 struct Interval {
@@ -229,15 +233,15 @@ constexpr PackTable make_pack_table() {
     for (std::size_t b = 0; b < kBands; ++b, edge *= 2.0) {
         const double next = 2.0 * edge;
         std::size_t below = 0, meets = kZones;
-        table.zone_lo[b] = table.zone_hi[b] = kInf;
+        table.zone[b][0] = table.zone[b][1] = kInf;
         for (std::size_t k = 0; k < kZones; ++k) {
             const double zlo = lo[k] * (1.0 - kZoneMargin), zhi = hi[k] * (1.0 + kZoneMargin);
             if (zhi < edge) ++below;
             if (zhi >= edge && zlo < next) {
                 if (meets != kZones) throw "two zones in one binade";
                 meets = k;
-                table.zone_lo[b] = zlo;
-                table.zone_hi[b] = zhi;
+                table.zone[b][0] = zlo;
+                table.zone[b][1] = zhi;
             }
         }
         const Interval under = interval[meets == kZones ? below : meets];
@@ -247,7 +251,7 @@ constexpr PackTable make_pack_table() {
         table.scale[b][1] = over.scale;
         table.add[b][1] = over.add;
     }
-    if (table.zone_lo[kBands - 1] != 0.0 && table.zone_hi[kBands - 1] != kInf) throw "last band";
+    if (table.zone[kBands - 1][0] != 0.0 && table.zone[kBands - 1][1] != kInf) throw "last band";
     return table;
 }
 
@@ -263,8 +267,8 @@ inline storage_word pack_lane(double value, storage_word flags, bool& slow) noex
     double n;
     std::memcpy(&n, &magnitude, sizeof n);
     const std::size_t b = kPackTable.band_of[magnitude >> 52];
-    const bool above = n > kPackTable.zone_hi[b];
-    const bool in_zone = !(n < kPackTable.zone_lo[b]) & !above;  // NaN: in the last zone
+    const bool above = n > kPackTable.zone[b][1];
+    const bool in_zone = !(n < kPackTable.zone[b][0]) & !above;  // NaN: in the last zone
     const double scaled = n * kPackTable.scale[b][above];
     // Outside the zones 0 <= scaled < 2^25: `shifted` holds round(scaled) in
     // its low bits (nearest, ties to even; a tie is slow anyway) and `rest`,
@@ -282,6 +286,52 @@ inline storage_word pack_lane(double value, storage_word flags, bool& slow) noex
     return (word & ~is_zero) | (zero & is_zero);
 }
 
+#if defined(__SSE2__)
+// pack_lane on two lanes at once (SSE2); bit l of the result is lane l's `slow`.
+inline unsigned pack_pair(const double* values, const storage_word* flags, storage_word* out) noexcept {
+    const __m128d abs_mask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
+    const __m128d round = _mm_set1_pd(4503599627370496.0);
+    const __m128d v = _mm_loadu_pd(values);
+    const __m128d n = _mm_and_pd(v, abs_mask);
+    std::uint64_t u0, u1;  // the bands, found in general registers alongside
+    std::memcpy(&u0, values, sizeof u0);
+    std::memcpy(&u1, values + 1, sizeof u1);
+    const std::size_t b0 = kPackTable.band_of[(u0 >> 52) & 0x7FF];
+    const std::size_t b1 = kPackTable.band_of[(u1 >> 52) & 0x7FF];
+    const __m128d zone0 = _mm_load_pd(kPackTable.zone[b0]), zone1 = _mm_load_pd(kPackTable.zone[b1]);
+    const __m128d scale0 = _mm_load_pd(kPackTable.scale[b0]), scale1 = _mm_load_pd(kPackTable.scale[b1]);
+    const __m128d above = _mm_cmpgt_pd(n, _mm_unpackhi_pd(zone0, zone1));
+    const __m128d in_zone = _mm_andnot_pd(above, _mm_cmpnlt_pd(n, _mm_unpacklo_pd(zone0, zone1)));
+    const __m128d scale = _mm_or_pd(_mm_and_pd(above, _mm_unpackhi_pd(scale0, scale1)),
+                                    _mm_andnot_pd(above, _mm_unpacklo_pd(scale0, scale1)));
+    const __m128d scaled = _mm_mul_pd(n, scale);
+    const __m128d shifted = _mm_add_pd(scaled, round);
+    const __m128d rest = _mm_sub_pd(scaled, _mm_sub_pd(shifted, round));
+    const __m128d tie = _mm_cmpge_pd(_mm_and_pd(rest, abs_mask), _mm_set1_pd(0.5 - 2 * kHalfMargin));
+    const unsigned slow = static_cast<unsigned>(_mm_movemask_pd(_mm_or_pd(in_zone, tie)));
+    // The words, in the low two 32-bit lanes.
+    const __m128i adds = _mm_unpacklo_epi32(
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.add[b0])),
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.add[b1])));  // below0 below1 above0 above1
+    const __m128i above32 = _mm_shuffle_epi32(_mm_castpd_si128(above), _MM_SHUFFLE(2, 0, 2, 0));
+    const __m128i add = _mm_or_si128(_mm_and_si128(above32, _mm_srli_si128(adds, 8)), _mm_andnot_si128(above32, adds));
+    const __m128i mantissa = _mm_shuffle_epi32(_mm_castpd_si128(shifted), _MM_SHUFFLE(2, 0, 2, 0));
+    const __m128i sign = _mm_and_si128(_mm_shuffle_epi32(_mm_castpd_si128(v), _MM_SHUFFLE(3, 1, 3, 1)),
+                                       _mm_set1_epi32(static_cast<int>(kSignBit)));
+    const __m128i f = _mm_and_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(flags)),
+                                    _mm_set1_epi32(static_cast<int>(kAnomalyBit | kResetFlag)));
+    const __m128i word = _mm_add_epi32(_mm_add_epi32(f, add), _mm_add_epi32(sign, mantissa));
+    // A zero packs its flags only, or kAnomalousZero without flags (finish()).
+    const __m128i zero_word =
+        _mm_or_si128(f, _mm_and_si128(_mm_cmpeq_epi32(f, _mm_setzero_si128()), _mm_set1_epi32(kAnomalousZero)));
+    const __m128i is_zero =
+        _mm_shuffle_epi32(_mm_castpd_si128(_mm_cmpeq_pd(n, _mm_setzero_pd())), _MM_SHUFFLE(2, 0, 2, 0));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(out),
+                     _mm_or_si128(_mm_and_si128(is_zero, zero_word), _mm_andnot_si128(is_zero, word)));
+    return slow;
+}
+#endif
+
 }  // namespace
 
 void pack_flagged(const double* values, const storage_word* flags, std::size_t n, storage_word* out) noexcept {
@@ -290,7 +340,11 @@ void pack_flagged(const double* values, const storage_word* flags, std::size_t n
     for (std::size_t i = 0; i < n; i += kStep) {
         const std::size_t m = n - i < kStep ? n - i : kStep;
         std::uint64_t slow = 0;
-        for (std::size_t j = 0; j < m; ++j) {
+        std::size_t j = 0;
+#if defined(__SSE2__)
+        for (; j + 2 <= m; j += 2) slow |= static_cast<std::uint64_t>(pack_pair(values + i + j, flags + i + j, out + i + j)) << j;
+#endif
+        for (; j < m; ++j) {
             bool s;
             out[i + j] = pack_lane(values[i + j], flags[i + j] & kSampleFlags, s);
             slow |= static_cast<std::uint64_t>(s) << j;
