@@ -49,12 +49,6 @@ inline vdouble load(const double* p) noexcept {
     return v;
 }
 
-inline vmask load_mask(const std::int64_t* p) noexcept {
-    vmask v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
 inline void store(double* p, const vdouble& v) noexcept { std::memcpy(p, &v, sizeof v); }
 
 inline vdouble vabs(const vdouble& x) noexcept {
@@ -73,18 +67,6 @@ inline vdouble vsqrt(const vdouble& x) noexcept {  // correctly rounded, like st
     for (std::size_t l = 0; l < V; ++l) r[l] = std::sqrt(x[l]);
     return r;
 #endif
-}
-
-inline std::uint64_t bits_of(double x) noexcept {
-    std::uint64_t u;
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-inline double from_bits(std::uint64_t u) noexcept {
-    double x;
-    std::memcpy(&x, &u, sizeof x);
-    return x;
 }
 
 // Scores one block. The arithmetic follows extract_features (last row) and
@@ -107,24 +89,31 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
 
     // Push: the newest ring row gets this tick's values (0 for a gap, so the
     // arithmetic below stays finite); a gap empties the window. A free slot
-    // packs NaN, the empty word. Branch-free: gaps come at random.
-    alignas(16) std::int64_t full[W];
-    double* newest = blk + ring_rows[N - 1] * W;
-    constexpr std::uint64_t kNaNBits = 0x7FF8000000000000ull;
+    // packs NaN, the empty word. Branch-free (gaps come at random), and the
+    // new row stays in registers: reading it back right after storing it
+    // would wait for the stores.
+    unsigned full = 0;  // bit l: lane l has a score (full window and a model)
     for (std::size_t l = 0; l < W; ++l) {
-        const std::uint64_t x = bits_of(values[l]);
-        const bool active = (flags[l] & kActive) != 0;
-        const bool good = active & (std::fabs(values[l]) <= kMaxStorableMagnitude);
+        const bool good = ((flags[l] & kActive) != 0) & (std::fabs(values[l]) <= kMaxStorableMagnitude);
         const unsigned c = count[l];
         const unsigned next = (c + (c < N ? 1u : 0u)) * static_cast<unsigned>(good);
         count[l] = static_cast<std::uint8_t>(next);
-        newest[l] = from_bits(x & (0ull - static_cast<std::uint64_t>(good)));
-        const std::uint64_t keep = 0ull - static_cast<std::uint64_t>(active);
-        to_pack[l] = from_bits((x & keep) | (kNaNBits & ~keep));
-        full[l] = -static_cast<std::int64_t>((next == N) & ((flags[l] & kTrained) != 0));  // a score exists
+        full |= static_cast<unsigned>((next == N) & ((flags[l] & kTrained) != 0)) << l;
+    }
+    const vdouble zero = {};
+    const vdouble nan = zero + std::numeric_limits<double>::quiet_NaN();
+    double* newest = blk + ring_rows[N - 1] * W;
+    vdouble pushed[G];
+    for (std::size_t g = 0; g < G; ++g) {
+        const std::size_t q = g * V;
+        const vdouble x = load(values + q);
+        vmask active;
+        for (std::size_t l = 0; l < V; ++l) active[l] = (flags[q + l] & kActive) != 0 ? -1 : 0;
+        pushed[g] = select(active & (vabs(x) <= kMaxStorableMagnitude), x, zero);
+        store(newest + q, pushed[g]);
+        store(to_pack + q, select(active, x, nan));
     }
 
-    const vdouble zero = {};
     const double f = 1.0 / static_cast<double>(S);
     const double* row[N];
     for (std::size_t i = 0; i < N; ++i) row[i] = blk + ring_rows[i] * W;
@@ -132,7 +121,7 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     vdouble d[N][G];
     for (std::size_t i = 0; i < N; ++i) {
         for (std::size_t g = 0; g < G; ++g) {
-            const vdouble x = load(row[i] + g * V);
+            const vdouble x = i == N - 1 ? pushed[g] : load(row[i] + g * V);
             d[i][g] = D > 0 && i >= D ? x - load(row[i - D] + g * V) : x;
         }
     }
@@ -163,7 +152,8 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
         const vdouble lo = load(mn + q), hi = load(mx + q);
         const vdouble dist = ((zero + vsqrt(sq0[g])) + vsqrt(sq1[g])) * 0.5;  // exact, like / 2.0
         const vdouble r = 100.0 * vabs((dist - lo) / (hi - lo));
-        const vmask has_score = load_mask(full + q);
+        vmask has_score;
+        for (std::size_t l = 0; l < V; ++l) has_score[l] = (full >> (q + l)) & 1u ? -1 : 0;
         vdouble score = select(r > 100.0, zero + 100.0, r);
         score = select(hi == lo, zero, score);
         score = select(has_score, score, zero);
