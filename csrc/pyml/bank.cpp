@@ -13,6 +13,12 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+// On x86-64 with GCC or Clang the kernel also exists for AVX2, chosen at run
+// time (same operations, four lanes per instruction: identical results).
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PYML_BANK_AVX2 1
+#include <immintrin.h>
+#endif
 
 namespace pyml {
 namespace {
@@ -33,41 +39,56 @@ std::string slot_error(std::size_t slot) {
 //   max_dist 1 row
 constexpr std::size_t block_doubles(std::size_t n, std::size_t f) { return (n + 2 * f + 2) * W; }
 
-// Two lanes of doubles as one GCC/Clang vector (one SSE2 register):
-// element-wise IEEE operations. The vector helpers are internal and inlined,
-// so the calling convention GCC may warn about (-Wpsabi) never applies.
+// Lanes of doubles as one GCC/Clang vector: element-wise IEEE operations.
+// Two lanes fill an SSE2 register (the x86-64 baseline), four an AVX one.
+// The vector helpers are internal and inlined, so the calling convention GCC
+// may warn about (-Wpsabi) never applies.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
-constexpr std::size_t V = 2;
-typedef double vdouble __attribute__((vector_size(V * sizeof(double))));
-typedef std::int64_t vmask __attribute__((vector_size(V * sizeof(double))));
+template <std::size_t Lanes>
+struct Simd {
+    static constexpr std::size_t V = Lanes;
+    typedef double vdouble __attribute__((vector_size(Lanes * sizeof(double))));
+    typedef std::int64_t vmask __attribute__((vector_size(Lanes * sizeof(double))));
+};
 
-inline vdouble load(const double* p) noexcept {
-    vdouble v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
+// Loads, stores, |x| and a lane-by-lane choice for one vector width.
+template <class Sx>
+struct VecOps {
+    using vdouble = typename Sx::vdouble;
+    using vmask = typename Sx::vmask;
+    __attribute__((always_inline)) static vdouble load(const double* p) noexcept {
+        vdouble v;
+        std::memcpy(&v, p, sizeof v);
+        return v;
+    }
+    __attribute__((always_inline)) static void store(double* p, const vdouble& v) noexcept {
+        std::memcpy(p, &v, sizeof v);
+    }
+    __attribute__((always_inline)) static vdouble vabs(const vdouble& x) noexcept {
+        return reinterpret_cast<vdouble>(reinterpret_cast<vmask>(x) & 0x7FFFFFFFFFFFFFFFll);
+    }
+    // m ? a : b, lane by lane
+    __attribute__((always_inline)) static vdouble select(const vmask& m, const vdouble& a, const vdouble& b) noexcept {
+        return reinterpret_cast<vdouble>((reinterpret_cast<vmask>(a) & m) | (reinterpret_cast<vmask>(b) & ~m));
+    }
+};
 
-inline void store(double* p, const vdouble& v) noexcept { std::memcpy(p, &v, sizeof v); }
-
-inline vdouble vabs(const vdouble& x) noexcept {
-    return reinterpret_cast<vdouble>(reinterpret_cast<vmask>(x) & 0x7FFFFFFFFFFFFFFFll);
-}
-
-inline vdouble select(const vmask& m, const vdouble& a, const vdouble& b) noexcept {  // m ? a : b, lane by lane
-    return reinterpret_cast<vdouble>((reinterpret_cast<vmask>(a) & m) | (reinterpret_cast<vmask>(b) & ~m));
-}
-
-inline vdouble vsqrt(const vdouble& x) noexcept {  // correctly rounded, like std::sqrt
+// Correctly rounded, like std::sqrt.
+inline Simd<2>::vdouble vsqrt(const Simd<2>::vdouble& x) noexcept {
 #if defined(__SSE2__)
-    return reinterpret_cast<vdouble>(_mm_sqrt_pd(reinterpret_cast<__m128d>(x)));
+    return reinterpret_cast<Simd<2>::vdouble>(_mm_sqrt_pd(reinterpret_cast<__m128d>(x)));
 #else
-    vdouble r;
-    for (std::size_t l = 0; l < V; ++l) r[l] = std::sqrt(x[l]);
-    return r;
+    return Simd<2>::vdouble{std::sqrt(x[0]), std::sqrt(x[1])};
 #endif
 }
+
+#if defined(PYML_BANK_AVX2)
+__attribute__((target("avx2"))) inline Simd<4>::vdouble vsqrt(const Simd<4>::vdouble& x) noexcept {
+    return reinterpret_cast<Simd<4>::vdouble>(_mm256_sqrt_pd(reinterpret_cast<__m256d>(x)));
+}
+#endif
 
 // Scores one block. The arithmetic follows extract_features (last row) and
 // Model::score exactly, operation by operation, lane by lane; working on
@@ -75,10 +96,15 @@ inline vdouble vsqrt(const vdouble& x) noexcept {  // correctly rounded, like st
 // sqrt and division). The G lane groups of a block are independent: each
 // step is written for all of them at once, so their long dependency chains
 // (the running sum, then the distances) overlap in the pipeline.
-template <std::size_t D, std::size_t S, std::size_t L>
-void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
-                 const std::size_t* ring_rows, double threshold100, double* scores, std::uint8_t* bits,
-                 double* to_pack) {
+template <class Sx, std::size_t D, std::size_t S, std::size_t L>
+inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags,
+                                                       const double* values, const std::size_t* ring_rows,
+                                                       double threshold100, double* scores, std::uint8_t* bits,
+                                                       double* to_pack) {
+    using vdouble = typename Sx::vdouble;
+    using vmask = typename Sx::vmask;
+    constexpr std::size_t V = Sx::V;
+    using Ops = VecOps<Sx>;
     constexpr std::size_t N = D + S + L;
     constexpr std::size_t F = L + 1;
     constexpr std::size_t G = W / V;
@@ -106,12 +132,12 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     vdouble pushed[G];
     for (std::size_t g = 0; g < G; ++g) {
         const std::size_t q = g * V;
-        const vdouble x = load(values + q);
+        const vdouble x = Ops::load(values + q);
         vmask active;
         for (std::size_t l = 0; l < V; ++l) active[l] = (flags[q + l] & kActive) != 0 ? -1 : 0;
-        pushed[g] = select(active & (vabs(x) <= kMaxStorableMagnitude), x, zero);
-        store(newest + q, pushed[g]);
-        store(to_pack + q, select(active, x, nan));
+        pushed[g] = Ops::select(active & (Ops::vabs(x) <= kMaxStorableMagnitude), x, zero);
+        Ops::store(newest + q, pushed[g]);
+        Ops::store(to_pack + q, Ops::select(active, x, nan));
     }
 
     const double f = 1.0 / static_cast<double>(S);
@@ -121,8 +147,8 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     vdouble d[N][G];
     for (std::size_t i = 0; i < N; ++i) {
         for (std::size_t g = 0; g < G; ++g) {
-            const vdouble x = i == N - 1 ? pushed[g] : load(row[i] + g * V);
-            d[i][g] = D > 0 && i >= D ? x - load(row[i - D] + g * V) : x;
+            const vdouble x = i == N - 1 ? pushed[g] : Ops::load(row[i] + g * V);
+            d[i][g] = D > 0 && i >= D ? x - Ops::load(row[i - D] + g * V) : x;
         }
     }
     // Running sum from the newest end, times 1/S; lag; absolute value; and
@@ -139,9 +165,9 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     for (std::size_t i = 0; i <= L; ++i) {
         for (std::size_t g = 0; g < G; ++g) {
             if (i > 0) total[g] = (total[g] - d[N - i][g]) + d[N - i - S][g];
-            const vdouble feat = vabs(total[g] * f);
-            const vdouble t0 = load(c0 + i * W + g * V) - feat;
-            const vdouble t1 = load(c1 + i * W + g * V) - feat;
+            const vdouble feat = Ops::vabs(total[g] * f);
+            const vdouble t0 = Ops::load(c0 + i * W + g * V) - feat;
+            const vdouble t1 = Ops::load(c1 + i * W + g * V) - feat;
             sq0[g] += t0 * t0;
             sq1[g] += t1 * t1;
         }
@@ -149,15 +175,15 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
     // Mean distance, then the min-max normalised score, capped at 100.
     for (std::size_t g = 0; g < G; ++g) {
         const std::size_t q = g * V;
-        const vdouble lo = load(mn + q), hi = load(mx + q);
+        const vdouble lo = Ops::load(mn + q), hi = Ops::load(mx + q);
         const vdouble dist = ((zero + vsqrt(sq0[g])) + vsqrt(sq1[g])) * 0.5;  // exact, like / 2.0
-        const vdouble r = 100.0 * vabs((dist - lo) / (hi - lo));
+        const vdouble r = 100.0 * Ops::vabs((dist - lo) / (hi - lo));
         vmask has_score;
         for (std::size_t l = 0; l < V; ++l) has_score[l] = (full >> (q + l)) & 1u ? -1 : 0;
-        vdouble score = select(r > 100.0, zero + 100.0, r);
-        score = select(hi == lo, zero, score);
-        score = select(has_score, score, zero);
-        store(scores + q, score);
+        vdouble score = Ops::select(r > 100.0, zero + 100.0, r);
+        score = Ops::select(hi == lo, zero, score);
+        score = Ops::select(has_score, score, zero);
+        Ops::store(scores + q, score);
         const vmask bit = (score >= threshold100) & has_score;  // no score: normal, whatever the threshold
         for (std::size_t l = 0; l < V; ++l) bits[q + l] = bit[l] != 0;
     }
@@ -166,27 +192,74 @@ void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags, co
 using KernelFn = void (*)(double*, std::uint8_t*, const std::uint8_t*, const double*, const std::size_t*, double,
                           double*, std::uint8_t*, double*);
 
+template <std::size_t D, std::size_t S, std::size_t L>
+void score_block_baseline(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
+                          const std::size_t* ring_rows, double threshold100, double* scores, std::uint8_t* bits,
+                          double* to_pack) {
+    score_block<Simd<2>, D, S, L>(blk, count, flags, values, ring_rows, threshold100, scores, bits, to_pack);
+}
+
+#if defined(PYML_BANK_AVX2)
+template <std::size_t D, std::size_t S, std::size_t L>
+__attribute__((target("avx2"), flatten)) void score_block_avx2(double* blk, std::uint8_t* count,
+                                                               const std::uint8_t* flags, const double* values,
+                                                               const std::size_t* ring_rows, double threshold100,
+                                                               double* scores, std::uint8_t* bits, double* to_pack) {
+    score_block<Simd<4>, D, S, L>(blk, count, flags, values, ring_rows, threshold100, scores, bits, to_pack);
+}
+#endif
+
 // One kernel per (D, S, L): D in 0..1, S in 1..5 (0 behaves as 1), L in 0..5.
 constexpr std::size_t kSmoothChoices = kMaxSmoothN;
 constexpr std::size_t kLagChoices = kMaxLagN + 1;
 constexpr std::size_t kKernels = (kMaxDiffN + 1) * kSmoothChoices * kLagChoices;
 
+template <std::size_t I>
+struct KernelOf {
+    static constexpr std::size_t D = I / (kSmoothChoices * kLagChoices);
+    static constexpr std::size_t S = (I / kLagChoices) % kSmoothChoices + 1;
+    static constexpr std::size_t L = I % kLagChoices;
+};
+
 template <std::size_t... I>
-constexpr std::array<KernelFn, sizeof...(I)> make_kernels(std::index_sequence<I...>) {
-    return {{&score_block<I / (kSmoothChoices * kLagChoices), (I / kLagChoices) % kSmoothChoices + 1,
-                          I % kLagChoices>...}};
+constexpr std::array<KernelFn, sizeof...(I)> make_baseline_kernels(std::index_sequence<I...>) {
+    return {{&score_block_baseline<KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
 }
 
-KernelFn kernel_for(const FeatureParams& p) {
-    static constexpr auto kTable = make_kernels(std::make_index_sequence<kKernels>{});
+#if defined(PYML_BANK_AVX2)
+template <std::size_t... I>
+constexpr std::array<KernelFn, sizeof...(I)> make_avx2_kernels(std::index_sequence<I...>) {
+    return {{&score_block_avx2<KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
+}
+#endif
+
+KernelFn kernel_for(const FeatureParams& p, BankKernel kind) {
+    static constexpr auto kBaseline = make_baseline_kernels(std::make_index_sequence<kKernels>{});
     const std::size_t s = effective_smooth_n(p);
-    return kTable[p.diff_n * kSmoothChoices * kLagChoices + (s - 1) * kLagChoices + p.lag_n];
+    const std::size_t index = p.diff_n * kSmoothChoices * kLagChoices + (s - 1) * kLagChoices + p.lag_n;
+#if defined(PYML_BANK_AVX2)
+    static constexpr auto kAvx2 = make_avx2_kernels(std::make_index_sequence<kKernels>{});
+    if (kind == BankKernel::avx2) return kAvx2[index];
+#endif
+    (void)kind;
+    return kBaseline[index];
 }
 
 }  // namespace
 
+bool bank_avx2_available() noexcept {
+#if defined(PYML_BANK_AVX2)
+    return __builtin_cpu_supports("avx2");
+#else
+    return false;
+#endif
+}
+
 void validate_bank_params(const BankParams& p) {
     validate_feature_params(p.features);
+    if (p.kernel == BankKernel::avx2 && !bank_avx2_available()) {
+        throw std::invalid_argument("kernel = avx2, but this processor (or build) has no AVX2");
+    }
     if (!(p.threshold >= 0.0) || !std::isfinite(p.threshold)) {
         throw std::invalid_argument("threshold = " + std::to_string(p.threshold) +
                                     " must be a finite number >= 0");
@@ -203,7 +276,10 @@ Bank::Bank(const BankParams& params, std::size_t capacity) : params_(params) {
     dims_ = feature_dims(params.features);
     block_stride_ = block_doubles(window_, dims_);
     threshold100_ = 100.0 * params.threshold;
-    kernel_ = kernel_for(params.features);
+    kernel_kind_ = params.kernel == BankKernel::best
+                       ? (bank_avx2_available() ? BankKernel::avx2 : BankKernel::baseline)
+                       : params.kernel;
+    kernel_ = kernel_for(params.features, kernel_kind_);
     if (capacity > 0) {
         std::lock_guard<std::mutex> lock(state_mutex_);
         grow_to(capacity);

@@ -22,7 +22,14 @@
 // one row), the two centres and the distance range, so the tick streams
 // through memory once and works on kLanes slots at a time. Blocks live in
 // fixed-size chunks that are never moved, so adding slots never copies the
-// state of others.
+// state of others. The tick scores a group of blocks, then packs the group's
+// words at once (pack_flagged), and asks for the state of a block two blocks
+// before it is scored.
+//
+// Kernels. The per-block kernel is built twice: for the x86-64 baseline
+// (SSE2) and, with GCC or Clang on x86-64, for AVX2, chosen at run time
+// (BankParams::kernel). Both perform the same IEEE operations in the same
+// order, without contraction, so their results are identical.
 //
 // Models. Training (trainer.hpp) runs on other threads and never writes a
 // slot: it queues finished models with the generation each slot had when
@@ -55,13 +62,24 @@ namespace pyml {
 // the bank treats the value as a gap for the model.
 inline constexpr double kMaxStorableMagnitude = 1.6777215e21;
 
+// The build of the tick's kernel a bank runs: the x86-64 baseline (SSE2,
+// two lanes per instruction) or AVX2 (four), which has the same operations
+// in the same order and so identical results. `best` takes AVX2 when the
+// processor has it; the others are for tests and measurements.
+enum class BankKernel { best, baseline, avx2 };
+
+// Whether this processor (and build) can run BankKernel::avx2.
+bool bank_avx2_available() noexcept;
+
 struct BankParams {
     FeatureParams features;
     double threshold = 0.99;  // dimension_anomaly_score_threshold: bit if score >= 100 * threshold
+    BankKernel kernel = BankKernel::best;
 };
 
 // Throws std::invalid_argument naming the value for feature parameters out of
-// range or a threshold that is negative or not finite.
+// range, a threshold that is negative or not finite, or BankKernel::avx2 on a
+// processor without AVX2.
 void validate_bank_params(const BankParams& p);
 
 // A finished model waiting for the tick, tagged with the generation its slot
@@ -86,6 +104,7 @@ public:
 
     const BankParams& params() const noexcept { return params_; }
     std::size_t window() const noexcept { return window_; }      // D + S + L
+    BankKernel kernel() const noexcept { return kernel_kind_; }  // baseline or avx2, never best
     std::size_t dims() const noexcept { return dims_; }          // L + 1
 
     // Number of slots, free ones included: the length a tick takes.
@@ -164,6 +183,7 @@ private:
                               const std::size_t* ring_rows, double threshold100, double* scores,
                               std::uint8_t* bits, double* to_pack);
     KernelFn kernel_;
+    BankKernel kernel_kind_;
 
     mutable std::mutex state_mutex_;
     std::vector<Chunk> chunks_;

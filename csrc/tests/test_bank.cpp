@@ -83,6 +83,13 @@ std::vector<double> make_series(std::mt19937_64& rng, std::size_t n, int kind) {
     return x;
 }
 
+// Every kernel build this processor runs: the baseline, and AVX2 if present.
+std::vector<pyml::BankKernel> kernels() {
+    std::vector<pyml::BankKernel> out = {pyml::BankKernel::baseline};
+    if (pyml::bank_avx2_available()) out.push_back(pyml::BankKernel::avx2);
+    return out;
+}
+
 Model trained_model(std::mt19937_64& rng, const FeatureParams& p, int kind) {
     const auto series = make_series(rng, 400, kind);
     pyml::TrainParams tp;
@@ -113,6 +120,7 @@ void run_and_compare(Bank& bank, std::vector<Reference>& refs, const std::vector
 }
 
 TEST_CASE("bank tick equals extract_features + Model::score + pack_sample for every parameter set") {
+  for (const pyml::BankKernel kernel : kernels()) {
     std::mt19937_64 rng(7);
     std::normal_distribution<double> normal;
     for (std::size_t d = 0; d <= pyml::kMaxDiffN; ++d) {
@@ -121,7 +129,9 @@ TEST_CASE("bank tick equals extract_features + Model::score + pack_sample for ev
                 BankParams bp;
                 bp.features = {d, s, l};
                 bp.threshold = 0.5;
+                bp.kernel = kernel;
                 Bank bank(bp);
+                CHECK(bank.kernel() == kernel);
                 const std::size_t slots = 19;  // two full blocks and a partial one
                 std::vector<Model> models;
                 for (std::size_t i = 0; i < slots; ++i) models.push_back(trained_model(rng, bp.features, int(i)));
@@ -148,11 +158,72 @@ TEST_CASE("bank tick equals extract_features + Model::score + pack_sample for ev
             }
         }
     }
+  }
+}
+
+TEST_CASE("bank kernels: best resolves to AVX2 where available, AVX2 elsewhere is refused") {
+    CHECK(Bank().kernel() == (pyml::bank_avx2_available() ? pyml::BankKernel::avx2 : pyml::BankKernel::baseline));
+    BankParams bp;
+    bp.kernel = pyml::BankKernel::baseline;
+    CHECK(Bank(bp).kernel() == pyml::BankKernel::baseline);
+    bp.kernel = pyml::BankKernel::avx2;
+    if (pyml::bank_avx2_available()) {
+        CHECK(Bank(bp).kernel() == pyml::BankKernel::avx2);
+    } else {
+        CHECK_THROWS(Bank{bp}, std::invalid_argument);
+    }
+}
+
+TEST_CASE("the kernels agree bit for bit on many slots, every block position and partial blocks") {
+    if (kernels().size() < 2) return;  // one kernel only on this processor
+    std::mt19937_64 rng(21);
+    std::vector<Model> models;
+    for (int k = 0; k < 12; ++k) models.push_back(trained_model(rng, FeatureParams{}, k));
+    const std::size_t n = 1000 + 5;  // blocks of 8, groups of 64, and a partial block
+    BankParams a, b;
+    a.kernel = pyml::BankKernel::baseline;
+    b.kernel = pyml::BankKernel::avx2;
+    b.threshold = a.threshold = 0.6;
+    Bank base(a), wide(b);
+    for (std::size_t i = 0; i < n; ++i) {
+        base.add_slot();
+        wide.add_slot();
+        if (i % 11 != 3) {
+            base.set_model(i, models[i % models.size()]);
+            wide.set_model(i, models[i % models.size()]);
+        }
+    }
+    base.remove_slot(17);
+    wide.remove_slot(17);
+    std::normal_distribution<double> normal;
+    std::vector<double> v(n), s0(n), s1(n);
+    std::vector<pyml::storage_word> w0(n), w1(n);
+    std::vector<std::uint8_t> b0(n), b1(n), reset(n);
+    std::size_t mismatches = 0, anomalous = 0;
+    for (std::size_t t = 0; t < 60; ++t) {
+        for (std::size_t i = 0; i < n; ++i) {
+            v[i] = 40.0 * std::sin(0.1 * double(t + i)) + normal(rng) * (i % 7 == 0 ? 1e3 : 1.0);
+            if ((t * 13 + i) % 97 == 0) v[i] = kNaN;
+            if ((t * 3 + i) % 331 == 0) v[i] = kInf;
+            reset[i] = (t + i) % 5 == 0;
+        }
+        const bool with_scores = t % 2 == 0;
+        base.tick(v.data(), n, reset.data(), 1, w0.data(), b0.data(), with_scores ? s0.data() : nullptr);
+        wide.tick(v.data(), n, reset.data(), 1, w1.data(), b1.data(), with_scores ? s1.data() : nullptr);
+        for (std::size_t i = 0; i < n; ++i) {
+            anomalous += b0[i];
+            if (w0[i] != w1[i] || b0[i] != b1[i] || (with_scores && bits_of(s0[i]) != bits_of(s1[i]))) ++mismatches;
+        }
+    }
+    CHECK_EQ(mismatches, 0u);
+    CHECK(anomalous > 0);
 }
 
 TEST_CASE("bank scores match on data that makes the model score high and low") {
+  for (const pyml::BankKernel kernel : kernels()) {
     std::mt19937_64 rng(11);
     BankParams bp;  // defaults
+    bp.kernel = kernel;
     Bank bank(bp);
     const Model model = trained_model(rng, bp.features, 2);
     std::vector<Reference> refs(8, Reference{bp.features, bp.threshold, &model, {}});
@@ -181,6 +252,7 @@ TEST_CASE("bank scores match on data that makes the model score high and low") {
         for (std::size_t i = 0; i < 8; ++i) anomalous += bits[i];
     }
     CHECK(anomalous > 0);
+  }
 }
 
 TEST_CASE("threshold 0: every scored slot is anomalous, slots without a score stay normal") {
