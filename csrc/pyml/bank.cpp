@@ -492,7 +492,7 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
     // each block's state is requested kAhead blocks early: with many slots it
     // comes from the last-level cache or memory, not the nearer caches.
     constexpr std::size_t kGroup = 8;  // blocks
-    constexpr std::size_t kAhead = 2;
+    constexpr std::size_t kAhead = 3;
     const std::size_t blocks = (size_ + W - 1) / W;
     double v[W], to_pack[kGroup * W], s[kGroup * W];
     storage_word flags[kGroup * W];

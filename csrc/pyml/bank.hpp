@@ -23,7 +23,7 @@
 // through memory once and works on kLanes slots at a time. Blocks live in
 // fixed-size chunks that are never moved, so adding slots never copies the
 // state of others. The tick scores a group of blocks, then packs the group's
-// words at once (pack_flagged), and asks for the state of a block two blocks
+// words at once (pack_flagged), and asks for the state of a block three blocks
 // before it is scored.
 //
 // Kernels. The per-block kernel is built twice: for the x86-64 baseline
