@@ -249,6 +249,7 @@ KernelFn kernel_for(const FeatureParams& p, BankKernel kind) {
 
 bool bank_avx2_available() noexcept {
 #if defined(PYML_BANK_AVX2)
+    __builtin_cpu_init();  // idempotent; needed if called before constructors ran
     return __builtin_cpu_supports("avx2");
 #else
     return false;
