@@ -342,7 +342,9 @@ void pack_flagged(const double* values, const storage_word* flags, std::size_t n
         std::uint64_t slow = 0;
         std::size_t j = 0;
 #if defined(__SSE2__)
-        for (; j + 2 <= m; j += 2) slow |= static_cast<std::uint64_t>(pack_pair(values + i + j, flags + i + j, out + i + j)) << j;
+        for (; j + 2 <= m; j += 2) {
+            slow |= static_cast<std::uint64_t>(pack_pair(values + i + j, flags + i + j, out + i + j)) << j;
+        }
 #endif
         for (; j < m; ++j) {
             bool s;

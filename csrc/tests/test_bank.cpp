@@ -120,45 +120,45 @@ void run_and_compare(Bank& bank, std::vector<Reference>& refs, const std::vector
 }
 
 TEST_CASE("bank tick equals extract_features + Model::score + pack_sample for every parameter set") {
-  for (const pyml::BankKernel kernel : kernels()) {
-    std::mt19937_64 rng(7);
-    std::normal_distribution<double> normal;
-    for (std::size_t d = 0; d <= pyml::kMaxDiffN; ++d) {
-        for (std::size_t s = 0; s <= pyml::kMaxSmoothN; ++s) {
-            for (std::size_t l = 0; l <= pyml::kMaxLagN; ++l) {
-                BankParams bp;
-                bp.features = {d, s, l};
-                bp.threshold = 0.5;
-                bp.kernel = kernel;
-                Bank bank(bp);
-                CHECK(bank.kernel() == kernel);
-                const std::size_t slots = 19;  // two full blocks and a partial one
-                std::vector<Model> models;
-                for (std::size_t i = 0; i < slots; ++i) models.push_back(trained_model(rng, bp.features, int(i)));
-                std::vector<Reference> refs(slots, Reference{bp.features, bp.threshold, nullptr, {}});
-                for (std::size_t i = 0; i < slots; ++i) {
-                    CHECK_EQ(bank.add_slot(), i);
-                    if (i % 5 != 4) {  // every fifth slot stays untrained
-                        bank.set_model(i, models[i]);
-                        refs[i].model = &models[i];
-                    }
-                }
-                std::vector<std::vector<double>> values(40, std::vector<double>(slots));
-                for (std::size_t t = 0; t < values.size(); ++t) {
+    for (const pyml::BankKernel kernel : kernels()) {
+        std::mt19937_64 rng(7);
+        std::normal_distribution<double> normal;
+        for (std::size_t d = 0; d <= pyml::kMaxDiffN; ++d) {
+            for (std::size_t s = 0; s <= pyml::kMaxSmoothN; ++s) {
+                for (std::size_t l = 0; l <= pyml::kMaxLagN; ++l) {
+                    BankParams bp;
+                    bp.features = {d, s, l};
+                    bp.threshold = 0.5;
+                    bp.kernel = kernel;
+                    Bank bank(bp);
+                    CHECK(bank.kernel() == kernel);
+                    const std::size_t slots = 19;  // two full blocks and a partial one
+                    std::vector<Model> models;
+                    for (std::size_t i = 0; i < slots; ++i) models.push_back(trained_model(rng, bp.features, int(i)));
+                    std::vector<Reference> refs(slots, Reference{bp.features, bp.threshold, nullptr, {}});
                     for (std::size_t i = 0; i < slots; ++i) {
-                        double v = 5.0 * normal(rng) + (i % 3 == 0 ? 1e4 : 0.0);
-                        if ((t * 7 + i) % 23 == 0) v = kNaN;
-                        if ((t * 5 + i) % 37 == 0) v = (i % 2) ? kInf : -3e21;
-                        values[t][i] = v;
+                        CHECK_EQ(bank.add_slot(), i);
+                        if (i % 5 != 4) {  // every fifth slot stays untrained
+                            bank.set_model(i, models[i]);
+                            refs[i].model = &models[i];
+                        }
                     }
+                    std::vector<std::vector<double>> values(40, std::vector<double>(slots));
+                    for (std::size_t t = 0; t < values.size(); ++t) {
+                        for (std::size_t i = 0; i < slots; ++i) {
+                            double v = 5.0 * normal(rng) + (i % 3 == 0 ? 1e4 : 0.0);
+                            if ((t * 7 + i) % 23 == 0) v = kNaN;
+                            if ((t * 5 + i) % 37 == 0) v = (i % 2) ? kInf : -3e21;
+                            values[t][i] = v;
+                        }
+                    }
+                    std::vector<std::uint8_t> reset(slots);
+                    for (std::size_t i = 0; i < slots; ++i) reset[i] = i % 4 == 1;
+                    run_and_compare(bank, refs, values, reset);
                 }
-                std::vector<std::uint8_t> reset(slots);
-                for (std::size_t i = 0; i < slots; ++i) reset[i] = i % 4 == 1;
-                run_and_compare(bank, refs, values, reset);
             }
         }
     }
-  }
 }
 
 TEST_CASE("bank kernels: best resolves to AVX2 where available, AVX2 elsewhere is refused") {
@@ -220,39 +220,40 @@ TEST_CASE("the kernels agree bit for bit on many slots, every block position and
 }
 
 TEST_CASE("bank scores match on data that makes the model score high and low") {
-  for (const pyml::BankKernel kernel : kernels()) {
-    std::mt19937_64 rng(11);
-    BankParams bp;  // defaults
-    bp.kernel = kernel;
-    Bank bank(bp);
-    const Model model = trained_model(rng, bp.features, 2);
-    std::vector<Reference> refs(8, Reference{bp.features, bp.threshold, &model, {}});
-    for (std::size_t i = 0; i < 8; ++i) {
-        bank.add_slot();
-        bank.set_model(i, model);
-    }
-    std::normal_distribution<double> normal;
-    std::vector<std::vector<double>> values(300, std::vector<double>(8));
-    for (std::size_t t = 0; t < values.size(); ++t) {
+    for (const pyml::BankKernel kernel : kernels()) {
+        std::mt19937_64 rng(11);
+        BankParams bp;  // defaults
+        bp.kernel = kernel;
+        Bank bank(bp);
+        const Model model = trained_model(rng, bp.features, 2);
+        std::vector<Reference> refs(8, Reference{bp.features, bp.threshold, &model, {}});
         for (std::size_t i = 0; i < 8; ++i) {
-            values[t][i] = 50.0 + 10.0 * std::sin(t * 0.1) + normal(rng) * (1.0 + double(i) * (t > 150 ? 20.0 : 0.0));
+            bank.add_slot();
+            bank.set_model(i, model);
         }
+        std::normal_distribution<double> normal;
+        std::vector<std::vector<double>> values(300, std::vector<double>(8));
+        for (std::size_t t = 0; t < values.size(); ++t) {
+            for (std::size_t i = 0; i < 8; ++i) {
+                const double spread = 1.0 + double(i) * (t > 150 ? 20.0 : 0.0);
+                values[t][i] = 50.0 + 10.0 * std::sin(t * 0.1) + normal(rng) * spread;
+            }
+        }
+        std::vector<std::uint8_t> reset(8, 0);
+        run_and_compare(bank, refs, values, reset);
+        // The data above must have produced both bits somewhere.
+        std::vector<pyml::storage_word> words(8);
+        std::vector<std::uint8_t> bits(8);
+        std::vector<double> scores(8);
+        std::size_t anomalous = 0;
+        for (std::size_t t = 0; t < 30; ++t) {
+            std::vector<double> v(8);
+            for (std::size_t i = 0; i < 8; ++i) v[i] = (t % 2) ? 1e5 * double(i) : 0.0;
+            bank.tick(v.data(), 8, nullptr, 0, words.data(), bits.data(), scores.data());
+            for (std::size_t i = 0; i < 8; ++i) anomalous += bits[i];
+        }
+        CHECK(anomalous > 0);
     }
-    std::vector<std::uint8_t> reset(8, 0);
-    run_and_compare(bank, refs, values, reset);
-    // The data above must have produced both bits somewhere.
-    std::vector<pyml::storage_word> words(8);
-    std::vector<std::uint8_t> bits(8);
-    std::vector<double> scores(8);
-    std::size_t anomalous = 0;
-    for (std::size_t t = 0; t < 30; ++t) {
-        std::vector<double> v(8);
-        for (std::size_t i = 0; i < 8; ++i) v[i] = (t % 2) ? 1e5 * double(i) : 0.0;
-        bank.tick(v.data(), 8, nullptr, 0, words.data(), bits.data(), scores.data());
-        for (std::size_t i = 0; i < 8; ++i) anomalous += bits[i];
-    }
-    CHECK(anomalous > 0);
-  }
 }
 
 TEST_CASE("threshold 0: every scored slot is anomalous, slots without a score stay normal") {
