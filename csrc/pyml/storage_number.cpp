@@ -287,48 +287,71 @@ inline storage_word pack_lane(double value, storage_word flags, bool& slow) noex
 }
 
 #if defined(__SSE2__)
-// pack_lane on two lanes at once (SSE2); bit l of the result is lane l's `slow`.
-inline unsigned pack_pair(const double* values, const storage_word* flags, storage_word* out) noexcept {
+// pack_lane on lanes 0 and 1 of `values`, SSE2: the floating-point half (bands,
+// zones, scaled values, the lanes for pack_word as bits 0 and 1 of `slow`).
+struct PairParts {
+    __m128d above, shifted, zero;
+    unsigned slow;
+};
+
+inline PairParts pack_pair_parts(const double* values, std::size_t& b0, std::size_t& b1) noexcept {
     const __m128d abs_mask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFll));
     const __m128d round = _mm_set1_pd(4503599627370496.0);
-    const __m128d v = _mm_loadu_pd(values);
-    const __m128d n = _mm_and_pd(v, abs_mask);
-    std::uint64_t u0, u1;  // the bands, found in general registers alongside
+    std::uint64_t u0, u1;
     std::memcpy(&u0, values, sizeof u0);
     std::memcpy(&u1, values + 1, sizeof u1);
-    const std::size_t b0 = kPackTable.band_of[(u0 >> 52) & 0x7FF];
-    const std::size_t b1 = kPackTable.band_of[(u1 >> 52) & 0x7FF];
+    b0 = kPackTable.band_of[(u0 >> 52) & 0x7FF];
+    b1 = kPackTable.band_of[(u1 >> 52) & 0x7FF];
+    const __m128d n = _mm_and_pd(_mm_loadu_pd(values), abs_mask);
     const __m128d zone0 = _mm_load_pd(kPackTable.zone[b0]), zone1 = _mm_load_pd(kPackTable.zone[b1]);
     const __m128d scale0 = _mm_load_pd(kPackTable.scale[b0]), scale1 = _mm_load_pd(kPackTable.scale[b1]);
-    const __m128d above = _mm_cmpgt_pd(n, _mm_unpackhi_pd(zone0, zone1));
-    const __m128d in_zone = _mm_andnot_pd(above, _mm_cmpnlt_pd(n, _mm_unpacklo_pd(zone0, zone1)));
-    const __m128d scale = _mm_or_pd(_mm_and_pd(above, _mm_unpackhi_pd(scale0, scale1)),
-                                    _mm_andnot_pd(above, _mm_unpacklo_pd(scale0, scale1)));
+    PairParts p;
+    p.above = _mm_cmpgt_pd(n, _mm_unpackhi_pd(zone0, zone1));
+    const __m128d in_zone = _mm_andnot_pd(p.above, _mm_cmpnlt_pd(n, _mm_unpacklo_pd(zone0, zone1)));
+    const __m128d scale = _mm_or_pd(_mm_and_pd(p.above, _mm_unpackhi_pd(scale0, scale1)),
+                                    _mm_andnot_pd(p.above, _mm_unpacklo_pd(scale0, scale1)));
     const __m128d scaled = _mm_mul_pd(n, scale);
-    const __m128d shifted = _mm_add_pd(scaled, round);
-    const __m128d rest = _mm_sub_pd(scaled, _mm_sub_pd(shifted, round));
+    p.shifted = _mm_add_pd(scaled, round);
+    const __m128d rest = _mm_sub_pd(scaled, _mm_sub_pd(p.shifted, round));
     const __m128d tie = _mm_cmpge_pd(_mm_and_pd(rest, abs_mask), _mm_set1_pd(0.5 - 2 * kHalfMargin));
-    const unsigned slow = static_cast<unsigned>(_mm_movemask_pd(_mm_or_pd(in_zone, tie)));
-    // The words, in the low two 32-bit lanes.
-    const __m128i adds = _mm_unpacklo_epi32(
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.add[b0])),
-        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.add[b1])));  // below0 below1 above0 above1
-    const __m128i above32 = _mm_shuffle_epi32(_mm_castpd_si128(above), _MM_SHUFFLE(2, 0, 2, 0));
-    const __m128i add = _mm_or_si128(_mm_and_si128(above32, _mm_srli_si128(adds, 8)), _mm_andnot_si128(above32, adds));
-    const __m128i mantissa = _mm_shuffle_epi32(_mm_castpd_si128(shifted), _MM_SHUFFLE(2, 0, 2, 0));
-    const __m128i sign = _mm_and_si128(_mm_shuffle_epi32(_mm_castpd_si128(v), _MM_SHUFFLE(3, 1, 3, 1)),
-                                       _mm_set1_epi32(static_cast<int>(kSignBit)));
-    const __m128i f = _mm_and_si128(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(flags)),
+    p.slow = static_cast<unsigned>(_mm_movemask_pd(_mm_or_pd(in_zone, tie)));
+    p.zero = _mm_cmpeq_pd(n, _mm_setzero_pd());
+    return p;
+}
+
+inline __m128i band_adds(std::size_t b0, std::size_t b1) noexcept {  // below0 below1 above0 above1
+    return _mm_unpacklo_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.add[b0])),
+                              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(kPackTable.add[b1])));
+}
+
+inline __m128i low_halves(__m128d a, __m128d b) noexcept {  // the low 32 bits of each of the four doubles
+    return _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(a), _mm_castpd_ps(b), _MM_SHUFFLE(2, 0, 2, 0)));
+}
+
+// pack_lane on four lanes at once; bit l of the result is lane l's `slow`.
+// The words are assembled as four 32-bit lanes.
+inline unsigned pack_quad(const double* values, const storage_word* flags, storage_word* out) noexcept {
+    std::size_t a0, a1, c0, c1;
+    const PairParts a = pack_pair_parts(values, a0, a1);
+    const PairParts c = pack_pair_parts(values + 2, c0, c1);
+    const __m128i adds_a = band_adds(a0, a1), adds_c = band_adds(c0, c1);
+    const __m128i below = _mm_unpacklo_epi64(adds_a, adds_c), over = _mm_unpackhi_epi64(adds_a, adds_c);
+    const __m128i above = low_halves(a.above, c.above);
+    const __m128i add = _mm_or_si128(_mm_and_si128(above, over), _mm_andnot_si128(above, below));
+    const __m128i mantissa = low_halves(a.shifted, c.shifted);
+    const __m128i sign = _mm_and_si128(
+        _mm_castps_si128(_mm_shuffle_ps(_mm_castpd_ps(_mm_loadu_pd(values)), _mm_castpd_ps(_mm_loadu_pd(values + 2)),
+                                        _MM_SHUFFLE(3, 1, 3, 1))),
+        _mm_set1_epi32(static_cast<int>(kSignBit)));
+    const __m128i f = _mm_and_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(flags)),
                                     _mm_set1_epi32(static_cast<int>(kAnomalyBit | kResetFlag)));
     const __m128i word = _mm_add_epi32(_mm_add_epi32(f, add), _mm_add_epi32(sign, mantissa));
-    // A zero packs its flags only, or kAnomalousZero without flags (finish()).
     const __m128i zero_word =
         _mm_or_si128(f, _mm_and_si128(_mm_cmpeq_epi32(f, _mm_setzero_si128()), _mm_set1_epi32(kAnomalousZero)));
-    const __m128i is_zero =
-        _mm_shuffle_epi32(_mm_castpd_si128(_mm_cmpeq_pd(n, _mm_setzero_pd())), _MM_SHUFFLE(2, 0, 2, 0));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(out),
+    const __m128i is_zero = low_halves(a.zero, c.zero);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out),
                      _mm_or_si128(_mm_and_si128(is_zero, zero_word), _mm_andnot_si128(is_zero, word)));
-    return slow;
+    return a.slow | (c.slow << 2);
 }
 #endif
 
@@ -342,8 +365,8 @@ void pack_flagged(const double* values, const storage_word* flags, std::size_t n
         std::uint64_t slow = 0;
         std::size_t j = 0;
 #if defined(__SSE2__)
-        for (; j + 2 <= m; j += 2) {
-            slow |= static_cast<std::uint64_t>(pack_pair(values + i + j, flags + i + j, out + i + j)) << j;
+        for (; j + 4 <= m; j += 4) {
+            slow |= static_cast<std::uint64_t>(pack_quad(values + i + j, flags + i + j, out + i + j)) << j;
         }
 #endif
         for (; j < m; ++j) {
