@@ -11,6 +11,7 @@ Measured in the same run:
 
 - ``replay-corpus``: read + replay + NAB scoring, one process;
 - ``replay-corpus-2proc``: the same with a pool of two processes;
+- ``replay-corpus-peaks``: the ``peaks`` formulation, one process;
 - ``replay-bank-only`` (baseline): the bare dimension bank ticking the same
   points one by one, no host, no training, no scoring: the floor a replay
   through the host is compared with.
@@ -53,12 +54,12 @@ def corpus() -> tuple[dict[str, Path], dict]:
     return _corpus()
 
 
-def _end_to_end(files: dict[str, Path], windows: dict, jobs: int = 1) -> dict:
+def _end_to_end(files: dict[str, Path], windows: dict, jobs: int = 1, formulation: str = "reference") -> dict:
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = replay_files(files, executor=pool, progress=False)
+            results = replay_files(files, executor=pool, progress=False, formulation=formulation)
     else:
-        results = replay_files(files, progress=False)
+        results = replay_files(files, progress=False, formulation=formulation)
     nab, _ = score_replays(results, windows)
     return {"results": results, "nab": nab}
 
@@ -96,6 +97,16 @@ def test_replay_corpus_two_processes(benchmark, corpus):
     np.testing.assert_array_equal(out["results"][name].scores, single["results"][name].scores)
 
 
+@pytest.mark.benchmark(group="replay-nab")
+def test_replay_corpus_peaks(benchmark, corpus):
+    files, windows = corpus
+    out = benchmark.pedantic(_end_to_end, args=(files, windows, 1, "peaks"), rounds=1, iterations=1)
+    record("replay-corpus-peaks", benchmark)
+    _report(benchmark, out)
+    for r in out["results"].values():
+        assert r.config.score_peak_window > 0 and ((r.scores >= 0) & (r.scores <= 1)).all()
+
+
 def _bank_only(values: list[np.ndarray]) -> int:
     ticks = 0
     for series in values:
@@ -119,7 +130,8 @@ def test_bank_only_baseline(benchmark, corpus):
 def test_replay_budget():
     """Report the corpus replay against its target (printed; timings are not asserted)."""
     seconds, two, floor = median("replay-corpus"), median("replay-corpus-2proc"), median("replay-bank-only")
+    peaks = median("replay-corpus-peaks")
     verdict = "within" if seconds < TARGET_SECONDS else "over"
     print(f"\nreplay of the corpus end to end: {seconds:.1f} s in one process ({verdict} the {TARGET_SECONDS:.0f} s "
           f"target), {two:.1f} s with two; the bank alone ticks the same points in {floor:.2f} s "
-          f"({seconds / floor:.0f}x less than the replay)")
+          f"({seconds / floor:.0f}x less than the replay); the 'peaks' formulation in one process: {peaks:.1f} s")
