@@ -18,21 +18,26 @@ import numpy as np
 if TYPE_CHECKING:
     from .demo import DemoResult
 
-__all__ = ["plot_demo"]
+__all__ = ["import_pyplot", "plot_demo"]
 
 _INCIDENT_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
 
-def _pyplot() -> Any:
+def import_pyplot(missing: str) -> Any:
+    """``matplotlib.pyplot`` on the Agg backend; ``ImportError(missing)`` when matplotlib is not installed."""
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("the demo's PNG report needs matplotlib: pip install 'pyml-anomaly[demo]' "
-                          "(or run pyml demo --no-plot)") from None
+        raise ImportError(missing) from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _pyplot() -> Any:
+    return import_pyplot("the demo's PNG report needs matplotlib: pip install 'pyml-anomaly[demo]' "
+                         "(or run pyml demo --no-plot)")
 
 
 def plot_demo(result: "DemoResult", path: str | Path, dpi: int = 110) -> Path:

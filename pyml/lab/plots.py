@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from ..plot import import_pyplot
 from .labels import parse_windows
 
 if TYPE_CHECKING:
@@ -34,15 +35,8 @@ def require_matplotlib() -> Any:
     Raises ``ImportError`` naming the ``plot`` (or ``demo``) extra when
     matplotlib is not installed.
     """
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError("plots need matplotlib: pip install 'pyml-anomaly[plot]' (or the 'demo' extra), "
-                          "or pass --plots none") from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return import_pyplot("plots need matplotlib: pip install 'pyml-anomaly[plot]' (or the 'demo' extra), "
+                         "or pass --plots none")
 
 
 def plot_replay(

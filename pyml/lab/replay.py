@@ -46,6 +46,7 @@ import numpy as np
 from ..config import MLConfig
 from ..host import Host
 from .formats import Recording, read_recording
+from .progress import Progress as _Progress
 from .formulations import DEFAULT_FORMULATION, PEAK_WINDOW_FRACTION, formulation_settings
 from .nab_results import write_results
 from .scoring import (
@@ -171,46 +172,6 @@ def _for_replay(config: MLConfig) -> MLConfig:
     if config.enabled and config.hosts_to_skip == "!*" and config.charts_to_skip == "!*":
         return config
     return dataclasses.replace(config, enabled=True, hosts_to_skip="!*", charts_to_skip="!*")
-
-
-class _Progress:
-    """A progress bar over points: tqdm when installed, else a line rewritten on stderr."""
-
-    def __init__(self, total: int, label: str, enabled: bool) -> None:
-        self.total, self.label, self.done = total, label, 0
-        self._bar: Any = None
-        self._enabled = enabled
-        self._last = 0.0
-        if not enabled:
-            return
-        try:
-            from tqdm import tqdm  # type: ignore[import-untyped]
-        except ImportError:
-            return
-        self._bar = tqdm(total=total, desc=label, unit="pt", unit_scale=True, leave=False, file=sys.stderr)
-
-    def update(self, n: int) -> None:
-        if not self._enabled or n <= 0:
-            return
-        self.done += n
-        if self._bar is not None:
-            self._bar.update(n)
-            return
-        now = time.monotonic()
-        if now - self._last >= 0.2 or self.done >= self.total:
-            self._last = now
-            pct = 100.0 * self.done / self.total if self.total else 100.0
-            sys.stderr.write(f"\r{self.label}: {self.done}/{self.total} points ({pct:5.1f}%)")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if not self._enabled:
-            return
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 def _show_progress(progress: bool | None) -> bool:
@@ -379,7 +340,7 @@ def replay_files(
     show = _show_progress(progress)
     if executor is not None:
         futures = [executor.submit(_replay_one, p, nm, config, probationary_percent, formulation) for nm, p in named.items()]
-        bar = _Progress(len(futures), "files", show)
+        bar = _Progress(len(futures), "files", show, unit="files")
         try:
             for nm, fut in zip(named, futures):
                 out[nm] = fut.result()

@@ -42,6 +42,7 @@ from typing import Any, Union
 
 from ..config import MLConfig
 from .formats import Recording, read_recording
+from .progress import Progress
 from .formulations import DEFAULT_FORMULATION, formulation_settings
 from .labels import load_windows
 from .replay import (
@@ -346,39 +347,6 @@ def _replay_task(recording: Recording, config: MLConfig) -> ReplayResult:
     return result
 
 
-class _TaskProgress:
-    """A progress bar over tasks on stderr: tqdm when installed, else a rewritten line."""
-
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.done, self.enabled = total, 0, enabled
-        self._bar: Any = None
-        if enabled:
-            try:
-                from tqdm import tqdm  # type: ignore[import-untyped]
-            except ImportError:
-                return
-            self._bar = tqdm(total=total, desc="sweep", unit="task", leave=False, file=sys.stderr)
-
-    def update(self) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.update(1)
-        else:
-            sys.stderr.write(f"\rsweep: {self.done}/{self.total} tasks")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if not self.enabled:
-            return
-        if self._bar is not None:
-            self._bar.close()
-        else:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-
 def dask_executor(scheduler: str) -> tuple[Executor, Any]:
     """A ``concurrent.futures`` executor on the Dask cluster at ``scheduler``, and its client (close it after).
 
@@ -395,7 +363,7 @@ def dask_executor(scheduler: str) -> tuple[Executor, Any]:
 
 
 def _run(executor: Executor, tasks: list[tuple[int, str, Recording, MLConfig]],
-         progress: _TaskProgress) -> dict[tuple[int, str], ReplayResult]:
+         progress: Progress) -> dict[tuple[int, str], ReplayResult]:
     futures: dict[Future[ReplayResult], tuple[int, str]] = {}
     out: dict[tuple[int, str], ReplayResult] = {}
     try:
@@ -534,7 +502,7 @@ def _execute(plan: _Plan, *, executor: Executor | None, scheduler: str | None, j
     tasks = [(i, name, rec, plan.configs[i][name]) for i in range(len(plan.points))
              for name, rec in plan.recordings.items()]
     show = bool(getattr(sys.stderr, "isatty", lambda: False)()) if progress is None else bool(progress)
-    bar = _TaskProgress(len(tasks), show)
+    bar = Progress(len(tasks), "sweep", show, unit="tasks")
     client = None
     owned: Executor | None = None
     try:
