@@ -10,6 +10,7 @@ the GIL) or, with ``background=False``, only when asked (``train_now``,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -19,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -631,6 +632,18 @@ class Host:
             "total-dimensions": r.total if r else 0,
             "trained-dimensions": r.trained if r else 0,
         }
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Hold the host still while several reads must agree with each other.
+
+        Inside ``with host.reading():`` no tick completes and no sample is
+        evicted, so ``last_time``, ``first_time`` and queries over ranges
+        computed from them see the same state (a scrape of ``/metrics`` does
+        this). Keep the block short: collection waits for it.
+        """
+        with self._lock:
+            yield
 
     @property
     def first_time(self) -> int | None:

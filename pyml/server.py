@@ -345,7 +345,16 @@ class HostCollector:
         return list(rows[0][1:]) if rows else []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Yield the metric families (called by the registry at every scrape)."""
+        """Yield the metric families (called by the registry at every scrape).
+
+        They are computed from one consistent state of the host: ticks that
+        complete meanwhile wait (:meth:`pyml.Host.reading`).
+        """
+        with self.host.reading():
+            families = list(self._families())
+        yield from families
+
+    def _families(self) -> Iterator[GaugeMetricFamily]:
         host = self.host
         last = host.last_time
         counts = GaugeMetricFamily("pyml_dimensions", "Modelled dimensions at the newest tick, by state",

@@ -261,3 +261,25 @@ def test_reset_flags_reach_the_storage_words():
     assert reset[:, 1].tolist() == [True, True, False]
     with pytest.raises(ValueError, match="reset"):
         host.collect_all(T0 + 2, [1.0, 2.0, 3.0], reset=[True, False])
+
+
+def test_reading_holds_ticks_until_the_block_ends() -> None:
+    import threading
+
+    host = Host("still", MLConfig(), background=False)
+    host.add_chart("system.x", ["a"])
+    host.collect_all(1_700_000_000, [1.0])
+    done = threading.Event()
+
+    def tick() -> None:
+        host.collect_all(1_700_000_001, [2.0])
+        done.set()
+
+    with host.reading():
+        worker = threading.Thread(target=tick)
+        worker.start()
+        assert not done.wait(0.3)  # the tick waits for the reader
+        assert host.last_time == 1_700_000_000
+    worker.join(5)
+    assert done.is_set() and host.last_time == 1_700_000_001
+    host.close()
