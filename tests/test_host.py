@@ -266,7 +266,7 @@ def test_reset_flags_reach_the_storage_words():
 def test_reading_holds_ticks_until_the_block_ends() -> None:
     import threading
 
-    host = Host("still", MLConfig(), background=False)
+    host = pyml.Host("still", MLConfig(), background=False)
     host.add_chart("system.x", ["a"])
     host.collect_all(1_700_000_000, [1.0])
     done = threading.Event()
