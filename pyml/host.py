@@ -181,7 +181,6 @@ class Host:
         self._lock = threading.RLock()                  # store and registry vs. the trainer
         self._models_to_save: list[tuple[int, str]] = []   # trained, applied by the next tick, then saved
         self._training_ms: list[float] = []             # durations since the last tick (read-and-zeroed)
-        self._internal_slots: dict[str, list[int]] = {}
         self._train_queue: list[int] = []
         self._training_batches = 0                      # batches taken off the queue, not finished
         self._train_wakeup = threading.Condition(self._lock)
@@ -196,10 +195,8 @@ class Host:
             for spec in INTERNAL_CHARTS:
                 if spec.id in self._charts:
                     continue
-                chart = self.add_chart(spec.id, [d for d, _ in spec.dimensions], _internal=True, title=spec.title,
-                                       units=spec.units, family=spec.family, context=spec.id,
-                                       priority=spec.priority)
-                self._internal_slots[spec.id] = [self._slot_of[f"{spec.id}|{d}"] for d in chart.dimensions]
+                self.add_chart(spec.id, [d for d, _ in spec.dimensions], _internal=True, title=spec.title,
+                               units=spec.units, family=spec.family, context=spec.id, priority=spec.priority)
         # slots of the internal charts' dimensions in INTERNAL_CHARTS order (internal_row's order)
         self._internal_slot_array = np.array(
             [self._slot_of[f"{spec.id}|{d}"] for spec in INTERNAL_CHARTS for d, _ in spec.dimensions]
@@ -732,8 +729,6 @@ class Host:
                 dim_id = f"{chart.id}|{dim}"
                 self._slot_of[dim_id] = int(slot)
                 by_id[dim_id] = (chart, dim, int(slot))
-            if chart.internal:
-                self._internal_slots[chart.id] = [self._slot_of[f"{chart.id}|{d}"] for d in chart.dimensions]
         for dim_id in order:
             chart, _, slot = by_id[dim_id]
             self._dim_ids.append(dim_id)
