@@ -23,7 +23,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict
 
-__all__ = ["DEFAULT_FORMULATION", "FORMULATIONS", "PEAK_WINDOW_FRACTION", "formulation_settings"]
+__all__ = [
+    "DEFAULT_FORMULATION",
+    "FORMULATIONS",
+    "PEAK_WINDOW_FRACTION",
+    "check_formulation",
+    "describe_formulation",
+    "formulation_settings",
+]
 
 #: ``peaks``: ``score_peak_window`` as a fraction of ``min_train_samples``.
 PEAK_WINDOW_FRACTION = 0.4
@@ -51,12 +58,28 @@ FORMULATIONS: Dict[str, Callable[[int], Dict[str, Any]]] = {
 }
 
 
+_SUMMARIES: Dict[str, str] = {
+    "reference": "netdata's features and scores",
+    "peaks": f"diff_n=0, smooth_n=1, lag_n=0, score_peak_window = {PEAK_WINDOW_FRACTION} x min_train_samples",
+}
+
+
+def check_formulation(name: str) -> str:
+    """``name`` when it is a known formulation; else ``ValueError`` naming it and the known ones."""
+    if name not in FORMULATIONS:
+        known = ", ".join(sorted(FORMULATIONS))
+        raise ValueError(f"unknown formulation {name!r}; known: {known}")
+    return name
+
+
+def describe_formulation(name: str) -> str:
+    """One line saying what formulation ``name`` changes (the lab's commands print it)."""
+    return _SUMMARIES[check_formulation(name)]
+
+
 def formulation_settings(name: str, min_train_samples: int) -> Dict[str, Any]:
     """The :class:`~pyml.MLConfig` settings formulation ``name`` changes, for a training minimum.
 
     Raises ``ValueError`` naming the formulation when it is unknown.
     """
-    if name not in FORMULATIONS:
-        known = ", ".join(sorted(FORMULATIONS))
-        raise ValueError(f"unknown formulation {name!r}; known: {known}")
-    return FORMULATIONS[name](int(min_train_samples))
+    return FORMULATIONS[check_formulation(name)](int(min_train_samples))

@@ -47,7 +47,7 @@ from ..config import MLConfig
 from ..host import Host
 from .formats import Recording, read_recording
 from .progress import Progress as _Progress
-from .formulations import DEFAULT_FORMULATION, PEAK_WINDOW_FRACTION, formulation_settings
+from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings
 from .nab_results import write_results
 from .scoring import (
     DEFAULT_PROBATIONARY_PERCENT,
@@ -326,7 +326,7 @@ def replay_files(
     other in this process. ``on_result`` is called with each result as it
     arrives (in input order). ``formulation`` is :func:`replay`'s.
     """
-    formulation_settings(formulation, 1)  # an unknown name fails here, before any work
+    check_formulation(formulation)  # an unknown name fails here, before any work
     if isinstance(paths, Mapping):
         named = dict(paths)
     else:
@@ -529,7 +529,7 @@ def run_command(
     named = collect_inputs(inputs)
     windows = None if labels is None else load_windows(labels)
     config: MLConfig | None = None
-    formulation_settings(formulation, 1)  # an unknown name fails before any work
+    check_formulation(formulation)  # an unknown name fails before any work
     if config_path is not None and formulation != DEFAULT_FORMULATION:
         raise ValueError(f"give either a configuration file or a formulation, not both (formulation {formulation!r})")
     if config_path is not None:
@@ -544,12 +544,8 @@ def run_command(
               f"at most {DEFAULT_PROBATIONARY_PERCENT} x 5000; max_train_samples = {LAB_TRAIN_FACTOR} x "
               "min_train_samples; train_every = min_train_samples)", file=stdout)
         if formulation != DEFAULT_FORMULATION:
-            changed = formulation_settings(formulation, 1000)
-            shown = ", ".join(f"{k}={v}" for k, v in changed.items() if k != "score_peak_window")
-            print(f"# formulation {formulation!r}: {shown}"
-                  + (f", score_peak_window = {PEAK_WINDOW_FRACTION} x min_train_samples"
-                     if "score_peak_window" in changed else ""), file=stdout)
-            defaults = dataclasses.replace(defaults, **{k: v for k, v in changed.items()})
+            print(f"# formulation {formulation!r}: {describe_formulation(formulation)}", file=stdout)
+            defaults = dataclasses.replace(defaults, **formulation_settings(formulation, defaults.min_train_samples))
         print(f"# diff_n={defaults.diff_n} smooth_n={defaults.smooth_n} lag_n={defaults.lag_n} "
               f"max_kmeans_iters={defaults.max_kmeans_iters} "
               f"dimension_anomaly_score_threshold={defaults.dimension_anomaly_score_threshold} "

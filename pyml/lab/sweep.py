@@ -43,7 +43,7 @@ from typing import Any, Union
 from ..config import MLConfig
 from .formats import Recording, read_recording
 from .progress import Progress
-from .formulations import DEFAULT_FORMULATION, formulation_settings
+from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings
 from .labels import load_windows
 from .replay import (
     LAB_TRAIN_FACTOR,
@@ -479,7 +479,7 @@ def _prepare(paths: Mapping[str, PathLike] | Sequence[PathLike] | PathLike, grid
         raise ValueError("jobs sizes the default process pool; it cannot be combined with executor= or scheduler=")
     if base is not None and not isinstance(base, MLConfig):
         raise TypeError(f"base must be an MLConfig, got {type(base).__name__}: {base!r}")
-    formulation_settings(formulation, 1)  # an unknown name fails here
+    check_formulation(formulation)  # an unknown name fails here
     points = expand_grid(grid)
     named = _named_inputs(paths)
     if not named:
@@ -581,7 +581,8 @@ def _header(grid: Mapping[str, Sequence[Any]], base: MLConfig | None, n_files: i
     lines = [
         ("# pyml lab sweep: netdata's [ml] defaults, unclamped (clamp=False: values outside netdata's ranges are "
          f"kept), {sizing}; ML on for every replayed chart"),
-        f"# formulation: {formulation} (unless the grid sets it; see pyml.lab.formulations)",
+        f"# formulation: {formulation}: {describe_formulation(formulation)} (unless the grid sets it; "
+        "see pyml.lab.formulations)",
         "# grid: " + "; ".join(f"{k} in [{', '.join(_text(v) for v in vs)}]" for k, vs in grid.items()),
         f"# {n_files} file(s) x {math.prod(len(v) for v in grid.values())} configuration(s) on {where}",
         "# ranked by NAB standard score; precision/recall/F1 are event metrics at the standard threshold",
