@@ -17,6 +17,30 @@ _MAX_EXACT_INT = 2**53
 _UINT32_LIMIT = 2**32
 
 
+def is_integer(value: Any) -> bool:
+    """Whether ``value`` is a Python or NumPy integer (a bool is not)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def as_int(name: str, value: Any) -> int:
+    """An integer argument (Python or NumPy integer, not bool) as ``int``, else ``TypeError`` naming it."""
+    if not is_integer(value):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def as_count(name: str, value: Any, minimum: int, requirement: str) -> int:
+    """An integer argument of at least ``minimum`` as ``int``.
+
+    Anything else (a bool, a float, a smaller integer) raises
+    ``ValueError(f"{name} must be {requirement}, got {value!r}")``, e.g.
+    ``requirement="a positive integer"``.
+    """
+    if not is_integer(value) or value < minimum:
+        raise ValueError(f"{name} must be {requirement}, got {value!r}")
+    return int(value)
+
+
 def _contiguous(arr: np.ndarray, dtype: Any = None) -> np.ndarray:
     """C-contiguous copy only if needed; unlike ``ascontiguousarray`` keeps 0-d shape."""
     return np.asarray(arr, dtype=dtype, order="C")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._arrays import as_flags, as_float64, as_words
+from ._arrays import as_flags, as_float64, as_int, as_words
 
 __all__ = ["pack", "unpack", "unpack_double", "EMPTY_SLOT", "ANOMALY_BIT", "RESET_FLAG", "ANOMALOUS_ZERO",
            "Bank", "TrainReport",
@@ -80,13 +80,6 @@ MAX_SMOOTH_N: int = _core.MAX_SMOOTH_N
 MAX_LAG_N: int = _core.MAX_LAG_N
 
 
-def _int_param(name: str, value: Any) -> int:
-    """An integer parameter (Python or NumPy integer, not bool), else TypeError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    return int(value)
-
-
 def _series(name: str, x: Any) -> np.ndarray:
     arr = as_float64(name, x)
     if arr.ndim != 1:
@@ -118,8 +111,8 @@ def features(x: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5) -> np.n
         ``y`` is the differenced, smoothed series. Bit-exact with the reference.
     """
     arr = _series("x", x)
-    return _core.features(arr, _int_param("diff_n", diff_n), _int_param("smooth_n", smooth_n),
-                          _int_param("lag_n", lag_n))
+    return _core.features(arr, as_int("diff_n", diff_n), as_int("smooth_n", smooth_n),
+                          as_int("lag_n", lag_n))
 
 
 def kmeans(X: Any, k: int = 2, max_iterations: int = 1000) -> np.ndarray:
@@ -143,7 +136,7 @@ def kmeans(X: Any, k: int = 2, max_iterations: int = 1000) -> np.ndarray:
     arr = as_float64("X", X)
     if arr.ndim != 2:
         raise ValueError(f"X must be 2-dimensional (samples x features), got shape {arr.shape}")
-    return _core.kmeans(arr, _int_param("k", k), _int_param("max_iterations", max_iterations))
+    return _core.kmeans(arr, as_int("k", k), as_int("max_iterations", max_iterations))
 
 
 def train(history: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_iterations: int = 1000) -> Model:
@@ -176,8 +169,8 @@ def train(history: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_
         feature vectors, or parameters out of range.
     """
     arr = _series("history", history)
-    return _core.train(arr, _int_param("diff_n", diff_n), _int_param("smooth_n", smooth_n),
-                       _int_param("lag_n", lag_n), _int_param("max_iterations", max_iterations))
+    return _core.train(arr, as_int("diff_n", diff_n), as_int("smooth_n", smooth_n),
+                       as_int("lag_n", lag_n), as_int("max_iterations", max_iterations))
 
 
 def fill_gaps(history: Any) -> tuple[np.ndarray, int]:
@@ -194,13 +187,6 @@ def fill_gaps(history: Any) -> tuple[np.ndarray, int]:
 # ---------------------------------------------------------------- dimension bank
 
 TrainReport = _core.TrainReport
-
-
-def _index(name: str, value: Any) -> int:
-    """An integer argument (Python or NumPy integer, not bool), else TypeError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    return int(value)
 
 
 class Bank(_core.Bank):
@@ -303,7 +289,7 @@ class Bank(_core.Bank):
             For any bad argument, before anything is trained.
         """
         items = slots.reshape(-1).tolist() if isinstance(slots, np.ndarray) else list(slots)
-        slot_list = [_index(f"slots[{i}]", s) for i, s in enumerate(items)]
+        slot_list = [as_int(f"slots[{i}]", s) for i, s in enumerate(items)]
         if isinstance(histories, np.ndarray) and histories.ndim == 2:
             hist: Any = as_float64("histories", histories)
         else:
@@ -316,26 +302,26 @@ class Bank(_core.Bank):
         return super().train(
             slot_list,
             hist,
-            min_samples=_index("min_samples", min_samples),
-            max_iterations=_index("max_iterations", max_iterations),
-            threads=_index("threads", threads),
+            min_samples=as_int("min_samples", min_samples),
+            max_iterations=as_int("max_iterations", max_iterations),
+            threads=as_int("threads", threads),
         )
 
     def remove_slot(self, slot: int) -> None:
         """Free a slot (its window and model are dropped); IndexError if it is not in use."""
-        super().remove_slot(_index("slot", slot))
+        super().remove_slot(as_int("slot", slot))
 
     def generation(self, slot: int) -> int:
         """How many times the slot was reused (0 if never freed); IndexError if it is not in use."""
-        return super().generation(_index("slot", slot))
+        return super().generation(as_int("slot", slot))
 
     def trained(self, slot: int) -> bool:
         """Whether the slot has a model; IndexError if it is not in use."""
-        return super().trained(_index("slot", slot))
+        return super().trained(as_int("slot", slot))
 
     def model(self, slot: int) -> Any:
         """A copy of the slot's model, or None before its first one; IndexError if it is not in use."""
-        return super().model(_index("slot", slot))
+        return super().model(as_int("slot", slot))
 
     def set_model(self, slot: int, model: Any) -> None:
         """Give the slot a model now (e.g. a persisted one restored with ``Model.from_bytes``).
@@ -344,8 +330,8 @@ class Bank(_core.Bank):
         IndexError if the slot is not in use. A model queued by :meth:`train`
         before this call still replaces it at the next tick.
         """
-        super().set_model(_index("slot", slot), model)
+        super().set_model(as_int("slot", slot), model)
 
     def clear_model(self, slot: int) -> None:
         """Forget the slot's model (it scores 0 until the next one)."""
-        super().clear_model(_index("slot", slot))
+        super().clear_model(as_int("slot", slot))

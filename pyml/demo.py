@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ._arrays import as_count, as_int
 from .config import MLConfig
 from .host import Host
 
@@ -222,10 +223,8 @@ def generate_host(dims: int = 300, hours: float = 6.0, seed: int = 1, t0: int = 
     are spread evenly to the end; their lengths shrink for short replays so
     that they never overlap.
     """
-    if isinstance(dims, bool) or not isinstance(dims, (int, np.integer)):
-        raise TypeError(f"dims must be an integer, got {dims!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    as_int("dims", dims)
+    as_count("seed", seed, 0, "a non-negative integer")
     if not isinstance(hours, (int, float, np.integer, np.floating)) or isinstance(hours, bool) \
             or not np.isfinite(hours) or hours < 0.5:
         raise ValueError(f"hours must be at least 0.5, got {hours!r}")
@@ -445,8 +444,7 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
     minute_rates : bool
         Also compute per-minute anomaly rates by chart group (for the plot).
     """
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValueError(f"top must be a positive integer, got {top!r}")
+    as_count("top", top, 1, "a positive integer")
     gen = generate_host(dims, hours, seed)
     n = gen.ticks
     cfg = demo_config(n)

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from . import _core, core
-from ._arrays import as_flags, as_float64
+from ._arrays import as_count, as_flags, as_float64
 from .charts import INTERNAL_CHARTS, internal_row
 from .config import MLConfig
 from .db import AnomalyDB
@@ -134,8 +134,7 @@ class Host:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"host name must be a non-empty string, got {name!r}")
-        if isinstance(update_every, bool) or not isinstance(update_every, (int, np.integer)) or update_every < 1:
-            raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
+        as_count("update_every", update_every, 1, "a positive integer")
         self.name = name
         self.config = config if config is not None else MLConfig()
         self.update_every = int(update_every)
@@ -150,9 +149,7 @@ class Host:
                                 threshold=cfg.dimension_anomaly_score_threshold)
         depth = cfg.max_train_samples + 1
         if history is not None:
-            if isinstance(history, bool) or not isinstance(history, (int, np.integer)) or history < 1:
-                raise ValueError(f"history must be a positive number of ticks, got {history!r}")
-            depth = max(depth, int(history))
+            depth = max(depth, as_count("history", history, 1, "a positive number of ticks"))
         self._store = SampleStore(
             depth,
             self.update_every,

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import as_count
+
 __all__ = ["SCORE_CAP", "ScorePeaks"]
 
 #: Scores are compared and reported capped at this value (the reference's cap).
@@ -45,13 +47,10 @@ class ScorePeaks:
     """
 
     def __init__(self, window: int, size: int = 0) -> None:
-        if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
-            raise ValueError(f"window must be a positive number of ticks, got {window!r}")
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
-            raise ValueError(f"size must be a non-negative integer, got {size!r}")
-        self.window = int(window)
-        self._peak = np.full(int(size), -np.inf)
-        self._age = np.full(int(size), _NEVER, dtype=np.int64)
+        self.window = as_count("window", window, 1, "a positive number of ticks")
+        size = as_count("size", size, 0, "a non-negative integer")
+        self._peak = np.full(size, -np.inf)
+        self._age = np.full(size, _NEVER, dtype=np.int64)
 
     @property
     def size(self) -> int:

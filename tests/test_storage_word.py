@@ -241,3 +241,16 @@ def test_double_unpack_matches_reference_path_closely_and_empty_is_nan():
     ref, _, _ = core.unpack(words)
     np.testing.assert_allclose(dbl[:4], ref[:4], rtol=1e-15)
     assert math.isnan(dbl[4])
+
+
+def test_integer_argument_helpers_name_the_value() -> None:
+    from pyml._arrays import as_count, as_int
+
+    assert as_int("k", np.int64(3)) == 3 and type(as_int("k", np.int64(3))) is int
+    for bad in (True, 2.0, "2", None):
+        with pytest.raises(TypeError, match=f"k must be an integer, got {bad!r}"):
+            as_int("k", bad)
+    assert as_count("n", np.uint8(0), 0, "a non-negative integer") == 0
+    for bad in (0, -1, False, 1.5, np.float64(3.0)):
+        with pytest.raises(ValueError, match=r"n must be a positive integer, got "):
+            as_count("n", bad, 1, "a positive integer")

@@ -43,6 +43,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from .._arrays import as_count
 from ..config import MLConfig
 from ..host import Host
 from .formats import Recording, read_recording
@@ -146,9 +147,7 @@ def lab_config(n_points: int, *, probationary_percent: float = DEFAULT_PROBATION
     changes what it is about; ``overrides`` are further
     :class:`~pyml.MLConfig` fields and win over both.
     """
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 1:
-        raise ValueError(f"n_points must be a positive integer, got {n_points!r}")
-    probation = probationary_length(int(n_points), probationary_percent)
+    probation = probationary_length(as_count("n_points", n_points, 1, "a positive integer"), probationary_percent)
     base = MLConfig(clamp=False)
     shape = {"diff_n": base.diff_n, "smooth_n": base.smooth_n, "lag_n": base.lag_n}
     chosen = formulation_settings(formulation, probation)
@@ -232,9 +231,7 @@ def replay(
     recording = source if isinstance(source, Recording) else read_recording(source)
     n, d = recording.values.shape
     ue = detect_update_every(recording.timestamps) if update_every is None else update_every
-    if isinstance(ue, bool) or not isinstance(ue, (int, np.integer)) or ue < 1:
-        raise ValueError(f"update_every must be a positive integer, got {update_every!r}")
-    ue = int(ue)
+    ue = as_count("update_every", ue, 1, "a positive integer")
     seconds = recording.epoch_seconds
     if (seconds < 0).any():
         bad = int(np.flatnonzero(seconds < 0)[0])

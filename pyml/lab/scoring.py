@@ -37,7 +37,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .._arrays import as_float64
+from .._arrays import as_count, as_float64
 from .labels import (
     NAB_PROFILES,
     CostMatrix,
@@ -91,10 +91,9 @@ def probationary_length(n_points: int, probationary_percent: float = DEFAULT_PRO
     NAB's rule is ``min(floor(p * n), p * 5000)`` (750 rows at p = 0.15),
     and a row is scored when its index is at least that.
     """
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 0:
-        raise ValueError(f"n_points must be a non-negative integer, got {n_points!r}")
+    n_points = as_count("n_points", n_points, 0, "a non-negative integer")
     _check_percent(probationary_percent)
-    limit = min(math.floor(probationary_percent * int(n_points)), probationary_percent * 5000)
+    limit = min(math.floor(probationary_percent * n_points), probationary_percent * 5000)
     return math.ceil(limit)
 
 
