@@ -26,7 +26,6 @@ draws it.
 from __future__ import annotations
 
 import datetime as _dt
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -36,6 +35,7 @@ import numpy as np
 from ._arrays import as_count, as_int
 from .config import MLConfig
 from .host import Host
+from .progress import Progress
 
 __all__ = [
     "DemoEvent",
@@ -402,17 +402,6 @@ def demo_config(ticks: int) -> MLConfig:
     return MLConfig(min_train_samples=quarter, max_train_samples=quarter, train_every=quarter, clamp=False)
 
 
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # the bar is a nicety; the replay runs without it
-        return None
-    return tqdm(total=total, file=sys.stderr, unit="tick", unit_scale=True, desc="replay", mininterval=0.25,
-                leave=False)
-
-
 def _overlaps(event: DemoEvent, first: int, last: int) -> bool:
     return event.after <= last and event.before >= first
 
@@ -438,7 +427,7 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
     dims, hours, seed
         What :func:`generate_host` generates.
     progress : bool
-        Show a progress bar on stderr (needs tqdm).
+        Show a progress bar on stderr (tqdm's when installed, else a line rewritten in place).
     top : int
         How many of an event's dimensions (by rate) count as its top dimensions.
     minute_rates : bool
@@ -456,7 +445,7 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
         host_rate = np.zeros(n)
         trained = np.zeros(n, dtype=np.int64)
         first_trained: int | None = None
-        bar = _progress(n, progress)
+        bar = Progress(n, "replay", progress, unit="ticks")
         started = time.perf_counter()
         values = gen.values
         step = 500
@@ -469,11 +458,10 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
             if result is not None:
                 host_rate[k] = result.host_anomaly_rate
                 trained[k] = result.trained
-            if bar is not None and (k + 1) % step == 0:
+            if (k + 1) % step == 0:
                 bar.update(step)
-        if bar is not None:
-            bar.update(n - bar.n)
-            bar.close()
+        bar.update(n - bar.done)
+        bar.close()
         replay_seconds = time.perf_counter() - started
 
         events = []

@@ -47,7 +47,7 @@ from .._arrays import as_count
 from ..config import MLConfig
 from ..host import Host
 from .formats import Recording, read_recording
-from .progress import Progress as _Progress
+from ..progress import Progress as _Progress
 from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings
 from .nab_results import write_results
 from .scoring import (

@@ -42,7 +42,7 @@ from typing import Any, Union
 
 from ..config import MLConfig
 from .formats import Recording, read_recording
-from .progress import Progress
+from ..progress import Progress
 from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings
 from .labels import load_windows
 from .replay import (

@@ -1,4 +1,4 @@
-"""A progress bar on stderr for long lab work: tqdm when installed, else a line rewritten in place."""
+"""A progress bar on stderr for long work (replays, sweeps, the demo): tqdm when installed, else a line rewritten in place."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 __all__ = ["Progress"]
 
 # tqdm's short unit names for the units the lab counts
-_TQDM_UNITS = {"points": "pt", "files": "file", "tasks": "task"}
+_TQDM_UNITS = {"points": "pt", "ticks": "tick", "files": "file", "tasks": "task"}
+# units counted in thousands and more, shown with SI prefixes by tqdm
+_SCALED_UNITS = ("points", "ticks")
 
 
 class Progress:
@@ -31,7 +33,7 @@ class Progress:
             from tqdm import tqdm  # type: ignore[import-untyped]
         except ImportError:
             return
-        self._bar = tqdm(total=total, desc=label, unit=_TQDM_UNITS.get(unit, unit), unit_scale=unit == "points",
+        self._bar = tqdm(total=total, desc=label, unit=_TQDM_UNITS.get(unit, unit), unit_scale=unit in _SCALED_UNITS,
                          leave=False, file=sys.stderr)
 
     def update(self, n: int = 1) -> None:
