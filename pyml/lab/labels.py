@@ -236,6 +236,17 @@ def parse_windows(key: str, raw: Any) -> list[Window]:
     return out
 
 
+def _json_object(path_or_mapping: PathLike | Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    """A mapping as given, or the JSON object in a file (``ValueError`` naming the file if it holds another type)."""
+    if isinstance(path_or_mapping, Mapping):
+        return path_or_mapping
+    with open(path_or_mapping, encoding="utf-8") as f:
+        raw = json.load(f)
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"{path_or_mapping}: expected a JSON object of {what}, got {type(raw).__name__}")
+    return raw
+
+
 def load_windows(path_or_mapping: PathLike | Mapping[str, Any]) -> dict[str, list[Window]]:
     """Load labelled windows: NAB's ``combined_windows.json`` or an equivalent mapping.
 
@@ -243,13 +254,7 @@ def load_windows(path_or_mapping: PathLike | Mapping[str, Any]) -> dict[str, lis
     endpoints, windows in time order. Windows must not overlap and must not
     end before they start (``ValueError`` naming the file and window).
     """
-    if isinstance(path_or_mapping, Mapping):
-        raw = path_or_mapping
-    else:
-        with open(path_or_mapping, encoding="utf-8") as f:
-            raw = json.load(f)
-        if not isinstance(raw, Mapping):
-            raise ValueError(f"{path_or_mapping}: expected a JSON object of windows, got {type(raw).__name__}")
+    raw = _json_object(path_or_mapping, "windows")
     return {str(key): parse_windows(str(key), value) for key, value in raw.items()}
 
 
@@ -259,13 +264,7 @@ def load_profiles(path_or_mapping: PathLike | Mapping[str, Any]) -> dict[str, Co
     Each profile is ``{"CostMatrix": {"tpWeight", "fpWeight", "fnWeight",
     "tnWeight"}}``; a ``CostMatrix`` instance is taken as is.
     """
-    if isinstance(path_or_mapping, Mapping):
-        raw = path_or_mapping
-    else:
-        with open(path_or_mapping, encoding="utf-8") as f:
-            raw = json.load(f)
-        if not isinstance(raw, Mapping):
-            raise ValueError(f"{path_or_mapping}: expected a JSON object of profiles, got {type(raw).__name__}")
+    raw = _json_object(path_or_mapping, "profiles")
     out: dict[str, CostMatrix] = {}
     for name, profile in raw.items():
         out[str(name)] = profile if isinstance(profile, CostMatrix) else CostMatrix.from_mapping(profile, f"profile {name!r}")
