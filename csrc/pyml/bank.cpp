@@ -1,5 +1,7 @@
 #include "pyml/bank.hpp"
 
+#include "pyml/describe.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -262,7 +264,7 @@ void validate_bank_params(const BankParams& p) {
         throw std::invalid_argument("kernel = avx2, but this processor (or build) has no AVX2");
     }
     if (!(p.threshold >= 0.0) || !std::isfinite(p.threshold)) {
-        throw std::invalid_argument("threshold = " + std::to_string(p.threshold) +
+        throw std::invalid_argument("threshold = " + describe(p.threshold) +
                                     " must be a finite number >= 0");
     }
 }

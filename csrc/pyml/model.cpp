@@ -1,11 +1,12 @@
 #include "pyml/model.hpp"
 
+#include "pyml/describe.hpp"
+
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -17,13 +18,6 @@
 namespace pyml {
 
 namespace {
-
-std::string describe(double v) {
-    std::ostringstream out;
-    out.precision(17);
-    out << v;
-    return out.str();
-}
 
 // ------------------------------------------------------------------ serialisation helpers
 

@@ -1,24 +1,18 @@
 #include "pyml/trainer.hpp"
 
+#include "pyml/describe.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <exception>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 namespace pyml {
 namespace {
-
-std::string describe(double value) {
-    std::ostringstream out;
-    out.precision(17);
-    out << value;
-    return out.str();
-}
 
 // Decrements the bank's in-progress count for every slot not yet finished,
 // also when a worker's exception unwinds the call.
