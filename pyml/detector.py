@@ -104,13 +104,18 @@ def _fraction(name: str, value: Any, upper: float | None = 1.0) -> float:
     return number
 
 
-def _positive_int(name: str, value: Any) -> int:
+def _index(name: str, value: Any) -> int:
+    """Anything with ``__index__`` except a bool, as ``int``; else ``TypeError`` naming it."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
-        number = operator.index(value)
+        return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _positive_int(name: str, value: Any) -> int:
+    number = _index(name, value)
     if number < 1:
         raise ValueError(f"{name} must be at least 1, got {value!r}")
     return number
@@ -127,12 +132,7 @@ def _bit(name: str, value: Any) -> int:
 
 
 def _slot(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"slot must be an integer, got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"slot must be an integer, got {value!r}") from None
+    number = _index("slot", value)
     if number < 0:
         raise ValueError(f"slot must be non-negative, got {number}")
     return number
