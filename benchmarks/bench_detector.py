@@ -18,7 +18,7 @@ import pytest
 from budget import median, ratio, record
 from conftest import SMALL, scaled
 
-from pyml.detector import AnomalyDetector, BitRateWindow, WindowState
+from pyml.engine.detector import AnomalyDetector, BitRateWindow, WindowState
 
 T0 = 1_700_000_000
 SIZES = [scaled(10_000, 1_000), scaled(100_000, 5_000)]

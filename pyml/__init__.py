@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import core
 from .config import MLConfig
-from .host import Host
+from .engine.host import Host
 
 __version__ = "0.1.0"
 

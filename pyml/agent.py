@@ -1,9 +1,9 @@
 """``pyml agent``: this machine's metrics, every second, through ML and onto the HTTP API.
 
-The agent reads ``/proc`` with :class:`pyml.collectors.ProcCollector`, feeds a
+The agent reads ``/proc`` with :class:`pyml.sources.ProcCollector`, feeds a
 :class:`pyml.Host` chart by chart (charts and dimensions that appear, vanish
 or change are added and removed as they do), lets the host train and detect,
-and serves the Netdata-compatible HTTP API of :mod:`pyml.server` from another
+and serves the Netdata-compatible HTTP API of :mod:`pyml.api` from another
 thread. Samples, models and anomaly events live in a data directory, so a
 restarted agent resumes where the previous one stopped.
 
@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from .collectors import ChartSpec, Collection, ProcCollector
+from .sources import ChartSpec, Collection, ProcCollector
 from .config import MLConfig
-from .db import DatabaseError
-from .host import Host
+from .engine.db import DatabaseError
+from .engine.host import Host
 
 log = logging.getLogger("pyml.agent")
 
@@ -122,7 +122,7 @@ class Agent:
             for spec in self.collector.charts():
                 self._add_chart(spec)
             if port is not None:
-                from .server import ApiServer
+                from .api import ApiServer
 
                 self.server = ApiServer(self.host, bind=bind, port=port).start()
         except BaseException:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ._arrays import as_count, as_int
 from .config import MLConfig
-from .host import Host
+from .engine.host import Host
 from .progress import Progress
 
 __all__ = [

@@ -22,7 +22,7 @@ import pytest
 from pyml import MLConfig
 from pyml.agent import Agent, DataDirLocked, default_data_dir, run_agent
 from pyml.cli import main as cli_main
-from pyml.collectors import ProcCollector
+from pyml.sources import ProcCollector
 
 PROC_DATA = Path(__file__).parent / "data" / "proc"
 SYS = PROC_DATA / "sys"

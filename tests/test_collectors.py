@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyml.collectors import ChartSpec, Collection, ProcCollector
+from pyml.sources import ChartSpec, Collection, ProcCollector
 
 DATA = Path(__file__).parent / "data" / "proc"
 SYS = DATA / "sys"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyml.db import (
+from pyml.engine.db import (
     APPLICATION_ID,
     DETECTOR_NAME,
     DETECTOR_VERSION,

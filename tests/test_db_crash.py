@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 import pyml
-from pyml.db import AnomalyDB
+from pyml.engine.db import AnomalyDB
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
@@ -33,7 +33,7 @@ ROTATING = 40     # one more model per iteration, cycling over this many ids
 # Kept in step with blob() below; the writer runs as `python -c WRITER path start`.
 WRITER = f"""
 import hashlib, sys
-from pyml.db import AnomalyDB
+from pyml.engine.db import AnomalyDB
 
 HOST, BATCH, ROTATING = {HOST!r}, {BATCH}, {ROTATING}
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pyml.detector import (
+from pyml.engine.detector import (
     MAX_EVENT_DIMS,
     AnomalyDetector,
     AnomalyEvent,
@@ -629,7 +629,7 @@ def test_vectorised_counters_match_a_per_slot_computation():
 
 
 def test_internal_row_is_internal_values_flattened():
-    from pyml.charts import INTERNAL_CHARTS, internal_row, internal_values
+    from pyml.engine.charts import INTERNAL_CHARTS, internal_row, internal_values
 
     ahead = TRACE_BITS[1:] + [0]
     det = AnomalyDetector(host_anomaly_rate_threshold=0.5, slot_id=["d|a", "d|b", "d|c", "d|e"].__getitem__)

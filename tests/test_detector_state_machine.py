@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from pyml.detector import AnomalyDetector, BitRateWindow, WindowState
+from pyml.engine.detector import AnomalyDetector, BitRateWindow, WindowState
 
 NF, BELOW, ABOVE, IDLE = (
     WindowState.NotFilled,

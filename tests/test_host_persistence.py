@@ -14,7 +14,7 @@ import pytest
 
 import pyml
 from pyml import MLConfig
-from pyml.storage import StoreError
+from pyml.engine.storage import StoreError
 
 T0 = 1_700_000_000
 N_DIMS = 6

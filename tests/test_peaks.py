@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pyml import Host, MLConfig
-from pyml.peaks import SCORE_CAP, ScorePeaks
+from pyml.engine.peaks import SCORE_CAP, ScorePeaks
 
 
 def reference_peaks(scores: list[float], window: int) -> list[float]:

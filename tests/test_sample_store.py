@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyml.storage import SampleStore, StoreError
+from pyml.engine.storage import SampleStore, StoreError
 
 
 def _words(k: int, n: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyml.scheduler import TrainingScheduler, stagger_offset
+from pyml.engine.scheduler import TrainingScheduler, stagger_offset
 
 
 def _run(scheduler: TrainingScheduler, ticks: range, collected: np.ndarray, ok: bool = True) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import pyml
 from pyml import MLConfig
-from pyml.server import ApiServer, create_app
+from pyml.api import ApiServer, create_app
 
 T0 = 1_700_000_000
 N_TICKS = 300

@@ -1,21 +1,7 @@
-"""Sources of real metrics for pyml, charted the way Netdata charts them.
-
-``ProcCollector`` reads this machine's ``/proc`` (and ``/sys``) and returns
-Netdata ``proc.plugin`` charts: ``system.cpu``, ``cpu.cpuN``, ``system.load``,
-``system.ram``, ``mem.*``, ``system.io``, ``disk*.<dev>``, ``system.net``,
-``net*.<iface>``, ``system.interrupts``, ``system.softirqs``, ``ipv4.*``,
-``ip.*`` and more, so that Netdata's default ``charts to skip from training``
-selects the same charts for ML.
-
-    >>> from pyml.collectors import ProcCollector
-    >>> c = ProcCollector(proc_root="/proc")
-    >>> specs = c.charts()          # list of ChartSpec
-    >>> col = c.collect()           # Collection: t, values, resets, added, removed, changed
-"""
+"""Former name of :mod:`pyml.sources` (this machine's ``/proc``); kept so existing imports work."""
 
 from __future__ import annotations
 
-from ._model import ChartSpec, Collection
-from .proc import ProcCollector
+from ..sources import ChartSpec, Collection, ProcCollector
 
 __all__ = ["ChartSpec", "Collection", "ProcCollector"]

@@ -45,7 +45,7 @@ import numpy as np
 
 from .._arrays import as_count
 from ..config import MLConfig
-from ..host import Host
+from ..engine.host import Host
 from .formats import Recording, read_recording
 from ..progress import Progress as _Progress
 from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings

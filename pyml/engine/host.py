@@ -24,14 +24,14 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from . import _core, core
-from ._arrays import as_count, as_flags, as_float64
+from .. import _core, core
+from .._arrays import as_count, as_flags, as_float64
 from .charts import INTERNAL_CHARTS, internal_row
-from .config import MLConfig
+from ..config import MLConfig
 from .db import AnomalyDB
 from .detector import AnomalyDetector, TickResult
 from .peaks import ScorePeaks
-from .query import DataQuery, parse_number
+from ..query import DataQuery, parse_number
 from .scheduler import TrainingScheduler
 from .storage import SampleStore, StoreError
 

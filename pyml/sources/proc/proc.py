@@ -2,7 +2,7 @@
 
 Typical use (one collection per second)::
 
-    from pyml.collectors import ProcCollector
+    from pyml.sources import ProcCollector
 
     c = ProcCollector()                 # reads /proc (and /sys) once to discover the charts
     for spec in c.charts():

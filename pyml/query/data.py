@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from . import _core
+from .. import _core
 
 if TYPE_CHECKING:
-    from .host import Host
+    from ..engine.host import Host
 
 GROUPINGS = ("average", "min", "max", "sum", "median", "incremental_sum")
 OPTIONS = ("anomaly-bit", "jsonwrap", "nonzero", "null2zero", "abs", "absolute", "seconds", "ms",
