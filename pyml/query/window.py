@@ -59,6 +59,7 @@ class QueryWindow:
     relative: bool           #: the window was given relative to now or to the newest sample
     natural: bool            #: natural points (else virtual)
     aligned: bool            #: rows aligned to multiples of the row width
+    resampling: bool = False  #: ``gtime`` resamples (it is longer than the query step)
 
     @property
     def view_update_every(self) -> int:
@@ -189,4 +190,5 @@ def plan_window(
         before = before - before % width if at_db_end else before + width - before % width
     after = before - wanted * width + step
     return QueryWindow(after=after, before=before, points=wanted, group=group, step=step,
-                       resampling_divisor=divisor, relative=relative, natural=natural, aligned=aligned)
+                       resampling_divisor=divisor, relative=relative, natural=natural, aligned=aligned,
+                       resampling=gtime > step)
