@@ -64,6 +64,10 @@ OPTIONS: tuple[str, ...] = tuple(_OPTION_NAMES)
 _OPTION_ORDER = tuple(dict.fromkeys(_OPTION_NAMES.values()))
 
 
+#: How ``jsonwrap`` spells a grouping (Netdata prints ``incremental_sum``).
+_GROUP_NAMES = {"incremental-sum": "incremental_sum"}
+
+
 class NoMatch(LookupError):
     """The ``dimensions`` pattern selects no dimension of the chart (Netdata answers 404)."""
 
@@ -239,7 +243,7 @@ class DataResult:
             "last_entry": self.last_entry,
             "before": w.before,
             "after": w.after,
-            "group": self.group,
+            "group": _GROUP_NAMES.get(canonical_group(self.group), canonical_group(self.group)),
             "options": options_text(query_options),
             "dimension_names": names or ["no data"],
             "dimension_ids": names or ["no data"],
