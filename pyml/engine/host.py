@@ -59,6 +59,7 @@ class Chart:
     context: str = ""
     chart_type: str = "line"
     priority: int = 1000
+    dimension_names: dict[str, str] = field(default_factory=dict)  # id -> display name, where they differ
 
 
 @dataclass
@@ -119,6 +120,10 @@ class Host:
     history : int, optional
         Ticks of samples to keep per dimension (keyword-only); at least
         ``max_train_samples + 1``, which is the default.
+    training_pool : pyml.engine.training_pool.TrainingPool, optional
+        With ``background=True``, train on this pool's threads (shared
+        fairly with the other hosts registered there) instead of a worker
+        thread of the host's own (keyword-only).
     """
 
     def __init__(
@@ -131,6 +136,7 @@ class Host:
         *,
         training_threads: int = 2,
         history: int | None = None,
+        training_pool: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"host name must be a non-empty string, got {name!r}")
@@ -201,9 +207,14 @@ class Host:
         self._internal_slot_array = np.array(
             [self._slot_of[f"{spec.id}|{d}"] for spec in INTERNAL_CHARTS for d, _ in spec.dimensions]
             if self.ml_enabled else [], dtype=np.int64)
+        self._pool_client: Any = None
         if self.background and self.ml_enabled:
-            self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}", daemon=True)
-            self._worker.start()
+            if training_pool is not None:
+                self._pool_client = training_pool.register(name, self._train_slots)
+            else:
+                self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}",
+                                                daemon=True)
+                self._worker.start()
 
     # ------------------------------------------------------------------ registry
 
@@ -490,7 +501,9 @@ class Host:
             self._save_applied_models(k)
             if self.background:
                 due = self._scheduler.due(k, self._collected)
-                if due:
+                if due and self._pool_client is not None:
+                    self._pool_client.submit(due)
+                elif due:
                     with self._train_wakeup:
                         self._train_queue.extend(due)
                         self._train_wakeup.notify()
@@ -600,6 +613,8 @@ class Host:
 
     def wait_for_training(self, timeout: float = 60.0) -> bool:
         """Block until the background worker has drained its queue; False on timeout."""
+        if self._pool_client is not None:
+            return bool(self._pool_client.wait_idle(timeout))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -735,6 +750,7 @@ class Host:
             {
                 "id": c.id, "name": c.name, "internal": c.internal, "title": c.title, "units": c.units,
                 "family": c.family, "context": c.context, "chart_type": c.chart_type, "priority": c.priority,
+                **({"dimension_names": c.dimension_names} if c.dimension_names else {}),
                 "dimensions": [[d, self._slot_of[f"{c.id}|{d}"]] for d in c.dimensions],
             }
             for c in self._charts.values()
@@ -781,7 +797,7 @@ class Host:
         for c in charts:
             chart = Chart(c["id"], c["name"], [], False, bool(c["internal"]), c.get("title", ""), c.get("units", ""),
                           c.get("family", ""), c.get("context", ""), c.get("chart_type", "line"),
-                          int(c.get("priority", 1000)))
+                          int(c.get("priority", 1000)), dict(c.get("dimension_names", {})))
             chart.modelled = self.ml_enabled and not chart.internal and not self.config.chart_is_skipped(chart.name)
             self._charts[chart.id] = chart
             if not chart.internal:
@@ -836,6 +852,9 @@ class Host:
         with self._train_wakeup:
             self._closing = True
             self._train_wakeup.notify_all()
+        if self._pool_client is not None:
+            self._pool_client.close()
+            self._pool_client = None
         if self._worker is not None:
             self._worker.join()
             self._worker = None

@@ -1,0 +1,823 @@
+"""A Netdata agent as a source: its charts mirrored into a :class:`pyml.Host`, its values pulled every second.
+
+pyml acts as the ML parent of a Netdata agent it can reach over HTTP, without
+touching the agent. One :class:`NetdataSource` per agent runs one poll loop
+(Prometheus' scrape loop is the model: its own timeout and backoff, failures
+logged once per change of state, nothing shared with other sources but the
+event loop they run on):
+
+1. **Connect.** ``/api/v1/info`` names the host (the entry of
+   ``mirrored_hosts_status`` with ``hops`` 0); the :class:`HostProvider`
+   (the agent) hands out the :class:`pyml.Host` of that name, or refuses with
+   :class:`HostnameConflict` when another source already holds it.
+   ``/api/v1/charts`` gives every chart's id, name, title, units, family,
+   context, type, priority, ``update_every`` and dimensions (ids and names);
+   they are added to the host with one ``add_chart`` per chart (dimension ids
+   are the host's dimensions; names are kept in ``Chart.dimension_names`` for
+   display), and charts the host has that the source does not are removed.
+2. **Poll.** ``/api/v1/allmetrics?format=json`` every ``update_every`` seconds
+   (half-way through the second by default, when Netdata has stored the
+   previous one) gives each chart's newest second (``last_updated``) and its
+   values, Netdata's calculated values (rates for incremental dimensions),
+   stored as given. A chart whose second did not move is skipped (no double
+   counting); one whose second moved by more than its ``update_every`` (a
+   missed poll, an outage, a restart of either side) is read back from
+   ``/api/v1/data`` from the second after the last one taken up to its newest
+   (at most ``catch_up`` seconds): rows the source still has are stored, the
+   others stay gaps.
+3. **Feed.** Values wait per second until every chart that is keeping up has
+   delivered that second (a chart more than ``update_every + lag`` seconds
+   behind the source's newest is not waited for), then each second goes into
+   the host as one ``collect_all`` row, oldest first; a second that arrives
+   after the host moved past it is dropped and counted.
+
+Charts that appear are added (their metadata from ``/api/v1/chart``); charts
+absent from three polls in a row are removed; a chart whose dimensions change
+is re-synchronised (dimensions that stay keep their samples). Bad input is
+logged as an error naming the source and the chart, once per chart and kind
+of problem, and costs that chart's value only: a value that is not a number
+(a gap), a value beyond the storage word's range (stored saturated), a
+``last_updated`` that goes backwards or lies more than ``max_ahead`` seconds
+after the source's own clock (its ``Date`` header; the value is skipped), an
+answer that is not JSON (the poll fails and is retried). Charts with an
+``update_every`` longer than the host's are stored at their own seconds, with
+gaps between.
+
+Timing is on the source's timestamps: pyml stores the source's seconds, not
+its own clock's. ``SourceGroup`` runs many sources on one asyncio event loop
+in one thread; parsing and feeding run on that thread too (one core at most
+for all sources), so a host is only ever written by its source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol, Sequence
+from urllib.parse import quote
+
+import numpy as np
+
+from ._http import HttpClient, HttpError, HttpResponse, split_base_url
+from ._netdata_json import AllmetricsChart, MalformedAnswer, Problem, loads, parse_allmetrics
+
+log = logging.getLogger("pyml.sources.netdata")
+
+__all__ = ["HostProvider", "HostnameConflict", "NetdataSource", "SourceError", "SourceGroup", "SourceStats"]
+
+#: Largest magnitude a storage word holds; larger values are stored saturated (SPEC §1).
+STORAGE_MAX = 1.6777215e21
+
+_INFO_KEYS = ("title", "units", "family", "context", "chart_type", "priority")
+
+
+class SourceError(Exception):
+    """An answer of the source that cannot be used (wrong status, missing fields)."""
+
+
+class HostnameConflict(RuntimeError):
+    """The source's hostname is already served for another source (or the local host)."""
+
+
+class HostProvider(Protocol):
+    """What a source needs from the process that holds the hosts (the agent)."""
+
+    def claim(self, hostname: str, source: "NetdataSource", update_every: int) -> Any:
+        """The :class:`pyml.Host` named ``hostname`` for ``source`` (HostnameConflict if held by another)."""
+
+    def release(self, hostname: str, source: "NetdataSource") -> None:
+        """``source`` no longer writes to ``hostname`` (its hostname changed)."""
+
+
+@dataclass
+class SourceStats:
+    """Counters of one source since it started."""
+
+    polls: int = 0                 #: allmetrics answers taken
+    failures: int = 0              #: polls or connects that failed
+    ticks: int = 0                 #: seconds fed into the host
+    values: int = 0                #: chart values taken from allmetrics
+    caught_up: int = 0             #: chart rows read back from /api/v1/data
+    catch_up_requests: int = 0     #: /api/v1/data requests made to fill gaps
+    dropped: int = 0               #: chart values that came after the host had moved past their second
+    problems: int = 0              #: bad values, timestamps or charts reported
+    bytes: int = 0                 #: bytes of answers received
+    reconnects: int = 0            #: connects after the first
+
+
+@dataclass
+class _Chart:
+    """A mirrored chart: what the source says about it and how far it has been taken."""
+
+    id: str
+    name: str
+    update_every: int
+    dims: tuple[str, ...]                       # dimension ids in the source's (allmetrics) order
+    names: dict[str, str]
+    info: dict[str, Any]
+    last_t: Optional[int] = None                # newest second taken (pending or in the host)
+    positions: Optional[np.ndarray] = None      # host collect_all index of each of ``dims``
+    missing: int = 0                            # consecutive polls without this chart
+    mirrored: bool = False                      # the host has it
+
+
+@dataclass
+class _Plan:
+    """What one allmetrics answer asks for besides its values."""
+
+    catch_up: list[tuple[str, int, int, Optional[list[Optional[float]]]]] = field(default_factory=list)
+    new_charts: list[tuple[str, AllmetricsChart]] = field(default_factory=list)
+
+
+def _host_of_info(info: Any) -> str:
+    """The hostname of the agent answering ``/api/v1/info``."""
+    if not isinstance(info, dict):
+        raise SourceError(f"/api/v1/info is not a JSON object but {type(info).__name__}")
+    for status in info.get("mirrored_hosts_status") or ():
+        if isinstance(status, dict) and status.get("hops") == 0 and isinstance(status.get("hostname"), str):
+            return status["hostname"]
+    hosts = info.get("mirrored_hosts")
+    if isinstance(hosts, list) and hosts and isinstance(hosts[0], str) and hosts[0]:
+        return hosts[0]
+    raise SourceError("/api/v1/info names no host (no mirrored_hosts)")
+
+
+def _positive_int(value: Any, default: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1 or not math.isfinite(value):
+        return default
+    return int(value)
+
+
+class NetdataSource:
+    """One Netdata agent mirrored into a pyml host (see the module docstring).
+
+    Parameters
+    ----------
+    url : str
+        ``http://host:port`` of the agent (``host:port`` alone is accepted;
+        the port defaults to 19999).
+    hosts : HostProvider
+        Hands out the host to write to, by hostname.
+    timeout : float
+        Seconds one request may take.
+    backoff : (float, float)
+        First and longest wait before retrying after a failure (doubling).
+    catch_up : int
+        Longest gap, in seconds, read back from ``/api/v1/data``.
+    lag : int
+        Seconds a chart may fall behind the source's newest second (beyond
+        its ``update_every``) and still be waited for.
+    max_ahead : int
+        Seconds a chart's ``last_updated`` may lie after the source's clock.
+    poll_offset : float, optional
+        Where in each ``update_every`` period to poll (0..1); 0.5 by default,
+        spread by the URL so that many sources do not poll at once.
+    flush_every : int
+        Seconds between writes of the host's samples to disk.
+    gzip : bool, optional
+        Ask for compressed answers; by default only from non-loopback hosts.
+    clock : callable
+        Wall clock (``time.time``), for when to poll.
+    """
+
+    def __init__(self, url: str, hosts: HostProvider, *, timeout: float = 5.0,
+                 backoff: tuple[float, float] = (1.0, 60.0), catch_up: int = 3600, lag: int = 2,
+                 max_ahead: int = 60, poll_offset: Optional[float] = None, flush_every: int = 60,
+                 gzip: Optional[bool] = None, clock: Callable[[], float] = time.time) -> None:
+        address, port, prefix = split_base_url(url)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        first, longest = backoff
+        if not 0 < first <= longest:
+            raise ValueError(f"backoff must be (first, longest) with 0 < first <= longest, got {backoff!r}")
+        for key, value in (("catch_up", catch_up), ("lag", lag), ("max_ahead", max_ahead),
+                           ("flush_every", flush_every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{key} must be a non-negative integer of seconds, got {value!r}")
+        if poll_offset is None:
+            poll_offset = 0.3 + 0.4 * (zlib.crc32(url.encode()) % 1000) / 1000.0
+        if not 0 <= poll_offset < 1:
+            raise ValueError(f"poll_offset must be in [0, 1), got {poll_offset!r}")
+        self.url = f"http://{address}:{port}{prefix}"
+        self.hosts = hosts
+        self.prefix = prefix
+        self.backoff = (float(first), float(longest))
+        self.catch_up = catch_up
+        self.lag = lag
+        self.max_ahead = max_ahead
+        self.poll_offset = float(poll_offset)
+        self.flush_every = flush_every
+        self.clock = clock
+        loopback = address in ("localhost", "::1") or address.startswith("127.")
+        self.http = HttpClient(address, port, timeout=timeout, gzip=(not loopback) if gzip is None else gzip)
+        self.stats = SourceStats()
+        self.state = "starting"
+        self.state_detail = ""
+        self.hostname: Optional[str] = None
+        self.host: Any = None
+        self.update_every = 1
+        self._charts: dict[str, _Chart] = {}
+        self._pending: dict[int, dict[str, list[Optional[float]]]] = {}
+        self._layout_dirty = True
+        self._width = 0
+        self._row_key: tuple[str, ...] = ()
+        self._row_positions = np.zeros(0, dtype=np.int64)
+        self._reported: dict[tuple[str, str], str] = {}   # (chart, kind) -> message logged
+        self._connected = False
+        self._last_flush = time.monotonic()
+
+    # ------------------------------------------------------------------ logging
+
+    def _set_state(self, state: str, detail: str = "") -> None:
+        """Log a change of state (or of the reason of a failure) once."""
+        if state == self.state and detail == self.state_detail:
+            return
+        previous = self.state
+        self.state, self.state_detail = state, detail
+        if state == "up":
+            log.info("netdata source %s: collecting host %r, %d charts, %d dimensions%s", self.url, self.hostname,
+                     len(self._charts), sum(len(c.dims) for c in self._charts.values()),
+                     f" (after {previous}: {self.stats.failures} failures)" if previous in ("down", "conflict")
+                     else "")
+        elif state in ("down", "conflict"):
+            log.error("netdata source %s: %s; retrying with backoff (up to %g s), other sources are not affected",
+                      self.url, detail, self.backoff[1])
+        elif state == "stopped":
+            log.info("netdata source %s: stopped (%d polls, %d seconds stored, %d values caught up, %d dropped)",
+                     self.url, self.stats.polls, self.stats.ticks, self.stats.caught_up, self.stats.dropped)
+
+    def _report(self, problems: Sequence[tuple[str, str, str]]) -> None:
+        """Log chart problems ``(chart, kind, message)`` once per chart and kind, grouped per kind."""
+        fresh: dict[str, list[tuple[str, str]]] = {}
+        for chart, kind, message in problems:
+            self.stats.problems += 1
+            if self._reported.get((chart, kind)) is None:
+                self._reported[(chart, kind)] = message
+                fresh.setdefault(kind, []).append((chart, message))
+        host = f" (host {self.hostname!r})" if self.hostname else ""
+        for kind, items in fresh.items():
+            shown = "; ".join(f"chart {c!r}: {m}" if c else m for c, m in items[:5])
+            more = f"; and {len(items) - 5} more charts" if len(items) > 5 else ""
+            log.error("netdata source %s%s: %s%s", self.url, host, shown, more)
+
+    def _clear_reported(self, chart: str, kind: str) -> None:
+        if self._reported:
+            self._reported.pop((chart, kind), None)
+
+    # ------------------------------------------------------------------ requests
+
+    async def _get_json(self, path: str, *, allow_404: bool = False) -> Any:
+        response: HttpResponse = await self.http.get(self.prefix + path)
+        self.stats.bytes += len(response.body)
+        if response.status == 404 and allow_404:
+            return None
+        if response.status != 200:
+            text = response.body[:120].decode("utf-8", "replace").strip()
+            raise SourceError(f"GET {path} answered HTTP {response.status}: {text!r}")
+        try:
+            return loads(response.body)
+        except MalformedAnswer as exc:
+            raise SourceError(f"GET {path}: {exc}") from None
+
+    # ------------------------------------------------------------------ connect and mirror
+
+    async def connect(self) -> None:
+        """Read the source's hostname and charts and mirror them into its host."""
+        info = await self._get_json("/api/v1/info")
+        hostname = _host_of_info(info)
+        charts_doc = await self._get_json("/api/v1/charts")
+        if not isinstance(charts_doc, dict) or not isinstance(charts_doc.get("charts"), dict):
+            raise SourceError("/api/v1/charts has no 'charts' object")
+        update_every = _positive_int(charts_doc.get("update_every"), 1)
+        self._attach(hostname, update_every)
+        self._mirror(charts_doc["charts"])
+        if self._connected:
+            self.stats.reconnects += 1
+        self._connected = True
+
+    def _attach(self, hostname: str, update_every: int) -> None:
+        if self.host is not None and hostname != self.hostname:
+            log.warning("netdata source %s: the hostname changed from %r to %r; collecting into %r from now on",
+                        self.url, self.hostname, hostname, hostname)
+            self._feed(final=True)
+            self.host.flush()
+            self.hosts.release(str(self.hostname), self)
+            self.host, self._charts, self._pending = None, {}, {}
+        if self.host is None:
+            self.host = self.hosts.claim(hostname, self, update_every)
+            self.hostname = hostname
+            self.update_every = int(getattr(self.host, "update_every", update_every))
+            if update_every != self.update_every:
+                log.warning("netdata source %s: host %r collects every %d s, the source every %d s",
+                            self.url, hostname, self.update_every, update_every)
+            self._layout_dirty = True
+
+    def _chart_of(self, chart_id: str, doc: dict[str, Any]) -> _Chart:
+        dims_doc = doc.get("dimensions")
+        if not isinstance(dims_doc, dict):
+            raise SourceError(f"chart {chart_id!r} has no dimensions object")
+        dims = tuple(str(d) for d in dims_doc)
+        names = {str(d): str(v.get("name", d)) if isinstance(v, dict) else str(d) for d, v in dims_doc.items()}
+        info = {k: doc[k] for k in _INFO_KEYS if k in doc}
+        if "priority" in info:
+            info["priority"] = _positive_int(info["priority"], 1000) if info["priority"] != 0 else 0
+        for k in ("title", "units", "family", "context", "chart_type"):
+            if k in info and not isinstance(info[k], str):
+                info[k] = str(info[k])
+        name = doc.get("name") if isinstance(doc.get("name"), str) and doc.get("name") else chart_id
+        return _Chart(chart_id, name, _positive_int(doc.get("update_every"), self.update_every), dims, names, info)
+
+    def _mirror(self, charts_doc: dict[str, Any]) -> None:
+        """Make the host's charts the source's (added, merged, re-synchronised, removed)."""
+        host = self.host
+        problems: list[tuple[str, str, str]] = []
+        wanted: dict[str, _Chart] = {}
+        for chart_id, doc in charts_doc.items():
+            if not isinstance(doc, dict):
+                problems.append((str(chart_id), "chart", f"is not a JSON object in /api/v1/charts"))
+                continue
+            try:
+                wanted[str(chart_id)] = self._chart_of(str(chart_id), doc)
+            except SourceError as exc:
+                problems.append((str(chart_id), "chart", str(exc)))
+        restart_from = host.last_time
+        for chart_id, spec in wanted.items():
+            known = self._charts.get(chart_id)
+            if known is not None:
+                spec.last_t = known.last_t
+            elif restart_from is not None and self._host_has(chart_id):
+                spec.last_t = restart_from  # restored from the data directory: catch up from there
+            if self._mirror_chart(spec, problems):
+                self._charts[chart_id] = spec
+        for chart_id in [c for c in self._charts if c not in wanted]:
+            self._remove_chart(chart_id, "is gone from the source")
+        for chart in list(host.charts()):
+            if not chart.internal and chart.id not in self._charts:
+                host.remove_chart(chart.id)  # restored from the data directory, gone from the source
+                self._layout_dirty = True
+        self._report(problems)
+
+    def _host_has(self, chart_id: str) -> bool:
+        try:
+            self.host.chart(chart_id)
+        except KeyError:
+            return False
+        return True
+
+    def _mirror_chart(self, spec: _Chart, problems: list[tuple[str, str, str]]) -> bool:
+        """Add or re-synchronise one chart in the host; False (and a problem) if the host refuses it."""
+        host = self.host
+        names = {d: n for d, n in spec.names.items() if n != d}
+        try:
+            try:  # a new chart, or one restored from the data directory (add_chart merges those)
+                host.add_chart(spec.id, list(spec.dims), name=spec.name, dimension_names=names, **spec.info)
+            except ValueError:
+                if not self._host_has(spec.id):
+                    raise
+            chart = host.chart(spec.id)
+            wanted = set(spec.dims)
+            for dim in [d for d in chart.dimensions if d not in wanted]:
+                host.remove_dimension(spec.id, dim)
+            for dim in spec.dims:
+                if dim not in chart.dimensions:
+                    host.add_dimension(spec.id, dim)
+            chart.dimension_names = names
+            for key, value in spec.info.items():
+                setattr(chart, key, value)
+        except (ValueError, KeyError) as exc:
+            problems.append((spec.id, "chart", f"cannot be mirrored: {exc}"))
+            return False
+        spec.mirrored = True
+        self._layout_dirty = True
+        return True
+
+    def _remove_chart(self, chart_id: str, why: str) -> None:
+        self._charts.pop(chart_id, None)
+        for second in self._pending.values():
+            second.pop(chart_id, None)
+        if self._host_has(chart_id):
+            self.host.remove_chart(chart_id)
+        self._layout_dirty = True
+        log.info("netdata source %s: chart %r %s; removed from host %r", self.url, chart_id, why, self.hostname)
+
+    # ------------------------------------------------------------------ polling
+
+    async def poll(self) -> int:
+        """One poll: allmetrics, catch-ups, new charts; feeds the host. Returns the seconds fed."""
+        response = await self.http.get(self.prefix + "/api/v1/allmetrics?format=json")
+        self.stats.bytes += len(response.body)
+        if response.status != 200:
+            text = response.body[:120].decode("utf-8", "replace").strip()
+            raise SourceError(f"allmetrics answered HTTP {response.status}: {text!r}")
+        try:
+            charts, problems = parse_allmetrics(response.body)
+        except MalformedAnswer as exc:
+            raise SourceError(f"allmetrics: {exc}") from None
+        if not isinstance(charts, dict):
+            raise SourceError("allmetrics is not a JSON object")
+        self.stats.polls += 1
+        now = response.date if response.date is not None else self.clock()
+        plan = self.take_allmetrics(charts, now, problems)
+        if plan.new_charts:
+            await self._add_new_charts(plan.new_charts, now)
+        for chart_id, after, lu, values in plan.catch_up:
+            await self._catch_up(chart_id, after, lu, values)
+        return self._feed()
+
+    def take_allmetrics(self, charts: dict[str, AllmetricsChart], now: float,
+                        parse_problems: Sequence[Problem] = ()) -> _Plan:
+        """Take one allmetrics answer's values into the pending seconds; say what else is needed."""
+        plan = _Plan()
+        problems: list[tuple[str, str, str]] = [(p.chart, "value", p.message) for p in parse_problems]
+        host_last = self.host.last_time
+        for chart_id, chart in list(self._charts.items()):
+            got = charts.get(chart_id)
+            if got is None:
+                chart.missing += 1
+                continue
+            chart.missing = 0
+            self._take_chart(chart, got, now, host_last, plan, problems)
+        for chart_id, got in charts.items():
+            if chart_id not in self._charts:
+                plan.new_charts.append((chart_id, got))
+        for chart_id in [c.id for c in self._charts.values() if c.missing >= 3]:
+            self._remove_chart(chart_id, "was absent from 3 polls")
+        if problems:
+            self._report(problems)
+        return plan
+
+    def _take_chart(self, chart: _Chart, got: AllmetricsChart, now: float, host_last: Optional[int], plan: _Plan,
+                    problems: list[tuple[str, str, str]]) -> None:
+        """One chart of an allmetrics answer: its value into the pending second, or a catch-up, or a problem."""
+        chart_id = chart.id
+        lu = got.last_updated
+        last = chart.last_t
+        if last is not None and lu <= last:
+            if lu < last:
+                problems.append((chart_id, "time", f"last_updated went backwards from {last} to {lu}; "
+                                                   f"values are skipped until it passes {last}"))
+            return
+        if lu > now + self.max_ahead:
+            problems.append((chart_id, "time", f"last_updated {lu} is {lu - now:.0f} s after the source's "
+                                               f"clock; values are skipped"))
+            return
+        dims = got.dimensions
+        if len(dims) != len(chart.dims) or tuple(dims) != chart.dims:
+            self._dimensions_changed(chart, dims)
+            changed = self._charts.get(chart_id)
+            if changed is None:
+                return
+            chart = changed
+        values = [d.value for d in dims.values()]
+        if last is not None and lu > last + chart.update_every and self.catch_up > 0:
+            plan.catch_up.append((chart_id, max(last + 1, lu - self.catch_up), lu, values))
+            return
+        chart.last_t = lu
+        if last is None and host_last is not None and lu <= host_last:
+            return  # the host is past this second already: start with the next one
+        second = self._pending.get(lu)
+        if second is None:
+            second = self._pending[lu] = {}
+        second[chart_id] = values
+        self.stats.values += 1
+        if self._reported:
+            self._clear_reported(chart_id, "time")
+
+    def _dimensions_changed(self, chart: _Chart, dims: dict[str, Any]) -> None:
+        new = tuple(dims)
+        gone = [d for d in chart.dims if d not in dims]
+        added = [d for d in new if d not in chart.names]
+        self._report([(chart.id, "dimensions", f"dimensions changed (added {added}, removed {gone}); "
+                                               f"re-synchronised, the others keep their samples")])
+        self._reported.pop((chart.id, "dimensions"), None)  # each change is worth a line
+        names = {d: str(getattr(v, "name", d) or d) for d, v in dims.items()}
+        spec = _Chart(chart.id, chart.name, chart.update_every, new, names, chart.info, chart.last_t)
+        problems: list[tuple[str, str, str]] = []
+        for second in self._pending.values():
+            values = second.pop(chart.id, None)
+            if values is not None:  # re-order what is pending to the new dimension list
+                old = dict(zip(chart.dims, values))
+                second[chart.id] = [old.get(d) for d in new]
+        if self._mirror_chart(spec, problems):
+            self._charts[chart.id] = spec
+        else:
+            self._remove_chart(chart.id, "cannot follow its dimensions")
+        self._report(problems)
+
+    async def _add_new_charts(self, new: list[tuple[str, AllmetricsChart]], now: float) -> None:
+        problems: list[tuple[str, str, str]] = []
+        for chart_id, got in new:
+            doc = await self._get_json(f"/api/v1/chart?chart={quote(chart_id, safe='')}", allow_404=True)
+            if not isinstance(doc, dict):  # gone again, or no metadata: what allmetrics says is enough
+                doc = {"name": chart_id, "update_every": self.update_every,
+                       "dimensions": {d: {"name": v.name} for d, v in got.dimensions.items()}}
+            try:
+                spec = self._chart_of(chart_id, doc)
+            except SourceError as exc:
+                problems.append((chart_id, "chart", str(exc)))
+                continue
+            if self._mirror_chart(spec, problems):
+                self._charts[chart_id] = spec
+                log.info("netdata source %s: new chart %r (%d dimensions) on host %r", self.url, chart_id,
+                         len(spec.dims), self.hostname)
+                plan = _Plan()
+                self._take_chart(spec, got, now, self.host.last_time, plan, problems)
+        self._report(problems)
+
+    async def _catch_up(self, chart_id: str, after: int, lu: int, values: Optional[list[Optional[float]]]) -> None:
+        """Read a chart's rows from ``after`` to its newest second; the rest of the gap stays empty."""
+        chart = self._charts.get(chart_id)
+        if chart is None:
+            return
+        self.stats.catch_up_requests += 1
+        path = (f"/api/v1/data?chart={quote(chart_id, safe='')}&after={after}&before=0&points=0"
+                f"&group=average&format=json&options=jsonwrap|seconds|unaligned")
+        try:
+            doc = await self._get_json(path, allow_404=True)
+        except SourceError as exc:
+            self._report([(chart_id, "catch-up", f"cannot read its missed seconds back ({exc}); they stay gaps")])
+            doc = None
+        newest = self.take_rows(chart_id, doc, after) if doc is not None else None
+        if values is not None and (newest is None or newest < lu) and chart_id in self._charts:
+            if len(values) == len(chart.dims):
+                self._pending.setdefault(lu, {})[chart_id] = values
+                self.stats.values += 1
+        chart = self._charts.get(chart_id)
+        if chart is not None:
+            chart.last_t = max(lu, newest or lu)
+
+    def take_rows(self, chart_id: str, doc: Any, after: int) -> Optional[int]:
+        """Take the rows of a ``/api/v1/data`` answer (``jsonwrap``) at or after ``after``; the newest second."""
+        chart = self._charts.get(chart_id)
+        if chart is None:
+            return None
+        try:
+            ids = doc["dimension_ids"]
+            rows = doc["result"]["data"]
+            if not isinstance(ids, list) or not isinstance(rows, list):
+                raise TypeError("dimension_ids or data is not a list")
+        except (KeyError, TypeError) as exc:
+            self._report([(chart_id, "catch-up", f"/api/v1/data answer without rows ({exc}); the gap stays")])
+            return None
+        column = {d: i + 1 for i, d in enumerate(ids)}
+        take = [column.get(d) for d in chart.dims]
+        newest: Optional[int] = None
+        host_last = self.host.last_time
+        bad = 0
+        for row in rows:
+            if not isinstance(row, list) or not row or isinstance(row[0], bool) or not isinstance(row[0], (int, float)):
+                bad += 1
+                continue
+            t = int(row[0])
+            if t < after:
+                continue
+            newest = t if newest is None else max(newest, t)
+            if host_last is not None and t <= host_last:
+                self.stats.dropped += 1
+                continue
+            values: list[Optional[float]] = []
+            for i in take:
+                v = row[i] if i is not None and i < len(row) else None
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                    bad += 1
+                    v = None
+                values.append(v)
+            if all(v is None for v in values):
+                continue  # the source has nothing for that second: a gap
+            self._pending.setdefault(t, {})[chart_id] = values
+            self.stats.caught_up += 1
+        if bad:
+            self._report([(chart_id, "catch-up", f"{bad} malformed rows or values in /api/v1/data, read as gaps")])
+        return newest
+
+    # ------------------------------------------------------------------ feeding the host
+
+    def _layout(self) -> None:
+        """Where each chart's values go in a ``collect_all`` row (rebuilt after registry changes)."""
+        index = {d: i for i, d in enumerate(self.host.dimension_ids())}
+        for chart in self._charts.values():
+            chart.positions = np.fromiter((index[f"{chart.id}|{d}"] for d in chart.dims), dtype=np.int64,
+                                          count=len(chart.dims))
+        self._width = len(index)
+        self._row_key = ()
+        self._layout_dirty = False
+
+    def _watermark(self) -> Optional[int]:
+        """The newest pending second that every chart keeping up has delivered."""
+        if not self._pending:
+            return None
+        newest = max(self._pending)
+        mark = newest
+        host_ue = self.update_every
+        for chart in self._charts.values():
+            last = chart.last_t
+            if last is None or newest - last > chart.update_every + self.lag:
+                continue  # new, or too far behind to wait for
+            complete = last + chart.update_every - host_ue
+            if complete < mark:
+                mark = complete
+        return mark
+
+    def _feed(self, final: bool = False) -> int:
+        """Feed the host every pending second up to the watermark (all of them with ``final``)."""
+        if not self._pending or self.host is None:
+            return 0
+        mark = max(self._pending) if final else self._watermark()
+        if mark is None:
+            return 0
+        seconds = sorted(t for t in self._pending if t <= mark)
+        if not seconds:
+            return 0
+        if self._layout_dirty:
+            self._layout()
+        host = self.host
+        fed = 0
+        for t in seconds:
+            second = self._pending.pop(t)
+            last = host.last_time
+            if last is not None and t <= last:
+                self.stats.dropped += len(second)
+                continue
+            row = np.full(self._width, np.nan)
+            key = tuple(second)
+            if key != self._row_key:
+                charts = self._charts
+                parts = [charts[c].positions for c in key if c in charts]
+                self._row_key = key if len(parts) == len(key) else ()
+                self._row_positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+                if len(parts) != len(key):
+                    second = {c: v for c, v in second.items() if c in charts}
+            flat = [v for values in second.values() for v in values]
+            if len(flat) != self._row_positions.size:  # a chart's values of the wrong length: skip them
+                flat, positions = self._checked(second)
+            else:
+                positions = self._row_positions
+            row[positions] = np.array(flat, dtype=np.float64)
+            big = np.abs(row) > STORAGE_MAX
+            if big.any():
+                self._report_big(row, big)
+            host.collect_all(t, row)
+            fed += 1
+        self.stats.ticks += fed
+        return fed
+
+    def _checked(self, second: dict[str, list[Optional[float]]]) -> tuple[list[Optional[float]], np.ndarray]:
+        flat: list[Optional[float]] = []
+        parts = []
+        for chart_id, values in second.items():
+            chart = self._charts.get(chart_id)
+            if chart is None or chart.positions is None or len(values) != chart.positions.size:
+                continue
+            flat.extend(values)
+            parts.append(chart.positions)
+        self._row_key = ()
+        return flat, (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64))
+
+    def _report_big(self, row: np.ndarray, big: np.ndarray) -> None:
+        ids = self.host.dimension_ids()
+        problems = []
+        for i in np.flatnonzero(big)[:20]:
+            chart, _, dim = ids[int(i)].partition("|")
+            problems.append((chart, "huge", f"dimension {dim!r} value {row[i]!r} is beyond the storage range "
+                                            f"(+-{STORAGE_MAX:g}); stored saturated"))
+        self._report(problems)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _next_poll_in(self) -> float:
+        ue = self.update_every
+        now = self.clock()
+        target = (math.floor(now / ue) * ue) + self.poll_offset * ue
+        if target <= now + 0.05:
+            target += ue
+        return target - now
+
+    def flush(self) -> None:
+        """Write the host's samples out (the writer of a host is its source, so this runs on its loop)."""
+        if self.host is not None:
+            self.host.flush()
+        self._last_flush = time.monotonic()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until ``stop`` is set; failures are retried with exponential backoff."""
+        delay = self.backoff[0]
+        while not stop.is_set():
+            wait: float
+            try:
+                if not self._connected or self.state in ("down", "conflict"):
+                    await self.connect()
+                await self.poll()
+                self._set_state("up")
+                delay = self.backoff[0]
+                wait = self._next_poll_in()
+            except HostnameConflict as exc:
+                self.stats.failures += 1
+                self._set_state("conflict", str(exc))
+                wait, delay = delay, min(delay * 2, self.backoff[1])
+            except (HttpError, SourceError) as exc:
+                self.stats.failures += 1
+                self._set_state("down", str(exc))
+                self.http.close()
+                wait, delay = delay, min(delay * 2, self.backoff[1])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or a host refusal: keep the loop, log with the traceback once
+                self.stats.failures += 1
+                detail = f"{type(exc).__name__}: {exc}"
+                if detail != self.state_detail:
+                    log.exception("netdata source %s: unexpected failure", self.url)
+                self._set_state("down", detail)
+                self.http.close()
+                wait, delay = delay, min(delay * 2, self.backoff[1])
+            if self.host is not None and time.monotonic() - self._last_flush >= self.flush_every:
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001 - logged; the next flush tries again
+                    log.exception("netdata source %s: writing host %r failed", self.url, self.hostname)
+                    self._last_flush = time.monotonic()
+            try:
+                await asyncio.wait_for(stop.wait(), max(wait, 0.0))
+            except asyncio.TimeoutError:
+                pass
+        self.close()
+
+    def close(self) -> None:
+        """Feed what is pending, write the host out and close the connection (the host stays open)."""
+        try:
+            self._feed(final=True)
+            self.flush()
+        finally:
+            self.http.close()
+            self._set_state("stopped")
+
+
+class SourceGroup:
+    """Many :class:`NetdataSource` loops on one asyncio event loop, in one thread.
+
+    ``start()`` runs them; ``add(source)`` adds one while running;
+    ``stop()`` ends every loop (each feeds what it has and writes its host).
+    """
+
+    def __init__(self, sources: Sequence[NetdataSource] = (), name: str = "pyml-sources") -> None:
+        self.sources: list[NetdataSource] = list(sources)
+        self.name = name
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._stop: Optional[asyncio.Event] = None
+        self._thread: Optional[threading.Thread] = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = threading.Event()
+
+    def start(self) -> "SourceGroup":
+        """Start the event loop thread with every source's loop."""
+        if self._thread is not None:
+            raise RuntimeError("the source group is already started")
+        self._thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        self._stop = asyncio.Event()
+        for source in self.sources:
+            self._tasks.append(loop.create_task(self._guarded(source)))
+        self._ready.set()
+        try:
+            loop.run_until_complete(self._stop.wait())
+            if self._tasks:
+                loop.run_until_complete(asyncio.wait(self._tasks, timeout=30))
+        finally:
+            loop.close()
+
+    async def _guarded(self, source: NetdataSource) -> None:
+        assert self._stop is not None
+        try:
+            await source.run(self._stop)
+        except Exception:  # pragma: no cover - run() keeps its own failures; this is the last line
+            log.exception("netdata source %s: its loop ended", source.url)
+
+    def add(self, source: NetdataSource) -> None:
+        """Add a source (started at once when the group runs)."""
+        self.sources.append(source)
+        if self._loop is not None:
+            def create() -> None:
+                self._tasks.append(self._loop.create_task(self._guarded(source)))  # type: ignore[union-attr]
+            self._loop.call_soon_threadsafe(create)
+
+    def stop(self, timeout: float = 40.0) -> None:
+        """Stop every loop and wait for them to write their hosts out."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
