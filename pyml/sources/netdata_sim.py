@@ -20,9 +20,11 @@ runs 50 of them (ports 20310..20359) until interrupted, for the benchmark.
 from __future__ import annotations
 
 import argparse
+import email.utils
 import json
 import math
 import signal
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -95,6 +97,7 @@ class SimulatedNetdata:
         self._thread: Optional[threading.Thread] = None
         self._port = port
         self._render_cache: tuple[int, bytes] = (-1, b"")
+        self._connections: set[socket.socket] = set()
 
     # ------------------------------------------------------------------ model
 
@@ -131,7 +134,7 @@ class SimulatedNetdata:
     def restart(self) -> None:
         """Lose the whole history, as an agent with ``[db] mode = ram`` restarting."""
         with self.lock:
-            self.started = self.newest() + 1
+            self.started = self.newest()  # the second it restarted in is its first
             for chart in self.charts.values():
                 chart.created = self.started
             self._render_cache = (-1, b"")
@@ -254,6 +257,16 @@ class SimulatedNetdata:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                super().setup()
+                with sim.lock:
+                    sim._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with sim.lock:
+                    sim._connections.discard(self.connection)
+                super().finish()
+
             def do_GET(self) -> None:  # noqa: N802 - the http.server name
                 status, body = sim.answer(self.path)
                 self.send_response(status)
@@ -265,6 +278,9 @@ class SimulatedNetdata:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def date_time_string(self, timestamp: Optional[float] = None) -> str:
+                return email.utils.formatdate(sim.clock() if timestamp is None else timestamp, usegmt=True)
+
         self._server = _Server(("127.0.0.1", self._port), Handler)
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -273,7 +289,14 @@ class SimulatedNetdata:
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket: connections are refused until :meth:`start` again."""
+        """Stop serving and close every connection: connections are refused until :meth:`start` again."""
+        with self.lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

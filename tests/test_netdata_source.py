@@ -1,0 +1,472 @@
+"""Netdata sources against a simulated Netdata agent over real loopback HTTP.
+
+The simulator (:mod:`pyml.sources.netdata_sim`) answers like Netdata 1.37 and
+knows every value it ever served, so each test checks the mirror second by
+second: every second stored once, values equal, gaps where the source had
+nothing. Most tests drive one source by hand on a fake clock (no sleeping);
+the agent tests run the real loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import pyml
+from pyml import core
+from pyml.agent import Agent
+from pyml.sources._http import HttpError
+from pyml.sources.netdata import HostnameConflict, NetdataSource, SourceError
+from pyml.sources.netdata_sim import SimChart, SimulatedNetdata
+
+T0 = 1_800_000_000
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Provider:
+    """A HostProvider holding in-memory hosts (the agent's job, without the agent)."""
+
+    def __init__(self, config: pyml.MLConfig | None = None) -> None:
+        self.config = config or pyml.MLConfig(enabled=False)
+        self.hosts: dict[str, pyml.Host] = {}
+        self.owners: dict[str, Any] = {}
+
+    def claim(self, hostname: str, source: Any, update_every: int) -> pyml.Host:
+        if hostname in self.owners and self.owners[hostname] is not source:
+            raise HostnameConflict(f"hostname {hostname!r} is held by {self.owners[hostname].url}")
+        if hostname not in self.hosts:
+            self.hosts[hostname] = pyml.Host(hostname, self.config, update_every=update_every, background=False,
+                                             history=4000)
+            self.owners[hostname] = source
+        return self.hosts[hostname]
+
+    def release(self, hostname: str, source: Any) -> None:
+        self.owners.pop(hostname, None)
+
+    def close(self) -> None:
+        for h in self.hosts.values():
+            h.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0 + 0.5)
+
+
+@pytest.fixture
+def sim(clock: Clock) -> Any:
+    s = SimulatedNetdata("sim-a", charts=4, dims_per_chart=3, clock=clock).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def provider() -> Any:
+    p = Provider()
+    yield p
+    p.close()
+
+
+def stored(host: pyml.Host, chart: str, dims: list[str], after: int, before: int) -> dict[int, list[float | None]]:
+    """Second -> values the host stored for those dimensions (seconds without any value left out)."""
+    times, words = host.read_words([f"{chart}|{d}" for d in dims], after, before)
+    values, _, exists = core.unpack(words.reshape(-1))
+    values = values.reshape(words.shape)
+    exists = exists.reshape(words.shape)
+    out = {}
+    for j, t in enumerate(times):
+        if exists[:, j].any():
+            out[int(t)] = [float(values[i, j]) if exists[i, j] else None for i in range(len(dims))]
+    return out
+
+
+def expected(chart: str, dims: list[str], t: int) -> list[float]:
+    return [float(core.unpack(core.pack(np.array([SimulatedNetdata.value(chart, d, t)])))[0][0]) for d in dims]
+
+
+def drive(source: NetdataSource, clock: Clock, steps: list[Any]) -> None:
+    """Run connect/poll steps on one event loop; a number advances the clock by that many seconds."""
+
+    async def main() -> None:
+        try:
+            for step in steps:
+                if isinstance(step, (int, float)):
+                    clock.t += step
+                else:
+                    await step()
+        finally:
+            source.http.close()
+
+    asyncio.run(main())
+
+
+def test_charts_are_mirrored_with_ids_names_and_metadata(sim: SimulatedNetdata, provider: Provider,
+                                                          clock: Clock) -> None:
+    sim.charts["sim.c1"].update_every = 2
+    source = NetdataSource(sim.url, provider, clock=clock)
+    drive(source, clock, [source.connect])
+    host = provider.hosts["sim-a"]
+    assert source.hostname == "sim-a"
+    assert [c.id for c in host.charts() if not c.internal] == ["sim.c0", "sim.c1", "sim.c2", "sim.c3"]
+    chart = host.chart("sim.c0")
+    assert chart.dimensions == ["d0", "d1", "d2"]
+    assert chart.dimension_names == {"d1": "name_d1"}   # ids are the host's dimensions, names kept for display
+    assert (chart.title, chart.units, chart.family, chart.priority) == ("simulated sim.c0", "value", "sim", 1000)
+    assert source._charts["sim.c1"].update_every == 2
+
+
+def test_every_second_is_stored_once_with_the_sources_values(sim: SimulatedNetdata, provider: Provider,
+                                                             clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+    drive(source, clock, [source.connect, source.poll] + [1, source.poll] * 20)
+    host = provider.hosts["sim-a"]
+    got = stored(host, "sim.c2", ["d0", "d1", "d2"], T0 - 100, T0 + 100)
+    newest = sim.newest()
+    # the first poll takes the newest second; the last one waits for nothing (every chart keeps up)
+    assert sorted(got) == list(range(T0 - 1, newest + 1))
+    for t, values in got.items():
+        assert values == expected("sim.c2", ["d0", "d1", "d2"], t), t
+    assert source.stats.catch_up_requests == 0 and source.stats.dropped == 0
+    assert host.last_time == newest
+
+
+def test_polling_twice_in_a_second_counts_nothing_twice(sim: SimulatedNetdata, provider: Provider,
+                                                        clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+    drive(source, clock, [source.connect, source.poll, source.poll, 0.3, source.poll, 0.7, source.poll, source.poll])
+    host = provider.hosts["sim-a"]
+    assert sorted(stored(host, "sim.c0", ["d0"], T0 - 10, T0 + 10)) == [T0 - 1, T0]
+    assert source.stats.values == 2 * 4
+
+
+def test_missed_polls_are_caught_up_from_the_data_endpoint(sim: SimulatedNetdata, provider: Provider,
+                                                           clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+    drive(source, clock, [source.connect, source.poll, 1, source.poll, 7, source.poll, 1, source.poll])
+    host = provider.hosts["sim-a"]
+    got = stored(host, "sim.c3", ["d0", "d1", "d2"], T0 - 10, T0 + 20)
+    assert sorted(got) == list(range(T0 - 1, T0 + 9))          # the 6 missed seconds are there
+    for t, values in got.items():
+        assert values == expected("sim.c3", ["d0", "d1", "d2"], t)
+    assert source.stats.catch_up_requests == 4                 # one per chart, once
+    assert source.stats.caught_up >= 4 * 6
+
+
+def test_seconds_the_source_lost_stay_gaps(sim: SimulatedNetdata, provider: Provider, clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+    sim.holes.update({T0 + 2, T0 + 3})
+    drive(source, clock, [source.connect, source.poll, 6, source.poll, 1, source.poll])
+    got = stored(provider.hosts["sim-a"], "sim.c0", ["d0"], T0 - 10, T0 + 20)
+    assert sorted(got) == [T0 - 1, T0 + 0, T0 + 1, T0 + 4, T0 + 5, T0 + 6]
+
+
+def test_outage_and_restart_of_the_source_leave_a_gap_and_no_duplicate(sim: SimulatedNetdata, provider: Provider,
+                                                                       clock: Clock, caplog: Any) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock, backoff=(0.01, 0.02))
+    port = sim.port
+
+    async def down() -> None:
+        sim.stop()
+        with pytest.raises(HttpError, match="20|Connect|refused"):
+            await source.poll()
+
+    async def restarted() -> None:
+        sim.restart()                   # the history is gone, as with [db] mode = ram
+        sim._port = port
+        sim.start()
+        await source.connect()
+        await source.poll()
+
+    drive(source, clock, [source.connect, source.poll] + [1, source.poll] * 3 + [down, 10, restarted]
+          + [1, source.poll] * 3)
+    host = provider.hosts["sim-a"]
+    got = stored(host, "sim.c1", ["d0", "d1", "d2"], T0 - 10, T0 + 40)
+    seconds = sorted(got)
+    assert seconds[:4] == list(range(T0 - 1, T0 + 3))
+    assert seconds[4:] == list(range(T0 + 12, T0 + 16))       # the outage is a gap: the source lost it
+    assert len(seconds) == len(set(seconds))
+    for t, values in got.items():
+        assert values == expected("sim.c1", ["d0", "d1", "d2"], t)
+    assert source.stats.reconnects == 1
+
+
+def test_a_source_still_holding_the_outage_is_caught_up(sim: SimulatedNetdata, provider: Provider,
+                                                        clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+    port = sim.port
+
+    async def down() -> None:
+        sim.stop()
+        with pytest.raises(HttpError):
+            await source.poll()
+
+    async def back() -> None:
+        sim._port = port
+        sim.start()
+        await source.connect()
+        await source.poll()
+
+    drive(source, clock, [source.connect, source.poll, 1, source.poll, down, 15, back, 1, source.poll])
+    got = stored(provider.hosts["sim-a"], "sim.c0", ["d0", "d1"], T0 - 10, T0 + 40)
+    assert sorted(got) == list(range(T0 - 1, T0 + 17))
+
+
+def test_charts_that_appear_and_vanish_are_followed(sim: SimulatedNetdata, provider: Provider, clock: Clock,
+                                                    caplog: Any) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+
+    async def change() -> None:
+        sim.add_chart(SimChart("new.chart", ["a", "b"], {"b": "bee"}))
+        sim.remove_chart("sim.c3")
+
+    caplog.set_level(logging.INFO, logger="pyml.sources.netdata")
+    drive(source, clock, [source.connect, source.poll, 1, change, source.poll] + [1, source.poll] * 4)
+    host = provider.hosts["sim-a"]
+    ids = [c.id for c in host.charts() if not c.internal]
+    assert "new.chart" in ids and "sim.c3" not in ids
+    assert host.chart("new.chart").dimension_names == {"b": "bee"}
+    got = stored(host, "new.chart", ["a", "b"], T0 - 10, T0 + 20)
+    assert sorted(got) == list(range(T0 + 0, T0 + 5))
+    assert any("new chart 'new.chart'" in r.message for r in caplog.records)
+    assert any("'sim.c3'" in r.message and "removed" in r.message for r in caplog.records)
+
+
+def test_a_chart_whose_dimensions_change_is_resynchronised_and_logged(sim: SimulatedNetdata, provider: Provider,
+                                                                      clock: Clock, caplog: Any) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+
+    async def change() -> None:
+        sim.set_dimensions("sim.c0", ["d2", "d0", "x9"])
+
+    drive(source, clock, [source.connect, source.poll, 1, source.poll, 1, change, source.poll, 1, source.poll])
+    host = provider.hosts["sim-a"]
+    assert sorted(host.chart("sim.c0").dimensions) == ["d0", "d2", "x9"]
+    errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(sim.url in m and "'sim.c0'" in m and "dimensions changed" in m for m in errors)
+    got = stored(host, "sim.c0", ["d0", "d2"], T0 - 10, T0 + 10)
+    assert sorted(got) == list(range(T0 - 1, T0 + 3))            # d0 and d2 kept their samples
+    for t, values in got.items():
+        assert values == expected("sim.c0", ["d0", "d2"], t)
+    new = stored(host, "sim.c0", ["x9"], T0 - 10, T0 + 10)
+    assert sorted(new) == [T0 + 1, T0 + 2]
+
+
+def test_bad_values_cost_their_dimension_only_and_are_logged(sim: SimulatedNetdata, provider: Provider,
+                                                             clock: Clock, caplog: Any) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+
+    async def bad() -> None:
+        sim.bad_values[("sim.c1", "d0")] = '"n/a"'
+        sim.bad_values[("sim.c2", "d1")] = "1" + "0" * 30 + ".0000000"   # beyond the storage word's range
+        sim.bad_values[("sim.c3", "d2")] = "-nan"
+
+    drive(source, clock, [source.connect, source.poll, 1, bad, source.poll, 1, source.poll])
+    host = provider.hosts["sim-a"]
+    t = T0 + 1
+    assert stored(host, "sim.c1", ["d0", "d1"], t, t)[t] == [None, expected("sim.c1", ["d1"], t)[0]]
+    huge = stored(host, "sim.c2", ["d1"], t, t)[t][0]
+    assert huge == pytest.approx(1.6777215e21)                # saturated
+    assert stored(host, "sim.c3", ["d2"], t, t) == {}
+    assert stored(host, "sim.c0", ["d0"], t, t)[t] == expected("sim.c0", ["d0"], t)
+    errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any(sim.url in m and "'sim.c1'" in m and "'d0'" in m and "not a number" in m for m in errors)
+    assert any(sim.url in m and "'sim.c2'" in m and "storage range" in m for m in errors)
+    assert any(sim.url in m and "'sim.c3'" in m and "-nan" in m for m in errors)
+    # logged once per chart and kind, not every second
+    assert sum("'sim.c1'" in m for m in errors) == 1
+
+
+def test_malformed_answers_fail_the_poll_with_the_source_named(sim: SimulatedNetdata, provider: Provider,
+                                                               clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock)
+
+    async def broken() -> None:
+        sim.malformed = True
+        with pytest.raises(SourceError, match="allmetrics: not valid JSON"):
+            await source.poll()
+        sim.malformed = False
+
+    drive(source, clock, [source.connect, source.poll, 1, broken, 1, source.poll])
+    got = stored(provider.hosts["sim-a"], "sim.c0", ["d0"], T0 - 10, T0 + 10)
+    assert sorted(got) == [T0 - 1, T0, T0 + 1]                 # the failed poll's second was caught up
+
+
+def test_timestamps_that_jump_are_refused_per_chart(sim: SimulatedNetdata, provider: Provider, clock: Clock,
+                                                    caplog: Any) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock, max_ahead=60)
+
+    async def jump() -> None:
+        sim.time_shift["sim.c1"] = -50
+        sim.time_shift["sim.c2"] = 100_000
+
+    drive(source, clock, [source.connect, source.poll, 1, source.poll, 1, jump] + [source.poll, 1] * 6)
+    host = provider.hosts["sim-a"]
+    errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("'sim.c1'" in m and "backwards" in m for m in errors)
+    assert any("'sim.c2'" in m and "after the source's clock" in m for m in errors)
+    # the far-future chart did not drag the host along; the two stuck charts are not waited for forever
+    assert host.last_time == T0 + 6
+    assert sorted(stored(host, "sim.c0", ["d0"], T0 - 10, T0 + 10)) == list(range(T0 - 1, T0 + 7))
+    assert sorted(stored(host, "sim.c1", ["d0"], T0 - 10, T0 + 10)) == [T0 - 1, T0]
+
+
+def test_a_lagging_chart_is_waited_for_then_not(sim: SimulatedNetdata, provider: Provider, clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock, lag=2)
+
+    async def lag() -> None:
+        sim.stale["sim.c2"] = 1
+
+    drive(source, clock, [source.connect, source.poll, 1, lag, source.poll])
+    host = provider.hosts["sim-a"]
+    assert host.last_time == T0 - 1                            # waiting for sim.c2's second T0
+    drive(source, clock, [1, source.poll])
+    assert host.last_time == T0 + 0
+    assert sorted(stored(host, "sim.c2", ["d0"], T0 - 10, T0 + 10)) == [T0 - 1, T0]
+
+
+def test_a_hostname_collision_is_refused(sim: SimulatedNetdata, provider: Provider, clock: Clock) -> None:
+    twin = SimulatedNetdata("sim-a", charts=1, dims_per_chart=1, clock=clock).start()
+    try:
+        first = NetdataSource(sim.url, provider, clock=clock)
+        second = NetdataSource(twin.url, provider, clock=clock)
+
+        async def collide() -> None:
+            with pytest.raises(HostnameConflict, match="sim-a"):
+                await second.connect()
+
+        drive(first, clock, [first.connect, first.poll, collide, 1, first.poll])
+        assert [c.id for c in provider.hosts["sim-a"].charts() if not c.internal] == \
+            ["sim.c0", "sim.c1", "sim.c2", "sim.c3"]                # untouched by the twin
+    finally:
+        twin.stop()
+
+
+def test_bad_urls_are_refused() -> None:
+    with pytest.raises(ValueError, match="only http"):
+        NetdataSource("https://x:1", Provider())
+    with pytest.raises(ValueError, match="bad port"):
+        NetdataSource("http://x:99999", Provider())
+    assert NetdataSource("10.1.2.3", Provider()).url == "http://10.1.2.3:19999"
+
+
+# ---------------------------------------------------------------------- the agent, with real loops
+
+
+def _get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            body = r.read()
+            return r.status, body
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _wait(predicate: Any, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+LAB = dict(min_train_samples=12, max_train_samples=24, train_every=12, charts_to_skip="", clamp=False)
+
+
+def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, caplog: Any) -> None:
+    caplog.set_level(logging.INFO, logger="pyml.sources.netdata")
+    a = SimulatedNetdata("node-a", charts=3, dims_per_chart=2).start()
+    b = SimulatedNetdata("node-b", charts=2, dims_per_chart=2).start()
+    twin = SimulatedNetdata("node-a", charts=1, dims_per_chart=1).start()
+    twin.stop()                                               # answers only once node-a is collected from a
+    dead = "http://127.0.0.1:1"                               # refuses connections
+    cfg = pyml.MLConfig(hosts_to_skip="node-b", **LAB)
+    agent = Agent(tmp_path, cfg, port=0, local=False, netdata=[a.url, b.url, twin.url, dead],
+                  source_options={"backoff": (0.2, 0.8)})
+    try:
+        assert _wait(lambda: {"node-a", "node-b"} <= set(agent.hosts)
+                     and all(h.last_time is not None for h in agent.hosts.values()))
+        twin.start()
+        assert _wait(lambda: agent.hosts["node-a"].ml_info()["trained-dimensions"] > 0, 60)
+        assert set(agent.hosts) == {"node-a", "node-b"}
+        assert agent.hosts["node-a"].ml_enabled and not agent.hosts["node-b"].ml_enabled   # hosts to skip
+        assert (tmp_path / "hosts" / "node-a" / "anomaly-detection.db").exists()
+        status, body = _get(agent.server.url + "/api/v1/info")
+        info = json.loads(body)
+        assert status == 200 and set(info["mirrored_hosts"]) == {"node-a", "node-b"}
+        status, body = _get(agent.server.url + "/host/node-b/api/v1/charts")
+        assert status == 200 and set(json.loads(body)["charts"]) == {"sim.c0", "sim.c1"}
+        status, body = _get(agent.server.url + "/host/node-a/api/v1/data?chart=sim.c2&after=-3&points=0"
+                                                "&options=seconds")
+        assert status == 200, body
+        rows = json.loads(body)["data"]
+        assert rows
+        for row in rows:
+            if row[1] is not None:
+                assert row[1] == expected("sim.c2", ["d0"], row[0])[0]
+        status, body = _get(agent.server.url + "/metrics")
+        text = body.decode()
+        assert 'host="node-a"' in text and 'host="node-b"' in text
+        by_url = {s.url: s for s in agent.sources}
+        assert _wait(lambda: by_url[twin.url].state == "conflict") and by_url[dead].state == "down"
+        failures = by_url[dead].stats.failures
+        assert 2 <= failures <= 40                             # retried, with backoff
+        errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
+        assert sum(dead in m for m in errors) == 1             # logged once, not per retry
+        assert any(twin.url in m and a.url in m and "node-a" in m for m in errors)
+    finally:
+        agent.close()
+        for s in (a, b, twin):
+            s.stop()
+
+
+def test_agent_restart_catches_up_from_the_source(tmp_path: Path) -> None:
+    sim = SimulatedNetdata("node-r", charts=2, dims_per_chart=2).start()
+    try:
+        agent = Agent(tmp_path, pyml.MLConfig(enabled=False), port=None, local=False, netdata=[sim.url])
+        assert _wait(lambda: "node-r" in agent.hosts and (agent.hosts["node-r"].last_time or 0) > 0)
+        time.sleep(1.5)
+        agent.close()
+        stopped_at = sim.newest()
+        time.sleep(3.2)
+        agent = Agent(tmp_path, pyml.MLConfig(enabled=False), port=None, local=False, netdata=[sim.url])
+        try:
+            assert _wait(lambda: "node-r" in agent.hosts
+                         and (agent.hosts["node-r"].last_time or 0) >= stopped_at + 3)
+            host = agent.hosts["node-r"]
+            got = stored(host, "sim.c1", ["d0", "d1"], stopped_at - 2, stopped_at + 3)
+            assert sorted(got) == list(range(stopped_at - 2, stopped_at + 4))  # no gap across pyml's restart
+            for t, values in got.items():
+                assert values == expected("sim.c1", ["d0", "d1"], t)
+        finally:
+            agent.close()
+    finally:
+        sim.stop()
+
+
+def test_agent_without_sources_or_local_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="at least one Netdata source"):
+        Agent(tmp_path, port=None, local=False)
+
+
+def test_cli_agent_parses_netdata_options() -> None:
+    from pyml.cli import build_parser
+
+    args = build_parser().parse_args(["agent", "--netdata", "http://a:19999", "--netdata", "b:1", "--no-local",
+                                      "--training-threads", "3"])
+    assert args.netdata == ["http://a:19999", "b:1"] and args.no_local and args.training_threads == 3
