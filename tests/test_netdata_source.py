@@ -440,7 +440,8 @@ def test_agent_restart_catches_up_from_the_source(tmp_path: Path) -> None:
     try:
         agent = Agent(tmp_path, pyml.MLConfig(enabled=False), port=None, local=False, netdata=[sim.url])
         assert _wait(lambda: "node-r" in agent.hosts and (agent.hosts["node-r"].last_time or 0) > 0)
-        time.sleep(1.5)
+        first = agent.hosts["node-r"].last_time
+        assert _wait(lambda: agent.hosts["node-r"].last_time >= first + 2)
         agent.close()
         stopped_at = sim.newest()
         time.sleep(3.2)
@@ -449,8 +450,8 @@ def test_agent_restart_catches_up_from_the_source(tmp_path: Path) -> None:
             assert _wait(lambda: "node-r" in agent.hosts
                          and (agent.hosts["node-r"].last_time or 0) >= stopped_at + 3)
             host = agent.hosts["node-r"]
-            got = stored(host, "sim.c1", ["d0", "d1"], stopped_at - 2, stopped_at + 3)
-            assert sorted(got) == list(range(stopped_at - 2, stopped_at + 4))  # no gap across pyml's restart
+            got = stored(host, "sim.c1", ["d0", "d1"], first, stopped_at + 3)
+            assert sorted(got) == list(range(first, stopped_at + 4))  # no gap across pyml's restart
             for t, values in got.items():
                 assert values == expected("sim.c1", ["d0", "d1"], t)
         finally:

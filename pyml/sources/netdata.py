@@ -124,6 +124,20 @@ class _Chart:
     positions: Optional[np.ndarray] = None      # host collect_all index of each of ``dims``
     missing: int = 0                            # consecutive polls without this chart
     mirrored: bool = False                      # the host has it
+    hidden: tuple[str, ...] = ()                # dimensions /api/v1/charts hides (cpu's idle): named in queries
+
+    def adopt(self, got: AllmetricsChart) -> None:
+        """Take the dimension order of allmetrics, which also lists the dimensions Netdata hides.
+
+        Dimensions allmetrics leaves out (not collected yet) stay, at the end.
+        """
+        listed = set(self.dims)
+        order = tuple(got.dimensions)
+        seen = set(order)
+        self.dims = order + tuple(d for d in self.dims if d not in seen)
+        self.hidden = tuple(d for d in order if d not in listed)
+        for d in self.hidden:
+            self.names[d] = got.dimensions[d].name or d
 
 
 @dataclass
@@ -186,7 +200,7 @@ class NetdataSource:
     """
 
     def __init__(self, url: str, hosts: HostProvider, *, timeout: float = 5.0,
-                 backoff: tuple[float, float] = (1.0, 60.0), catch_up: int = 3600, lag: int = 2,
+                 backoff: tuple[float, float] = (1.0, 60.0), catch_up: int = 3600, lag: int = 5,
                  max_ahead: int = 60, poll_offset: Optional[float] = None, flush_every: int = 60,
                  gzip: Optional[bool] = None, clock: Callable[[], float] = time.time) -> None:
         address, port, prefix = split_base_url(url)
@@ -294,8 +308,13 @@ class NetdataSource:
         if not isinstance(charts_doc, dict) or not isinstance(charts_doc.get("charts"), dict):
             raise SourceError("/api/v1/charts has no 'charts' object")
         update_every = _positive_int(charts_doc.get("update_every"), 1)
+        response = await self.http.get(self.prefix + "/api/v1/allmetrics?format=json")
+        try:
+            listed = parse_allmetrics(response.body)[0] if response.status == 200 else {}
+        except MalformedAnswer:
+            listed = {}
         self._attach(hostname, update_every)
-        self._mirror(charts_doc["charts"])
+        self._mirror(charts_doc["charts"], listed)
         if self._connected:
             self.stats.reconnects += 1
         self._connected = True
@@ -332,7 +351,7 @@ class NetdataSource:
         name = doc.get("name") if isinstance(doc.get("name"), str) and doc.get("name") else chart_id
         return _Chart(chart_id, name, _positive_int(doc.get("update_every"), self.update_every), dims, names, info)
 
-    def _mirror(self, charts_doc: dict[str, Any]) -> None:
+    def _mirror(self, charts_doc: dict[str, Any], listed: dict[str, AllmetricsChart]) -> None:
         """Make the host's charts the source's (added, merged, re-synchronised, removed)."""
         host = self.host
         problems: list[tuple[str, str, str]] = []
@@ -342,7 +361,9 @@ class NetdataSource:
                 problems.append((str(chart_id), "chart", f"is not a JSON object in /api/v1/charts"))
                 continue
             try:
-                wanted[str(chart_id)] = self._chart_of(str(chart_id), doc)
+                spec = wanted[str(chart_id)] = self._chart_of(str(chart_id), doc)
+                if str(chart_id) in listed:
+                    spec.adopt(listed[str(chart_id)])
             except SourceError as exc:
                 problems.append((str(chart_id), "chart", str(exc)))
         restart_from = host.last_time
@@ -467,13 +488,18 @@ class NetdataSource:
                                                f"clock; values are skipped"))
             return
         dims = got.dimensions
-        if len(dims) != len(chart.dims) or tuple(dims) != chart.dims:
-            self._dimensions_changed(chart, dims)
-            changed = self._charts.get(chart_id)
-            if changed is None:
-                return
-            chart = changed
-        values = [d.value for d in dims.values()]
+        if len(dims) == len(chart.dims) and tuple(dims) == chart.dims:
+            values = [d.value for d in dims.values()]
+        else:
+            known = set(chart.dims)
+            if any(d not in known for d in dims):
+                self._dimensions_changed(chart, dims)
+                changed = self._charts.get(chart_id)
+                if changed is None:
+                    return
+                chart = changed
+            # some dimensions not listed this time (not collected yet, or re-ordered): no value for them
+            values = [dims[d].value if d in dims else None for d in chart.dims]
         if last is not None and lu > last + chart.update_every and self.catch_up > 0:
             plan.catch_up.append((chart_id, max(last + 1, lu - self.catch_up), lu, values))
             return
@@ -497,6 +523,7 @@ class NetdataSource:
         self._reported.pop((chart.id, "dimensions"), None)  # each change is worth a line
         names = {d: str(getattr(v, "name", d) or d) for d, v in dims.items()}
         spec = _Chart(chart.id, chart.name, chart.update_every, new, names, chart.info, chart.last_t)
+        spec.hidden = tuple(d for d in chart.hidden if d in dims)
         problems: list[tuple[str, str, str]] = []
         for second in self._pending.values():
             values = second.pop(chart.id, None)
@@ -521,6 +548,7 @@ class NetdataSource:
             except SourceError as exc:
                 problems.append((chart_id, "chart", str(exc)))
                 continue
+            spec.adopt(got)
             if self._mirror_chart(spec, problems):
                 self._charts[chart_id] = spec
                 log.info("netdata source %s: new chart %r (%d dimensions) on host %r", self.url, chart_id,
@@ -535,8 +563,9 @@ class NetdataSource:
         if chart is None:
             return
         self.stats.catch_up_requests += 1
+        hidden = "&dimensions=" + quote("|".join(("*",) + chart.hidden), safe="") if chart.hidden else ""
         path = (f"/api/v1/data?chart={quote(chart_id, safe='')}&after={after}&before=0&points=0"
-                f"&group=average&format=json&options=jsonwrap|seconds|unaligned")
+                f"&group=average&format=json&options=jsonwrap|seconds|unaligned{hidden}")
         try:
             doc = await self._get_json(path, allow_404=True)
         except SourceError as exc:
