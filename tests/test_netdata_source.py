@@ -308,7 +308,7 @@ def test_malformed_answers_fail_the_poll_with_the_source_named(sim: SimulatedNet
 
 def test_timestamps_that_jump_are_refused_per_chart(sim: SimulatedNetdata, provider: Provider, clock: Clock,
                                                     caplog: Any) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock, max_ahead=60)
+    source = NetdataSource(sim.url, provider, clock=clock, max_ahead=60, lag=2)
 
     async def jump() -> None:
         sim.time_shift["sim.c1"] = -50

@@ -71,11 +71,17 @@ class SimulatedNetdata:
         Seconds of history ``/api/v1/data`` answers.
     clock : callable
         The wall clock; the newest collected second is ``floor(clock()) - 1``.
+    period : int, optional
+        Make values repeat every ``period`` seconds, so that answers are
+        rendered once per phase and served at little cost (for benchmarks
+        where the simulator must stay cheap next to what it measures).
     """
 
     def __init__(self, hostname: str = "sim", charts: int = 10, dims_per_chart: int = 5, port: int = 0,
-                 retention: int = 3600, clock: Callable[[], float] = time.time) -> None:
+                 retention: int = 3600, clock: Callable[[], float] = time.time, period: Optional[int] = None) -> None:
         self.hostname = hostname
+        self.period = period
+        self._phase_cache: dict[int, tuple[bytes, bytes]] = {}
         self.retention = retention
         self.clock = clock
         self.started = int(clock()) - 1
@@ -158,10 +164,31 @@ class SimulatedNetdata:
                 "first_entry": max(first, c.created), "last_entry": newest,
                 "dimensions": {d: {"name": c.names.get(d, d)} for d in c.dims}}
 
+    def _value_at(self, chart_id: str, dim: str, t: int) -> float:
+        return self.value(chart_id, dim, t if self.period is None else t % self.period)
+
     def _allmetrics(self) -> bytes:
         newest = self.newest()
         if self._render_cache[0] == newest and not (self.bad_values or self.time_shift or self.stale):
             return self._render_cache[1]
+        if self.period is not None and not (self.bad_values or self.time_shift or self.stale):
+            phase = newest % self.period
+            cached = self._phase_cache.get(phase)
+            if cached is None:
+                saved, self.period = self.period, None
+                try:  # render with the phase's values and a placeholder for the timestamp
+                    body = self._render(newest - newest % saved + phase, saved)
+                finally:
+                    self.period = saved
+                cached = self._phase_cache[phase] = (body, str(newest - newest % saved + phase).encode())
+            body = cached[0].replace(b'"last_updated": ' + cached[1], b'"last_updated": ' + str(newest).encode())
+            self._render_cache = (newest, body)
+            return body
+        body = self._render(newest, None)
+        self._render_cache = (newest, body)
+        return body
+
+    def _render(self, newest: int, period: Optional[int]) -> bytes:
         out: list[str] = ["{"]
         first_chart = True
         for c in self.charts.values():
@@ -171,16 +198,15 @@ class SimulatedNetdata:
                        f'{last},\n\t\t"dimensions": {{')
             first_chart = False
             t = self._chart_last(c, newest)
+            tv = t if period is None else t % period
             for i, d in enumerate(c.dims):
                 bad = self.bad_values.get((c.id, d))
-                text = bad if bad is not None else "%0.7f" % self.value(c.id, d, t)
+                text = bad if bad is not None else "%0.7f" % self.value(c.id, d, tv)
                 out.append(("" if i == 0 else ",") + f'\n\t\t\t"{d}": {{\n\t\t\t\t"name": "{c.names.get(d, d)}",'
                            f'\n\t\t\t\t"value": {text}\n\t\t\t}}')
             out.append("\n\t\t}\n\t}")
         out.append("\n}")
-        body = "".join(out).encode()
-        self._render_cache = (newest, body)
-        return body
+        return "".join(out).encode()
 
     def _data(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         chart = self.charts.get(query.get("chart", [""])[0])
@@ -203,7 +229,7 @@ class SimulatedNetdata:
             if t in self.holes:
                 rows.append([t] + [None] * len(chart.dims))
             else:
-                rows.append([t] + [self.value(chart.id, d, t) for d in chart.dims])
+                rows.append([t] + [self._value_at(chart.id, d, t) for d in chart.dims])
         doc = {"api": 1, "id": chart.id, "name": chart.id, "update_every": chart.update_every, "first_entry": first,
                "last_entry": newest, "before": hi, "after": lo,
                "dimension_names": [chart.names.get(d, d) for d in chart.dims], "dimension_ids": list(chart.dims),
@@ -319,9 +345,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--dims", type=int, default=2000, help="dimensions per source")
     parser.add_argument("--dims-per-chart", type=int, default=10)
     parser.add_argument("--port", type=int, default=20310, help="port of the first source")
+    parser.add_argument("--period", type=int, default=60, help="values repeat every this many seconds")
     args = parser.parse_args(argv)
     sims = [SimulatedNetdata(f"sim{i:03d}", charts=max(1, args.dims // args.dims_per_chart),
-                             dims_per_chart=args.dims_per_chart, port=args.port + i).start()
+                             dims_per_chart=args.dims_per_chart, port=args.port + i, period=args.period).start()
             for i in range(args.sources)]
     print(" ".join(s.url for s in sims), flush=True)
     done = threading.Event()
