@@ -471,3 +471,30 @@ def test_cli_agent_parses_netdata_options() -> None:
     args = build_parser().parse_args(["agent", "--netdata", "http://a:19999", "--netdata", "b:1", "--no-local",
                                       "--training-threads", "3"])
     assert args.netdata == ["http://a:19999", "b:1"] and args.no_local and args.training_threads == 3
+
+
+def test_the_stdlib_fallback_decodes_as_msgspec_does(monkeypatch: Any, sim: SimulatedNetdata) -> None:
+    import importlib
+    import sys
+
+    from pyml.sources import _netdata_json as fast
+
+    body = sim.answer("/api/v1/allmetrics?format=json")[1]
+    bad = body.replace(b'"value": ', b'"value": "x', 1).replace(b"\n\t\t\t}", b'"\n\t\t\t}', 1)
+    monkeypatch.setitem(sys.modules, "msgspec", None)
+    slow = importlib.import_module("pyml.sources._netdata_json")
+    slow = importlib.reload(slow)
+    try:
+        assert slow.BACKEND == "json"
+        for doc in (body, bad):
+            a, pa = fast.parse_allmetrics(doc)
+            b, pb = slow.parse_allmetrics(doc)
+            assert {k: (c.last_updated, {d: (v.name, v.value) for d, v in c.dimensions.items()})
+                    for k, c in a.items()} == \
+                   {k: (c.last_updated, {d: (v.name, v.value) for d, v in c.dimensions.items()})
+                    for k, c in b.items()}
+            assert [(p.chart, p.message) for p in pa] == [(p.chart, p.message) for p in pb]
+        assert pb and pb[0].chart == "sim.c0" and "not a number" in pb[0].message
+    finally:
+        monkeypatch.delitem(sys.modules, "msgspec")
+        importlib.reload(slow)
