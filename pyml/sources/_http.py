@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import os
 import zlib
 from dataclasses import dataclass
 from typing import Optional
@@ -110,7 +111,10 @@ class HttpClient:
         except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
                 zlib.error) as exc:
             self.close()
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+            if isinstance(exc, OSError) and exc.errno:
+                reason = os.strerror(exc.errno).lower()  # "connection refused", not asyncio's wording
+            else:
+                reason = str(exc) or type(exc).__name__
             raise HttpError(f"GET http://{self._host_header}{path}: {reason}") from None
 
     async def _get(self, path: str) -> HttpResponse:
