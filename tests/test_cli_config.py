@@ -49,8 +49,9 @@ def test_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert err == ""
     pairs = parse_output(out)
-    assert [k for k, _ in pairs] == SPEC_KEYS
+    assert [k for k, _ in pairs] == ["profile"] + SPEC_KEYS
     values = dict(pairs)
+    assert values["profile"] == "netdata-1.33"
     assert values["enabled"] == "yes"
     assert values["train every"] == "3600"
     assert values["dimension anomaly score threshold"] == "0.99"
