@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 from .durations import DurationError, parse_duration
-from .profiles import Key
+from .profiles import GROUPING_METHODS, Key
 
 _LOG = logging.getLogger("pyml.config")
 
@@ -168,6 +168,9 @@ def parse_value(key: Key, value: str, where: str, clamp: bool) -> Any:
     if kind in ("pattern", "choice"):
         if "\0" in value:
             raise ValueError(f"{bad}: contains a NUL character")
+        if kind == "choice" and not clamp and value not in GROUPING_METHODS:
+            valid = ", ".join(sorted(set(GROUPING_METHODS.values())))
+            raise ValueError(f"{bad}: not a grouping method Netdata knows (one of: {valid}, or an alias of one)")
         return value
     if kind == "int":
         return _parse_int(key, value, bad, clamp)

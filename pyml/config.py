@@ -143,10 +143,6 @@ def _clamped(key: Key, value: Any, clamped_so_far: Mapping[str, Any], where: str
         _LOG.warning("%s%s = %r is not a grouping method Netdata knows; using %r",
                      prefix, _describe(key), value, used)
         return used
-    if key.kind == "duration" and value < 0:
-        _LOG.warning("%s%s = %s is negative; using its magnitude, as Netdata does",
-                     prefix, _describe(key), given)
-        value, given = -value, _show(key, -value)
     low, high = key.bound("low", clamped_so_far), key.bound("high", clamped_so_far)
     if low is None or low <= value <= high:
         return value
@@ -195,8 +191,16 @@ def _resolve(profile: Profile, given: Mapping[str, Any], clamp: bool, where: Map
             value = given[key.field]
             raw[key.field] = _coerce(key, value)
             shown[key.field] = repr(value)
-            if key.kind == "duration" and not isinstance(value, str):
-                shown[key.field] += f" ({format_duration(raw[key.field])})"
+            if key.kind == "duration":
+                if not isinstance(value, str):
+                    shown[key.field] += f" ({format_duration(raw[key.field])})"
+                if raw[key.field] < 0 and clamp:
+                    # Netdata takes the magnitude when it reads the value, before anything else.
+                    prefix = f"{where[key.field]}: " if key.field in where else ""
+                    _LOG.warning("%s%s = %s is negative; using its magnitude, as Netdata does",
+                                 prefix, _describe(key), shown[key.field])
+                    raw[key.field] = -raw[key.field]
+                    shown[key.field] = _show(key, raw[key.field])
         else:
             raw[key.field] = key.default_for(raw)
             shown[key.field] = _show(key, raw[key.field])
