@@ -178,7 +178,7 @@ def parse_value(key: Key, value: str, where: str, clamp: bool) -> Any:
         try:
             seconds = parse_duration(value)
         except DurationError as exc:
-            raise ValueError(f"{bad}: not a duration: {exc}") from None
+            raise ValueError(f"{bad}: not a duration: {exc.reason}") from None
         if not clamp:
             if seconds < 0:
                 raise ValueError(f"{bad}: must not be negative")

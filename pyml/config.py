@@ -101,7 +101,7 @@ def _coerce(key: Key, value: Any) -> Any:
         try:
             return parse_duration(value)
         except DurationError as exc:
-            raise ValueError(f"{name} = {value!r} is not a duration: {exc}") from None
+            raise ValueError(f"{name} = {value!r} is not a duration: {exc.reason}") from None
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a number, not a bool: {value!r}")
     if kind in ("float", "percent"):
@@ -875,11 +875,12 @@ class MLConfig:
             key = chosen.conf_key(conf_key)
             if key is None:
                 owners = ALL_CONF_KEYS.get(conf_key, ())
+                why = not_migrated if conf_key in TRIGGER_KEYS else ""
                 if owners:
                     _LOG.warning("%s: %r is a key of profile %s, not of %r; ignored%s", where, conf_key,
-                                 " and ".join(repr(o) for o in owners), chosen.name, not_migrated)
+                                 " and ".join(repr(o) for o in owners), chosen.name, why)
                 else:
-                    _LOG.warning("%s: %r is no longer read by Netdata; ignored%s", where, conf_key, not_migrated)
+                    _LOG.warning("%s: %r is no longer read by Netdata; ignored%s", where, conf_key, why)
                 continue
             parsed = parse_value(key, text, where, clamp)
             # Durations go on as text, so that warnings show them as written.

@@ -72,7 +72,16 @@ _WORDS_FOR_ZERO = frozenset({"never", "off"})
 
 
 class DurationError(ValueError):
-    """A text that is not a duration; the message says what is wrong with it."""
+    """A text that is not a duration.
+
+    The message names the text and says what is wrong with it; ``reason`` is
+    what is wrong alone (for messages that name the text already).
+    """
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"{text!r}: {reason}")
+        self.text = text
+        self.reason = reason
 
 
 def parse_duration(text: str) -> int:
@@ -106,7 +115,7 @@ def parse_duration(text: str) -> int:
         raise TypeError(f"a duration must be a str, got {type(text).__name__}: {text!r}")
     body = text.strip()
     if not body:
-        raise DurationError(f"{text!r} is empty; expected a duration such as 6h, 15m or 1h30m")
+        raise DurationError(text, "empty; expected a duration such as 6h, 15m or 1h30m")
     if body.lower() in _WORDS_FOR_ZERO:
         return 0
     sign = 1
@@ -121,16 +130,14 @@ def parse_duration(text: str) -> int:
             rest = body[position:].strip()
             if not rest:
                 break
-            raise DurationError(
-                f"{text!r}: {rest!r} is not a duration term (<number><unit>, e.g. 6h, 15m, 1h30m)"
-            )
+            raise DurationError(text, f"{rest!r} is not a duration term (<number><unit>, e.g. 6h, 15m, 1h30m)")
         number, unit = match.groups()
         if unit:
             seconds = UNITS.get(unit.lower())
             if seconds is None:
                 raise DurationError(
-                    f"{text!r}: unknown unit {unit!r} (units: s, m or min, h, d, w, mo, q, y, "
-                    "ms, us, ns and their long forms)"
+                    text, f"unknown unit {unit!r} (units: s, m or min, h, d, w, mo, q, y, ms, us, ns "
+                    "and their long forms)"
                 )
         else:
             seconds = Fraction(1)
@@ -139,7 +146,7 @@ def parse_duration(text: str) -> int:
         position = match.end()
         terms += 1
     if not terms:
-        raise DurationError(f"{text!r} has no number; expected a duration such as 6h, 15m or 1h30m")
+        raise DurationError(text, "no number; expected a duration such as 6h, 15m or 1h30m")
     return sign * _round_half_away(total)
 
 

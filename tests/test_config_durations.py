@@ -50,7 +50,8 @@ def test_parse(text: str, seconds: int) -> None:
 def test_parse_errors_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(DurationError, match=re.escape(message)) as info:
         parse_duration(text)
-    assert isinstance(info.value, ValueError) and repr(text) in str(info.value)
+    assert isinstance(info.value, ValueError) and str(info.value).startswith(repr(text) + ": ")
+    assert info.value.text == text and message in info.value.reason
 
 
 @pytest.mark.parametrize("bad", [3600, None, b"6h", 6.0])

@@ -251,7 +251,7 @@ def test_durations_take_text_and_seconds() -> None:
     assert (cfg.training_window, cfg.min_training_window, cfg.train_every) == (43200, 5400, 7200)
     assert (cfg.delete_models_older_than, cfg.grouping_duration, cfg.suppression_window) == (172800, 120, 600)
     assert MLConfig(profile=V2, training_window=36000.0).training_window == 36000
-    with pytest.raises(ValueError, match=r"training_window = '6x' is not a duration: .*unknown unit 'x'"):
+    with pytest.raises(ValueError, match=r"training_window = '6x' is not a duration: unknown unit 'x'"):
         MLConfig(profile=V2, training_window="6x")
     with pytest.raises(ValueError, match="training_window must be an integer, got 3600.5"):
         MLConfig(profile=V2, training_window=3600.5)
