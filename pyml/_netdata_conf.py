@@ -236,11 +236,11 @@ def _parse_int(key: Key, value: str, bad: str, clamp: bool) -> int:
             # The maximum depends on other keys: wrap as netdata does and let the clamp bring it down.
             _LOG.warning("%s: negative value wraps to a huge unsigned number in netdata", bad)
             return int(number % 2**64)
+        maximum = key.bound("high", {})
         _LOG.warning(
-            "%s: negative value wraps to a huge unsigned number in netdata; using the maximum %r",
-            bad, key.high,
+            "%s: negative value wraps to a huge unsigned number in netdata; using the maximum %r", bad, maximum,
         )
-        return int(key.high)
+        return int(maximum)
     if not clamp:
         _checked(key, number, bad)
     return number
