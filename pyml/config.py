@@ -174,22 +174,18 @@ def _resolve(profile: Profile, given: Mapping[str, Any], clamp: bool, where: Map
     bound may use keys before it) -> cross-checks. ``where`` names the origin of
     given values in warnings (e.g. a netdata.conf line).
     """
-    out: Dict[str, Any] = {}
-    for name in ALL_FIELDS:
-        if profile.key(name) is None:
-            value = given.get(name)
-            if value is not None:
-                prefix = f"{where[name]}: " if name in where else ""
-                _LOG.warning("%s%s = %r is not a key of profile %r; ignored",
-                             prefix, _describe(ANY_KEY[name]), value, profile.name)
-            out[name] = None
-
     raw: Dict[str, Any] = {}
     shown: Dict[str, str] = {}
     for key in profile.keys:
         if key.field in given:
             value = given[key.field]
-            raw[key.field] = _coerce(key, value)
+            try:
+                raw[key.field] = _coerce(key, value)
+            except TypeError as exc:
+                if value is None:
+                    raise TypeError(f"{exc} (None marks a key the profile does not use; {key.field} is a key of "
+                                    f"profile {profile.name!r}: to change profiles, build a new MLConfig)") from None
+                raise
             shown[key.field] = repr(value)
             if key.kind == "duration":
                 if not isinstance(value, str):
@@ -206,6 +202,16 @@ def _resolve(profile: Profile, given: Mapping[str, Any], clamp: bool, where: Map
             shown[key.field] = _show(key, raw[key.field])
             if key.default_note:
                 shown[key.field] += f" ({key.default_note})"
+
+    out: Dict[str, Any] = {}
+    for name in ALL_FIELDS:
+        if profile.key(name) is None:
+            value = given.get(name)
+            if value is not None:
+                prefix = f"{where[name]}: " if name in where else ""
+                _LOG.warning("%s%s = %r is not a key of profile %r; ignored",
+                             prefix, _describe(ANY_KEY[name]), value, profile.name)
+            out[name] = None
 
     values: Dict[str, Any] = {}
     for key in profile.keys:
@@ -350,7 +356,8 @@ class MLConfig:
     :mod:`pyml.durations`); a negative duration is taken by its magnitude.
 
     ``dataclasses.replace`` keeps the profile; to change profiles build a new
-    ``MLConfig`` (replacing ``profile`` passes the old profile's values on).
+    ``MLConfig`` (``replace(cfg, profile=...)`` raises ``TypeError``: the new
+    profile's keys would arrive as ``None``).
 
     Attributes
     ----------

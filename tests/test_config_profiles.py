@@ -427,6 +427,14 @@ def test_replace_and_pickle_keep_the_profile(caplog: pytest.LogCaptureFixture) -
     assert MLConfig(profile=V2) != MLConfig(profile="pyml")
 
 
+def test_replace_cannot_change_the_profile(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="pyml.config"):
+        with pytest.raises(TypeError, match="to change profiles, build a new MLConfig"):
+            dataclasses.replace(MLConfig(), profile=V2)
+    assert config_warnings(caplog) == []  # the error comes first
+    assert dataclasses.replace(MLConfig(profile=V2), profile="pyml") == MLConfig(profile="pyml")
+
+
 # ----------------------------------------------------------------- clamp=False
 
 
