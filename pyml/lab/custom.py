@@ -184,9 +184,10 @@ class Detector:
         Both kernels must be numba-jitted; ``step`` must compile for the
         documented argument types and return ``(float, bool)``; a probe run
         of ``init_state`` and ``step`` compiled with bounds checking over a few
-        typical inputs must stay inside ``state_size``.
+        typical inputs (with the parameters as sized for the default
+        :class:`~pyml.MLConfig`) must stay inside ``state_size`` and raise nothing.
         """
-        _check_kernels(self.name, self.state_size, self.init_state, self.step, len(self.params))
+        _check_kernels(self.name, self.state_size, self.init_state, self.step, self.resolve(MLConfig()))
 
 
 def _short(value: Any) -> str:
@@ -203,7 +204,8 @@ def _number(name: str, key: str, value: Any) -> float:
 
 # --------------------------------------------------------------------------- checking and running kernels
 
-_CHECKED: set[tuple[int, int, int, int]] = set()
+_CHECKED: set[tuple[Any, ...]] = set()
+_BOUNDS_CHECKED: dict[Any, Any] = {}
 _RUNNERS: dict[tuple[Any, Any], Any] = {}
 
 _SIGNATURE = "step(state, params, value, score, bit, trained) -> (score: float, bit: bool)"
@@ -214,11 +216,18 @@ _PROBE = [(1.0, 0.0, False, False), (math.nan, 0.0, False, False), (2.0, 0.0, Fa
           (math.nan, 0.0, False, True), (2.0, 5.0, False, True)] * 4
 
 
-def _check_kernels(name: str, state_size: int, init_state: Any, step: Any, n_params: int) -> None:
-    key = (id(init_state), id(step), state_size, n_params)
+def _bounds_checked(fn: Any) -> Any:
+    """``fn``'s Python function compiled again with bounds checking (cached per function)."""
+    checked = _BOUNDS_CHECKED.get(fn)
+    if checked is None:
+        checked = _BOUNDS_CHECKED[fn] = _numba().njit(boundscheck=True)(fn.py_func)
+    return checked
+
+
+def _check_kernels(name: str, state_size: int, init_state: Any, step: Any, params: np.ndarray) -> None:
+    key = (init_state, step, state_size, params.tobytes())
     if key in _CHECKED:
         return
-    numba = _numba()
     for role, fn in (("init_state", init_state), ("step", step)):
         if not _is_jitted(fn):
             raise TypeError(f"detector {name!r}: {role} must be a numba-jitted function (decorate it with "
@@ -245,17 +254,18 @@ def _check_kernels(name: str, state_size: int, init_state: Any, step: Any, n_par
         raise TypeError(f"detector {name!r}: step must return (score: float, bit: bool), "
                         f"it returns {returned}")
     # A probe run compiled with bounds checking: an index outside state_size raises IndexError.
-    checked_init = numba.njit(boundscheck=True)(init_state.py_func)
-    checked_step = numba.njit(boundscheck=True)(step.py_func)
+    checked_init, checked_step = _bounds_checked(init_state), _bounds_checked(step)
     state = np.zeros(state_size)
-    params = np.zeros(n_params)
     try:
         checked_init(state, params)
         for value, score, bit, trained in _PROBE:
             checked_step(state, params, value, score, bit, trained)
     except IndexError as exc:
         raise ValueError(f"detector {name!r}: its kernels index the state beyond state_size={state_size} "
-                         f"(or params beyond its {n_params} parameter(s)): {exc}") from None
+                         f"(or params beyond its {params.size} parameter(s)): {exc}") from None
+    except Exception as exc:
+        raise ValueError(f"detector {name!r}: a probe run of its kernels with parameters {params.tolist()} "
+                         f"raised {type(exc).__name__}: {exc}") from None
     _CHECKED.add(key)
 
 
