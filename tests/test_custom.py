@@ -227,3 +227,78 @@ def test_numba_is_not_imported_by_pyml_or_its_lab() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "False"  # the interface module itself imports numba on first use
+
+
+# --------------------------------------------------------------------------- the calibrated rule
+
+
+def reference_surprise(values, scores, trained, window=120.0, memory=4000.0, decades=4.0, bit_level=0.75,
+                       saturation=100.0, prior_rate=0.01):  # type: ignore[no-untyped-def]
+    """surprise_detector's rule for one dimension, written plainly from its docstring."""
+    import math
+
+    rate, mean, var, seen, top, top_age, prev = prior_rate, 0.0, 0.0, 0, None, None, math.nan
+    out_scores, out_bits = [], []
+    for value, score, is_trained in zip(values, scores, trained):
+        change, prev = value - prev, value
+        report = 0.0
+        if is_trained and not math.isnan(change):
+            saturated = min(score, 100.0) >= saturation
+            if saturated:
+                g_rate = min(1.0, -math.log10(max(rate, 1e-12)) / decades)
+                g_change = 0.0
+                if seen >= 2:
+                    tail = 0.5 * math.erfc(abs(change - mean) / (max(math.sqrt(var), 1e-9) * math.sqrt(2.0)))
+                    g_change = min(1.0, max(0.0, -math.log10(tail + 1e-10) / 10.0))
+                report = 50.0 + 50.0 * max(g_rate, g_change)
+            else:
+                report = 0.5 * min(score, 100.0)
+            rate += (float(saturated) - rate) / min(seen + 2, memory)
+            a = 1.0 / min(seen + 1, memory)
+            d = change - mean
+            mean += a * d
+            var = (1.0 - a) * (var + a * d * d)
+            seen += 1
+        top_age = 0 if top_age is None else top_age + 1
+        if top is not None and top_age > window:
+            top = None
+        if top is None or report > top:
+            top, top_age = report, 0
+            out_scores.append(report)
+            out_bits.append(report >= 100.0 * bit_level)
+        else:
+            out_scores.append(0.0)
+            out_bits.append(False)
+    return out_scores, out_bits
+
+
+def test_surprise_detector_follows_its_documented_rule() -> None:
+    from pyml.lab.detectors import surprise_detector
+
+    rng = np.random.default_rng(11)
+    n, d = 600, 3
+    values = rng.normal(10.0, 1.0, (n, d))
+    values[rng.random((n, d)) < 0.02] = np.nan
+    scores = np.where(rng.random((n, d)) < 0.03, 100.0, rng.uniform(0.0, 99.0, (n, d)))
+    trained = np.arange(n)[:, None] >= np.array([0, 50, 200])[None, :]
+    det = surprise_detector(window=20, memory=100)
+    got_scores, got_bits = run_detector(det, values, scores, np.zeros((n, d), dtype=bool), trained)
+    for j in range(d):
+        want_scores, want_bits = reference_surprise(values[:, j], scores[:, j], trained[:, j], window=20, memory=100)
+        np.testing.assert_allclose(got_scores[:, j], want_scores, rtol=1e-12, atol=1e-12)
+        assert got_bits[:, j].tolist() == want_bits
+    assert 0 < got_bits.sum() < 0.03 * n * d  # sparse
+
+
+def test_surprise_detector_sets_one_bit_at_a_level_change() -> None:
+    from pyml.lab.detectors import surprise_detector
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    values = 10.0 + rng.normal(0.0, 1.0, n)
+    values[1500:] += 20.0  # the level changes once and stays
+    scores = np.where(np.arange(n) >= 1500, 100.0, np.minimum(np.abs(values - 10.0) * 20.0, 99.0))
+    out, bits = run_detector(surprise_detector(), values[:, None], scores[:, None], np.zeros((n, 1), dtype=bool),
+                             np.ones((n, 1), dtype=bool))
+    assert bits[1500, 0] and out[1500, 0] >= 75.0  # at the onset
+    assert bits[:, 0].sum() == 1  # and never again while the new level lasts: the rate of saturation grows
