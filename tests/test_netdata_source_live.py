@@ -172,7 +172,7 @@ def test_pyml_mirrors_a_real_netdata(tmp_path: Path, caplog: pytest.LogCaptureFi
         assert any(refused in m and "retrying with backoff" in m for m in errors)
         # --- Netdata restarts (RAM database: its history is lost)
         ref.stop_netdata(proc)
-        stopped = host.last_time
+        stopped = int(time.time())      # Netdata collects nothing after this second
         time.sleep(5)
         proc = ref.start_netdata(netdata_dir, port, hostname=HOSTNAME, timeout=300)
         assert _wait(lambda: source.stats.reconnects >= 1 and host.last_time >= stopped + 25, 180)

@@ -397,17 +397,20 @@ class NetdataSource:
         names = {d: n for d, n in spec.names.items() if n != d}
         try:
             try:  # a new chart, or one restored from the data directory (add_chart merges those)
-                host.add_chart(spec.id, list(spec.dims), name=spec.name, dimension_names=names, **spec.info)
+                chart = host.add_chart(spec.id, list(spec.dims), name=spec.name, dimension_names=names,
+                                       **spec.info)
             except ValueError:
                 if not self._host_has(spec.id):
                     raise
-            chart = host.chart(spec.id)
-            wanted = set(spec.dims)
-            for dim in [d for d in chart.dimensions if d not in wanted]:
-                host.remove_dimension(spec.id, dim)
-            for dim in spec.dims:
-                if dim not in chart.dimensions:
-                    host.add_dimension(spec.id, dim)
+                chart = host.chart(spec.id)
+            if chart.dimensions != list(spec.dims):  # known or restored: follow the source's dimensions
+                wanted = set(spec.dims)
+                for dim in [d for d in chart.dimensions if d not in wanted]:
+                    host.remove_dimension(spec.id, dim)
+                have = set(chart.dimensions)
+                for dim in spec.dims:
+                    if dim not in have:
+                        host.add_dimension(spec.id, dim)
             chart.dimension_names = names
             for key, value in spec.info.items():
                 setattr(chart, key, value)
