@@ -20,6 +20,7 @@ modelled, defaults otherwise). Measured:
   ``train every`` (one model trained here on 14,400 samples, times the
   dimensions, over 3 hours), the resident memory per dimension, and whether it
   keeps up (every host within a few seconds of its source, no catch-up).
+  The hosts of this run keep 5 minutes of samples (see ``RUN_CFG``).
 
 Run the figures at low load (``uptime``), e.g.::
 
@@ -58,6 +59,12 @@ WARMUP = scaled(20, 6)
 PORT = 20310                       # this project's range: 20300-20399
 STARTUP_DIMS = scaled(100_000, 5_000)
 CFG = pyml.MLConfig(charts_to_skip="")   # every chart modelled
+# The 1 Hz run keeps 5 minutes of samples (training starts after 2): what is measured there is
+# ingestion and the per-second ML path, which do not depend on the history's depth, while the sample
+# store's allocation of 14,400 words per dimension (its growth is being reworked) stays out of a
+# shared machine's memory. Training is measured with the default 14,400-sample window instead.
+RUN_CFG = pyml.MLConfig(charts_to_skip="", min_train_samples=120, max_train_samples=300, train_every=300,
+                        clamp=False)
 
 
 class _Provider:
@@ -209,14 +216,15 @@ def test_sources_at_1hz(tmp_path: Path) -> None:
     from pyml.agent import Agent
 
     sims = subprocess.Popen([sys.executable, "-m", "pyml.sources.netdata_sim", "--sources", str(SOURCES),
-                             "--dims", str(DIMS), "--port", str(PORT)], stdout=subprocess.PIPE, text=True,
+                             "--dims", str(DIMS), "--port", str(PORT), "--period", "10"],
+                            stdout=subprocess.PIPE, text=True,
                             env=dict(os.environ, PYTHONPATH=str(Path(pyml.__file__).parent.parent)))
     try:
         urls = sims.stdout.readline().split()  # type: ignore[union-attr]
         assert len(urls) == SOURCES, urls
         rss0 = _rss()
         started = time.perf_counter()
-        agent = Agent(tmp_path, CFG, port=None, local=False, netdata=urls)
+        agent = Agent(tmp_path, RUN_CFG, port=None, local=False, netdata=urls)
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not (len(agent.hosts) == SOURCES and all(
@@ -251,8 +259,8 @@ def test_sources_at_1hz(tmp_path: Path) -> None:
           f"\n  training amortised over 3 h: {train:.3f} % per 10,000 dimensions"
           f"\n  seconds fed: {ticks} of {SOURCES * wall:.0f} expected; catch-up requests: {catch}; "
           f"host lag behind the wall clock: max {max(lags):.1f} s"
-          f"\n  resident memory: {rss / dims:.0f} bytes per dimension ({rss / 2**20:.0f} MiB); the sample store "
-          f"keeps {CFG.max_train_samples + 1} words per dimension in memory-mapped files "
-          f"({(CFG.max_train_samples + 1) * 4 / 1024:.1f} KiB)")
+          f"\n  resident memory: {rss / dims:.0f} bytes per dimension ({rss / 2**20:.0f} MiB) with "
+          f"{RUN_CFG.max_train_samples + 1} samples kept; at the defaults the sample store adds "
+          f"{(CFG.max_train_samples + 1) * 4 / 1024:.1f} KiB per dimension (memory-mapped files)")
     assert ticks >= 0.9 * SOURCES * wall, "the sources fell behind"
     assert max(lags) < 10
