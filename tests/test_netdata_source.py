@@ -118,7 +118,7 @@ def drive(source: NetdataSource, clock: Clock, steps: list[Any]) -> None:
 def test_charts_are_mirrored_with_ids_names_and_metadata(sim: SimulatedNetdata, provider: Provider,
                                                           clock: Clock) -> None:
     sim.charts["sim.c1"].update_every = 2
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
     drive(source, clock, [source.connect])
     host = provider.hosts["sim-a"]
     assert source.hostname == "sim-a"
@@ -132,7 +132,7 @@ def test_charts_are_mirrored_with_ids_names_and_metadata(sim: SimulatedNetdata, 
 
 def test_every_second_is_stored_once_with_the_sources_values(sim: SimulatedNetdata, provider: Provider,
                                                              clock: Clock) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
     drive(source, clock, [source.connect, source.poll] + [1, source.poll] * 20)
     host = provider.hosts["sim-a"]
     got = stored(host, "sim.c2", ["d0", "d1", "d2"], T0 - 100, T0 + 100)
@@ -147,7 +147,7 @@ def test_every_second_is_stored_once_with_the_sources_values(sim: SimulatedNetda
 
 def test_polling_twice_in_a_second_counts_nothing_twice(sim: SimulatedNetdata, provider: Provider,
                                                         clock: Clock) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
     drive(source, clock, [source.connect, source.poll, source.poll, 0.3, source.poll, 0.7, source.poll, source.poll])
     host = provider.hosts["sim-a"]
     assert sorted(stored(host, "sim.c0", ["d0"], T0 - 10, T0 + 10)) == [T0 - 1, T0]
@@ -156,7 +156,7 @@ def test_polling_twice_in_a_second_counts_nothing_twice(sim: SimulatedNetdata, p
 
 def test_missed_polls_are_caught_up_from_the_data_endpoint(sim: SimulatedNetdata, provider: Provider,
                                                            clock: Clock) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
     drive(source, clock, [source.connect, source.poll, 1, source.poll, 7, source.poll, 1, source.poll])
     host = provider.hosts["sim-a"]
     got = stored(host, "sim.c3", ["d0", "d1", "d2"], T0 - 10, T0 + 20)
@@ -167,8 +167,32 @@ def test_missed_polls_are_caught_up_from_the_data_endpoint(sim: SimulatedNetdata
     assert source.stats.caught_up >= 4 * 6
 
 
+def test_catch_ups_over_the_budget_are_left_to_the_next_polls(sim: SimulatedNetdata, provider: Provider,
+                                                              clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=1e-9)   # one catch-up per poll
+    drive(source, clock, [source.connect, source.poll, 5, source.poll] + [1, source.poll] * 4)
+    assert source.stats.catch_up_deferred == 3 + 2 + 1
+    for chart in ("sim.c0", "sim.c1", "sim.c2", "sim.c3"):
+        got = stored(provider.hosts["sim-a"], chart, ["d0", "d2"], T0 - 10, T0 + 20)
+        assert sorted(got) == list(range(T0 - 1, T0 + 9)), chart      # every second, none lost
+        for t, values in got.items():
+            assert values == expected(chart, ["d0", "d2"], t)
+
+
+def test_a_late_poll_is_followed_at_once_not_skipped(clock: Clock) -> None:
+    source = NetdataSource("http://127.0.0.1:1", Provider(), clock=clock, poll_offset=0.5)
+    clock.t = T0 + 0.2
+    assert source._next_poll_in() == pytest.approx(0.3)
+    clock.t = T0 + 1.9                      # the poll due at T0 + 0.5 ran until here
+    assert source._next_poll_in() == 0.0    # the one due at T0 + 1.5: at once
+    clock.t = T0 + 2.0
+    assert source._next_poll_in() == pytest.approx(0.5)
+    clock.t = T0 + 9.1                      # far behind: a new schedule
+    assert source._next_poll_in() == pytest.approx(0.4)
+
+
 def test_seconds_the_source_lost_stay_gaps(sim: SimulatedNetdata, provider: Provider, clock: Clock) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
     sim.holes.update({T0 + 2, T0 + 3})
     drive(source, clock, [source.connect, source.poll, 6, source.poll, 1, source.poll])
     got = stored(provider.hosts["sim-a"], "sim.c0", ["d0"], T0 - 10, T0 + 20)
@@ -177,7 +201,7 @@ def test_seconds_the_source_lost_stay_gaps(sim: SimulatedNetdata, provider: Prov
 
 def test_outage_and_restart_of_the_source_leave_a_gap_and_no_duplicate(sim: SimulatedNetdata, provider: Provider,
                                                                        clock: Clock, caplog: Any) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock, backoff=(0.01, 0.02))
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, backoff=(0.01, 0.02))
     port = sim.port
 
     async def down() -> None:
@@ -207,7 +231,7 @@ def test_outage_and_restart_of_the_source_leave_a_gap_and_no_duplicate(sim: Simu
 
 def test_a_source_still_holding_the_outage_is_caught_up(sim: SimulatedNetdata, provider: Provider,
                                                         clock: Clock) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
     port = sim.port
 
     async def down() -> None:
@@ -228,7 +252,7 @@ def test_a_source_still_holding_the_outage_is_caught_up(sim: SimulatedNetdata, p
 
 def test_charts_that_appear_and_vanish_are_followed(sim: SimulatedNetdata, provider: Provider, clock: Clock,
                                                     caplog: Any) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
 
     async def change() -> None:
         sim.add_chart(SimChart("new.chart", ["a", "b"], {"b": "bee"}))
@@ -248,7 +272,7 @@ def test_charts_that_appear_and_vanish_are_followed(sim: SimulatedNetdata, provi
 
 def test_a_chart_whose_dimensions_change_is_resynchronised_and_logged(sim: SimulatedNetdata, provider: Provider,
                                                                       clock: Clock, caplog: Any) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
 
     async def change() -> None:
         sim.set_dimensions("sim.c0", ["d2", "d0", "x9"])
@@ -268,7 +292,7 @@ def test_a_chart_whose_dimensions_change_is_resynchronised_and_logged(sim: Simul
 
 def test_bad_values_cost_their_dimension_only_and_are_logged(sim: SimulatedNetdata, provider: Provider,
                                                              clock: Clock, caplog: Any) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
 
     async def bad() -> None:
         sim.bad_values[("sim.c1", "d0")] = '"n/a"'
@@ -293,7 +317,7 @@ def test_bad_values_cost_their_dimension_only_and_are_logged(sim: SimulatedNetda
 
 def test_malformed_answers_fail_the_poll_with_the_source_named(sim: SimulatedNetdata, provider: Provider,
                                                                clock: Clock) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
 
     async def broken() -> None:
         sim.malformed = True
@@ -308,7 +332,7 @@ def test_malformed_answers_fail_the_poll_with_the_source_named(sim: SimulatedNet
 
 def test_timestamps_that_jump_are_refused_per_chart(sim: SimulatedNetdata, provider: Provider, clock: Clock,
                                                     caplog: Any) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock, max_ahead=60, lag=2)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, max_ahead=60, lag=2)
 
     async def jump() -> None:
         sim.time_shift["sim.c1"] = -50
@@ -326,7 +350,7 @@ def test_timestamps_that_jump_are_refused_per_chart(sim: SimulatedNetdata, provi
 
 
 def test_a_lagging_chart_is_waited_for_then_not(sim: SimulatedNetdata, provider: Provider, clock: Clock) -> None:
-    source = NetdataSource(sim.url, provider, clock=clock, lag=2)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, lag=2)
 
     async def lag() -> None:
         sim.stale["sim.c2"] = 1
@@ -342,8 +366,8 @@ def test_a_lagging_chart_is_waited_for_then_not(sim: SimulatedNetdata, provider:
 def test_a_hostname_collision_is_refused(sim: SimulatedNetdata, provider: Provider, clock: Clock) -> None:
     twin = SimulatedNetdata("sim-a", charts=1, dims_per_chart=1, clock=clock).start()
     try:
-        first = NetdataSource(sim.url, provider, clock=clock)
-        second = NetdataSource(twin.url, provider, clock=clock)
+        first = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
+        second = NetdataSource(twin.url, provider, clock=clock, catch_up_budget=60)
 
         async def collide() -> None:
             with pytest.raises(HostnameConflict, match="sim-a"):

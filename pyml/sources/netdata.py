@@ -105,6 +105,7 @@ class SourceStats:
     values: int = 0                #: chart values taken from allmetrics
     caught_up: int = 0             #: chart rows read back from /api/v1/data
     catch_up_requests: int = 0     #: /api/v1/data requests made to fill gaps
+    catch_up_deferred: int = 0     #: catch-ups left to the next poll (over the time budget)
     dropped: int = 0               #: chart values that came after the host had moved past their second
     problems: int = 0              #: bad values, timestamps or charts reported
     bytes: int = 0                 #: bytes of answers received
@@ -126,6 +127,7 @@ class _Chart:
     missing: int = 0                            # consecutive polls without this chart
     mirrored: bool = False                      # the host has it
     hidden: tuple[str, ...] = ()                # dimensions /api/v1/charts hides (cpu's idle): named in queries
+    deferred: bool = False                      # its catch-up was left to the next poll: wait for it
 
     def adopt(self, got: AllmetricsChart) -> None:
         """Take the dimension order of allmetrics, which also lists the dimensions Netdata hides.
@@ -192,6 +194,9 @@ class NetdataSource:
     poll_offset : float, optional
         Where in each ``update_every`` period to poll (0..1); 0.5 by default,
         spread by the URL so that many sources do not poll at once.
+    catch_up_budget : float, optional
+        Seconds one poll may spend reading gaps back (half the period by
+        default); what is left over is read at the next poll.
     flush_every : int
         Seconds between writes of the host's samples to disk.
     gzip : bool, optional
@@ -203,6 +208,7 @@ class NetdataSource:
     def __init__(self, url: str, hosts: HostProvider, *, timeout: float = 5.0,
                  backoff: tuple[float, float] = (1.0, 60.0), catch_up: int = 3600, lag: int = 5,
                  max_ahead: int = 60, poll_offset: Optional[float] = None, flush_every: int = 60,
+                 catch_up_budget: Optional[float] = None,
                  gzip: Optional[bool] = None, clock: Callable[[], float] = time.time) -> None:
         address, port, prefix = split_base_url(url)
         if not timeout > 0:
@@ -227,6 +233,9 @@ class NetdataSource:
         self.max_ahead = max_ahead
         self.poll_offset = float(poll_offset)
         self.flush_every = flush_every
+        if catch_up_budget is not None and not catch_up_budget > 0:
+            raise ValueError(f"catch_up_budget must be a positive number of seconds, got {catch_up_budget!r}")
+        self.catch_up_budget = catch_up_budget
         self.clock = clock
         loopback = address in ("localhost", "::1") or address.startswith("127.")
         self.http = HttpClient(address, port, timeout=timeout, gzip=(not loopback) if gzip is None else gzip)
@@ -245,6 +254,7 @@ class NetdataSource:
         self._reported: dict[tuple[str, str], str] = {}   # (chart, kind) -> message logged
         self._connected = False
         self._last_flush = time.monotonic()
+        self._target: Optional[float] = None            # when the previous poll was due
 
     # ------------------------------------------------------------------ logging
 
@@ -450,7 +460,20 @@ class NetdataSource:
         plan = self.take_allmetrics(charts, now, problems)
         if plan.new_charts:
             await self._add_new_charts(plan.new_charts, now)
-        for chart_id, after, lu, values in plan.catch_up:
+        # catch-ups oldest first, within a time budget: charts left over keep their last second and
+        # are read back at the next poll (one request still covers the whole gap), so a source whose
+        # every chart missed a second cannot make the polls late, and late polls miss more seconds
+        budget = self.catch_up_budget if self.catch_up_budget is not None else 0.5 * self.update_every
+        deadline = time.monotonic() + budget
+        todo = sorted(plan.catch_up, key=lambda item: item[1])
+        for i, (chart_id, after, lu, values) in enumerate(todo):
+            if i and time.monotonic() > deadline:
+                self.stats.catch_up_deferred += len(todo) - i
+                for left in todo[i:]:
+                    chart = self._charts.get(left[0])
+                    if chart is not None:
+                        chart.deferred = True
+                break
             await self._catch_up(chart_id, after, lu, values)
         return self._feed()
 
@@ -523,7 +546,12 @@ class NetdataSource:
             # some dimensions not listed this time (not collected yet, or re-ordered): no value for them
             values = [dims[d].value if d in dims else None for d in chart.dims]
         if last is not None and lu > last + chart.update_every and self.catch_up > 0:
-            plan.catch_up.append((chart_id, max(last + 1, lu - self.catch_up), lu, values))
+            if host_last is not None and lu <= host_last:  # too late to store anything of it
+                chart.last_t = lu
+                self.stats.dropped += 1
+                return
+            after = max(last + 1, lu - self.catch_up, host_last + 1 if host_last is not None else 0)
+            plan.catch_up.append((chart_id, after, lu, values))
             return
         chart.last_t = lu
         if last is None and host_last is not None and lu <= host_last:
@@ -601,6 +629,7 @@ class NetdataSource:
         chart = self._charts.get(chart_id)
         if chart is not None:
             chart.last_t = max(lu, newest or lu)
+            chart.deferred = False
 
     def take_rows(self, chart_id: str, doc: Any, after: int) -> Optional[int]:
         """Take the rows of a ``/api/v1/data`` answer (``jsonwrap``) at or after ``after``; the newest second."""
@@ -667,8 +696,8 @@ class NetdataSource:
         host_ue = self.update_every
         for chart in self._charts.values():
             last = chart.last_t
-            if last is None or newest - last > chart.update_every + self.lag:
-                continue  # new, or too far behind to wait for
+            if last is None or (newest - last > chart.update_every + self.lag and not chart.deferred):
+                continue  # new, or too far behind to wait for (unless its catch-up is on the way)
             complete = last + chart.update_every - host_ue
             if complete < mark:
                 mark = complete
@@ -740,12 +769,20 @@ class NetdataSource:
     # ------------------------------------------------------------------ the loop
 
     def _next_poll_in(self) -> float:
+        """Seconds to the next poll: one period after the previous one, at once if that has passed.
+
+        A poll that ran late is followed at once rather than skipping a second (a skipped second
+        costs a catch-up request per chart); more than a period behind, the schedule starts anew.
+        """
         ue = self.update_every
         now = self.clock()
-        target = (math.floor(now / ue) * ue) + self.poll_offset * ue
-        if target <= now + 0.05:
-            target += ue
-        return target - now
+        target = None if self._target is None else self._target + ue
+        if target is None or target < now - ue:
+            target = math.floor(now / ue) * ue + self.poll_offset * ue
+            if target <= now + 0.05:
+                target += ue
+        self._target = target
+        return max(0.0, target - now)
 
     def flush(self) -> None:
         """Write the host's samples out (the writer of a host is its source, so this runs on its loop)."""
