@@ -145,6 +145,23 @@ def test_every_second_is_stored_once_with_the_sources_values(sim: SimulatedNetda
     assert host.last_time == newest
 
 
+def test_a_new_hosts_charts_start_at_the_same_second(sim: SimulatedNetdata, provider: Provider,
+                                                      clock: Clock) -> None:
+    sim.started = T0 - 20
+    for c in sim.charts.values():
+        c.created = T0 - 20
+    sim.stale["sim.c2"] = 3                  # 3 s behind the others (collected late)
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
+    drive(source, clock, [source.connect, source.poll, 1, source.poll])
+    host = provider.hosts["sim-a"]
+    assert host.last_time == T0 - 3         # waiting for sim.c2, which keeps up 3 s late
+    for chart in ("sim.c0", "sim.c1", "sim.c2", "sim.c3"):  # the others read back to sim.c2's first second
+        got = stored(host, chart, ["d0", "d1"], T0 - 10, T0 + 10)
+        assert sorted(got) == [T0 - 4, T0 - 3], chart
+        for t, values in got.items():
+            assert values == expected(chart, ["d0", "d1"], t)
+
+
 def test_polling_twice_in_a_second_counts_nothing_twice(sim: SimulatedNetdata, provider: Provider,
                                                         clock: Clock) -> None:
     source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)

@@ -483,6 +483,8 @@ class NetdataSource:
         plan = _Plan()
         problems: list[tuple[str, str, str]] = [(p.chart, "value", p.message) for p in parse_problems]
         host_last = self.host.last_time
+        if host_last is None and self._charts and all(c.last_t is None for c in self._charts.values()):
+            self._common_start(charts, now)
         pending = self._pending
         limit = now + self.max_ahead
         taken = 0
@@ -516,6 +518,26 @@ class NetdataSource:
         if problems:
             self._report(problems)
         return plan
+
+    def _common_start(self, charts: dict[str, AllmetricsChart], now: float) -> None:
+        """A new host's first poll: every chart starts at the same second.
+
+        Each chart's newest second differs (a chart collected every 5 s, or
+        late in the second); without this the host's first seconds would hold
+        only the charts that happen to be behind. Charts ahead of the oldest
+        (at most 10 s older than the newest) are read back from there.
+        """
+        seconds = [got.last_updated for c, got in charts.items() if c in self._charts
+                   and isinstance(got.last_updated, int) and got.last_updated <= now + self.max_ahead]
+        if not seconds:
+            return
+        start = max(min(seconds), max(seconds) - 10)
+        for chart_id, chart in self._charts.items():
+            got = charts.get(chart_id)
+            if got is not None and isinstance(got.last_updated, int) and got.last_updated < start:
+                chart.last_t = got.last_updated   # long not updated: it starts with its next second
+            else:
+                chart.last_t = start - chart.update_every
 
     def _take_chart(self, chart: _Chart, got: AllmetricsChart, now: float, host_last: Optional[int], plan: _Plan,
                     problems: list[tuple[str, str, str]]) -> None:
