@@ -656,7 +656,8 @@ class Tiers:
                 raise ValueError(f"tier {i + 1} grouping {spec.grouping} is not a multiple of tier {i}'s "
                                  f"({self.specs[i - 1].grouping})")
         self._reader = reader
-        self._directory = Path(directory) if directory is not None else None
+        # without rollup tiers nothing is kept, on disk or in memory
+        self._directory = Path(directory) if directory is not None and self.specs else None
         width = max(1, int(capacity))
         if segment_points is None:
             segment_points = [min(s.points, 1440 if i == 0 else 720) for i, s in enumerate(self.specs)]
@@ -701,7 +702,7 @@ class Tiers:
             if {k: stored.get(k) for k in wanted} != wanted:
                 raise TierError(f"tiers in {self._directory} were made with update_every {stored.get('update_every')} "
                                 f"and groupings {stored.get('groupings')}, not {self.update_every} and "
-                                f"{wanted['groupings']}")
+                                f"{wanted['groupings']}; remove that directory to rebuild them from the samples")
             return
         foreign = [p.name for p in self._directory.iterdir() if p.name != _QUARANTINE]
         if foreign:
@@ -889,7 +890,8 @@ class Tiers:
         gaps = np.flatnonzero(~exists)
         if gaps.size:
             clean[gaps] = 0.0
-        np.add(acc.sum[:n], clean, out=acc.sum[:n])
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: saturated when the point closes
+            np.add(acc.sum[:n], clean, out=acc.sum[:n])
         np.fmin(acc.min[:n], values, out=acc.min[:n])
         np.fmax(acc.max[:n], values, out=acc.max[:n])
         np.add(acc.count[:n], exists, out=acc.count[:n], casting="unsafe")
