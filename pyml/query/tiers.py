@@ -33,8 +33,9 @@ anomaly ranking needs them. The window is cut where each finer tier's data
 begins, aligned to the next coarser tier's points: the newest part comes
 from tier 0 sample by sample, older parts from whole per-minute points, the
 oldest from whole per-hour points. The counts are exact whenever the window's
-start lies in tier 0's samples or on a boundary of the tier that covers it;
-otherwise the point straddling the start is counted whole.
+start lies in tier 0's samples or on a boundary of the tier that covers it
+(and so is its end); otherwise the point straddling the start (or the end)
+is counted whole, as Netdata counts it.
 """
 
 from __future__ import annotations
@@ -269,7 +270,9 @@ def tier_counts(host: "Host", ids: Sequence[str], after: int, before: int,
                     e = np.count_nonzero(present, axis=1)
                     a = np.count_nonzero(present & ((words & _core.ANOMALY_BIT) == 0), axis=1)
                 else:
-                    _, points = host.read_tier(chunk, t, lo + 1, hi)
+                    # a window's end between two points takes the point straddling it (as Netdata does)
+                    end = hi if hi != before else hi + int(info[t]["update_every"]) - int(info[0]["update_every"])
+                    _, points = host.read_tier(chunk, t, lo + 1, end)
                     e = points["count"].sum(axis=1, dtype=np.int64)
                     a = points["anomaly_count"].sum(axis=1, dtype=np.int64)
                     per_tier[t] += int(np.count_nonzero(points["count"]))
