@@ -310,7 +310,7 @@ class DataQuery:
         resampling = _integer("gtime", gtime, 0)
         after_s = int(parse_number("after", after))
         before_s = int(parse_number("before", before))
-        chosen = choose_tier(host, *absolute_window(host, after_s, before_s, self.now), tier_param(tier))
+        chosen = choose_tier(host, *absolute_window(host, after_s, before_s, self.now), tier_param(tier), n_points)
         if chosen > 0:
             selected, named = _select(list(chart.dimensions), dimensions, opts)
             if not selected:

@@ -7,8 +7,11 @@ view (:meth:`pyml.Host.tier_info`, :meth:`pyml.Host.read_tier`).
 **Choosing the tier** (:func:`choose_tier`). A ``tier`` parameter is honoured
 as Netdata honours it (it implies ``selected-tier``); a tier that does not
 exist is an error naming the tiers there are. Otherwise the query goes to the
-finest tier whose data reaches back to the window's start, and when none
-does, to the finest of those holding the oldest data. So every window inside
+finest tier whose data reaches back to the window's start; when none does
+(a young host), each tier is weighed as Netdata 1.37 weighed them: the share of
+the window it holds plus the share of the wanted rows it can fill, ties to the
+finer tier. One tier answers a query (Netdata may also stitch several along
+the time axis). So every window inside
 the kept samples is answered from tier 0, sample by sample, exactly as before
 tiers existed (Netdata's newer planner may read a coarser tier there to save
 I/O; pyml's tier 0 is fast enough: an hour of one chart at 1 s in
@@ -82,9 +85,10 @@ def _check_tier(info: list[dict[str, Any]], tier: int) -> None:
         raise ValueError(f"tier parameter {tier} does not exist; this host keeps tiers {steps}")
 
 
-def choose_tier(host: "Host", after: int, before: int, tier: int | None = None,
+def choose_tier(host: "Host", after: int, before: int, tier: int | None = None, points: int = 0,
                 info: list[dict[str, Any]] | None = None) -> int:
-    """The tier that answers a query of ``[after, before]`` (absolute seconds); see the module docstring."""
+    """The tier that answers a query of ``[after, before]`` (absolute seconds) for ``points`` rows
+    (0: every sample); see the module docstring."""
     info = host.tier_info() if info is None else info
     if tier is not None:
         _check_tier(info, tier)
@@ -95,8 +99,18 @@ def choose_tier(host: "Host", after: int, before: int, tier: int | None = None,
     covering = [i["tier"] for i in held if i["first_time"] <= after]
     if covering:
         return min(covering)
-    oldest = min(i["first_time"] for i in held)
-    return min(i["tier"] for i in held if i["first_time"] == oldest)
+    # Nothing reaches back far enough: weigh the part of the window each tier holds and the share of
+    # the wanted rows it can fill (Netdata's time and points coverage); ties go to the finer tier.
+    span = max(before - after, 1)
+    wanted = points if points > 0 else max(span // int(info[0]["update_every"]), 1)
+    best, best_weight = 0, -1.0
+    for entry in held:
+        covered = max(before - max(after, int(entry["first_time"])), 0)
+        available = covered / int(entry["update_every"])
+        weight = covered / span + min(available / wanted, 1.0)
+        if weight > best_weight:
+            best, best_weight = int(entry["tier"]), weight
+    return best
 
 
 def absolute_window(host: "Host", after: int, before: int, now: int | None) -> tuple[int, int]:
