@@ -82,6 +82,7 @@ POINT = np.dtype([("sum", "<f4"), ("min", "<f4"), ("max", "<f4"), ("count", "<u2
 CHUNK_SLOTS = 256
 
 _ANOMALY_BIT = np.uint32(_core.ANOMALY_BIT)
+_ANOMALY_SHIFT = np.uint32(int(_core.ANOMALY_BIT).bit_length() - 1)
 _NO_TICK = -(2**62)
 #: The largest magnitude a storage word holds; tier 0 saturates beyond it.
 _SATURATED = float(core.unpack(core.pack(np.array([np.inf])))[0][0])
@@ -178,8 +179,9 @@ class _Open:
         self.sum = np.zeros(width)
         self.min = np.full(width, np.nan)
         self.max = np.full(width, np.nan)
-        self.count = np.zeros(width, dtype=np.int64)
-        self.normal = np.zeros(width, dtype=np.uint64)  # tier 1: sum of the words' "not anomalous" bits
+        # a point counts at most ``grouping`` <= 65535 samples; same-type adds keep the tick vectorised
+        self.count = np.zeros(width, dtype=np.uint16)
+        self.normal = np.zeros(width, dtype=np.uint32)  # tier 1: samples whose word says "not anomalous"
         self.anomalous = np.zeros(width, dtype=np.int64)  # higher tiers: anomalous samples
 
     @property
@@ -213,8 +215,7 @@ class _Open:
         row["max"] = self.max
         row["count"] = self.count
         if anomaly_from_bits:
-            normal = (self.normal >> np.uint64(24)).astype(np.int64)
-            row["anomaly_count"] = np.maximum(self.count - normal, 0)
+            row["anomaly_count"] = np.maximum(self.count.astype(np.int64) - self.normal, 0)
         else:
             row["anomaly_count"] = self.anomalous
         return row
@@ -680,8 +681,8 @@ class Tiers:
         self._recovered = not self.specs
         # per-tick scratch
         self._exists = np.zeros(width, dtype=bool)
+        self._missing = np.zeros(width, dtype=bool)
         self._bits = np.zeros(width, dtype=np.uint32)
-        self._clean = np.zeros(width)
 
     # -------------------------------------------------------------- configuration files
 
@@ -825,8 +826,8 @@ class Tiers:
         for acc in self._open:
             acc.grow(width)
         self._exists = np.zeros(width, dtype=bool)
+        self._missing = np.zeros(width, dtype=bool)
         self._bits = np.zeros(width, dtype=np.uint32)
-        self._clean = np.zeros(width)
 
     def ensure_capacity(self, slots: int) -> None:
         """Make room for at least ``slots`` slot columns."""
@@ -885,19 +886,21 @@ class Tiers:
         n = words.size
         exists = self._exists[:n]
         np.equal(values, values, out=exists)
-        clean = self._clean[:n]
-        np.copyto(clean, values)
-        gaps = np.flatnonzero(~exists)
-        if gaps.size:
-            clean[gaps] = 0.0
+        missing = self._missing[:n]
+        np.logical_not(exists, out=missing)
+        gaps = np.flatnonzero(missing)
+        total = acc.sum[:n]
+        kept = total[gaps]   # gaps are few: keep their sums, add everything, put them back
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: saturated when the point closes
-            np.add(acc.sum[:n], clean, out=acc.sum[:n])
+            np.add(total, values, out=total)
+        total[gaps] = kept
         np.fmin(acc.min[:n], values, out=acc.min[:n])
         np.fmax(acc.max[:n], values, out=acc.max[:n])
         np.add(acc.count[:n], exists, out=acc.count[:n], casting="unsafe")
         bits = self._bits[:n]
         np.bitwise_and(words, _ANOMALY_BIT, out=bits)
-        np.add(acc.normal[:n], bits, out=acc.normal[:n], casting="unsafe")
+        np.right_shift(bits, _ANOMALY_SHIFT, out=bits)
+        np.add(acc.normal[:n], bits, out=acc.normal[:n])
 
     def _close(self, i: int) -> None:
         """Write tier ``i``'s open point (0-based) and feed it to the tier above."""
@@ -951,11 +954,11 @@ class Tiers:
         n = row.size
         if n > acc.width:
             self.ensure_capacity(n)
-        counts = row["count"].astype(np.int64)
+        counts = row["count"]
         np.add(acc.sum[:n], np.where(counts > 0, row["sum"], 0.0), out=acc.sum[:n])
         np.fmin(acc.min[:n], row["min"], out=acc.min[:n])
         np.fmax(acc.max[:n], row["max"], out=acc.max[:n])
-        acc.count[:n] += counts
+        np.add(acc.count[:n], counts, out=acc.count[:n])
         acc.anomalous[:n] += row["anomaly_count"]
 
     # -------------------------------------------------------------- rebuilding after a restart
