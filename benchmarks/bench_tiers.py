@@ -104,7 +104,9 @@ def test_tiers_do_not_slow_the_tick_noticeably():
     alone = median("tiers-append-minute") / MINUTE / D
     print(f"\nper tick and dimension: {without * 1e9:.1f} ns without tiers, {with_tiers * 1e9:.1f} ns with "
           f"(+{(with_tiers - without) * 1e9:.1f} ns); Tiers.append alone {alone * 1e9:.2f} ns")
-    assert alone <= 10e-9                       # a fifth of the ~50 ns tick budget, at most
+    # ratios in the same run (absolute figures move with the machine's load): feeding the tiers costs
+    # at most a fifth of the host's tick without them, and slows the whole tick by at most a quarter
+    assert alone <= 0.2 * without
     assert with_tiers <= without * 1.25
 
 
