@@ -236,25 +236,53 @@ class _Segment:
         self.record_size = _record_size(width)
         self.chunks = -(-width // CHUNK_SLOTS)
         self.first_offset = first_offset
-        self.ps = np.zeros(0, dtype=np.int64)          # point index of each record
-        self.first_ks = np.zeros(0, dtype=np.int64)
-        self.bad = np.zeros((0, self.chunks), dtype=bool)      # chunks found damaged
-        self.checked = np.zeros((0, self.chunks), dtype=bool)  # chunks whose CRC was checked
+        self._n = 0
+        self._ps = np.zeros(16, dtype=np.int64)            # point index of each record
+        self._first_ks = np.zeros(16, dtype=np.int64)      # first tick each aggregated
+        self._bad = np.zeros((16, self.chunks), dtype=bool)      # chunks found damaged
+        self._checked = np.zeros((16, self.chunks), dtype=bool)  # chunks whose CRC was checked
         self.memory: np.ndarray | None = None if path is not None else np.zeros((capacity, width), dtype=POINT)
         self._map: np.ndarray | None = None
 
     @property
     def count(self) -> int:
-        return int(self.ps.size)
+        return self._n
+
+    @property
+    def ps(self) -> np.ndarray:
+        return self._ps[: self._n]
+
+    @property
+    def first_ks(self) -> np.ndarray:
+        return self._first_ks[: self._n]
+
+    @property
+    def bad(self) -> np.ndarray:
+        return self._bad[: self._n]
+
+    @property
+    def checked(self) -> np.ndarray:
+        return self._checked[: self._n]
 
     def full(self) -> bool:
-        return self.count >= self.capacity
+        return self._n >= self.capacity
 
     def _add(self, p: int, first_k: int, checked: bool) -> None:
-        self.ps = np.append(self.ps, np.int64(p))
-        self.first_ks = np.append(self.first_ks, np.int64(first_k))
-        self.bad = np.vstack([self.bad, np.zeros((1, self.chunks), dtype=bool)])
-        self.checked = np.vstack([self.checked, np.full((1, self.chunks), checked)])
+        n = self._n
+        if n == self._ps.size:  # amortised doubling: a scan of many records stays linear
+            self._ps = np.concatenate([self._ps, np.zeros(n, dtype=np.int64)])
+            self._first_ks = np.concatenate([self._first_ks, np.zeros(n, dtype=np.int64)])
+            self._bad = np.concatenate([self._bad, np.zeros((n, self.chunks), dtype=bool)])
+            self._checked = np.concatenate([self._checked, np.zeros((n, self.chunks), dtype=bool)])
+        self._ps[n], self._first_ks[n] = p, first_k
+        self._bad[n] = False
+        self._checked[n] = checked
+        self._n = n + 1
+
+    def truncate(self, n: int) -> None:
+        """Forget the records from ``n`` on (a torn tail)."""
+        self._n = min(self._n, n)
+        self._map = None
 
     def offset_of(self, i: int) -> int:
         return self.first_offset + i * self.record_size
@@ -403,9 +431,7 @@ class _PointLog:
                 last = segment.count - 1
                 segment.verify(np.array([last]), np.arange(segment.chunks), self._on_damage)
                 if segment.bad[last].any():
-                    segment.ps, segment.first_ks = segment.ps[:last], segment.first_ks[:last]
-                    segment.bad, segment.checked = segment.bad[:last], segment.checked[:last]
-                    segment._map = None
+                    segment.truncate(last)
             return segment
         except (OSError, ValueError, struct.error) as exc:
             self._report(path, 0, f"unreadable ({exc}); not used", whole=True)
