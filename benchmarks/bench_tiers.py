@@ -86,7 +86,7 @@ def test_collect_all_with_and_without_tiers(benchmark, tiers):
             host.collect_all(t + i, values[i])
         clock["t"] = t + MINUTE
 
-    benchmark.pedantic(one_minute, rounds=scaled(5, 1), iterations=1, warmup_rounds=1)
+    benchmark.pedantic(one_minute, rounds=scaled(10, 1), iterations=1, warmup_rounds=1)
     assert host.last_time == clock["t"] - 1
     if tiers == "default":
         ends, points = host.read_tier(host.dimension_ids()[:1], 1, 0, 2**40)
