@@ -1023,8 +1023,8 @@ class Tiers:
         slots = np.arange(self.capacity)
         start = (after_k + 1) * self.update_every if after_k is not None else 0
         end = until_k * self.update_every if until_k is not None else 2**62
-        # In chunks of whole tier-1 points, so memory stays bounded.
-        span = self.specs[0].grouping * self.update_every * 16
+        # Two tier-1 points at a time, so memory stays bounded (about 1.5 KB per slot).
+        span = self.specs[0].grouping * self.update_every * 2
         probe_t, _ = self._reader(slots[:1], start, end)
         if probe_t.size == 0:
             return
