@@ -311,3 +311,23 @@ def test_commands(case: HostCase, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert doc["config"]["min_train_samples"] == 300 and doc["config"]["max_train_samples"] == 1200
     assert main(["lab", "hostcase", str(out), "--profile", "fancy", "--out", str(tmp_path / "r")]) == 2
     assert "unknown profile 'fancy'" in capsys.readouterr().err
+
+
+def test_the_committed_recorder_reads_the_committed_schedules() -> None:
+    import importlib.util
+
+    root = Path(__file__).parent.parent / "hostcases"
+    if not (root / "record_case.py").is_file():
+        pytest.skip("the repository's hostcases/ is not beside these tests (an installed-wheel run copies tests/ only)")
+    spec = importlib.util.spec_from_file_location("record_case", root / "record_case.py")
+    assert spec is not None and spec.loader is not None
+    recorder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recorder)
+    a, b = recorder.load_schedule(root / "caseA.json"), recorder.load_schedule(root / "caseB.json")
+    assert (a["duration_s"], len(a["incidents"]), len(a["burst"]["at_s"])) == (3900, 5, 5)
+    assert (b["duration_s"], len(b["incidents"]), len(b["burst"]["at_s"])) == (3960, 6, 4)
+    for schedule in (a, b):  # nothing induced in the first 20 minutes; every subsystem is one scoring knows
+        starts = [e["at_s"] for e in schedule["incidents"]] + schedule["burst"]["at_s"]
+        assert min(starts) >= 1200
+        for e in schedule["incidents"] + [schedule["burst"]]:
+            CaseEvent(e["name"], e["subsystem"], 0.0, 1.0)
