@@ -170,6 +170,11 @@ def test_exclusions_compare_foreign_cpu_with_the_quiet_baseline() -> None:
     periods, _ = foreign_exclusions(t, busy, start=1000, end=1999, quiet_end=1300,
                                     rule=ExclusionRule(window_s=1, bound_cores=0.25, margin_s=0))
     assert periods == [(1600, 1699)]
+    # inside an induced window a drop is the incident's doing; a rise still counts
+    periods, _ = foreign_exclusions(t, busy, start=1000, end=1999, quiet_end=1300, induced=[(1590, 1710)])
+    assert periods == []
+    periods, _ = foreign_exclusions(t, idle, start=1000, end=1999, quiet_end=1300, induced=[(1490, 1530)])
+    assert periods == [(1506 - 60, 1522 + 60)]
     # seconds missing from the log take the last logged value; periods clip to the case
     periods, _ = foreign_exclusions(np.array([990, 1995]), np.array([0.0, 1.0]), start=1000, end=1999,
                                     quiet_end=1300)

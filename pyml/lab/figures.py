@@ -51,7 +51,7 @@ from .profiles import CONVENTIONS, check_profile, describe_convention, nab_sizin
 from .replay import ReplayResult, collect_inputs, detect_update_every
 from .scoring import DEFAULT_PROBATIONARY_PERCENT, ProfileScore, score_corpus
 from .split import HELDOUT, TUNING, WHOLE, check_half, select_half, split_half
-from .sweep import _replay_task, _run
+from .sweep import _run
 
 __all__ = [
     "KINDS",

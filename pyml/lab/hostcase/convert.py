@@ -7,14 +7,15 @@ incidents and bursts with their real start and end times), ``charts.json``
 ``others_cpu.csv`` (foreign CPU per second) and ``agent.log``.
 :func:`import_recording` turns it into a :class:`~pyml.lab.hostcase.format.HostCase`:
 
-- one row per tick from the recording's start to its end; a chart's missing
-  ticks (before it appeared, or failed collections) are empty cells;
+- one row per tick from the recording's start to its last tick with a value;
+  a chart's missing ticks (before it appeared, or failed collections) are empty cells;
 - the agent's own charts (``anomaly_detection.*``) are left out: they are the
   agent's ML output, not metrics;
 - chart metadata (name, family, context, units, title) from ``charts.json``,
   dimension order from each export;
 - excluded periods from ``others_cpu.csv`` by
-  :func:`~pyml.lab.hostcase.exclusions.foreign_exclusions`;
+  :func:`~pyml.lab.hostcase.exclusions.foreign_exclusions`, the incidents'
+  and bursts' windows (with the scoring's slack) counting as contended;
 - ``others_cpu.csv`` (gzip'd) and ``agent.log`` kept beside, as recorded.
 """
 
@@ -32,6 +33,7 @@ from ...engine.host import INTERNAL_CHART_PREFIX
 from ..formats import read_netdata_json
 from .exclusions import ExclusionRule, foreign_exclusions, read_others_cpu
 from .format import CaseChart, CaseEvent, HostCase, write_case
+from .scoring import SLACK_AFTER_S, SLACK_BEFORE_S
 
 __all__ = ["DEFAULT_QUIET_SECONDS", "import_recording", "write_imported"]
 
@@ -100,14 +102,20 @@ def import_recording(record_dir: PathLike, *, name: str | None = None, schedule:
     if not charts:
         raise ValueError(f"{root}: no chart export found under export/")
     values = np.concatenate(columns, axis=1)
+    filled = np.flatnonzero(~np.isnan(values).all(axis=1))
+    if filled.size == 0:
+        raise ValueError(f"{root}: the exports hold no value between {start} and {end}")
+    last = int(filled[-1])  # the recording's last tick with a value (the end second itself is usually empty)
+    grid, values, end = grid[: last + 1], values[: last + 1], int(grid[last])
     cpu_text = (root / "others_cpu.csv").read_text(encoding="utf-8")
     times, cores = read_others_cpu(cpu_text)
+    induced = [(e.start - SLACK_BEFORE_S, e.end + SLACK_AFTER_S) for e in incidents + bursts]
     excluded, baseline = foreign_exclusions(times, cores, start=start, end=end, quiet_end=start + quiet_seconds,
-                                            rule=rule)
+                                            rule=rule, induced=induced)
     schedule_doc = json.loads(Path(schedule).read_text(encoding="utf-8")) if schedule is not None else None
     quota = (schedule_doc or {}).get("others_quota_us")
     written = [
-        f"recorded with hostcases/record_case.py: pyml agent at 1 s on this machine, {end - start} s from "
+        f"recorded with hostcases/record_case.py: pyml agent at 1 s on this machine, {grid.size} ticks from "
         f"{np.datetime64(start, 's')}Z, {len(incidents)} incidents and {len(bursts)} occurrences of a scheduled job",
         "processes not started by the recorder were confined to "
         + (f"{quota / 100000:g} CPU core in total (cgroup v1 cpu quota {quota} us per 100000 us)"

@@ -11,7 +11,12 @@ compares foreign CPU with its level during the quiet part:
 2. a second is **disturbed** when the mean foreign CPU over the ``window_s``
    seconds ending there differs from the baseline by more than
    ``bound_cores``;
-3. every run of disturbed seconds, widened by ``margin_s`` on both sides, is
+3. except inside the window of an induced incident or burst, where only
+   foreign CPU *above* the baseline counts: there the recording's own work
+   contends for the CPU, and foreign work getting less than its usual share
+   is the incident's effect, not other users' doing (a fork storm starved
+   other users' processes on this machine);
+4. every run of disturbed seconds, widened by ``margin_s`` on both sides, is
    an **excluded period** (overlapping periods merge).
 
 With an idle quiet part (baseline 0) this is "10-s mean above 0.25 core, plus
@@ -22,6 +27,7 @@ where that work stopped or changed by more than a quarter of a core.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +51,8 @@ class ExclusionRule:
         """The rule in one sentence, with the baseline it used."""
         return (f"foreign CPU (cores used by processes outside the recording, others_cpu.csv): a second is "
                 f"disturbed when its {self.window_s}-s trailing mean differs by more than {self.bound_cores:g} "
-                f"core from the quiet part's median ({baseline:.3f} core); disturbed runs widened by "
+                f"core from the quiet part's median ({baseline:.3f} core), inside an incident's or burst's window "
+                f"only when above it (below, the induced work is what took the CPU); disturbed runs widened by "
                 f"{self.margin_s} s on both sides are excluded from scoring")
 
 
@@ -66,12 +73,15 @@ def read_others_cpu(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def foreign_exclusions(times: np.ndarray, cores: np.ndarray, *, start: int, end: int, quiet_end: int,
-                       rule: ExclusionRule = ExclusionRule()) -> tuple[list[tuple[int, int]], float]:
+                       rule: ExclusionRule = ExclusionRule(),
+                       induced: Sequence[tuple[float, float]] = ()) -> tuple[list[tuple[int, int]], float]:
     """Excluded periods ``[(first, last), ...]`` (epoch seconds, inclusive) and the baseline used.
 
     ``times``/``cores`` are the per-second log; seconds missing from it take
-    the previous logged value. Periods are clipped to ``[start, end]``.
-    Raises ``ValueError`` when the log does not cover the quiet part.
+    the previous logged value. ``induced`` are the windows of the incidents
+    and bursts (with the scoring's slack), where only foreign CPU above the
+    baseline counts. Periods are clipped to ``[start, end]``. Raises
+    ``ValueError`` when the log does not cover the quiet part.
     """
     times = np.asarray(times, dtype=np.int64)
     cores = np.asarray(cores, dtype=np.float64)
@@ -89,7 +99,10 @@ def foreign_exclusions(times: np.ndarray, cores: np.ndarray, *, start: int, end:
     idx = np.arange(grid.size)
     lo = np.maximum(idx - rule.window_s + 1, 0)
     mean = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
-    disturbed = np.abs(mean - baseline) > rule.bound_cores
+    contended = np.zeros(grid.size, dtype=bool)
+    for a, b in induced:
+        contended |= (grid >= a) & (grid <= b)
+    disturbed = np.where(contended, mean - baseline, np.abs(mean - baseline)) > rule.bound_cores
     periods: list[tuple[int, int]] = []
     for i in np.flatnonzero(disturbed):
         a, b = int(grid[i]) - rule.margin_s, int(grid[i]) + rule.margin_s

@@ -226,9 +226,10 @@ class CaseScore:
                          + ("  [overlaps excluded period]" if inc.excluded_overlap else ""))
         lines += ["", "burst  window (s)    covered  explained  seen earlier (fraction of its subsystems' models)"]
         for b in self.bursts:
-            seen = "-" if b.seen_fraction is None else f"{'yes' if b.seen_earlier else 'no'} ({b.seen_fraction:.2f} of {b.dimensions})"
-            lines.append(f"{b.index:>5}  {b.start - start:5.0f}..{b.end - start:<5.0f} {'yes' if b.covered else 'no':>7}  "
-                         f"{'yes' if b.explained else 'no':>9}  {seen}")
+            seen = "-" if b.seen_fraction is None else \
+                f"{'yes' if b.seen_earlier else 'no'} ({b.seen_fraction:.2f} of {b.dimensions})"
+            lines.append(f"{b.index:>5}  {b.start - start:5.0f}..{b.end - start:<5.0f} "
+                         f"{'yes' if b.covered else 'no':>7}  {'yes' if b.explained else 'no':>9}  {seen}")
         lines += ["", "event  window (s)     kind       top dimensions (rate in the event; * chronically noisy)"]
         for k, e in enumerate(self.events):
             kind = ("incident" if e.incidents else "burst" if e.bursts else "excluded" if e.excluded
