@@ -336,3 +336,48 @@ def test_the_committed_recorder_reads_the_committed_schedules() -> None:
         assert min(starts) >= 1200
         for e in schedule["incidents"] + [schedule["burst"]]:
             CaseEvent(e["name"], e["subsystem"], 0.0, 1.0)
+
+
+def test_top_three_includes_ties_with_the_third() -> None:
+    from pyml.lab.hostcase.scoring import top_dimensions
+
+    dims = [("a", 0.9), ("b", 0.7), ("c", 0.5), ("d", 0.5), ("e", 0.4)]
+    assert top_dimensions(dims) == ["a", "b", "c", "d"]
+    assert top_dimensions(dims[:2]) == ["a", "b"]
+    assert top_dimensions([("a", 0.5)] * 1 + [("b", 0.5), ("c", 0.5), ("d", 0.5)]) == ["a", "b", "c", "d"]
+
+
+# --------------------------------------------------------------------------- a slice of a real case
+
+
+@pytest.fixture(scope="module")
+def real() -> HostCase:
+    return read_case(DATA / "hostcases" / "caseA-slice")
+
+
+def test_the_real_slice_is_case_a_as_recorded(real: HostCase) -> None:
+    assert real.values.shape == (1620, 290) and len(real.charts) == 91
+    assert real.quiet_seconds == 1200 and [i.name for i in real.incidents] == ["CPU burn on both cores"]
+    assert real.incidents[0].start - real.start == pytest.approx(1440.0, abs=0.5)
+    assert real.incidents[0].command == "stress-ng --cpu 2 --timeout 120s"
+    assert len(real.bursts) == 1 and real.bursts[0].subsystems == ("cpu", "disk")
+    # foreign work stopped twice in the quiet part (others_cpu.csv): both periods excluded
+    assert [(a - real.start, b - real.start) for a, b in real.excluded] == [(0, 105), (207, 593)]
+    user = real.columns.index("system.cpu|user")
+    burn = (real.timestamps >= real.start + 1450) & (real.timestamps < real.start + 1550)
+    quiet = (real.timestamps >= real.start + 600) & (real.timestamps < real.start + 1200)
+    assert np.nanmean(real.values[burn, user]) > np.nanmean(real.values[quiet, user]) + 30
+
+
+def test_the_real_slice_replayed_with_the_host_case_windows(real: HostCase) -> None:
+    score = score_case(real, replay_case(real))
+    cpu = score.incidents[0]
+    assert cpu.caught  # measured: an event at 1461..1492 s led by cpu.cpu0|steal and cpu.cpu1|steal
+    explained = score.events[cpu.explained_by]
+    assert any(in_subsystems(d, ("cpu",)) for d, _ in explained.dimensions[:3])
+    assert score.bursts[0].covered and score.bursts[0].seen_fraction is None
+    assert score.false_events == 0
+    assert sum(e.quiet for e in score.events) >= 3  # the models' first 20 minutes are not quiet for them
+    # virtio interrupt counts of this VM are anomalous a third of the quiet time
+    assert score.noisy["system.interrupts|virtio0-stats_31"] > 0.25
+    assert score.config["min_train_samples"] == 300 and score.config["max_train_samples"] == 1200

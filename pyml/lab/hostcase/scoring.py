@@ -8,8 +8,10 @@ The rules (the README's evaluation protocol quotes them):
   and the load average's decay after). The same slack applies to each
   occurrence of the scheduled job (a **burst**).
 - An incident is **caught** when an anomaly event overlaps its window and one
-  of the event's top three dimensions (by anomaly rate in the event) lies on
-  a chart of the incident's subsystem (:mod:`pyml.lab.hostcase.subsystems`).
+  of the event's top three dimensions (by anomaly rate in the event; dimensions
+  tied with the third are in the top three too, since a rate cannot order
+  them: :func:`top_dimensions`) lies on a chart of the incident's subsystem
+  (:mod:`pyml.lab.hostcase.subsystems`).
   An overlapping event whose top three are elsewhere is reported as *seen,
   not explained*.
 - A **false event** overlaps no incident window, no burst window and no
@@ -55,6 +57,7 @@ __all__ = [
     "IncidentResult",
     "chronically_noisy",
     "score_case",
+    "top_dimensions",
 ]
 
 SLACK_BEFORE_S = 30
@@ -62,6 +65,14 @@ SLACK_AFTER_S = 120
 TOP_N = 3
 NOISY_RATE = 0.05
 NOISY_MIN_TICKS = 60
+
+
+def top_dimensions(dimensions: list[tuple[str, float]], n: int = TOP_N) -> list[str]:
+    """The first ``n`` of ``[(dimension, rate), ...]`` (highest rate first) and every one tied with the ``n``-th."""
+    if len(dimensions) <= n:
+        return [d for d, _ in dimensions]
+    cut = dimensions[n - 1][1]
+    return [d for d, rate in dimensions if rate >= cut]
 
 
 def _window(e: CaseEvent) -> tuple[float, float]:
@@ -220,7 +231,8 @@ class CaseScore:
         for inc in self.incidents:
             verdict = "yes" if inc.caught else ("seen" if inc.seen else "no")
             ev = inc.explained_by if inc.explained_by is not None else (inc.events[0] if inc.events else None)
-            tops = ", ".join(f"{d} {r:.2f}" for d, r in self.events[ev].dimensions[:TOP_N]) if ev is not None else "-"
+            tops = "-" if ev is None else ", ".join(
+                f"{d} {r:.2f}" for d, r in self.events[ev].dimensions[:len(top_dimensions(self.events[ev].dimensions))])
             lines.append(f"{inc.name[:48]:<48} {inc.subsystem:<10} {inc.start - start:5.0f}..{inc.end - start:<5.0f} "
                          f"{verdict:>6}  {'-' if ev is None else ev:>5}  {tops}"
                          + ("  [overlaps excluded period]" if inc.excluded_overlap else ""))
@@ -291,12 +303,12 @@ def score_case(case: HostCase, replay: CaseReplay) -> CaseScore:
         incidents = [i.name for i in case.incidents if _overlaps(ev.after, ev.before, *_window(i))]
         bursts = [k for k, b in enumerate(case.bursts) if _overlaps(ev.after, ev.before, *_window(b))]
         excluded = any(_overlaps(ev.after, ev.before, a, b) for a, b in case.excluded)
-        top = [d for d, _ in ev.dimensions[:TOP_N]]
+        top = top_dimensions(ev.dimensions)
         events.append(EventResult(ev.after, ev.before, list(ev.dimensions), incidents, bursts, excluded,
                                   quiet=ev.before < case.quiet_end, noisy_in_top=[d for d in top if d in noisy]))
 
     def explains(e: ReplayEvent | EventResult, subsystems: tuple[str, ...]) -> bool:
-        return any(in_subsystems(d, subsystems) for d, _ in e.dimensions[:TOP_N])
+        return any(in_subsystems(d, subsystems) for d in top_dimensions(e.dimensions))
 
     incidents = []
     for inc in case.incidents:
