@@ -74,6 +74,17 @@ def test_profiles_are_checked_by_name() -> None:
         TrainingSizing(20, 10, 5)
 
 
+def test_time_based_profiles_get_the_same_points_through_their_duration_keys() -> None:
+    if "netdata-2" not in available_profiles():
+        pytest.skip("MLConfig has no netdata-2 profile in this build")
+    v2 = profile_config("netdata-2", STRICT_NAB_SIZING, update_every=300)
+    assert v2.profile == "netdata-2" and v2.min_train_samples is None
+    assert (v2.min_training_window, v2.training_window, v2.train_every) == (576 * 300, 2304 * 300, 576 * 300)
+    assert v2.training_points(300) == (576, 2304) and v2.train_every_ticks(300) == 576
+    one = profile_config("netdata-1.33", STRICT_NAB_SIZING, update_every=300)
+    assert one.training_points(300) == v2.training_points(300)  # the same sizes for every profile
+
+
 def test_the_minimum_never_falls_below_two_feature_vectors() -> None:
     cfg = profile_config("netdata-1.33", TrainingSizing(3, 4, 3))
     assert cfg.min_train_samples == 1 + 3 - 1 + 5 + 2 and cfg.max_train_samples == cfg.min_train_samples

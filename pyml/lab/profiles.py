@@ -27,15 +27,15 @@ profile's features need more.
 
 How a name becomes a configuration:
 
-- when :class:`~pyml.MLConfig` has a ``profile`` field, ``MLConfig(profile=
-  name, clamp=False, ...)`` with the sizes written into the keys the profile
-  uses (points keys ``min_train_samples``/``max_train_samples``/
-  ``train_every``, or duration keys ``min_training_window``/
-  ``training_window`` in seconds), checked against the profile's own
-  ``training_points(update_every)`` so a profile whose keys the lab does not
-  know fails loudly instead of training on other sizes;
-- until then, ``"netdata-1.33"`` is today's engine with Netdata's defaults
-  (unclamped), and only it is available;
+- ``MLConfig(profile=name, clamp=False, ...)`` with the sizes written into the
+  keys the profile uses (points keys ``min_train_samples``/
+  ``max_train_samples``/``train_every``, or duration keys
+  ``min_training_window``/``training_window``/``train_every`` in seconds),
+  checked against the profile's own ``training_points(update_every)`` and
+  ``train_every_ticks(update_every)``, so a profile whose keys the lab does
+  not know fails loudly instead of training on other sizes;
+- without a ``profile`` field (older pyml), ``"netdata-1.33"`` is the engine
+  with Netdata's defaults (unclamped), and only it is available;
 - a lab formulation other than ``reference`` (``"peaks"``,
   :mod:`pyml.lab.formulations`) is ``netdata-1.33`` with the formulation's
   settings: a candidate compared like a profile until it becomes one.
