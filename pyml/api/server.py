@@ -19,7 +19,9 @@ follow Netdata v1.37's v1 API, checked against a real agent's answers
   ``/api/v1/ml_info`` (SPEC §5.7);
 * ``/metrics``: Prometheus text format, read at scrape time: the one host's
   series, or, when the app serves a mapping of hosts, every host's series
-  labelled ``host="<hostname>"``.
+  labelled ``host="<hostname>"``;
+* ``/``: the dashboard (:mod:`pyml.api.dashboard`), its assets under
+  ``/dashboard/``.
 
 The first host is the default (``/api/v1/...``); every host is also served
 under ``/host/<hostname>/api/v1/...`` as a Netdata parent serves its
@@ -56,6 +58,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         f'pip install "pyml-anomaly[server]" ({exc})'
     ) from exc
 
+from .dashboard import dashboard_routes
 from .documents import mapping_of
 from .v1 import ApiError, QueryInPath, V1Api, error_response
 
@@ -321,6 +324,7 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         Route("/api/v1/{endpoint}", v1),
         Route("/host/{hostname}/api/v1/{endpoint}", v1),
         Route("/metrics", metrics),
+        *dashboard_routes(),   # "/" and "/dashboard/...": pyml.api.dashboard
     ]
     return Starlette(routes=routes, middleware=[Middleware(QueryInPath)])
 
