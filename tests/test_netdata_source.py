@@ -539,3 +539,31 @@ def test_the_stdlib_fallback_decodes_as_msgspec_does(monkeypatch: Any, sim: Simu
     finally:
         monkeypatch.delitem(sys.modules, "msgspec")
         importlib.reload(slow)
+
+
+def test_the_dashboard_switches_between_the_hosts_of_a_parent(tmp_path: Path) -> None:
+    import re
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (ci/system_deps.sh installs it)")
+    a = SimulatedNetdata("node-x", charts=2, dims_per_chart=2).start()
+    b = SimulatedNetdata("node-y", charts=2, dims_per_chart=2).start()
+    agent = Agent(tmp_path, pyml.MLConfig(**LAB), port=0, local=False, netdata=[a.url, b.url])
+    try:
+        assert _wait(lambda: {"node-x", "node-y"} <= set(agent.hosts))
+        page = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=8000",
+                               "--dump-dom", agent.server.url + "/?host=node-y"],
+                              capture_output=True, text=True, timeout=240)
+        assert page.returncode == 0, page.stderr[-2000:]
+        pick = re.search(r'<select id="host-pick".*?</select>', page.stdout, re.S)
+        assert pick, page.stdout[:3000]
+        assert re.findall(r'<option value="([^"]+)"', pick.group(0)) == ["node-x", "node-y"]
+        assert re.search(r'<span id="host-name">node-y</span>', page.stdout)
+    finally:
+        agent.close()
+        a.stop()
+        b.stop()
