@@ -37,7 +37,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +49,7 @@ from pyml.sources.netdata import NetdataSource
 from pyml.sources.netdata_sim import SimulatedNetdata
 
 from budget import median, record
-from conftest import SMALL, scaled
+from conftest import scaled
 
 SOURCES = int(os.environ.get("PYML_SOURCES", scaled(50, 3)))
 DIMS = int(os.environ.get("PYML_SOURCE_DIMS", scaled(2000, 200)))

@@ -369,7 +369,7 @@ class NetdataSource:
         wanted: dict[str, _Chart] = {}
         for chart_id, doc in charts_doc.items():
             if not isinstance(doc, dict):
-                problems.append((str(chart_id), "chart", f"is not a JSON object in /api/v1/charts"))
+                problems.append((str(chart_id), "chart", "is not a JSON object in /api/v1/charts"))
                 continue
             try:
                 spec = wanted[str(chart_id)] = self._chart_of(str(chart_id), doc)
