@@ -29,15 +29,17 @@ from .._arrays import as_count, as_flags, as_float64
 from .charts import INTERNAL_CHARTS, internal_row
 from ..config import MLConfig
 from .db import AnomalyDB
+from .deferred import DeferredWrites
 from .detector import AnomalyDetector, TickResult
 from .peaks import ScorePeaks
+from .registry import REGISTRY_VERSION, load_registry, write_registry
 from ..query import DataQuery, parse_number
 from .scheduler import TrainingScheduler
 from .storage import SampleStore, StoreError
 
 log = logging.getLogger("pyml.host")
 
-_REGISTRY_VERSION = 1
+_REGISTRY_VERSION = REGISTRY_VERSION
 _NO_FLAG = np.zeros(1, dtype=bool)  # one "false" broadcast to every packed value
 
 #: Charts written by the detector itself (SPEC §7); never collected, never modelled.
@@ -186,6 +188,9 @@ class Host:
         if self.storage_dir is not None:
             self.storage_dir.mkdir(parents=True, exist_ok=True)
         self._db = AnomalyDB(":memory:" if self.storage_dir is None else self.storage_dir / "anomaly-detection.db")
+        self._db_writes = DeferredWrites(self._db)      # events and models, retried while the database fails
+        self._registry_written: dict[str, Any] | None = None  # the document on disk (the next write's backup)
+        self._registry_error: str | None = None
         if self.storage_dir is not None and self._registry_path.exists():
             self._restore()
         if self.ml_enabled:
@@ -321,7 +326,7 @@ class Host:
         if slot in self._train_queue:
             self._train_queue.remove(slot)
         self._bank.remove_slot(slot)
-        self._db.delete_models(self.host_id, [dim_id])
+        self._db_writes.delete_models(self.host_id, [dim_id])
         self._registry_dirty = True
 
     def _ensure_slot_arrays(self, n: int) -> None:
@@ -498,14 +503,15 @@ class Host:
                     model = self._bank.model(slot)
                     if model is not None:
                         rows.append((dim_id, model.to_bytes(), float(k * self.update_every)))
-        if rows:
-            self._db.save_models(self.host_id, rows)
+        self._db_writes.save_models(self.host_id, rows)
 
     def _on_detector_result(self, result: TickResult | None) -> None:
         """Store the anomaly event that ended on this tick, if any."""
         if result is not None and result.event is not None:
             event = result.event
-            self._db.insert_event(self.host_id, int(event.after), int(event.before), event.info)
+            self._db_writes.insert_event(self.host_id, int(event.after), int(event.before), event.info)
+        else:
+            self._db_writes.run()  # retries what a failing database left queued (rate-limited)
 
     # ------------------------------------------------------------------ training
 
@@ -662,9 +668,14 @@ class Host:
         return self.storage_dir / "registry.json"
 
     def _write_registry(self) -> None:
-        """Write charts, dimensions and their slots atomically (called with the lock held)."""
-        self._registry_dirty = False
+        """Write charts, dimensions and their slots atomically (called with the lock held).
+
+        The dirty flag is cleared only once the file is written; a failure is
+        logged once (and once more when writing works again) and retried at
+        the next tick, so nothing added meanwhile is forgotten.
+        """
         if self.storage_dir is None:
+            self._registry_dirty = False
             return
         charts = [
             {
@@ -675,31 +686,32 @@ class Host:
             for c in self._charts.values()
         ]
         document = {"version": _REGISTRY_VERSION, "host": self.name, "host_id": self.host_id,
-                    "update_every": self.update_every, "order": self._dim_ids, "charts": charts}
-        tmp = self._registry_path.with_suffix(".json.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(document, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._registry_path)
+                    "update_every": self.update_every, "order": list(self._dim_ids), "charts": charts}
+        try:
+            self._store.commit_slots()  # cleared slots are on disk before the registry hands them out
+            write_registry(self._registry_path, document, self._registry_written)
+        except OSError as exc:
+            if self._registry_error is None:
+                self._registry_error = f"{exc.strerror or exc}"
+                log.error("host registry %s: cannot write (%s); keeping the charts in memory and retrying at "
+                          "every tick", self._registry_path, self._registry_error)
+            return
+        self._registry_written = document
+        self._registry_dirty = False
+        if self._registry_error is not None:
+            log.warning("host registry %s: written again", self._registry_path)
+            self._registry_error = None
 
     def _restore(self) -> None:
         """Rebuild charts, slots and models from ``storage_dir`` after a restart."""
         path = self._registry_path
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            charts = document["charts"]
-            order = list(document["order"])
-            version, update_every = document["version"], document["update_every"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"host registry {path} is unreadable or not a pyml registry: {exc}") from None
-        if version != _REGISTRY_VERSION or update_every != self.update_every:
-            raise StoreError(f"host registry {path} has version {version} and update_every {update_every}; "
-                             f"expected {_REGISTRY_VERSION} and {self.update_every}")
-        self.host_id = str(document.get("host_id", self.host_id))
-        slots = [int(slot) for c in charts for _, slot in c["dimensions"]]
-        if len(set(slots)) != len(slots) or any(s < 0 for s in slots):
-            raise StoreError(f"host registry {path} assigns a slot twice")
+        registry, self._registry_written = load_registry(path, self.update_every, self._store.capacity)
+        if registry.host_id is not None:
+            self.host_id = registry.host_id
+        order = registry.order
+        charts = [{"id": c.id, "name": c.name, "internal": c.internal, **c.info,
+                   "dimensions": [[d, slot] for d, slot in c.dimensions]} for c in registry.charts]
+        slots = [slot for c in registry.charts for _, slot in c.dimensions]
         highest = max(slots, default=-1)
         for expected in range(highest + 1):
             got = int(self._bank.add_slot())
@@ -713,6 +725,7 @@ class Host:
         k = self._last_k if self._last_k is not None else 0
         saved = self._db.load_models(self.host_id)
         by_id: dict[str, tuple[Chart, str, int]] = {}
+        untrained: list[int] = []
         for c in charts:
             chart = Chart(c["id"], c["name"], [], False, bool(c["internal"]), c.get("title", ""), c.get("units", ""),
                           c.get("family", ""), c.get("context", ""), c.get("chart_type", "line"),
@@ -742,10 +755,13 @@ class Host:
                 except ValueError as exc:
                     log.warning("ignoring the saved model of %s: %s", dim_id, exc)
             if not trained:
-                _, words = self._store.latest([slot], self.config.min_train_samples)
-                self._collected[slot] = int(np.count_nonzero(words))
+                untrained.append(slot)
             self._scheduler.add(slot, dim_id, k, trained=trained)
             self._detector.add_slot(slot)
+        for start in range(0, len(untrained), 4096):  # points already collected, read in slot batches
+            batch = untrained[start:start + 4096]
+            _, words = self._store.latest(batch, self.config.min_train_samples)
+            self._collected[batch] = np.count_nonzero(words, axis=1)
         self._slot_index = np.asarray(self._dim_slots, dtype=np.int64)
 
     def _merge_restored_chart(self, chart_id: str, dims: list[str], name: str | None, info: dict[str, Any]) -> Chart:
@@ -778,8 +794,21 @@ class Host:
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()
+            unsaved_registry = self._registry_dirty and self.storage_dir is not None
             self._store.close()
+        self._db_writes.run(force=True)
+        unsaved_writes = len(self._db_writes)
         self._db.close()
+        if unsaved_registry or unsaved_writes:
+            lost = []
+            if unsaved_registry:
+                lost.append(f"the chart registry {self._registry_path} ({self._registry_error}): charts added "
+                            "since it was last written will be missing at the next start")
+            if unsaved_writes:
+                lost.append(f"{unsaved_writes} event/model write(s) to {self._db.path} ({self._db_writes.failing})")
+            message = f"host {self.name!r} closed without saving " + "; ".join(lost)
+            log.error("%s", message)
+            raise StoreError(message)
 
     def __enter__(self) -> "Host":
         return self
