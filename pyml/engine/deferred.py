@@ -15,6 +15,12 @@ dropped (each logged once per episode, with what was dropped).
 
 One log line when writes start failing, one when they succeed again; none
 per tick.
+
+:class:`DatabaseHandle` lets a host start when its database file cannot be
+created yet (a full disk at start-up): reads answer empty until it opens,
+writes fail as transient errors (and so are queued), and every attempt to
+write tries to open it again. A file that is not a usable pyml database is
+still refused at once.
 """
 
 from __future__ import annotations
@@ -26,9 +32,72 @@ from typing import Any, Callable
 
 from .db import AnomalyDB, DatabaseError
 
-__all__ = ["DeferredWrites"]
+__all__ = ["DatabaseHandle", "DeferredWrites"]
 
 log = logging.getLogger("pyml.host")
+
+
+class DatabaseHandle:
+    """The host's :class:`AnomalyDB`, opened at once if possible, else at a later write.
+
+    Only transient failures (:attr:`DatabaseError.transient`) defer the
+    opening; any other :class:`DatabaseError` propagates from the constructor.
+    """
+
+    def __init__(self, path: Any) -> None:
+        self.path = str(path)
+        self._db: AnomalyDB | None = None
+        self._open(first=True)
+
+    def _open(self, first: bool = False) -> AnomalyDB:
+        if self._db is None:
+            try:
+                self._db = AnomalyDB(self.path)
+            except DatabaseError as exc:
+                if not exc.transient:
+                    raise
+                if not first:
+                    raise
+                log.error("%s; starting without it (events and models are kept in memory until it opens)", exc)
+                return None  # type: ignore[return-value]
+        return self._db
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the database file is open."""
+        return self._db is not None
+
+    def _reader(self) -> AnomalyDB | None:
+        return self._db
+
+    def insert_event(self, *args: Any) -> bool:
+        """:meth:`AnomalyDB.insert_event`, opening the database first if needed."""
+        return self._open().insert_event(*args)
+
+    def save_models(self, *args: Any) -> int:
+        """:meth:`AnomalyDB.save_models`, opening the database first if needed."""
+        return self._open().save_models(*args)
+
+    def delete_models(self, *args: Any) -> int:
+        """:meth:`AnomalyDB.delete_models`, opening the database first if needed."""
+        return self._open().delete_models(*args)
+
+    def anomaly_events(self, host_id: str, after_s: int, before_s: int) -> list[list[int]]:
+        """:meth:`AnomalyDB.anomaly_events`; ``[]`` while the database is not open."""
+        return [] if self._db is None else self._db.anomaly_events(host_id, after_s, before_s)
+
+    def anomaly_event_info(self, host_id: str, after_s: int, before_s: int) -> list[Any] | None:
+        """:meth:`AnomalyDB.anomaly_event_info`; None while the database is not open."""
+        return None if self._db is None else self._db.anomaly_event_info(host_id, after_s, before_s)
+
+    def load_models(self, host_id: str) -> dict[str, tuple[bytes, float]]:
+        """:meth:`AnomalyDB.load_models`; ``{}`` while the database is not open."""
+        return {} if self._db is None else self._db.load_models(host_id)
+
+    def close(self) -> None:
+        """Close the database if it was opened."""
+        if self._db is not None:
+            self._db.close()
 
 
 class DeferredWrites:
@@ -36,7 +105,7 @@ class DeferredWrites:
 
     Parameters
     ----------
-    db : AnomalyDB
+    db : AnomalyDB or DatabaseHandle
         Where the writes go.
     max_operations : int
         Operations kept while the database fails; the oldest go first beyond it.
@@ -46,7 +115,7 @@ class DeferredWrites:
         Monotonic seconds (tests pass a fake one).
     """
 
-    def __init__(self, db: AnomalyDB, *, max_operations: int = 10_000, retry_seconds: float = 5.0,
+    def __init__(self, db: AnomalyDB | DatabaseHandle, *, max_operations: int = 10_000, retry_seconds: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self.max_operations = int(max_operations)

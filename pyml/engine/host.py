@@ -29,7 +29,7 @@ from .._arrays import as_count, as_flags, as_float64
 from .charts import INTERNAL_CHARTS, internal_row
 from ..config import MLConfig
 from .db import AnomalyDB
-from .deferred import DeferredWrites
+from .deferred import DatabaseHandle, DeferredWrites
 from .detector import AnomalyDetector, TickResult
 from .peaks import ScorePeaks
 from .registry import REGISTRY_VERSION, load_registry, write_registry
@@ -187,10 +187,11 @@ class Host:
         self._worker: threading.Thread | None = None
         if self.storage_dir is not None:
             self.storage_dir.mkdir(parents=True, exist_ok=True)
-        self._db = AnomalyDB(":memory:" if self.storage_dir is None else self.storage_dir / "anomaly-detection.db")
+        self._db = DatabaseHandle(":memory:" if self.storage_dir is None else self.storage_dir / "anomaly-detection.db")
         self._db_writes = DeferredWrites(self._db)      # events and models, retried while the database fails
         self._registry_written: dict[str, Any] | None = None  # the document on disk (the next write's backup)
         self._registry_error: str | None = None
+        self._registry_retry_at = 0.0
         if self.storage_dir is not None and self._registry_path.exists():
             self._restore()
         if self.ml_enabled:
@@ -677,6 +678,9 @@ class Host:
         if self.storage_dir is None:
             self._registry_dirty = False
             return
+        if self._registry_error is not None and time.monotonic() < self._registry_retry_at:
+            return  # failing: try again every few seconds, not at every tick
+        self._registry_retry_at = time.monotonic() + 5.0
         charts = [
             {
                 "id": c.id, "name": c.name, "internal": c.internal, "title": c.title, "units": c.units,
@@ -693,8 +697,8 @@ class Host:
         except OSError as exc:
             if self._registry_error is None:
                 self._registry_error = f"{exc.strerror or exc}"
-                log.error("host registry %s: cannot write (%s); keeping the charts in memory and retrying at "
-                          "every tick", self._registry_path, self._registry_error)
+                log.error("host registry %s: cannot write (%s); keeping the charts in memory and retrying every "
+                          "5 s", self._registry_path, self._registry_error)
             return
         self._registry_written = document
         self._registry_dirty = False
@@ -793,6 +797,7 @@ class Host:
             self._worker = None
         with self._lock:
             if self._registry_dirty:
+                self._registry_retry_at = 0.0
                 self._write_registry()
             unsaved_registry = self._registry_dirty and self.storage_dir is not None
             self._store.close()

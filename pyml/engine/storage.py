@@ -250,6 +250,7 @@ class SampleStore:
         self._old_staging: list[Path] = []
         self._rows_on_disk = True                 # every current row is in the staging file
         self._slots_dirty = False
+        self._header_pending = False
         # state
         self._error: str | None = None            # the write failure being lived with, if any
         self._dropped_ticks = 0
@@ -362,7 +363,11 @@ class SampleStore:
             if leftovers:
                 raise StoreError(f"{directory} holds store files {leftovers} but no header; not touching them "
                                  f"(move them away to start an empty store there)")
-            self._write_header()
+            try:
+                self._write_header()
+            except OSError as exc:  # a full disk at start-up: run in memory until it can be written
+                self._header_pending = True
+                self._fail(exc)
         self._load_slots()
         self._load_segments()
         self._load_staging()
@@ -902,6 +907,9 @@ class SampleStore:
         if self._directory is None:
             return True
         try:
+            if self._header_pending:
+                self._write_header()
+                self._header_pending = False
             for block in [b for b in self._blocks if b.state == "pending"]:
                 self._write_block(block)
             if not self._rows_on_disk or self._staging_fd is None and (self._row_k >= 0).any():
