@@ -86,6 +86,9 @@ class Agent:
         Train on the host's worker thread (default).
     flush_every : int
         Seconds between writes of the sample store to disk (also written at exit).
+    allow_hosts : iterable of str
+        ``Host`` header names the API accepts besides the bind address's
+        (``"*"``: any); see :func:`pyml.api.middleware.allowed_hosts`.
 
     Use :meth:`run` (blocks until the stop event is set) or drive it with
     :meth:`collect_once`; :meth:`close` writes everything out.
@@ -103,6 +106,7 @@ class Agent:
         collector: ProcCollector | None = None,
         background: bool = True,
         flush_every: int = 60,
+        allow_hosts: Any = (),
     ) -> None:
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"update_every must be a positive integer of seconds, got {update_every!r}")
@@ -136,7 +140,7 @@ class Agent:
             if port is not None:
                 from .api import ApiServer
 
-                self.server = ApiServer(self.host, bind=bind, port=port).start()
+                self.server = ApiServer(self.host, bind=bind, port=port, allow_hosts=allow_hosts).start()
         except BaseException:
             self.host.close()
             self._unlock_data_dir()
@@ -328,6 +332,7 @@ def run_agent(
     port: int = 19998,
     hostname: str | None = None,
     max_ticks: int | None = None,
+    allow_hosts: Any = (),
 ) -> int:
     """Run the agent in the foreground until SIGINT or SIGTERM; returns the exit status.
 
@@ -354,7 +359,8 @@ def run_agent(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            agent = Agent(directory, config, update_every=update_every, hostname=hostname, bind=bind, port=port)
+            agent = Agent(directory, config, update_every=update_every, hostname=hostname, bind=bind, port=port,
+                          allow_hosts=allow_hosts)
         except ImportError as exc:
             print(f"pyml agent: {exc}", file=sys.stderr)
             return 2
