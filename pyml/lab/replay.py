@@ -230,7 +230,15 @@ def replay(
     started = time.perf_counter()
     recording = source if isinstance(source, Recording) else read_recording(source)
     n, d = recording.values.shape
-    ue = detect_update_every(recording.timestamps) if update_every is None else update_every
+    if update_every is None:
+        try:
+            ue = detect_update_every(recording.timestamps)
+        except ValueError:
+            distinct = np.unique(recording.epoch_seconds).size
+            raise ValueError(f"{recording.name}: {n} row(s) with {distinct} distinct timestamp(s); a replay needs at "
+                             "least two to tell the cadence") from None
+    else:
+        ue = update_every
     ue = as_count("update_every", ue, 1, "a positive integer")
     seconds = recording.epoch_seconds
     if (seconds < 0).any():
@@ -522,7 +530,10 @@ def run_command(
     """
     from .labels import load_windows
 
+    from .nab_results import results_path
+
     stdout = sys.stdout if stdout is None else stdout
+    results_path(out_dir, detector, "category/file.csv")  # a detector name NAB cannot use fails here, before any work
     named = collect_inputs(inputs)
     windows = None if labels is None else load_windows(labels)
     config: MLConfig | None = None
