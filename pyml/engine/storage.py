@@ -897,8 +897,8 @@ class SampleStore:
         self._rows_on_disk = False
         if self._error is None:
             self._error = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
-            log.error("sample store %s: cannot write (%s); keeping new samples in memory (up to %d MiB) and "
-                      "retrying every %d ticks", self._directory, self._error, self._max_unpersisted // 2**20,
+            log.error("sample store %s: cannot write (%s); keeping new samples in memory (up to %s) and "
+                      "retrying every %d ticks", self._directory, self._error, _size(self._max_unpersisted),
                       _RETRY_TICKS)
 
     def _retry(self) -> bool:
@@ -935,9 +935,9 @@ class SampleStore:
             self._dropped_ticks += oldest.last_k - oldest.first_k + 1
             if not self._dropping:
                 self._dropping = True
-                log.error("sample store %s: %d MiB of samples could not be written; dropping the oldest of them "
-                          "(from tick %d on) to stay within the bound", self._directory,
-                          self._max_unpersisted // 2**20, oldest.first_k * self._update_every)
+                log.error("sample store %s: more than %s of samples could not be written; dropping the oldest of "
+                          "them (from time %d on) to stay within that bound", self._directory,
+                          _size(self._max_unpersisted), oldest.first_k * self._update_every)
 
     def _expire(self) -> None:
         """Drop blocks wholly older than the retention; delete segments left without a live block."""
@@ -1070,6 +1070,10 @@ class SampleStore:
         if self._staging_fd is not None:
             os.close(self._staging_fd)
             self._staging_fd = None
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
 
 
 def _pwrite_all(fd: int, data: Any, offset: int) -> None:
