@@ -428,8 +428,10 @@ class Host:
             self._complete_pending()
         with self._lock:
             if self._registry_dirty:
+                self._registry_retry_at = 0.0  # an explicit flush tries now
                 self._write_registry()
             self._store.flush()
+        self._db_writes.run(force=True)
 
     def _complete_pending(self) -> None:
         t, values, reset = self._pending_t, self._pending_values, self._pending_reset
