@@ -193,7 +193,12 @@ class Host:
         self._registry_error: str | None = None
         self._registry_retry_at = 0.0
         if self.storage_dir is not None and self._registry_path.exists():
-            self._restore()
+            try:
+                self._restore()
+            except BaseException:  # nothing of a host that cannot start stays open
+                self._db.close()
+                self._store.close()
+                raise
         if self.ml_enabled:
             for spec in INTERNAL_CHARTS:
                 if spec.id in self._charts:

@@ -653,7 +653,9 @@ class SampleStore:
                         words[:, : lo - start] = 0
                     self._first_k = lo if self._first_k is None else self._first_k
                     if words.any():
-                        self._write_block(_Block(b, lo, hi, words))
+                        converted = _Block(b, lo, hi, words)
+                        self._write_block(converted)
+                        self._add_block(converted)
                 for k in range(max(first, current * block), last_k + 1):
                     # A version-1 process killed just after copying the block kept it in the rings only.
                     source = rings[:, k % depth] if flushed == current else staging[k % block]
