@@ -56,7 +56,13 @@ class JsonErrors:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state: dict[str, Any] = {"started": False, "rewrite": None, "chunks": []}
+        state: dict[str, Any] = {"started": False, "rewrite": None, "chunks": [], "held": None}
+
+        async def send_json(status: int, text: str, extra: list[tuple[bytes, bytes]]) -> None:
+            headers, body = _json_body(status, text)
+            state["started"] = True
+            await send({"type": "http.response.start", "status": status, "headers": headers + extra})
+            await send({"type": "http.response.body", "body": body})
 
         async def wrapped_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -75,12 +81,15 @@ class JsonErrors:
                     return
                 status, start = state["rewrite"]
                 text = b"".join(state["chunks"]).decode("utf-8", "replace").strip() or _reason(status)
-                headers, body = _json_body(status, text)
                 extra = [(k, v) for k, v in start.get("headers", [])
                          if k.lower() not in (b"content-type", b"content-length")]
-                state["rewrite"], state["started"] = None, True
-                await send({"type": "http.response.start", "status": status, "headers": headers + extra})
-                await send({"type": "http.response.body", "body": body})
+                state["rewrite"] = None
+                if status >= 500:
+                    # Starlette answers an exception with a plain 500 and then raises it: wait for it, so
+                    # the JSON can say what failed.
+                    state["held"] = (status, text, extra)
+                    return
+                await send_json(status, text, extra)
                 return
             await send(message)
 
@@ -90,9 +99,10 @@ class JsonErrors:
             log.exception("%s %s failed", scope.get("method"), scope.get("path"))
             if state["started"]:
                 raise  # too late for another status line; the server closes the connection
-            headers, body = _json_body(500, f"internal error: {type(exc).__name__}: {exc}")
-            await send({"type": "http.response.start", "status": 500, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await send_json(500, f"internal error: {type(exc).__name__}: {exc}", [])
+            return
+        if state["held"] is not None:
+            await send_json(*state["held"])
 
 
 def _reason(status: int) -> str:
