@@ -691,9 +691,11 @@ class SampleStore:
         self._since = since
 
     def clear_slot(self, slot: int) -> None:
-        """Forget every word of ``slot`` (for a slot given to a new dimension)."""
-        self._check_slot(slot)
-        self._since[slot] = _NO_TICK if self._last_k is None else self._last_k + 1
+        """Forget every word of ``slot`` (for a slot given to a new dimension); O(1), nothing is written."""
+        since = self._since
+        if not 0 <= slot < since.size:
+            raise IndexError(f"slot {slot} is outside the store (capacity {since.size})")
+        since[slot] = _NO_TICK if self._last_k is None else self._last_k + 1
         self._slots_dirty = True
 
     def _check_slot(self, slot: int) -> None:
@@ -735,14 +737,15 @@ class SampleStore:
                     self._retry()
 
     def _put_row(self, k: int, words: np.ndarray) -> None:
+        # Words of a row beyond its width are never read (``_row_width`` masks them), so growing the
+        # rows allocates without touching the new memory.
         width = words.size
         if width > self._rows.shape[1]:
-            grown = np.zeros((self._block, max(width, self._rows.shape[1] * 5 // 4)), dtype=np.uint32)
+            grown = np.empty((self._block, max(width, self._rows.shape[1] * 5 // 4)), dtype=np.uint32)
             grown[:, : self._rows.shape[1]] = self._rows
             self._rows = grown
         row = k % self._block
         self._rows[row, :width] = words
-        self._rows[row, width:] = 0
         self._row_k[row] = k
         self._row_width[row] = width
 
@@ -758,6 +761,8 @@ class SampleStore:
             stop = min(start + _TRANSPOSE_CHUNK, width)
             words[start:stop] = self._rows[:, start:stop].T
         words[:, ~valid] = 0
+        for row in np.flatnonzero(valid & (self._row_width < width)):
+            words[self._row_width[row]:, row] = 0
         block = _Block(int(ks[0]) // self._block, int(ks.min()), int(ks.max()), words)
         self._row_k[:] = -1
         self._row_width[:] = 0
@@ -782,9 +787,9 @@ class SampleStore:
         self._blocks = blocks
 
     def _segment_blocks(self) -> int:
-        # Each segment holds at most an eighth of the retention, so expired blocks waiting for their
-        # segment to go cost at most 1/8 of the disk.
-        return max(1, (self._depth // self._block) // 8)
+        # Each segment holds at most a sixteenth of the retention, so expired blocks waiting for their
+        # segment to go cost at most 1/16 of the disk.
+        return max(1, (self._depth // self._block) // 16)
 
     def _open_segment(self) -> _Segment:
         assert self._directory is not None
@@ -873,8 +878,8 @@ class SampleStore:
         """(Re)create the staging file wide enough and write every current row; then drop older files."""
         width = int(self._row_width.max()) if (self._row_k >= 0).any() else 0
         if self._staging_fd is None or width > self._staging_alloc:
-            alloc = max(width * 5 // 4, width + 64, 256)
-            self._new_staging_file(-(-alloc // 256) * 256)
+            alloc = width + max(width // 16, 64)  # room to grow before a rewrite
+            self._new_staging_file(-(-alloc // 64) * 64)
         for row in np.flatnonzero(self._row_k >= 0):
             self._pwrite_row(int(row))
         self._rows_on_disk = True
@@ -945,7 +950,7 @@ class SampleStore:
         """Drop blocks wholly older than the retention; delete segments left without a live block."""
         if self._last_k is None:
             return
-        oldest_block = (self._last_k - self._depth + 1) // self._block
+        oldest_block = (self._last_k - self.readable_ticks + 1) // self._block  # holds the first readable tick
         if self._blocks and self._blocks[0].index < oldest_block:
             self._blocks = [b for b in self._blocks if b.index >= oldest_block]
         if self._directory is None:
@@ -1042,6 +1047,7 @@ class SampleStore:
                 columns = np.flatnonzero(present) + (current[0] - k0)
                 if columns.size and inside.any():
                     picked = self._rows[np.ix_(rows[present], slots[inside])].T
+                    picked[slots[inside][:, None] >= self._row_width[rows[present]][None, :]] = 0
                     out[np.ix_(np.flatnonzero(inside), columns)] = picked
             since = self._since[slots]
             if (since > k0).any():
