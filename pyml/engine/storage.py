@@ -26,13 +26,15 @@ Times are tick numbers ``k = t // update_every``; ticks are grouped in
 
 Integrity
 ---------
-Every block record and staging row carries a 64-bit position-weighted
-checksum of its words (vectorised: about ten times faster than zlib's
-CRC-32 here, and it detects any change of one word and any reordering) and
-a CRC-32 of its own header (tick numbers, width, checksum). The store's
-header (``store.json``) and slot table (``slots.i64``) carry CRC-32s.
-Record headers are checked at opening; payloads are checked the first time
-a read touches them. A damaged record, row or file is reported by path
+Every slot's row of a block record, and every staging row, carries a
+64-bit position-weighted checksum of its words (vectorised: about ten
+times faster than zlib's CRC-32 here, and it detects any change of one word
+and any reordering), and every record header a CRC-32 of itself (tick
+numbers, width, the sum of the row checksums). The store's header
+(``store.json``) and slot table (``slots.i64``) carry CRC-32s. Record
+headers are checked at opening; a slot's row the first time a read touches
+it, so a training read after a restart checks the rows it reads, not the
+whole history. A damaged record, row or file is reported by path
 (``SampleStore.damage``, one error line in the log), copied or moved into
 ``<dir>/quarantine/`` and read as empty ticks; everything else stays
 readable. A segment is never written again after the process that wrote it
@@ -86,8 +88,9 @@ _SLOTS_FILE = "slots.i64"
 _SEGMENT_RE = re.compile(r"^seg-(\d{8})\.blk$")
 _STAGING_RE = re.compile(r"^staging-(\d{8})\.rows$")
 
-# Block record: magic, index, first_k, last_k, width, block, update_every, reserved, payload checksum,
-# then the CRC-32 of those 56 bytes and 4 bytes of padding; the words follow (width x block uint32).
+# Block record: magic, index, first_k, last_k, width, block, update_every, reserved, sum of the row
+# checksums, then the CRC-32 of those 56 bytes and 4 bytes of padding; then one uint64 checksum per
+# slot row (width of them), then the words (width x block uint32).
 _RECORD_MAGIC = b"PYMLBLK2"
 _RECORD = struct.Struct("<8sqqqIIIIQ")
 _RECORD_HEADER = 64
@@ -126,6 +129,28 @@ def _weights(kind: str, n: int) -> np.ndarray:
     return cached[:n]
 
 
+def row_checksums(words: np.ndarray, first_row: int = 0) -> np.ndarray:
+    """uint64 checksum of each row of a 2-D uint32 array: ``wr[i] * sum_j words[i, j] * wc[j]`` mod 2**64.
+
+    ``first_row`` is the index of ``words[0]`` in its block (the row weight
+    ``wr`` depends on it, so two rows swapped are detected).
+    """
+    rows, cols = words.shape
+    wc = _weights("c", cols)
+    wr = _weights("r", first_row + rows)[first_row:]
+    out = np.empty(rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for start in range(0, rows, _CHECK_CHUNK):
+            part = np.asarray(words[start:start + _CHECK_CHUNK]).astype(np.uint64) @ wc
+            out[start:start + part.size] = part * wr[start:start + part.size]
+    return out
+
+
+def _sum64(values: np.ndarray) -> int:
+    with np.errstate(over="ignore"):
+        return int(np.add.reduce(values, dtype=np.uint64)) & _MASK64
+
+
 def words_checksum(words: np.ndarray) -> int:
     """64-bit checksum of a 2-D uint32 array: ``sum_ij words[i, j] * wc[j] * wr[i]`` modulo 2**64.
 
@@ -162,7 +187,7 @@ class StoreStatus:
 class _Block:
     """One block of ticks, slot-major: ``words[slot, tick % block]``."""
 
-    __slots__ = ("index", "first_k", "last_k", "words", "checksum", "path", "offset", "state")
+    __slots__ = ("index", "first_k", "last_k", "words", "checksum", "path", "offset", "state", "sums", "rows_ok")
 
     def __init__(self, index: int, first_k: int, last_k: int, words: np.ndarray, checksum: int = 0,
                  path: Path | None = None, offset: int = 0, state: str = "ok") -> None:
@@ -170,7 +195,9 @@ class _Block:
         self.words = words
         self.checksum = checksum
         self.path, self.offset = path, offset
-        self.state = state  # "ok", "unverified" (on disk, payload not yet checked), "damaged", "pending"
+        self.state = state  # "ok", "unverified" (on disk: rows checked as reads touch them), "damaged", "pending"
+        self.sums: np.ndarray | None = None       # per-row checksums (on disk)
+        self.rows_ok: np.ndarray | None = None    # per row: 0 not checked yet, 1 good, 2 damaged
 
     @property
     def width(self) -> int:
@@ -257,6 +284,7 @@ class SampleStore:
         self._dropping = False
         self._ticks_since_retry = 0
         self.damage: list[str] = []
+        self._quarantined: set[tuple[Path, int]] = set()
         if self._directory is not None:
             self._open_directory()
 
@@ -465,10 +493,10 @@ class SampleStore:
                 parsed = self._parse_record(data, offset, size)
                 if isinstance(parsed, _Block):
                     parsed.path = path
-                    parsed.words = np.memmap(path, dtype=np.uint32, mode="r", offset=offset + _RECORD_HEADER,
-                                             shape=(parsed.width, self._block))
+                    self._map_record(parsed, path, offset, parsed.width)
+                    parsed.state = "unverified"
                     blocks.append(parsed)
-                    offset += _RECORD_HEADER + 4 * parsed.width * self._block
+                    offset += _record_size(parsed.width, self._block)
                     continue
                 # Damaged or torn: find the next record header that checks out.
                 following = self._next_record(data, offset + 8, size)
@@ -500,7 +528,7 @@ class SampleStore:
             return f"record of another store (block {block}, update_every {update_every})"
         if not (index * block <= first_k <= last_k < (index + 1) * block) or width < 1:
             return "record header out of range"
-        if size - offset < _RECORD_HEADER + 4 * width * block:
+        if size - offset < _record_size(width, block):
             return "torn"
         placeholder = np.empty((width, 0), dtype=np.uint32)  # the words are mapped once the record is accepted
         return _Block(index, first_k, last_k, placeholder, checksum, None, offset, "unverified")
@@ -811,16 +839,18 @@ class SampleStore:
             segment = self._active = self._open_segment()
         assert segment.fd is not None
         words = np.ascontiguousarray(block.words, dtype=np.uint32)
-        checksum = words_checksum(words)
+        sums = row_checksums(words).astype("<u8")
+        checksum = _sum64(sums)
         head = _RECORD.pack(_RECORD_MAGIC, block.index, block.first_k, block.last_k, block.width, self._block,
                             self._update_every, 0, checksum)
         head += struct.pack("<I", zlib.crc32(head)) + bytes(_RECORD_HEADER - _RECORD.size - 4)
         offset = segment.size
-        total = _RECORD_HEADER + words.nbytes
+        total = _record_size(block.width, self._block)
         try:
             os.posix_fallocate(segment.fd, offset, total)
             _pwrite_all(segment.fd, head, offset)
-            _pwrite_all(segment.fd, memoryview(words).cast("B"), offset + _RECORD_HEADER)
+            _pwrite_all(segment.fd, memoryview(sums).cast("B"), offset + _RECORD_HEADER)
+            _pwrite_all(segment.fd, memoryview(words).cast("B"), offset + _RECORD_HEADER + 8 * block.width)
         except OSError:
             try:
                 os.ftruncate(segment.fd, offset)
@@ -829,9 +859,15 @@ class SampleStore:
             raise
         segment.size = offset + total
         segment.indices.add(block.index)
-        block.words = np.memmap(segment.path, dtype=np.uint32, mode="r", offset=offset + _RECORD_HEADER,
-                                shape=(block.width, self._block))
+        self._map_record(block, segment.path, offset, block.width)
         block.checksum, block.path, block.offset, block.state = checksum, segment.path, offset, "ok"
+
+    def _map_record(self, block: _Block, path: Path, offset: int, width: int) -> None:
+        """Point ``block`` at its record's words (read-only map) and row checksums (read lazily)."""
+        block.words = np.memmap(path, dtype=np.uint32, mode="r", offset=offset + _RECORD_HEADER + 8 * width,
+                                shape=(width, self._block))
+        block.path, block.offset = path, offset
+        block.sums, block.rows_ok = None, None
 
     def _new_staging_file(self, alloc: int) -> None:
         assert self._directory is not None
@@ -990,19 +1026,46 @@ class SampleStore:
 
     # ------------------------------------------------------------------ reading
 
-    def _verified(self, block: _Block) -> bool:
-        if block.state == "unverified":
-            if words_checksum(block.words) == block.checksum:
-                block.state = "ok"
-            else:
+    def _check_rows(self, block: _Block, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` (slots below the block's width) hold good words; checks each row once."""
+        if block.state != "unverified":
+            return np.full(rows.size, block.state != "damaged")
+        if block.rows_ok is None:
+            assert block.path is not None
+            sums = np.memmap(block.path, dtype="<u8", mode="r", offset=block.offset + _RECORD_HEADER,
+                             shape=(block.width,))
+            if _sum64(sums) != block.checksum:
+                self._damaged(block, "the row checksums do not add up to the header's", None)
                 block.state = "damaged"
-                problem = (f"checksum mismatch in the block of ticks {block.first_k * self._update_every}.."
-                           f"{block.last_k * self._update_every}")
-                self._report(f"{block.path}: bytes {block.offset}.. {problem}; read as empty ticks")
-                if self._directory is not None and block.path is not None:
-                    quarantine_bytes(self._directory, block.path, block.offset,
-                                     _RECORD_HEADER + block.words.nbytes, problem)
-        return block.state != "damaged"
+                return np.zeros(rows.size, dtype=bool)
+            block.sums, block.rows_ok = sums, np.zeros(block.width, dtype=np.int8)
+        assert block.sums is not None and block.rows_ok is not None
+        todo = np.unique(rows[block.rows_ok[rows] == 0])
+        if todo.size:
+            good = np.zeros(todo.size, dtype=bool)
+            for start in range(0, todo.size, _CHECK_CHUNK):
+                part = todo[start:start + _CHECK_CHUNK]
+                words = np.asarray(block.words[part])
+                expected = np.asarray(block.sums[part])
+                with np.errstate(over="ignore"):
+                    got = (words.astype(np.uint64) @ _weights("c", self._block)) * _weights("r", block.width)[part]
+                good[start:start + part.size] = got == expected
+            block.rows_ok[todo] = np.where(good, 1, 2)
+            if not good.all():
+                self._damaged(block, f"{int((~good).sum())} slot row(s) fail their checksum", todo[~good])
+        return block.rows_ok[rows] == 1
+
+    def _damaged(self, block: _Block, problem: str, slots: np.ndarray | None) -> None:
+        what = "" if slots is None else f" (slots {', '.join(str(int(x)) for x in slots[:5])}" + \
+            (", ...)" if slots.size > 5 else ")")
+        message = (f"{block.path}: record at byte {block.offset} (ticks {block.first_k * self._update_every}.."
+                   f"{block.last_k * self._update_every}): {problem}{what}; read as empty ticks")
+        self._report(message)
+        key = (block.path, block.offset)
+        if self._directory is not None and block.path is not None and key not in self._quarantined:
+            self._quarantined.add(key)
+            quarantine_bytes(self._directory, block.path, block.offset, _record_size(block.width, self._block),
+                             problem)
 
     def read(self, slots: np.ndarray | list[int], after: float, before: float) -> tuple[np.ndarray, np.ndarray]:
         """Words of ``slots`` for the ticks in ``[after, before]`` that are readable.
@@ -1031,13 +1094,17 @@ class SampleStore:
             B = self._block
             for block in self._blocks:
                 lo, hi = max(k0, block.index * B), min(k1, block.index * B + B - 1)
-                if lo > hi or not self._verified(block):
+                if lo > hi or block.state == "damaged":
                     continue
-                inside = slots < block.width
-                if inside.all():
+                inside = np.flatnonzero(slots < block.width)
+                if not inside.size:
+                    continue
+                good = self._check_rows(block, slots[inside])
+                inside = inside[good]
+                if inside.size == slots.size:
                     out[:, lo - k0:hi - k0 + 1] = block.words[slots, lo % B:hi % B + 1]
-                elif inside.any():
-                    out[np.flatnonzero(inside), lo - k0:hi - k0 + 1] = block.words[slots[inside], lo % B:hi % B + 1]
+                elif inside.size:
+                    out[inside, lo - k0:hi - k0 + 1] = block.words[slots[inside], lo % B:hi % B + 1]
             current = ticks[ticks >= (last // B) * B]
             if current.size:
                 rows = current % B
@@ -1078,6 +1145,11 @@ class SampleStore:
         if self._staging_fd is not None:
             os.close(self._staging_fd)
             self._staging_fd = None
+
+
+def _record_size(width: int, block: int) -> int:
+    """Bytes of a block record: header, one checksum per slot row, the words."""
+    return _RECORD_HEADER + 8 * width + 4 * width * block
 
 
 def _size(n: int) -> str:

@@ -55,7 +55,7 @@ def record_offsets(segment: Path) -> list[int]:
     while at < len(data):
         offsets.append(at)
         width = int.from_bytes(data[at + 32:at + 36], "little")
-        at += 64 + 4 * width * B
+        at += 64 + 8 * width + 4 * width * B  # header, row checksums, words
     return offsets
 
 
@@ -67,11 +67,15 @@ def test_flipped_bytes_in_a_block_hide_only_that_block(tmp_path, ledger, caplog)
     filled(tmp_path)
     segment = sorted(tmp_path.glob("seg-*"))[0]
     second = record_offsets(segment)[1]
-    flip(segment, second + 64 + 100)  # a word of block 1 (ticks 16..31)
+    flip(segment, second + 64 + 8 * WIDTH + 4 * B * 5 + 7)  # a word of slot 5 in block 1 (ticks 16..31)
     store = open_store(tmp_path)
+    _, words = store.read([3], 0, 99)  # a read checks the rows it touches, not the whole history
+    assert words[0].tolist() == [int(words_of(k)[3]) for k in range(100)] and not store.damage
     with caplog.at_level(logging.ERROR, logger="pyml.storage"):
         bad = damaged_ticks(store, range(100))
     assert bad == list(range(16, 32))  # read as empty ticks, never as data
+    _, words = store.read(np.arange(WIDTH), 16, 31)
+    assert not words[5].any() and all(words[s].all() for s in range(WIDTH) if s != 5)  # only that slot's row
     assert any(str(segment) in d for d in store.damage)
     assert quarantined(tmp_path) and str(segment) in caplog.text
     ledger.record("sample block: one flipped byte", True, 0)
