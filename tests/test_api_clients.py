@@ -17,6 +17,8 @@ import pyml
 from pyml import MLConfig
 from pyml.api import ApiServer, create_app
 
+from clients import run_client
+
 T0 = 1_700_000_000
 N_TICKS = 240
 N_CHARTS = 100  # more than the 64 concurrent requests an earlier server refused beyond
@@ -53,37 +55,47 @@ def server(host: pyml.Host) -> Any:
 
 
 def test_netdata_pandas_get_chart_list_and_get_data_all_charts(server: ApiServer, host: pyml.Host) -> None:
-    ndp = pytest.importorskip("netdata_pandas.data")
-    address = f"127.0.0.1:{server.port}"
-    charts = ndp.get_chart_list(address)
-    assert set(charts) == {c.id for c in host.charts()}
-    df = ndp.get_data(address, charts=["all"], after=-60, before=0, ffill=False)
+    out = run_client(f"""
+import json
+import netdata_pandas.data as ndp
+address = "127.0.0.1:{server.port}"
+charts = ndp.get_chart_list(address)
+df = ndp.get_data(address, charts=["all"], after=-60, before=0, ffill=False)
+one = ndp.get_data(address, charts=["system.c003"], after=-10, before=0, points=5, group="max")
+print(json.dumps({{"charts": charts, "columns": list(df.columns), "rows": len(df), "newest": int(df.index.max()),
+                  "one_columns": list(one.columns), "one_rows": len(one)}}))
+""")
+    assert set(out["charts"]) == {c.id for c in host.charts()}
     expected = {f"{c.id}|{d}" for c in host.charts() for d in c.dimensions}
-    assert set(df.columns) == expected  # every chart answered: none lost to refused requests
-    assert len(df) == 60 and df.index.max() == T0 + N_TICKS - 1
-    one = ndp.get_data(address, charts=["system.c003"], after=-10, before=0, points=5, group="max")
-    assert list(one.columns) == ["system.c003|a", "system.c003|b"] and len(one) == 5
+    assert set(out["columns"]) == expected  # every chart answered: none lost to refused requests
+    assert out["rows"] == 60 and out["newest"] == T0 + N_TICKS - 1
+    assert out["one_columns"] == ["system.c003|a", "system.c003|b"] and out["one_rows"] == 5
 
 
 def test_netdata_client_package(server: ApiServer, host: pyml.Host) -> None:
-    netdata = pytest.importorskip("netdata")
+    out = run_client(f"""
+import asyncio, json
+import netdata
 
-    async def run() -> Any:
-        client = netdata.Netdata("127.0.0.1", port=server.port)
-        try:
-            await client.get_info()
-            await client.get_chart("system.c003")  # sends /api/v1/data%3Fchart=... (an encoded '?')
-            await client.get_allmetrics()
-            await client.get_alarms()
-        finally:
-            await client.close()
-        return client
+async def run():
+    client = netdata.Netdata("127.0.0.1", port={server.port})
+    try:
+        await client.get_info()
+        await client.get_chart("system.c003")  # sends /api/v1/data%3Fchart=... (an encoded '?')
+        await client.get_allmetrics()
+        await client.get_alarms()
+    finally:
+        await client.close()
+    return client
 
-    client = asyncio.run(run())
-    assert client.info["mirrored_hosts"] == ["clients"]
-    assert set(client.values) == {"time", "a", "b"} and client.values["time"] == T0 + N_TICKS - 1
-    assert set(client.metrics) == {c.id for c in host.charts()}
-    assert client.alarms["hostname"] == "clients" and "alarms" in client.alarms
+client = asyncio.run(run())
+print(json.dumps({{"info": client.info, "values": client.values, "metrics": sorted(client.metrics),
+                  "alarms": client.alarms}}))
+""")
+    assert out["info"]["mirrored_hosts"] == ["clients"]
+    assert set(out["values"]) == {"time", "a", "b"} and out["values"]["time"] == T0 + N_TICKS - 1
+    assert set(out["metrics"]) == {c.id for c in host.charts()}
+    assert out["alarms"]["hostname"] == "clients" and "alarms" in out["alarms"]
 
 
 def test_two_hundred_concurrent_requests_are_all_answered(host: pyml.Host) -> None:
