@@ -120,7 +120,8 @@ class Host:
         Threads one training round uses (keyword-only).
     history : int, optional
         Ticks of samples to keep per dimension (keyword-only); at least
-        ``max_train_samples + 1``, which is the default.
+        the points one training reads plus one (``max_train_samples + 1``
+        under ``netdata-1.33``), which is the default.
     """
 
     def __init__(
@@ -147,9 +148,11 @@ class Host:
         cfg = self.config
         self.ml_enabled = bool(cfg.enabled) and not cfg.host_is_skipped(name)
 
-        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.smooth_n, lag_n=cfg.lag_n,
-                                threshold=cfg.dimension_anomaly_score_threshold)
-        depth = cfg.max_train_samples + 1
+        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.effective_smooth_n(self.update_every),
+                               lag_n=cfg.lag_n, threshold=cfg.dimension_anomaly_score_threshold)
+        # Points a training needs and reads (the profile's rule: samples or a time window).
+        self._min_points, self._max_points = cfg.training_points(self.update_every)
+        depth = self._max_points + 1
         if history is not None:
             depth = max(depth, as_count("history", history, 1, "a positive number of ticks"))
         self._store = SampleStore(
@@ -157,7 +160,7 @@ class Host:
             self.update_every,
             directory=None if self.storage_dir is None else self.storage_dir / "samples",
         )
-        self._scheduler = TrainingScheduler(cfg.train_every, cfg.min_train_samples)
+        self._scheduler = TrainingScheduler(cfg.train_every_ticks(self.update_every), self._min_points)
         self._charts: dict[str, Chart] = {}
         # Collected dimensions in collect_all order (dicts keep insertion order):
         # adding or removing one is O(1); the slot index array is rebuilt
@@ -569,11 +572,11 @@ class Host:
         started = time.perf_counter()
         with self._lock:
             k = self._last_k if self._last_k is not None else 0
-            _, words = self._store.latest(slots, cfg.max_train_samples)
+            _, words = self._store.latest(slots, self._max_points)
             ids = [self._id_of_slot[s] for s in slots]
         histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
         outcome = self._bank.train(np.asarray(slots, dtype=np.int64), histories,
-                                   min_samples=cfg.min_train_samples, max_iterations=cfg.max_kmeans_iters,
+                                   min_samples=self._min_points, max_iterations=cfg.max_kmeans_iters,
                                    threads=self.training_threads)
         with self._lock:
             for slot, dim_id, status, message in zip(slots, ids, outcome.status, outcome.messages):
@@ -835,7 +838,7 @@ class Host:
             self._detector.add_slot(slot)
         for start in range(0, len(untrained), 4096):  # points already collected, read in slot batches
             batch = untrained[start:start + 4096]
-            _, words = self._store.latest(batch, self.config.min_train_samples)
+            _, words = self._store.latest(batch, self._min_points)
             self._collected[batch] = np.count_nonzero(words, axis=1)
         self._slot_index_cache = None
 
