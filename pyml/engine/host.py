@@ -11,10 +11,8 @@ the GIL) or, with ``background=False``, only when asked (``train_now``,
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
-import os
 import threading
 import time
 import uuid
@@ -28,7 +26,6 @@ from .. import _core, core
 from .._arrays import as_count, as_flags, as_float64
 from .charts import INTERNAL_CHARTS, internal_row
 from ..config import MLConfig
-from .db import AnomalyDB
 from .deferred import DatabaseHandle, DeferredWrites
 from .detector import AnomalyDetector, TickResult
 from .peaks import ScorePeaks
@@ -747,8 +744,9 @@ class Host:
         """Write charts, dimensions and their slots atomically (called with the lock held).
 
         The dirty flag is cleared only once the file is written; a failure is
-        logged once (and once more when writing works again) and retried at
-        the next tick, so nothing added meanwhile is forgotten.
+        logged once (and once more when writing works again) and retried by
+        a tick at most every 5 s (at once by ``flush`` and ``close``), so
+        nothing added meanwhile is forgotten.
         """
         if self.storage_dir is None:
             self._registry_dirty = False
