@@ -738,7 +738,7 @@ class GroupedRateDetector:
     # -- the tick ------------------------------------------------------------
 
     def _scratch(self, n: int) -> None:
-        if n <= self._scratch_capacity:
+        if self._u8 and n <= self._scratch_capacity:
             return
         capacity = max(n, 2 * self._scratch_capacity, 64)
         self._u8 = [np.zeros(capacity, dtype=np.uint8) for _ in range(4)]
