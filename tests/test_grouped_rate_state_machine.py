@@ -46,8 +46,9 @@ class GroupedRateMachine(RuleBasedStateMachine):
         dim_threshold=st.sampled_from([0.0, 0.05, 0.34, 0.5, 1.0]),
         max_dims=st.integers(1, 4),
         anomaly_rate=st.sampled_from([0.1, 0.3, 0.6]),
+        n=st.integers(0, 6),
     )
-    def setup(self, update_every, duration, method, threshold, dim_threshold, max_dims, anomaly_rate):
+    def setup(self, update_every, duration, method, threshold, dim_threshold, max_dims, anomaly_rate, n):
         self.real = GroupedRateDetector(
             update_every,
             duration,
@@ -63,7 +64,7 @@ class GroupedRateMachine(RuleBasedStateMachine):
         )
         self.p = anomaly_rate
         self.t = T0
-        self.n = 4
+        self.n = n
 
     def compare(self, got, want) -> None:
         c = want["counts"]
@@ -179,7 +180,7 @@ class GroupedRateMachine(RuleBasedStateMachine):
 
 TestGroupedRateMachine = GroupedRateMachine.TestCase
 TestGroupedRateMachine.settings = settings(
-    max_examples=200,
+    max_examples=150,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],

@@ -742,7 +742,7 @@ class GroupedRateDetector:
             return
         capacity = max(n, 2 * self._scratch_capacity, 64)
         self._u8 = [np.zeros(capacity, dtype=np.uint8) for _ in range(4)]
-        self._b = [np.zeros(capacity, dtype=bool) for _ in range(8)]
+        self._b = [np.zeros(capacity, dtype=bool) for _ in range(11)]
         self._scratch_capacity = capacity
 
     def _event_info(self) -> list[list[Any]]:
@@ -917,7 +917,7 @@ class GroupedRateDetector:
         """The per-tick counts of §5.5 with boolean masks over the slot space."""
         self._scratch(n)
         u_act, u_var, u_sil, u_trn = (u[:n] for u in self._u8)
-        b_en, b_var, b_sil, b_ts, b_trn, b_anom, b_unc, b_cnt = (b[:n] for b in self._b)
+        b_en, b_var, b_sil, b_ts, b_trn, b_anom, b_unc, b_cnt = (b[:n] for b in self._b[:8])
         np.bitwise_and(st, ACTIVE, out=u_act)
         active = u_act.view(bool)
         np.bitwise_and(st, VARIABLE, out=u_var)
@@ -962,31 +962,39 @@ class GroupedRateDetector:
         """What this tick changes in the per-context counts, without changing anything.
 
         Only slots whose "counted" or "active" state or context id differs
-        from the last running tick are looked at.
+        from the last running tick are looked at; on a steady tick that is
+        three comparisons and nothing else.
         """
         m = self._prev_n
         common = min(n, m)
-        ctx_diff = cx[:common] != self._prev_ctx[:common]
-        changed_counted = counted[:common] != self._prev_counted[:common]
-        changed_active = active[:common] != self._prev_active[:common]
+        ctx_diff, changed_counted, changed_active = (b[:common] for b in self._b[8:11])
+        np.not_equal(cx[:common], self._prev_ctx[:common], out=ctx_diff)
+        np.not_equal(counted[:common], self._prev_counted[:common], out=changed_counted)
+        np.not_equal(active[:common], self._prev_active[:common], out=changed_active)
         ctx_any = bool(ctx_diff.any())
+        empty = np.zeros(0, dtype=np.int64)
+        plan: dict[str, Any] = {"ctx_any": ctx_any, "ctx_diff": ctx_diff, "old_ids": empty, "new_ids": empty,
+                                "fresh": empty, "new_names": []}
+        anomalous_ids = cx[np.flatnonzero(anom)]
+        plan["anomalous_ids"] = anomalous_ids[anomalous_ids >= 0]
+        if n == m and not ctx_any and not changed_counted.any() and not changed_active.any():
+            return plan
         if ctx_any:
             relevant = counted[:common] | self._prev_counted[:common]
             changed_counted |= ctx_diff & relevant
             changed_active |= ctx_diff
+
         idx = np.flatnonzero(changed_counted)
         old_slots = idx[self._prev_counted[idx]]
         new_slots = idx[counted[idx]]
         if n > m:
-            extra = np.arange(m, n)
-            new_slots = np.concatenate([new_slots, extra[counted[m:n]]])
+            new_slots = np.concatenate([new_slots, m + np.flatnonzero(counted[m:n])])
         if m > n:
-            gone = np.arange(n, m)
-            old_slots = np.concatenate([old_slots, gone[self._prev_counted[n:m]]])
+            old_slots = np.concatenate([old_slots, n + np.flatnonzero(self._prev_counted[n:m])])
         old_ids = self._prev_ctx[old_slots]
         new_ids = cx[new_slots]
-        old_ids = old_ids[old_ids >= 0]
-        new_ids = new_ids[new_ids >= 0]
+        plan["old_ids"] = old_ids[old_ids >= 0]
+        plan["new_ids"] = new_ids = new_ids[new_ids >= 0]
         _check_ids(new_ids)
 
         # Contexts carried by an active slot for the first time.
@@ -1001,35 +1009,24 @@ class GroupedRateDetector:
         inside = ids < seen.size
         fresh = np.concatenate([ids[~inside], ids[inside][seen[ids[inside]] < 0]])
         fresh.sort()
-        new_names = [_lookup("context_name", self._context_name, int(i), "context") for i in fresh.tolist()]
-
-        anomalous_ids = cx[np.flatnonzero(anom)]
-        anomalous_ids = anomalous_ids[anomalous_ids >= 0]
-        return {
-            "ctx_any": ctx_any,
-            "ctx_diff": ctx_diff,
-            "old_ids": old_ids,
-            "new_ids": new_ids,
-            "fresh": fresh,
-            "new_names": new_names,
-            "anomalous_ids": anomalous_ids,
-        }
+        plan["fresh"] = fresh
+        plan["new_names"] = [_lookup("context_name", self._context_name, int(i), "context") for i in fresh.tolist()]
+        return plan
 
     def _commit_contexts(self, n: int, cx: np.ndarray, counts: dict[str, Any], plan: dict[str, Any]) -> np.ndarray:
         """Apply a plan; return the stored per-context values in order of appearance."""
-        top = max(
-            int(plan["new_ids"].max()) + 1 if plan["new_ids"].size else 0,
-            int(plan["fresh"].max()) + 1 if plan["fresh"].size else 0,
-        )
-        self._ctx_counted = _grow(self._ctx_counted, top, 0)
-        self._ctx_position = _grow(self._ctx_position, top, -1)
+        new_ids, fresh = plan["new_ids"], plan["fresh"]
+        if new_ids.size or fresh.size:
+            top = max(int(new_ids.max()) + 1 if new_ids.size else 0, int(fresh.max()) + 1 if fresh.size else 0)
+            self._ctx_counted = _grow(self._ctx_counted, top, 0)
+            self._ctx_position = _grow(self._ctx_position, top, -1)
         size = self._ctx_counted.size
         if plan["old_ids"].size:
             self._ctx_counted -= np.bincount(plan["old_ids"], minlength=size)
-        if plan["new_ids"].size:
-            self._ctx_counted += np.bincount(plan["new_ids"], minlength=size)
-        if plan["fresh"].size:
-            for ident, name in zip(plan["fresh"].tolist(), plan["new_names"]):
+        if new_ids.size:
+            self._ctx_counted += np.bincount(new_ids, minlength=size)
+        if fresh.size:
+            for ident, name in zip(fresh.tolist(), plan["new_names"]):
                 self._ctx_position[ident] = len(self._ctx_ids)
                 self._ctx_ids.append(ident)
                 self._ctx_names.append(name)
@@ -1038,10 +1035,10 @@ class GroupedRateDetector:
 
         # The per-slot view of this tick becomes the reference for the next.
         m = self._prev_n
-        size = max(n, m)
-        self._prev_counted = _grow(self._prev_counted, size, False)
-        self._prev_active = _grow(self._prev_active, size, False)
-        self._prev_ctx = _grow(self._prev_ctx, size, -1)
+        if n > self._prev_counted.size:
+            self._prev_counted = _grow(self._prev_counted, n, False)
+            self._prev_active = _grow(self._prev_active, n, False)
+            self._prev_ctx = _grow(self._prev_ctx, n, -1)
         self._prev_counted[:n] = counts["counted"]
         self._prev_active[:n] = counts["active"]
         common = min(n, m)
@@ -1058,10 +1055,10 @@ class GroupedRateDetector:
         ids = self._ctx_ids_array
         if ids.size == 0:
             return np.zeros(0, dtype=np.float64)
-        anomalous = np.bincount(plan["anomalous_ids"], minlength=self._ctx_counted.size)[ids]
-        total = self._ctx_counted[ids]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(total > 0, anomalous / np.maximum(total, 1), 0.0)
+        anomalous = np.bincount(plan["anomalous_ids"], minlength=size)[ids].astype(np.float64)
+        total = self._ctx_counted[ids].astype(np.float64)
+        rate = np.zeros(ids.size, dtype=np.float64)
+        np.divide(anomalous, total, out=rate, where=total > 0)
         return np.trunc(rate * 10000.0) / 100
 
     def finish(self) -> AnomalyEvent | None:
