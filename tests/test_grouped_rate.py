@@ -521,3 +521,46 @@ def test_time_must_move_forward_and_lists_are_accepted():
     with pytest.raises(ValueError, match=f"t = {T0} does not follow the previous tick t = {T0}"):
         det.tick(T0, [True], [ON], [True], [0])
     assert "GroupedRateDetector(update_every=1" in repr(det)
+
+
+# ---------------------------------------------------------------------------
+# with the compiled dimension bank
+
+
+def test_an_incident_on_the_bank_becomes_one_event_naming_its_dimensions():
+    from pyml import core
+
+    rng = np.random.default_rng(11)
+    n, history = 20, 1200
+    bank = core.Bank(diff_n=1, smooth_n=3, lag_n=5, threshold=0.99)
+    slots = [bank.add_slot() for _ in range(n)]
+    phase = rng.uniform(0, 2 * np.pi, n)
+
+    def values(k):
+        return 50 + 10 * np.sin(2 * np.pi * k / 60 + phase) + rng.normal(0, 0.5, n)
+
+    report = bank.train(slots, np.stack([values(k) for k in range(history)], axis=1), min_samples=600, threads=1)
+    assert report.status == ["trained"] * n
+    names = [f"app.c{s % 4}|d{s}" for s in range(n)]
+    det = GroupedRateDetector(update_every=1, grouping_duration=30, host_rate_threshold_percent=1.0,
+                              slot_id=names, context_name=lambda i: f"app.c{i}")
+    incident, hit = range(history + 200, history + 260), [3, 7, 8, 15]
+    events, above = [], []
+    for k in range(history, history + 500):
+        v = values(k)
+        if k in incident:
+            v[hit] += rng.normal(0, 40, len(hit))
+        _, bits = bank.tick(v, want_bits=True)
+        status = np.where(bank.trained_mask(), ACTIVE | TRAINED | VARIABLE, ACTIVE | VARIABLE).astype(np.uint8)
+        r = det.tick(k, bits, status, np.ones(n, bool), np.arange(n) % 4)
+        above.append(bool(r.above_threshold))
+        if r.event:
+            events.append(r.event)
+    assert len(events) == 1, events
+    after, before, info = events[0]
+    assert incident.start <= after + 1 <= incident.start + 5  # the window sees the first anomalous ticks at once
+    # bits stay up while the 9-value feature window still holds incident values (8 ticks), and the
+    # 31-second query window forgets the last of them 31 ticks later
+    assert incident.stop + 30 <= before <= incident.stop + 8 + 31
+    assert {ident for _, ident in info[:4]} == {names[s] for s in hit}
+    assert sum(above) == before - after
