@@ -101,10 +101,8 @@ class RefGroupedRate:
     def tick(
         self, t: int, bits: list[bool], status: list[int], modelled: list[bool], context: list[int], running: bool
     ) -> dict[str, Any]:
-        c = dict.fromkeys(
-            ["anomalous", "normal", "enabled", "disabled_sp", "constant", "variable", "untrained", "trained", "silenced"],
-            0,
-        )
+        names = ["anomalous", "normal", "enabled", "disabled_sp", "constant", "variable", "untrained", "trained"]
+        c = dict.fromkeys(names + ["silenced"], 0)
         per_context: dict[int, list[int]] = {}
         new_contexts: list[int] = []
         if running:

@@ -194,7 +194,8 @@ def test_context_name_failures_change_nothing():
 
 
 def test_window_bounds_are_closed_and_exclude_the_current_tick():
-    det = GroupedRateDetector(update_every=1, grouping_duration=5, grouping_method="sum", host_rate_threshold_percent=50)
+    det = GroupedRateDetector(update_every=1, grouping_duration=5, grouping_method="sum",
+                              host_rate_threshold_percent=50)
     # tick i stores i percent (1..10)
     rs = feed(det, T0, list(range(1, 11)))
     # at t = T0 + 9 the window is [T0 + 3, T0 + 8]: values 4..9 (six points), not 10 (this tick)
@@ -207,7 +208,8 @@ def test_window_bounds_are_closed_and_exclude_the_current_tick():
 
 def test_window_upper_bound_is_one_update_every_back():
     # update_every 3 with ticks 1 s apart: a value stored 1 or 2 s ago is not yet in the window
-    det = GroupedRateDetector(update_every=3, grouping_duration=4, grouping_method="max", host_rate_threshold_percent=50)
+    det = GroupedRateDetector(update_every=3, grouping_duration=4, grouping_method="max",
+                              host_rate_threshold_percent=50)
     rs = feed(det, T0, [10, 20, 30, 40, 50, 60, 70, 80])
     # at T0 + 7: window [T0 + 0, T0 + 4]: 10..50; 60 and 70 (T0 + 5, 6) are too recent
     assert rs[7].window_points == 5 and rs[7].grouped_rate == 50.0
@@ -450,6 +452,10 @@ def test_seed_refills_the_series_after_a_restart():
     assert (r.above_threshold, r.new_anomaly_event) == (True, True)
     with pytest.raises(ValueError, match="seed\\(\\) is for a detector that has not ticked"):
         det.seed([T0], [1.0])
+    late = GroupedRateDetector()
+    late.seed([T0 - 1, T0 + 5], [1.0, 2.0])
+    with pytest.raises(ValueError, match=f"t = {T0} is not after the last seeded value, at t = {T0 + 5}"):
+        tick(late, T0, [0])
     with pytest.raises(ValueError, match="times must increase"):
         GroupedRateDetector().seed([2, 2], [1.0, 1.0])
     with pytest.raises(ValueError, match="same length"):

@@ -60,8 +60,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, Union
 
@@ -113,6 +111,10 @@ DEFAULT_DIMENSION_RATE_THRESHOLD = 0.05
 
 #: Context ids are dense small integers kept by the host; larger ids are refused.
 MAX_CONTEXT_ID = (1 << 20) - 1
+
+_ZERO_COUNTS = dict.fromkeys(
+    ("a", "normal", "enabled", "disabled_sp", "constant", "variable", "untrained", "trained", "silenced"), 0
+)
 
 SlotIds = Union[Callable[[int], str], Sequence[str], Mapping[int, str]]
 
@@ -819,6 +821,9 @@ class GroupedRateDetector:
         stamp = _timestamp(t)
         if self._last_t is not None and stamp <= self._last_t:
             raise ValueError(f"t = {stamp} does not follow the previous tick t = {self._last_t}")
+        if self._last_t is None and self._hi > self._lo and stamp <= int(self._series_t[self._hi - 1]):
+            seeded = int(self._series_t[self._hi - 1])
+            raise ValueError(f"t = {stamp} is not after the last seeded value, at t = {seeded}")
         bt = _bools("bits", bits)
         st = _status(status)
         md = _bools("modelled", modelled)
@@ -880,25 +885,19 @@ class GroupedRateDetector:
         self._append(stamp, collected / 100, first)
         self._last_t = stamp
 
-        if counts is None:
-            numbers_ = dict.fromkeys(
-                ("a", "normal", "enabled", "disabled_sp", "constant", "variable", "untrained", "trained", "silenced"),
-                0,
-            )
-        else:
-            numbers_ = counts
+        tally = counts if counts is not None else _ZERO_COUNTS
         result = GroupedRateResult(
             t=stamp,
             ml_running=running,
-            anomalous=numbers_["a"],
-            normal=numbers_["normal"],
-            enabled=numbers_["enabled"],
-            disabled_sp=numbers_["disabled_sp"],
-            constant=numbers_["constant"],
-            variable=numbers_["variable"],
-            untrained=numbers_["untrained"],
-            trained=numbers_["trained"],
-            silenced=numbers_["silenced"],
+            anomalous=tally["a"],
+            normal=tally["normal"],
+            enabled=tally["enabled"],
+            disabled_sp=tally["disabled_sp"],
+            constant=tally["constant"],
+            variable=tally["variable"],
+            untrained=tally["untrained"],
+            trained=tally["trained"],
+            silenced=tally["silenced"],
             anomaly_rate_collected=collected,
             grouped_rate=r,
             window_points=points if running else 0,
