@@ -285,6 +285,155 @@ def _grow(arr: np.ndarray, size: int, fill: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
+# per-context counts
+
+
+class _ContextTally:
+    """The per-context counts behind ``anomaly_detection.context_anomaly_rate`` (§7.2), kept incrementally.
+
+    Holds, per context id, how many counted slots carry it, and the contexts
+    seen so far in order of appearance. It remembers last running tick's
+    "counted" and "active" masks and context ids and, each tick, revisits only
+    the slots where one of them changed. :meth:`plan` computes a tick's
+    changes without touching anything (and does the name lookups, which may
+    raise); :meth:`commit` applies them and returns the stored values.
+    """
+
+    def __init__(self, lookup: SlotIds | None) -> None:
+        self.lookup = lookup
+        self.names: tuple[str, ...] = ()
+        self._names: list[str] = []
+        self._ids: list[int] = []
+        self._ids_array = np.zeros(0, dtype=np.int64)
+        self._counted = np.zeros(0, dtype=np.int64)  # counted slots carrying the id
+        self._position = np.zeros(0, dtype=np.int64)  # id -> index in appearance order, -1 unseen
+        self._prev_n = 0
+        self._prev_counted = np.zeros(0, dtype=bool)
+        self._prev_active = np.zeros(0, dtype=bool)
+        self._prev_ctx = np.zeros(0, dtype=np.int64)
+        self._masks: list[np.ndarray] = []
+
+    @property
+    def ids(self) -> list[int]:
+        """The ids of :attr:`names`, same order."""
+        return list(self._ids)
+
+    def zeros(self) -> np.ndarray:
+        """The values of a tick with ML not running: 0 for every context seen."""
+        return np.zeros(len(self._ids), dtype=np.float64)
+
+    def plan(
+        self, n: int, cx: np.ndarray, counted: np.ndarray, active: np.ndarray, anom: np.ndarray
+    ) -> dict[str, Any]:
+        """What this tick changes in the per-context counts, without changing anything.
+
+        Only slots whose "counted" or "active" state or context id differs
+        from the last running tick are looked at; on a steady tick that is
+        three comparisons and nothing else.
+        """
+        m = self._prev_n
+        common = min(n, m)
+        if not self._masks or self._masks[0].size < common:
+            size = max(common, 2 * (self._masks[0].size if self._masks else 0), 64)
+            self._masks = [np.zeros(size, dtype=bool) for _ in range(3)]
+        ctx_diff, changed_counted, changed_active = (b[:common] for b in self._masks)
+        np.not_equal(cx[:common], self._prev_ctx[:common], out=ctx_diff)
+        np.not_equal(counted[:common], self._prev_counted[:common], out=changed_counted)
+        np.not_equal(active[:common], self._prev_active[:common], out=changed_active)
+        ctx_any = bool(ctx_diff.any())
+        empty = np.zeros(0, dtype=np.int64)
+        plan: dict[str, Any] = {"ctx_any": ctx_any, "ctx_diff": ctx_diff, "old_ids": empty, "new_ids": empty,
+                                "fresh": empty, "new_names": []}
+        anomalous_ids = cx[np.flatnonzero(anom)]
+        plan["anomalous_ids"] = anomalous_ids[anomalous_ids >= 0]
+        if n == m and not ctx_any and not changed_counted.any() and not changed_active.any():
+            return plan
+        if ctx_any:
+            relevant = counted[:common] | self._prev_counted[:common]
+            changed_counted |= ctx_diff & relevant
+            changed_active |= ctx_diff
+
+        idx = np.flatnonzero(changed_counted)
+        old_slots = idx[self._prev_counted[idx]]
+        new_slots = idx[counted[idx]]
+        if n > m:
+            new_slots = np.concatenate([new_slots, m + np.flatnonzero(counted[m:n])])
+        if m > n:
+            old_slots = np.concatenate([old_slots, n + np.flatnonzero(self._prev_counted[n:m])])
+        old_ids = self._prev_ctx[old_slots]
+        new_ids = cx[new_slots]
+        plan["old_ids"] = old_ids[old_ids >= 0]
+        plan["new_ids"] = new_ids = new_ids[new_ids >= 0]
+        _check_ids(new_ids)
+
+        # Contexts carried by an active slot for the first time.
+        look = np.flatnonzero(changed_active & active[:common])
+        if n > m:
+            look = np.concatenate([look, m + np.flatnonzero(active[m:n])])
+        ids = cx[look]
+        ids = ids[ids >= 0]
+        _check_ids(ids)
+        ids = np.unique(ids)
+        seen = self._position
+        inside = ids < seen.size
+        fresh = np.concatenate([ids[~inside], ids[inside][seen[ids[inside]] < 0]])
+        fresh.sort()
+        plan["fresh"] = fresh
+        plan["new_names"] = [_lookup("context_name", self.lookup, int(i), "context") for i in fresh.tolist()]
+        return plan
+
+    def commit(
+        self, n: int, cx: np.ndarray, counted: np.ndarray, active: np.ndarray, plan: dict[str, Any]
+    ) -> np.ndarray:
+        """Apply a plan; return the stored per-context values in order of appearance."""
+        new_ids, fresh = plan["new_ids"], plan["fresh"]
+        if new_ids.size or fresh.size:
+            top = max(int(new_ids.max()) + 1 if new_ids.size else 0, int(fresh.max()) + 1 if fresh.size else 0)
+            self._counted = _grow(self._counted, top, 0)
+            self._position = _grow(self._position, top, -1)
+        size = self._counted.size
+        if plan["old_ids"].size:
+            self._counted -= np.bincount(plan["old_ids"], minlength=size)
+        if new_ids.size:
+            self._counted += np.bincount(new_ids, minlength=size)
+        if fresh.size:
+            for ident, name in zip(fresh.tolist(), plan["new_names"]):
+                self._position[ident] = len(self._ids)
+                self._ids.append(ident)
+                self._names.append(name)
+            self._ids_array = np.asarray(self._ids, dtype=np.int64)
+            self.names = tuple(self._names)
+
+        # The per-slot view of this tick becomes the reference for the next.
+        m = self._prev_n
+        if n > self._prev_counted.size:
+            self._prev_counted = _grow(self._prev_counted, n, False)
+            self._prev_active = _grow(self._prev_active, n, False)
+            self._prev_ctx = _grow(self._prev_ctx, n, -1)
+        self._prev_counted[:n] = counted
+        self._prev_active[:n] = active
+        common = min(n, m)
+        if plan["ctx_any"]:
+            np.copyto(self._prev_ctx[:common], cx[:common], where=plan["ctx_diff"])
+        if n > m:
+            self._prev_ctx[m:n] = cx[m:n]
+        if m > n:
+            self._prev_counted[n:m] = False
+            self._prev_active[n:m] = False
+            self._prev_ctx[n:m] = -1
+        self._prev_n = n
+
+        ids = self._ids_array
+        if ids.size == 0:
+            return np.zeros(0, dtype=np.float64)
+        anomalous = np.bincount(plan["anomalous_ids"], minlength=size)[ids].astype(np.float64)
+        total = self._counted[ids].astype(np.float64)
+        rate = np.zeros(ids.size, dtype=np.float64)
+        np.divide(anomalous, total, out=rate, where=total > 0)
+        return np.trunc(rate * 10000.0) / 100
+
+
+# ---------------------------------------------------------------------------
 # the result
 
 
@@ -474,7 +623,6 @@ class GroupedRateDetector:
         _lookup_check("slot_id", slot_id)
         _lookup_check("context_name", context_name)
         self._slot_id = slot_id
-        self._context_name = context_name
 
         # The stored host-rate series: (t, percent) in time order, live part [lo, hi).
         capacity = 2 * (self._duration + self._update_every + 2)
@@ -487,18 +635,7 @@ class GroupedRateDetector:
         self._last_t: int | None = None
         self._last: GroupedRateResult | None = None
 
-        # Per-context bookkeeping, indexed by context id.
-        self._ctx_counted = np.zeros(0, dtype=np.int64)  # counted slots carrying the id
-        self._ctx_position = np.zeros(0, dtype=np.int64)  # id -> index in appearance order, -1 unseen
-        self._ctx_ids: list[int] = []
-        self._ctx_names: list[str] = []
-        self._ctx_ids_array = np.zeros(0, dtype=np.int64)
-        self._ctx_names_tuple: tuple[str, ...] = ()
-        # Last running tick's per-slot view, for the incremental context counts.
-        self._prev_n = 0
-        self._prev_counted = np.zeros(0, dtype=bool)
-        self._prev_active = np.zeros(0, dtype=bool)
-        self._prev_ctx = np.zeros(0, dtype=np.int64)
+        self._contexts = _ContextTally(context_name)
 
         # The open event: per-slot anomalous ticks, first/last tick and tick count.
         self._counts = np.zeros(0, dtype=np.uint32)
@@ -608,12 +745,12 @@ class GroupedRateDetector:
     @property
     def context_name(self) -> SlotIds | None:
         """The context id -> name lookup."""
-        return self._context_name
+        return self._contexts.lookup
 
     @context_name.setter
     def context_name(self, mapping: SlotIds | None) -> None:
         _lookup_check("context_name", mapping)
-        self._context_name = mapping
+        self._contexts.lookup = mapping
 
     @property
     def last_t(self) -> int | None:
@@ -633,11 +770,11 @@ class GroupedRateDetector:
     @property
     def contexts(self) -> tuple[str, ...]:
         """Every context seen so far, in order of appearance."""
-        return self._ctx_names_tuple
+        return self._contexts.names
 
     def context_ids(self) -> list[int]:
         """The ids of :attr:`contexts`, same order."""
-        return list(self._ctx_ids)
+        return self._contexts.ids
 
     @property
     def event_open(self) -> bool:
@@ -750,7 +887,7 @@ class GroupedRateDetector:
             return
         capacity = max(n, 2 * self._scratch_capacity, 64)
         self._u8 = [np.zeros(capacity, dtype=np.uint8) for _ in range(4)]
-        self._b = [np.zeros(capacity, dtype=bool) for _ in range(11)]
+        self._b = [np.zeros(capacity, dtype=bool) for _ in range(8)]
         self._scratch_capacity = capacity
 
     def _event_info(self) -> list[list[Any]]:
@@ -848,7 +985,7 @@ class GroupedRateDetector:
 
         if running:
             counts = self._count(n, bt, st, md)
-            plan = self._plan_contexts(n, cx, counts["counted"], counts["active"], counts["anom"])
+            plan = self._contexts.plan(n, cx, counts["counted"], counts["active"], counts["anom"])
             collected = stored_rate(counts["a"], counts["normal"])
             if points:
                 r = grouped_value(self._series_v[first:last], self._method)
@@ -870,9 +1007,9 @@ class GroupedRateDetector:
 
         # -- commit ------------------------------------------------------------------
         if plan is not None:
-            context_values = self._commit_contexts(n, cx, counts, plan)
+            context_values = self._contexts.commit(n, cx, counts["counted"], counts["active"], plan)
         else:
-            context_values = np.zeros(len(self._ctx_ids), dtype=np.float64)
+            context_values = self._contexts.zeros()
         if above is not None and running:
             self._prev = above
         if ends:
@@ -909,7 +1046,7 @@ class GroupedRateDetector:
             window_points=points if running else 0,
             above_threshold=above,
             new_anomaly_event=new,
-            contexts=self._ctx_names_tuple,
+            contexts=self._contexts.names,
             context_values=context_values,
             new_contexts=tuple(plan["new_names"]) if plan is not None else (),
             event=event,
@@ -922,7 +1059,7 @@ class GroupedRateDetector:
         """The per-tick counts of §5.5 with boolean masks over the slot space."""
         self._scratch(n)
         u_act, u_var, u_sil, u_trn = (u[:n] for u in self._u8)
-        b_en, b_var, b_sil, b_ts, b_trn, b_anom, b_unc, b_cnt = (b[:n] for b in self._b[:8])
+        b_en, b_var, b_sil, b_ts, b_trn, b_anom, b_unc, b_cnt = (b[:n] for b in self._b)
         np.bitwise_and(st, ACTIVE, out=u_act)
         active = u_act.view(bool)
         np.bitwise_and(st, VARIABLE, out=u_var)
@@ -960,111 +1097,6 @@ class GroupedRateDetector:
             "anom": b_anom,
         }
         return out
-
-    def _plan_contexts(
-        self, n: int, cx: np.ndarray, counted: np.ndarray, active: np.ndarray, anom: np.ndarray
-    ) -> dict[str, Any]:
-        """What this tick changes in the per-context counts, without changing anything.
-
-        Only slots whose "counted" or "active" state or context id differs
-        from the last running tick are looked at; on a steady tick that is
-        three comparisons and nothing else.
-        """
-        m = self._prev_n
-        common = min(n, m)
-        ctx_diff, changed_counted, changed_active = (b[:common] for b in self._b[8:11])
-        np.not_equal(cx[:common], self._prev_ctx[:common], out=ctx_diff)
-        np.not_equal(counted[:common], self._prev_counted[:common], out=changed_counted)
-        np.not_equal(active[:common], self._prev_active[:common], out=changed_active)
-        ctx_any = bool(ctx_diff.any())
-        empty = np.zeros(0, dtype=np.int64)
-        plan: dict[str, Any] = {"ctx_any": ctx_any, "ctx_diff": ctx_diff, "old_ids": empty, "new_ids": empty,
-                                "fresh": empty, "new_names": []}
-        anomalous_ids = cx[np.flatnonzero(anom)]
-        plan["anomalous_ids"] = anomalous_ids[anomalous_ids >= 0]
-        if n == m and not ctx_any and not changed_counted.any() and not changed_active.any():
-            return plan
-        if ctx_any:
-            relevant = counted[:common] | self._prev_counted[:common]
-            changed_counted |= ctx_diff & relevant
-            changed_active |= ctx_diff
-
-        idx = np.flatnonzero(changed_counted)
-        old_slots = idx[self._prev_counted[idx]]
-        new_slots = idx[counted[idx]]
-        if n > m:
-            new_slots = np.concatenate([new_slots, m + np.flatnonzero(counted[m:n])])
-        if m > n:
-            old_slots = np.concatenate([old_slots, n + np.flatnonzero(self._prev_counted[n:m])])
-        old_ids = self._prev_ctx[old_slots]
-        new_ids = cx[new_slots]
-        plan["old_ids"] = old_ids[old_ids >= 0]
-        plan["new_ids"] = new_ids = new_ids[new_ids >= 0]
-        _check_ids(new_ids)
-
-        # Contexts carried by an active slot for the first time.
-        look = np.flatnonzero(changed_active & active[:common])
-        if n > m:
-            look = np.concatenate([look, m + np.flatnonzero(active[m:n])])
-        ids = cx[look]
-        ids = ids[ids >= 0]
-        _check_ids(ids)
-        ids = np.unique(ids)
-        seen = self._ctx_position
-        inside = ids < seen.size
-        fresh = np.concatenate([ids[~inside], ids[inside][seen[ids[inside]] < 0]])
-        fresh.sort()
-        plan["fresh"] = fresh
-        plan["new_names"] = [_lookup("context_name", self._context_name, int(i), "context") for i in fresh.tolist()]
-        return plan
-
-    def _commit_contexts(self, n: int, cx: np.ndarray, counts: dict[str, Any], plan: dict[str, Any]) -> np.ndarray:
-        """Apply a plan; return the stored per-context values in order of appearance."""
-        new_ids, fresh = plan["new_ids"], plan["fresh"]
-        if new_ids.size or fresh.size:
-            top = max(int(new_ids.max()) + 1 if new_ids.size else 0, int(fresh.max()) + 1 if fresh.size else 0)
-            self._ctx_counted = _grow(self._ctx_counted, top, 0)
-            self._ctx_position = _grow(self._ctx_position, top, -1)
-        size = self._ctx_counted.size
-        if plan["old_ids"].size:
-            self._ctx_counted -= np.bincount(plan["old_ids"], minlength=size)
-        if new_ids.size:
-            self._ctx_counted += np.bincount(new_ids, minlength=size)
-        if fresh.size:
-            for ident, name in zip(fresh.tolist(), plan["new_names"]):
-                self._ctx_position[ident] = len(self._ctx_ids)
-                self._ctx_ids.append(ident)
-                self._ctx_names.append(name)
-            self._ctx_ids_array = np.asarray(self._ctx_ids, dtype=np.int64)
-            self._ctx_names_tuple = tuple(self._ctx_names)
-
-        # The per-slot view of this tick becomes the reference for the next.
-        m = self._prev_n
-        if n > self._prev_counted.size:
-            self._prev_counted = _grow(self._prev_counted, n, False)
-            self._prev_active = _grow(self._prev_active, n, False)
-            self._prev_ctx = _grow(self._prev_ctx, n, -1)
-        self._prev_counted[:n] = counts["counted"]
-        self._prev_active[:n] = counts["active"]
-        common = min(n, m)
-        if plan["ctx_any"]:
-            np.copyto(self._prev_ctx[:common], cx[:common], where=plan["ctx_diff"])
-        if n > m:
-            self._prev_ctx[m:n] = cx[m:n]
-        if m > n:
-            self._prev_counted[n:m] = False
-            self._prev_active[n:m] = False
-            self._prev_ctx[n:m] = -1
-        self._prev_n = n
-
-        ids = self._ctx_ids_array
-        if ids.size == 0:
-            return np.zeros(0, dtype=np.float64)
-        anomalous = np.bincount(plan["anomalous_ids"], minlength=size)[ids].astype(np.float64)
-        total = self._ctx_counted[ids].astype(np.float64)
-        rate = np.zeros(ids.size, dtype=np.float64)
-        np.divide(anomalous, total, out=rate, where=total > 0)
-        return np.trunc(rate * 10000.0) / 100
 
     def finish(self) -> AnomalyEvent | None:
         """End the open event now (the host is closing) and return it, or None.
