@@ -535,6 +535,7 @@ def test_time_must_move_forward_and_lists_are_accepted():
 
 def test_an_incident_on_the_bank_becomes_one_event_naming_its_dimensions():
     from pyml import core
+    from pyml.engine.charts_v2 import internal_charts_v2, internal_row_v2
 
     rng = np.random.default_rng(11)
     n, history = 20, 1200
@@ -562,6 +563,13 @@ def test_an_incident_on_the_bank_becomes_one_event_naming_its_dimensions():
         above.append(bool(r.above_threshold))
         if r.event:
             events.append(r.event)
+        # what the host stores: the fixed charts' row and the context chart's values, packed as words
+        row = internal_row_v2(r)
+        assert len(row) == sum(len(c.dimensions) for c in internal_charts_v2())
+        words = core.pack(np.array(row + r.context_values.tolist(), dtype=np.float64))
+        stored, _, exists = core.unpack(words)
+        assert exists[2] and stored[2] == r.anomaly_rate and exists[3] == (not r.gap)
+        assert stored[len(row):].tolist() == r.context_values.tolist()
     assert len(events) == 1, events
     after, before, info = events[0]
     assert incident.start <= after + 1 <= incident.start + 5  # the window sees the first anomalous ticks at once
