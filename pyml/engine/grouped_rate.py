@@ -329,7 +329,7 @@ class _ContextTally:
 
         Only slots whose "counted" or "active" state or context id differs
         from the last running tick are looked at; on a steady tick that is
-        three comparisons and nothing else.
+        three comparisons plus the ids of this tick's anomalous slots.
         """
         m = self._prev_n
         common = min(n, m)
