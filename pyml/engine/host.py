@@ -674,6 +674,51 @@ class Host:
         """What the detector decided at the newest tick."""
         return self._last_result
 
+    # ------------------------------------------------------------------ public read view
+    # What the query layer (pyml.query) and the HTTP API (pyml.api) read; they
+    # use nothing private. Every read is safe from any thread.
+
+    @property
+    def history_ticks(self) -> int:
+        """How many of the most recent ticks the sample store always keeps."""
+        return int(self._store.readable_ticks)
+
+    def read_words(self, dimension_ids: Sequence[str], after: float, before: float) -> tuple[np.ndarray, np.ndarray]:
+        """Storage words of dimensions for the kept ticks in ``[after, before]`` (epoch seconds).
+
+        ``dimension_ids`` are ``"chart|dimension"`` ids, the detector's own
+        ``anomaly_detection.*`` charts included. Returns ``(times, words)``:
+        int64[n] epoch seconds oldest first and uint32[len(dimension_ids), n];
+        ticks that were skipped hold the empty word 0. KeyError names an
+        unknown id.
+        """
+        with self._lock:
+            try:
+                slots = [self._slot_of[d] for d in dimension_ids]
+            except KeyError as exc:
+                raise KeyError(f"host {self.name!r} has no dimension {exc.args[0]!r}") from None
+            return self._store.read(slots, after, before)
+
+    def modelled_dimension_ids(self) -> list[str]:
+        """Ids of the dimensions that have ML, in ``dimension_ids()`` order."""
+        with self._lock:
+            return [d for d in self.dimension_ids() if self._modelled[self._slot_of[d]]]
+
+    def anomaly_ranking(self, after: float, before: float, baseline_after: float | None = None,
+                        baseline_before: float | None = None, *, charts: Sequence[str] | str | None = None,
+                        contexts: Sequence[str] | str | None = None, nonzero: bool = False,
+                        limit: int | None = None) -> list[dict[str, Any]]:
+        """Every modelled dimension ranked by its anomaly rate in ``[after, before]``, highest first.
+
+        See :func:`pyml.query.ranking.anomaly_ranking` for the parameters and
+        the entries returned (``chart``, ``dimension``, ``context``,
+        ``anomaly_rate`` in percent, ``points``, ``anomalous``, and with a
+        baseline window ``baseline_rate`` and ``change``).
+        """
+        from ..query.ranking import anomaly_ranking
+        return anomaly_ranking(self, after, before, baseline_after, baseline_before, charts=charts,
+                               contexts=contexts, nonzero=nonzero, limit=limit)
+
     # ------------------------------------------------------------------ persistence
 
     @property
