@@ -865,8 +865,8 @@ class GroupedRateDetector:
         """Indices ``[lo, hi)`` of the stored values with ``t`` in ``[stamp - ue - D_g, stamp - ue]``."""
         lo, hi = self._lo, self._hi
         times = self._series_t[lo:hi]
-        first = lo + int(np.searchsorted(times, stamp - self._update_every - self._duration, side="left"))
-        last = lo + int(np.searchsorted(times, stamp - self._update_every, side="right"))
+        first = lo + int(times.searchsorted(stamp - self._update_every - self._duration, side="left"))
+        last = lo + int(times.searchsorted(stamp - self._update_every, side="right"))
         return first, last
 
     def _append(self, stamp: int, value: float, drop_before: int) -> None:
@@ -961,7 +961,7 @@ class GroupedRateDetector:
         failing ``slot_id`` or ``context_name`` lookup, raise before anything
         changes.
         """
-        stamp = _timestamp(t)
+        stamp = t if type(t) is int else _timestamp(t)
         if self._last_t is not None and stamp <= self._last_t:
             raise ValueError(f"t = {stamp} does not follow the previous tick t = {self._last_t}")
         if self._last_t is None and self._hi > self._lo and stamp <= int(self._series_t[self._hi - 1]):
