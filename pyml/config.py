@@ -649,6 +649,11 @@ class MLConfig:
         return self._profile.feature_variant
 
     @property
+    def skip_constant_training(self) -> bool:
+        """Whether training leaves alone a dimension whose value has not changed since its last attempt."""
+        return self._profile.skip_constant
+
+    @property
     def models_per_dimension(self) -> int:
         """Models kept per dimension: 1 for ``netdata-1.33``, ``number_of_models`` otherwise."""
         name = self._profile.models_per_dimension_field

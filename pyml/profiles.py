@@ -180,6 +180,10 @@ class Profile:
     migrates : bool
         Whether a netdata.conf's old sample-count keys are migrated
         (SPEC-NETDATA-2 §2.3).
+    skip_constant : bool
+        Whether a dimension whose value has not changed since its last
+        training attempt is left alone at its next one (SPEC-NETDATA-2 §3.5;
+        v1.33 retrains every dimension).
     """
 
     name: str
@@ -198,6 +202,7 @@ class Profile:
     conf_enabled_default: bool
     forced_chart_pattern: str
     migrates: bool
+    skip_constant: bool = False
 
     def key(self, field: str) -> Optional[Key]:
         """The key stored in ``field``, or ``None`` if this profile has none."""
@@ -420,6 +425,7 @@ _V2_COMMON: Dict[str, Any] = dict(
     conf_enabled_default=True,  # Netdata's default is "auto", which pyml reads as on
     forced_chart_pattern="anomaly_detection.* ",
     migrates=True,
+    skip_constant=True,
 )
 
 _NETDATA_2 = Profile(
