@@ -188,7 +188,7 @@ class Host:
         # Contexts (a chart's context, else its id) as small integers per slot, for the host level.
         self._context_ids: dict[str, int] = {}
         self._context_names: list[str] = []
-        self._context_of_slot = np.zeros(0, dtype=np.int32)
+        self._context_of_slot = np.zeros(0, dtype=np.int32)  # -1 for slots of charts that are not modelled
         self._host_level = make_host_level(cfg, self.update_every, self._id_of_slot, self._context_names.__getitem__)
         self._restored_charts: set[str] = set()
         self._registry_dirty = False
@@ -344,7 +344,8 @@ class Host:
                 self._slot_index_cache = None
             self._modelled[slot] = chart.modelled
             self._collected[slot] = 0
-            self._context_of_slot[slot] = self._context_id(chart)
+            # Only modelled charts' contexts reach the host level (-1: none).
+            self._context_of_slot[slot] = self._context_id(chart) if chart.modelled else -1
             if chart.modelled:
                 k = self._last_k if self._last_k is not None else 0
                 self._scheduler.add(slot, dim_id, k)
@@ -387,7 +388,7 @@ class Host:
         self._modelled = np.concatenate([self._modelled, np.zeros(size - self._modelled.size, dtype=bool)])
         self._collected = np.concatenate([self._collected, np.zeros(size - self._collected.size, dtype=np.int64)])
         self._context_of_slot = np.concatenate(
-            [self._context_of_slot, np.zeros(size - self._context_of_slot.size, dtype=np.int32)])
+            [self._context_of_slot, np.full(size - self._context_of_slot.size, -1, dtype=np.int32)])
         self._store.ensure_capacity(size)
         self._tiers.ensure_capacity(size)
 
@@ -936,6 +937,7 @@ class Host:
             self._modelled[slot] = chart.modelled
             if not chart.modelled:
                 continue
+            self._context_of_slot[slot] = self._context_id(chart)
             trained = False
             if dim_id in saved:
                 try:
