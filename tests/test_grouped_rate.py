@@ -257,6 +257,9 @@ def test_median_of_an_odd_window_and_average_in_time_order():
 
 def test_an_unknown_grouping_method_is_average_with_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="pyml.engine.grouped_rate"):
+        assert GroupedRateDetector(grouping_method="mean").grouping_method == "average"
+        assert GroupedRateDetector(grouping_method="avg").grouping_method == "average"
+        assert not caplog.text  # Netdata's aliases of average
         det = GroupedRateDetector(grouping_method="percentile")
     assert det.grouping_method == "average" and det.requested_grouping_method == "percentile"
     assert "'percentile' is not one pyml implements" in caplog.text
@@ -463,19 +466,27 @@ def test_seed_refills_the_series_after_a_restart():
 
 
 def test_from_config_reads_the_profile_names():
-    cfg = SimpleNamespace(host_rate_threshold_fraction=0.07, anomaly_detection_grouping_method="max",
-                          anomaly_detection_query_duration=120, dimension_rate_threshold=None)
+    cfg = SimpleNamespace(host_rate_threshold_fraction=0.07, grouping_method="max", grouping_duration=120,
+                          dimension_rate_threshold=None)
     det = GroupedRateDetector.from_config(cfg, 2, slot_id=str, context_name=str)
     assert 0.07 * 100 != 7.0 and det.host_rate_threshold_percent == 7.0  # the percent survives the fraction
     assert (det.update_every, det.grouping_duration, det.grouping_method) == (2, 120, "max")
     assert det.dimension_rate_threshold == 0.05 and det.slot_id is str and det.context_name is str
-    cfg2 = SimpleNamespace(host_rate_threshold_fraction=0.01, anomaly_detection_grouping_method="average",
-                           anomaly_detection_grouping_duration=300, dimension_rate_threshold=0.2)
-    det = GroupedRateDetector.from_config(cfg2)
-    assert (det.host_rate_threshold_percent, det.grouping_duration, det.dimension_rate_threshold) == (1.0, 300, 0.2)
-    with pytest.raises(TypeError, match="cfg lacks the detector setting\\(s\\) anomaly_detection_grouping_method, "
-                                        "anomaly_detection_query_duration or anomaly_detection_grouping_duration"):
+    cfg.dimension_rate_threshold = 0.2
+    assert GroupedRateDetector.from_config(cfg).dimension_rate_threshold == 0.2
+    with pytest.raises(TypeError, match="cfg lacks the detector setting\\(s\\) grouping_method, grouping_duration"):
         GroupedRateDetector.from_config(SimpleNamespace(host_rate_threshold_fraction=0.01))
+
+
+def test_from_config_with_the_netdata_2_profile():
+    from pyml import MLConfig
+
+    det = GroupedRateDetector.from_config(MLConfig(profile="netdata-2"), 1)
+    assert (det.host_rate_threshold_percent, det.grouping_duration, det.grouping_method) == (1.0, 300, "average")
+    cfg = MLConfig(profile="netdata-2", host_anomaly_rate_threshold=0.7, grouping_method="avg",
+                   grouping_duration=60)
+    det = GroupedRateDetector.from_config(cfg, 1)
+    assert (det.host_rate_threshold_percent, det.grouping_duration, det.grouping_method) == (0.7, 60, "average")
 
 
 @pytest.mark.parametrize(

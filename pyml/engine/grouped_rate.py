@@ -106,8 +106,9 @@ SILENCED = int(SlotStatus.SILENCED)
 VARIABLE = int(SlotStatus.VARIABLE)
 
 #: The time groupings of Netdata's query engine that pyml implements for the
-#: detector's query. Netdata has more (percentile, trimmed-mean, stddev, ses,
-#: des, incremental-sum, ...); any other name falls back to ``average`` with a
+#: detector's query (``avg`` and ``mean`` are accepted as ``average``). Netdata
+#: has more (percentile, trimmed-mean, trimmed-median, stddev, cv, ses, des,
+#: incremental_sum, ...); any other name falls back to ``average`` with a
 #: warning, as Netdata does for a name it does not know.
 GROUPING_METHODS = ("average", "min", "max", "sum", "median")
 
@@ -192,6 +193,8 @@ def _method(value: Any) -> str:
         raise TypeError(f"grouping_method must be a string, got {value!r}")
     if value in GROUPING_METHODS:
         return value
+    if value in ("avg", "mean"):  # Netdata's aliases of average
+        return "average"
     logger.warning(
         "anomaly detection grouping method %r is not one pyml implements (%s); using 'average'",
         value,
@@ -658,37 +661,26 @@ class GroupedRateDetector:
         context_name: SlotIds | None = None,
         max_event_dims: int = MAX_EVENT_DIMS,
     ) -> GroupedRateDetector:
-        """A detector configured from a ``pyml.MLConfig``-like object.
+        """A detector configured from a ``pyml.MLConfig``-like object (the ``netdata-2`` profile's fields).
 
         Reads ``host_rate_threshold_fraction`` (times 100, rounded to ten
-        decimals so that ``1.0 / 100 * 100`` is 1.0 again),
-        ``anomaly_detection_grouping_method`` and
-        ``anomaly_detection_query_duration`` (or
-        ``anomaly_detection_grouping_duration``), seconds. Reads
-        ``dimension_rate_threshold`` when the config has a value for it, else
-        uses :data:`DEFAULT_DIMENSION_RATE_THRESHOLD`.
+        decimals so that the percent given is the percent used: 7 / 100 * 100
+        is 7.000000000000001 otherwise), ``grouping_method`` and
+        ``grouping_duration`` (seconds). Reads ``dimension_rate_threshold``
+        when the config has a value for it, else uses
+        :data:`DEFAULT_DIMENSION_RATE_THRESHOLD`.
         """
-        duration_names = ("anomaly_detection_query_duration", "anomaly_detection_grouping_duration")
-        duration = next((getattr(cfg, n) for n in duration_names if getattr(cfg, n, None) is not None), None)
-        fraction = getattr(cfg, "host_rate_threshold_fraction", None)
-        method = getattr(cfg, "anomaly_detection_grouping_method", None)
-        missing = [
-            name
-            for name, value in (
-                ("host_rate_threshold_fraction", fraction),
-                ("anomaly_detection_grouping_method", method),
-                (" or ".join(duration_names), duration),
-            )
-            if value is None
-        ]
+        names = ("host_rate_threshold_fraction", "grouping_method", "grouping_duration")
+        values = {name: getattr(cfg, name, None) for name in names}
+        missing = [name for name, value in values.items() if value is None]
         if missing:
             raise TypeError(f"cfg lacks the detector setting(s) {', '.join(missing)}: {cfg!r}")
         dim_threshold = getattr(cfg, "dimension_rate_threshold", None)
         return cls(
             update_every,
-            duration,
-            method,
-            round(_real("host_rate_threshold_fraction", fraction) * 100.0, 10),
+            values["grouping_duration"],
+            values["grouping_method"],
+            round(_real("host_rate_threshold_fraction", values["host_rate_threshold_fraction"]) * 100.0, 10),
             dimension_rate_threshold=DEFAULT_DIMENSION_RATE_THRESHOLD if dim_threshold is None else dim_threshold,
             max_event_dims=max_event_dims,
             slot_id=slot_id,
