@@ -148,3 +148,20 @@ def test_a_netdata_conf_selects_the_profile_of_the_host(profile, tmp_path):
     with pyml.Host("conf", cfg, background=False) as host:
         assert host.ml_info()["profile"] == profile
         assert host.ml_info()["ml-config"]["training-window"] == 7200
+
+
+def test_a_restart_refills_the_grouped_window_from_the_stored_rates(tmp_path):
+    cfg = v2_config()
+    host = new_host(cfg, storage_dir=tmp_path)
+    for c in range(8):
+        host.add_chart(f"app.c{c}", ["a", "b", "c", "d"], context="app.c")
+    feed(host, 0, 400)
+    feed(host, 400, 20, incident=(400, 420), seed=2)
+    grouped_before = host.last_detector_result.grouped_rate
+    host.close()
+    with pyml.Host("profiles", cfg, background=False, storage_dir=tmp_path) as again:
+        rng = np.random.default_rng(9)
+        again.collect_all(T0 + 420, 10 + rng.normal(0, 1, len(again.dimension_ids())))
+        # the window [t - 1 - 60, t - 1] holds the rates stored before the restart, so it is not empty
+        assert again.last_detector_result.grouped_rate is not None
+        assert again.last_detector_result.grouped_rate == pytest.approx(grouped_before, abs=0.1)

@@ -234,6 +234,8 @@ class Host:
         dynamic = self._host_level.dynamic_chart
         if self.ml_enabled and dynamic is not None and dynamic in self._charts:
             self._dynamic_slots = {d: self._slot_of[f"{dynamic}|{d}"] for d in self._charts[dynamic].dimensions}
+        if self.ml_enabled and self._last_k is not None and "anomaly_detection.anomaly_rate" in self._charts:
+            self._host_level.resume(self._last_k * self.update_every, self._read_values)
         if self.background and self.ml_enabled:
             self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}", daemon=True)
             self._worker.start()
@@ -781,6 +783,11 @@ class Host:
     def history_ticks(self) -> int:
         """How many of the most recent ticks the sample store always keeps."""
         return int(self._store.readable_ticks)
+
+    def _read_values(self, dimension_id: str, after: int, before: int) -> tuple[np.ndarray, np.ndarray]:
+        """Times and stored values (NaN for no value) of one dimension over ``[after, before]``."""
+        times, words = self.read_words([dimension_id], after, before)
+        return times, core.unpack(words[0])[0]
 
     def read_words(self, dimension_ids: Sequence[str], after: float, before: float) -> tuple[np.ndarray, np.ndarray]:
         """Storage words of dimensions for the kept ticks in ``[after, before]`` (epoch seconds).

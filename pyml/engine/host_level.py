@@ -76,6 +76,7 @@ class HostLevel(Protocol):
     def tick(self, tick: HostTickInput) -> HostTickOutput: ...
     def finish(self) -> Optional[AnomalyEvent]: ...
     def ml_info(self) -> dict[str, int]: ...
+    def resume(self, last_t: int, read: Callable[[str, int, int], tuple[np.ndarray, np.ndarray]]) -> None: ...
 
 
 class BitRateWindowLevel:
@@ -104,6 +105,9 @@ class BitRateWindowLevel:
 
     def finish(self) -> Optional[AnomalyEvent]:
         return None  # v1.33 stores an event when its window closes, never at shutdown
+
+    def resume(self, last_t: int, read: Callable[[str, int, int], tuple[np.ndarray, np.ndarray]]) -> None:
+        """After a restart the window starts empty, as the reference's does."""
 
     def ml_info(self) -> dict[str, int]:
         r = self._last
@@ -144,6 +148,16 @@ class GroupedRateLevel:
 
     def finish(self) -> Optional[AnomalyEvent]:
         return self.detector.finish()
+
+    def resume(self, last_t: int, read: Callable[[str, int, int], tuple[np.ndarray, np.ndarray]]) -> None:
+        """Refill the grouped window with the host rates stored before a restart.
+
+        ``read(dimension_id, after, before)`` returns ``(times, values)`` of a
+        stored dimension.
+        """
+        after = last_t - self.detector.grouping_duration - self.detector.update_every
+        times, values = read("anomaly_detection.anomaly_rate|anomaly_rate", after, last_t)
+        self.detector.seed(times, values)
 
     def ml_info(self) -> dict[str, int]:
         return dict(self.detector.ml_info())
