@@ -40,7 +40,9 @@ The rules (all in ticks, measured on a real 1-s host recording; the README's
    which merges close bursts. A new onset wave (the fresh groups rising to
    ``onset_groups`` again) at least ``onset_ticks`` after the event opened
    ends it and opens the next one, so two incidents in a row get an event
-   each. Bounds: ``after`` = the first tick of the episodes that opened it
+   each (the new wave's episodes, those that began at or after the first
+   tick of its fresh episodes, are listed in the new event only). Bounds:
+   ``after`` = the first tick of the episodes that opened it
    less ``update_every`` (the start of that tick's interval, as v1.33's
    ``before - W * ue``); ``before`` = the last tick the event was sustained.
    An event is reported on the tick it ends (or by :meth:`PymlDetector.finish`).
@@ -691,12 +693,26 @@ class PymlDetector:
         self._since_recount = 0
         self._counted_n = n
 
-    def _event_info(self) -> list[list[Any]]:
-        """``[value, id]`` pairs of the open event, value descending then id descending."""
+    def _event_info(self, split: tuple[int, np.ndarray, np.ndarray] | None = None) -> list[list[Any]]:
+        """``[value, id]`` pairs of the open event, value descending then id descending.
+
+        With ``split = (before_k, cand, start)`` (a new onset wave splits the
+        event; ``start`` is this tick's episode start of the slots ``cand``),
+        slots whose current episode began at or after ``before_k`` belong to
+        the next event and are left out.
+        """
         ticks = self._event_ticks
         if not self._members or ticks == 0:
             return []
         slots = np.unique(np.concatenate(self._members))
+        if split is not None:
+            before_k, cand, start = split
+            starts = self._start[slots]
+            if cand.size:
+                at = np.minimum(np.searchsorted(cand, slots), cand.size - 1)
+                current = cand[at] == slots
+                starts = np.where(current, start[at], starts)
+            slots = slots[starts < before_k]
         values = self._share[slots] / float(ticks)
         keep = (values > 0.0) & (values >= self._dim_threshold)
         slots, values = slots[keep], values[keep]
@@ -712,10 +728,10 @@ class PymlDetector:
         pairs.sort(reverse=True)
         return [[value, ident] for value, ident in pairs[:limit]]
 
-    def _close(self) -> AnomalyEvent:
+    def _close(self, split: tuple[int, np.ndarray, np.ndarray] | None = None) -> AnomalyEvent:
         """The open event as it stands (info looked up; may raise). Changes nothing."""
         ue = self._update_every
-        return AnomalyEvent(self._after_k * ue - ue, self._last_k * ue, self._event_info())
+        return AnomalyEvent(self._after_k * ue - ue, self._last_k * ue, self._event_info(split))
 
     def _clear_event(self) -> None:
         if self._members:
@@ -841,6 +857,7 @@ class PymlDetector:
         open_k = self._open_k
         ended: AnomalyEvent | None = None
         close = False
+        split = False
         peak = self._peak
         last_k = self._last_k
         if open_k is not None and k - last_k > self._idle:
@@ -850,14 +867,15 @@ class PymlDetector:
             own_groups = _distinct(keys[own])
             peak = max(peak, own_groups)
             if onset_groups >= needed and self._prev_onset < needed and k - open_k >= self._onset:
-                close = True  # a new onset wave
+                close = split = True  # a new onset wave
             elif own_groups >= max(self._k_off, self._rho * peak):
                 last_k = k
             elif k - last_k >= self._idle:
                 close = True
         if close:
             self._last_k = last_k
-            ended = self._close()  # may raise (slot_id); nothing committed yet
+            # may raise (slot_id); nothing committed yet. On a split, the new wave's episodes are the next event's.
+            ended = self._close((int(start[fresh].min()), cand, start) if split else None)
         opens = (open_k is None or close) and onset_groups >= needed
 
         # -- commit ------------------------------------------------------------------------
