@@ -476,6 +476,7 @@ class PymlDetector:
         self._member = np.zeros(0, dtype=bool)
         self._mark = np.zeros(0, dtype=bool)  # scratch, all False between ticks
         self._live = _EMPTY  # slots in an episode (evidence > 0), ascending
+        self._buffers = (np.zeros(0, np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.bool_))
 
         # The open event.
         self._open_k: int | None = None
@@ -645,6 +646,14 @@ class PymlDetector:
         """:meth:`remove_slot` for several slots."""
         self._forget(_slot_array("slots", slots).astype(np.int64))
 
+    def _scratch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-tick scratch buffers over the slot space (never state)."""
+        if self._buffers[0].size < n:
+            size = max(n, 2 * self._buffers[0].size, 64)
+            self._buffers = (np.zeros(size, np.uint8), np.zeros(size, np.uint8), np.zeros(size, np.bool_))
+        flags, low_bit, mask = self._buffers
+        return flags[:n], low_bit[:n], mask[:n]
+
     def _reserve(self, size: int) -> None:
         self._evidence = _grow(self._evidence, size, 0.0)
         self._start = _grow(self._start, size, 0)
@@ -803,12 +812,16 @@ class PymlDetector:
             return self._not_running(stamp, k)
         self._reserve(n)
 
-        # -- counts (full passes, one byte per slot) ----------------------------------
-        usable_flags = st & (ACTIVE | TRAINED | SILENCED)
-        enabled = np.logical_and(usable_flags & ACTIVE, md)
-        total = int(np.count_nonzero(enabled))
-        counted = np.logical_and(usable_flags == (ACTIVE | TRAINED), md)
-        n_trained = int(np.count_nonzero(counted))
+        # -- counts (full passes, one byte per slot, into scratch buffers) -------------
+        flags, low_bit, mask = self._scratch(n)
+        np.bitwise_and(st, ACTIVE | TRAINED | SILENCED, out=flags)
+        np.bitwise_and(flags, ACTIVE, out=low_bit)
+        np.logical_and(low_bit.view(np.bool_), md, out=mask)
+        total = int(np.count_nonzero(mask))
+        np.equal(flags, ACTIVE | TRAINED, out=mask)
+        np.logical_and(mask, md, out=mask)
+        n_trained = int(np.count_nonzero(mask))
+        counted = mask  # scratch: read by index below, never kept
         onsets = np.flatnonzero(bt)
         if onsets.size:
             onsets = onsets[counted[onsets]]
@@ -824,7 +837,12 @@ class PymlDetector:
         if live.size and int(live[-1]) >= n:  # the slot space shrank: those episodes end
             dropped = live[live >= n]
             live = live[live < n]
-        cand = np.union1d(live, onsets) if onsets.size else live
+        if onsets.size and live.size:
+            cand = np.concatenate([live, onsets])
+            cand.sort()
+            cand = cand[np.concatenate([[True], cand[1:] != cand[:-1]])]
+        else:
+            cand = onsets if onsets.size else live
         gap = 0 if self._prev_k is None else k - self._prev_k - 1
         prev = self._evidence[cand]
         if gap and live.size:
@@ -916,23 +934,21 @@ class PymlDetector:
         self._prev_k = k
         self._last_t = stamp
 
-        # -- per-group values ------------------------------------------------------------------
-        ids = self._group_ids_array
-        values = np.zeros(ids.size, dtype=np.float64)
-        if ids.size:
+        # -- per-group values (only the groups with an engaged slot are not 0) --------------------
+        values = np.zeros(len(self._group_ids), dtype=np.float64)
+        if values.size and engaged_groups:
             engaged_ids = cx[cand[engaged]]
-            engaged_ids = engaged_ids[engaged_ids >= 0]
             size = self._group_total.size
-            engaged_ids = engaged_ids[engaged_ids < size]
-            totals = np.zeros(ids.size, dtype=np.float64)
-            inside = ids < size
-            totals[inside] = self._group_total[ids[inside]]
-            hits = np.zeros(ids.size, dtype=np.float64)
+            engaged_ids = engaged_ids[(engaged_ids >= 0) & (engaged_ids < size)]
             if engaged_ids.size:
-                counts = np.bincount(engaged_ids, minlength=size)
-                hits[inside] = counts[ids[inside]]
-            np.divide(hits, totals, out=values, where=totals > 0)
-            values = np.trunc(np.minimum(values, 1.0) * 10000.0) / 100
+                ids, hits = np.unique(engaged_ids, return_counts=True)
+                totals = self._group_total[ids]
+                shown = (totals > 0) & (ids < self._position.size)
+                ids, hits, totals = ids[shown], hits[shown], totals[shown]
+                at = self._position[ids]
+                shown = at >= 0
+                rates = np.minimum(hits[shown] / totals[shown], 1.0)
+                values[at[shown]] = np.trunc(rates * 10000.0) / 100
         groups = self._n_groups
         rate = math.trunc(min(engaged_groups / groups, 1.0) * 10000.0) / 100 if groups else 0.0
         anomalous = int(onsets.size)
