@@ -42,17 +42,18 @@ The rules (all in ticks, measured on a real 1-s host recording; the README's
    ends it and opens the next one, so two incidents in a row get an event
    each (the new wave's episodes, those that began at or after the first
    tick of its fresh episodes, are listed in the new event only). Bounds:
-   ``after`` = the first tick of the episodes that opened it
-   less ``update_every`` (the start of that tick's interval, as v1.33's
-   ``before - W * ue``); ``before`` = the last tick the event was sustained.
-   An event is reported on the tick it ends (or by :meth:`PymlDetector.finish`).
+   ``after`` = the first tick of the episodes that opened it less
+   ``update_every`` (the start of that tick's interval, as v1.33's ``before
+   - W * ue``); ``before`` = the last tick the event was sustained. An event
+   is reported on the tick it ends (or by :meth:`PymlDetector.finish`).
 5. **Attribution.** Each dimension with one of the event's own episodes is
    listed with its **mean calibrated surprise over the event**: the sum of
    ``g`` over the ticks the event was sustained (0 on ticks it did not
    saturate) divided by the number of those ticks, in [0, 1]; 1 means it
-   saturated at its rarest level on every one of them. It orders dimensions by how unusual their anomaly in the event
-   was against their own baseline, and it is v1.33's ``[[rate, "chart|dim"],
-   ...]`` shape, rate descending then id descending.
+   saturated at its rarest level on every one of them. It orders dimensions
+   by how unusual their anomaly in the event was against their own
+   baseline, in v1.33's ``[[rate, "chart|dim"], ...]`` shape, rate
+   descending then id descending.
 
 Without scores (``scores=None``) the host only has the bits: a bit then counts
 as a confirmed onset at once (``E = evidence_cap``) that fades by
@@ -87,6 +88,7 @@ from .detector import MAX_EVENT_DIMS, AnomalyEvent, _index, _slot, _slot_array, 
 
 __all__ = [
     "ACTIVE",
+    "CONFIG_FIELDS",
     "DEFAULT_PARAMETERS",
     "SILENCED",
     "TRAINED",
