@@ -842,7 +842,10 @@ class PymlDetector:
         if onsets.size and live.size:
             cand = np.concatenate([live, onsets])
             cand.sort()
-            cand = cand[np.concatenate([[True], cand[1:] != cand[:-1]])]
+            keep = np.empty(cand.size, dtype=np.bool_)
+            keep[0] = True
+            np.not_equal(cand[1:], cand[:-1], out=keep[1:])
+            cand = cand[keep]
         else:
             cand = onsets if onsets.size else live
         gap = 0 if self._prev_k is None else k - self._prev_k - 1
@@ -858,14 +861,16 @@ class PymlDetector:
         if sc is not None:
             s = sc[cand]
             saturated = s >= SATURATED
-            g = np.where(saturated, np.clip((s - SATURATED) / SATURATED, 0.0, 1.0), 0.0)
+            g = np.minimum(np.maximum((s - SATURATED) / SATURATED, 0.0), 1.0)
+            g[~saturated] = 0.0
             step = np.where(saturated, self._gain0 + self._decades * g, self._loss)
             needed = self._k_on
         else:
             g = is_bit.astype(np.float64)
             step = np.where(is_bit, self._cap, self._loss)
             needed = self._k_on_bits
-        evidence = np.where(ok & ((prev > 0.0) | is_bit), np.clip(prev + step, 0.0, self._cap), 0.0)
+        evidence = np.minimum(np.maximum(prev + step, 0.0), self._cap)
+        evidence[~(ok & ((prev > 0.0) | is_bit))] = 0.0
         in_episode = evidence > 0.0
         engaged = evidence >= self._confirm
         fresh = engaged & (k - start < self._onset)
@@ -943,7 +948,13 @@ class PymlDetector:
             size = self._group_total.size
             engaged_ids = engaged_ids[(engaged_ids >= 0) & (engaged_ids < size)]
             if engaged_ids.size:
-                ids, hits = np.unique(engaged_ids, return_counts=True)
+                engaged_ids.sort()
+                first = np.empty(engaged_ids.size, dtype=np.bool_)
+                first[0] = True
+                np.not_equal(engaged_ids[1:], engaged_ids[:-1], out=first[1:])
+                starts = np.flatnonzero(first)
+                ids = engaged_ids[starts]
+                hits = np.diff(np.append(starts, engaged_ids.size))
                 totals = self._group_total[ids]
                 shown = (totals > 0) & (ids < self._position.size)
                 ids, hits, totals = ids[shown], hits[shown], totals[shown]
