@@ -17,8 +17,9 @@ Baselines, measured in the same run:
 * the plain-Python model of the rules (tests/pyml_events_reference.py) at
   10,000 slots, the obvious way to write them.
 
-Budgets: at most 10 ns per slot at 100,000 slots on a quiet tick, no slower
-than the v1.33 tick at that size, and at least 100x the plain model.
+Budgets: at most 10 ns per slot at 100,000 slots on a quiet tick and at most
+twice the v1.33 detector tick at that size (DESIGN §6: the ``pyml`` profile's
+tick at most twice ``netdata-1.33``'s), and at least 100x the plain model.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def test_budget_ns_per_slot():
     if SMALL:
         pytest.skip("the per-slot budget is for 100,000 slots")
     assert ns < BUDGET_NS_PER_SLOT
-    assert ns <= v133
+    assert ns <= 2.0 * v133
 
 
 def test_budget_vs_plain_model():
