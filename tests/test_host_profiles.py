@@ -140,7 +140,7 @@ def test_profiles_share_the_host_api_and_v1_33_keeps_its_charts():
         assert host.ml_info()["version"] == 1 and host.ml_info()["profile"] == "netdata-1.33"
 
 
-@pytest.mark.parametrize("profile", ["netdata-2", "pyml"])
+@pytest.mark.parametrize("profile", ["netdata-2"])
 def test_a_netdata_conf_selects_the_profile_of_the_host(profile, tmp_path):
     conf = tmp_path / "netdata.conf"
     conf.write_text(f"[ml]\n\tenabled = yes\n\tprofile = {profile}\n\ttraining window = 2h\n")

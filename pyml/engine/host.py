@@ -155,10 +155,13 @@ class Host:
         self.ml_enabled = bool(cfg.enabled) and not cfg.host_is_skipped(name)
 
         window, threshold = cfg.suppression
+        calibration = cfg.calibration_settings(self.update_every)
+        self._calibrated = calibration["calibration"] != "none"
         self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.effective_smooth_n(self.update_every),
                                lag_n=cfg.lag_n, threshold=cfg.dimension_anomaly_score_threshold,
                                models=cfg.models_per_dimension, features=cfg.feature_variant,
-                               suppression_window=window, suppression_threshold=threshold)
+                               suppression_window=window, suppression_threshold=threshold,
+                               **(calibration if self._calibrated else {}))
         # Training: deterministic sub-sampling per host (Netdata seeds it per process at random).
         self._training_seed = zlib.crc32(f"pyml.training.{name}".encode("utf-8"))
         self._ring_size = cfg.models_per_dimension
@@ -189,7 +192,12 @@ class Host:
         self._context_ids: dict[str, int] = {}
         self._context_names: list[str] = []
         self._context_of_slot = np.zeros(0, dtype=np.int32)  # -1 for slots of charts that are not modelled
-        self._host_level = make_host_level(cfg, self.update_every, self._id_of_slot, self._context_names.__getitem__)
+        # Modelled charts as small integers per slot (-1: not modelled), for detectors grouping by chart.
+        self._chart_ids: dict[str, int] = {}
+        self._chart_names: list[str] = []
+        self._chart_of_slot = np.zeros(0, dtype=np.int32)
+        self._host_level = make_host_level(cfg, self.update_every, self._id_of_slot, self._context_names.__getitem__,
+                                           self._chart_names.__getitem__)
         self._restored_charts: set[str] = set()
         self._registry_dirty = False
         self._slot_index_cache: np.ndarray | None = np.zeros(0, dtype=np.int64)  # slots in collect_all order
@@ -202,7 +210,9 @@ class Host:
         self._last_result: Any = None
         self._last_output: HostTickOutput | None = None
         self._last_words = np.zeros(0, dtype=np.uint32)
-        self._peaks = ScorePeaks(cfg.score_peak_window) if cfg.score_peak_window > 0 else None
+        # score peaks in Python for a thresholded profile that asks for them (the calibration does its own)
+        self._peaks = (ScorePeaks(cfg.score_peak_window)
+                       if cfg.score_peak_window > 0 and not self._calibrated else None)
 
         self._lock = threading.RLock()                  # store and registry vs. the trainer
         self._models_to_save: list[tuple[int, str]] = []   # trained, applied by the next tick, then saved
@@ -346,8 +356,9 @@ class Host:
                 self._slot_index_cache = None
             self._modelled[slot] = chart.modelled
             self._collected[slot] = 0
-            # Only modelled charts' contexts reach the host level (-1: none).
+            # Only modelled charts' contexts and ids reach the host level (-1: none).
             self._context_of_slot[slot] = self._context_id(chart) if chart.modelled else -1
+            self._chart_of_slot[slot] = self._chart_id(chart) if chart.modelled else -1
             if chart.modelled:
                 k = self._last_k if self._last_k is not None else 0
                 self._scheduler.add(slot, dim_id, k)
@@ -383,6 +394,14 @@ class Host:
             self._context_names.append(name)
         return ident
 
+    def _chart_id(self, chart: Chart) -> int:
+        """The small integer standing for the chart (its id's position in order of appearance)."""
+        ident = self._chart_ids.get(chart.id)
+        if ident is None:
+            ident = self._chart_ids[chart.id] = len(self._chart_names)
+            self._chart_names.append(chart.id)
+        return ident
+
     def _ensure_slot_arrays(self, n: int) -> None:
         if n <= self._modelled.size:
             return
@@ -391,6 +410,8 @@ class Host:
         self._collected = np.concatenate([self._collected, np.zeros(size - self._collected.size, dtype=np.int64)])
         self._context_of_slot = np.concatenate(
             [self._context_of_slot, np.full(size - self._context_of_slot.size, -1, dtype=np.int32)])
+        self._chart_of_slot = np.concatenate(
+            [self._chart_of_slot, np.full(size - self._chart_of_slot.size, -1, dtype=np.int32)])
         self._store.ensure_capacity(size)
         self._tiers.ensure_capacity(size)
 
@@ -507,8 +528,11 @@ class Host:
               want_scores: bool = False) -> np.ndarray | None:
         k = self._store.tick_of(t)
         started = time.perf_counter()
-        scores = None
-        if want_scores or self._peaks is not None:
+        scores = levels = None
+        if self._calibrated:
+            # the calibration stage's reported scores, and its scores before the once-per-incident cut
+            words, scores, levels = self._bank.tick(by_slot, reset=reset, want_scores=True, want_levels=True)
+        elif want_scores or self._peaks is not None:
             words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
             if self._peaks is not None:
                 self._peaks.ensure_size(scores.size)
@@ -525,6 +549,7 @@ class Host:
             out = self._host_level.tick(HostTickInput(
                 t=k * self.update_every, bits=anomalous, status=self._bank.status()[: words.size],
                 modelled=modelled, contexts=self._context_of_slot[: words.size],
+                charts=self._chart_of_slot[: words.size], levels=levels,
                 prediction_ms=(time.perf_counter() - started) * 1000.0,
                 training_total_ms=sum(durations), training_max_ms=max(durations, default=0.0)))
             self._last_result = out.result
@@ -945,6 +970,7 @@ class Host:
             if not chart.modelled:
                 continue
             self._context_of_slot[slot] = self._context_id(chart)
+            self._chart_of_slot[slot] = self._chart_id(chart)
             trained = False
             if dim_id in saved:
                 try:

@@ -32,7 +32,9 @@ import numpy as np
 from .charts import INTERNAL_CHARTS, InternalChart, internal_row
 from .charts_v2 import CONTEXT_CHART_ID, internal_charts_v2, internal_row_v2
 from .detector import AnomalyDetector, AnomalyEvent
+from .charts_pyml import PYML_CHARTS, internal_row_pyml
 from .grouped_rate import GroupedRateDetector
+from .pyml_events import PymlDetector
 
 __all__ = ["HOST_LEVELS", "HostLevel", "HostTickInput", "HostTickOutput", "make_host_level"]
 
@@ -48,7 +50,8 @@ class HostTickInput:
     bits: np.ndarray         # bool: the stored anomaly bit of each modelled slot (False elsewhere)
     status: np.ndarray       # uint8: the bank's status flags
     modelled: np.ndarray     # bool: slot belongs to a modelled chart
-    contexts: np.ndarray     # int: context id of each slot (see HostLevel.tick)
+    contexts: np.ndarray     # int: context id of each slot, -1 for slots of charts not modelled
+    charts: np.ndarray       # int: chart id of each slot, -1 for slots of charts not modelled
     prediction_ms: float = 0.0
     training_total_ms: float = 0.0
     training_max_ms: float = 0.0
@@ -85,7 +88,7 @@ class BitRateWindowLevel:
     dynamic_chart: Optional[str] = None
 
     def __init__(self, cfg: Any, update_every: int, slot_id: Mapping[int, str],
-                 context_name: Callable[[int], str]) -> None:
+                 context_name: Callable[[int], str], chart_name: Callable[[int], str]) -> None:
         self.detector = AnomalyDetector.from_config(cfg, update_every=update_every, slot_id=slot_id)
         self.charts = INTERNAL_CHARTS
         self._last: Any = None
@@ -126,7 +129,7 @@ class GroupedRateLevel:
     dynamic_chart: Optional[str] = CONTEXT_CHART_ID
 
     def __init__(self, cfg: Any, update_every: int, slot_id: Mapping[int, str],
-                 context_name: Callable[[int], str]) -> None:
+                 context_name: Callable[[int], str], chart_name: Callable[[int], str]) -> None:
         self.detector = GroupedRateDetector(
             update_every, grouping_duration=cfg.grouping_duration, grouping_method=cfg.grouping_method,
             host_rate_threshold_percent=round(cfg.host_rate_threshold_fraction * 100.0, 10),
@@ -163,22 +166,59 @@ class GroupedRateLevel:
         return dict(self.detector.ml_info())
 
 
+class PymlLevel:
+    """``pyml``: events from charts whose confirmed anomalies start together (:class:`PymlDetector`).
+
+    Groups are charts (measured slightly better than contexts on the tuning
+    host case); the per-slot calibrated scores come with the tick when the
+    bank computes them, else the detector works on the bits alone.
+    """
+
+    dynamic_chart: Optional[str] = CONTEXT_CHART_ID
+
+    def __init__(self, cfg: Any, update_every: int, slot_id: Mapping[int, str],
+                 context_name: Callable[[int], str], chart_name: Callable[[int], str]) -> None:
+        self.detector = PymlDetector.from_config(cfg, update_every, slot_id=slot_id, context_name=chart_name)
+        self.charts = PYML_CHARTS
+
+    def add_slot(self, slot: int) -> None:
+        self.detector.add_slot(slot)
+
+    def remove_slot(self, slot: int) -> None:
+        self.detector.remove_slot(slot)
+
+    def tick(self, tick: HostTickInput) -> HostTickOutput:
+        result = self.detector.tick(tick.t, tick.bits, tick.status, tick.modelled, tick.charts, tick.levels)
+        dynamic = list(zip(result.contexts, (float(v) for v in result.context_values)))
+        return HostTickOutput(row=internal_row_pyml(result), dynamic=dynamic, event=result.event, result=result)
+
+    def finish(self) -> Optional[AnomalyEvent]:
+        return self.detector.finish()
+
+    def ml_info(self) -> dict[str, int]:
+        return dict(self.detector.ml_info())
+
+    def resume(self, last_t: int, read: Callable[[str, int, int], tuple[np.ndarray, np.ndarray]]) -> None:
+        """After a restart the evidence of every dimension starts from nothing."""
+
+
 #: The host-level detectors by the name a profile gives (``MLConfig.host_detector``).
 HOST_LEVELS: dict[str, Callable[..., HostLevel]] = {
     "bitrate-window": BitRateWindowLevel,
     "grouped-rate": GroupedRateLevel,
+    "pyml": PymlLevel,
 }
 
 
 def make_host_level(cfg: Any, update_every: int, slot_id: Mapping[int, str],
-                    context_name: Callable[[int], str]) -> HostLevel:
+                    context_name: Callable[[int], str], chart_name: Callable[[int], str]) -> HostLevel:
     """The host-level detector ``cfg.host_detector`` names, for one host."""
     try:
         factory = HOST_LEVELS[cfg.host_detector]
     except KeyError:
         raise ValueError(f"no host-level detector named {cfg.host_detector!r} "
                          f"(known: {', '.join(sorted(HOST_LEVELS))})") from None
-    return factory(cfg, update_every, slot_id, context_name)
+    return factory(cfg, update_every, slot_id, context_name, chart_name)
 
 
 def chart_dimensions(charts: Sequence[InternalChart]) -> list[tuple[str, str]]:
