@@ -15,8 +15,11 @@ import os
 import sys
 from glob import glob
 
-from pybind11.setup_helpers import Pybind11Extension
+from pybind11.setup_helpers import ParallelCompile, Pybind11Extension
 from setuptools import setup
+
+# Compile the sources in parallel (PYML_BUILD_JOBS, default: one per CPU).
+ParallelCompile("PYML_BUILD_JOBS", default=0).install()
 
 
 def _strip_flags() -> list:

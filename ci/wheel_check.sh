@@ -1,20 +1,119 @@
 #!/usr/bin/env bash
-# Build an sdist, build a wheel from it, install the wheel into a clean virtual
-# environment and run the tests from outside the source tree.
+# The release path on this machine, checked end to end:
+#  1. the cibuildwheel table selects exactly the release wheels (no build: that
+#     needs the manylinux/musllinux images or a Mac; `cibuildwheel` runs them);
+#  2. an sdist, then a wheel built from that sdist; `twine check --strict` on both
+#     (the README renders on an index, the metadata is complete);
+#  3. the wheel repaired by auditwheel to a manylinux tag; the tag, a stripped
+#     extension and its dependencies (system libraries only, nothing grafted)
+#     checked;
+#  4. the repaired wheel installed in a clean virtual environment whose PATH has
+#     no compiler, and the test suite run from outside the source tree;
+#  5. the type stubs: `mypy --strict` on a user program of the public API and
+#     `stubtest` of pyml._core against the installed extension.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${TMPDIR:-/tmp}/pyml-wheel-check-$$"
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
-python3 -m venv "$work/build-env"
-"$work/build-env/bin/pip" install -q --upgrade pip build
-(cd "$repo" && "$work/build-env/bin/python" -m build --sdist --outdir "$work/dist" >/dev/null)
-"$work/build-env/bin/pip" wheel -q --no-deps -w "$work/wheelhouse" "$work"/dist/*.tar.gz
-python3 -m venv "$work/test-env"
+step() { printf '\n== wheel check: %s\n' "$*"; }
+
+step "tools (pyproject.toml [dependency-groups] wheel, typing)"
+python3 -m venv "$work/tools"
+"$work/tools/bin/python" -m pip install -q --upgrade pip
+(cd "$repo" && "$work/tools/bin/pip" install -q --group wheel --group typing)
+tools="$work/tools/bin"
+
+step "cibuildwheel selects the release wheels"
+expected_linux=""
+for py in cp39 cp310 cp311 cp312 cp313; do
+    expected_linux+="$py-manylinux_x86_64 $py-manylinux_aarch64 $py-musllinux_x86_64 "
+done
+got_linux=$(cd "$repo" && "$tools/cibuildwheel" --print-build-identifiers --platform linux | sort | tr '\n' ' ')
+want_linux=$(printf '%s\n' $expected_linux | sort | tr '\n' ' ')
+if [ "$got_linux" != "$want_linux" ]; then
+    echo "cibuildwheel (linux) would build: $got_linux" >&2
+    echo "expected:                         $want_linux" >&2
+    exit 1
+fi
+echo "linux: $(echo "$got_linux" | wc -w) wheels: $got_linux"
+
+step "sdist, then a wheel from the sdist"
+(cd "$repo" && "$tools/python" -m build --outdir "$work/dist" . >"$work/build.log" 2>&1) || {
+    tail -50 "$work/build.log" >&2
+    exit 1
+}
+ls -l "$work/dist"
+"$tools/twine" check --strict "$work"/dist/*
+
+step "auditwheel: manylinux tag, stripped, self-contained"
+raw=$(ls "$work"/dist/*.whl)
+"$tools/auditwheel" show "$raw"
+"$tools/auditwheel" repair --wheel-dir "$work/wheelhouse" "$raw" >"$work/repair.log" 2>&1 || {
+    cat "$work/repair.log" >&2
+    exit 1
+}
 wheel=$(ls "$work"/wheelhouse/*.whl)
-"$work/test-env/bin/pip" install -q "${wheel}[test]"
+name=$(basename "$wheel")
+echo "repaired: $name"
+arch=$(uname -m)
+if ! [[ "$name" =~ -cp3[0-9]+-cp3[0-9]+-(manylinux_2_[0-9]+_${arch}|manylinux2014_${arch})(\.manylinux_2_[0-9]+_${arch})*\.whl$ ]]; then
+    echo "not a manylinux wheel tag for $arch: $name" >&2
+    exit 1
+fi
+"$tools/twine" check --strict "$wheel"
+mkdir -p "$work/unzipped"
+"$tools/python" -m zipfile -e "$wheel" "$work/unzipped"
+if ls -d "$work"/unzipped/*.libs >/dev/null 2>&1; then
+    echo "auditwheel grafted libraries into the wheel (the extension must need system libraries only):" >&2
+    ls "$work"/unzipped/*.libs >&2
+    exit 1
+fi
+so=$(ls "$work"/unzipped/pyml/_core*.so)
+echo "extension: $(basename "$so"), $(stat -c %s "$so") bytes"
+sections=$(readelf -S --wide "$so")
+if grep -qE '\.symtab|\.debug_' <<<"$sections"; then
+    echo "the extension is not stripped (symbol table or debug sections left):" >&2
+    grep -E '\.symtab|\.debug_' <<<"$sections" >&2
+    exit 1
+fi
+needed=$(readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
+echo "needs: $needed"
+for lib in $needed; do
+    case "$lib" in
+        libstdc++.so.6 | libm.so.6 | libgcc_s.so.1 | libc.so.6 | libpthread.so.0 | libdl.so.2 | librt.so.1) ;;
+        ld-linux*) ;;
+        *) echo "the extension needs $lib, which no manylinux system provides" >&2; exit 1 ;;
+    esac
+done
+if ! readelf --dyn-syms --wide "$so" | grep -q ' PyInit__core$'; then
+    echo "the stripped extension lost its PyInit__core export" >&2
+    exit 1
+fi
+
+step "install in a clean environment without a compiler; tests from outside the source tree"
+python3 -m venv "$work/test-env"
+env="$work/test-env/bin"
+nocc="$env"   # the only PATH entry: the environment's own scripts (python, pip, pytest, pyml)
+for compiler in cc c++ gcc g++ clang clang++ ld; do
+    if PATH="$nocc" command -v "$compiler" >/dev/null 2>&1; then
+        echo "a compiler ($compiler) is on the test PATH" >&2
+        exit 1
+    fi
+done
+PATH="$nocc" CC=false CXX=false "$env/python" -m pip install -q --upgrade pip
+PATH="$nocc" CC=false CXX=false "$env/pip" install -q --only-binary :all: "${wheel}[test]"
 mkdir -p "$work/run"
 cp -r "$repo/tests" "$repo/pyproject.toml" "$work/run/"
 cd "$work/run"
-"$work/test-env/bin/python" -c "import pyml, sys; assert 'site-packages' in pyml.__file__, pyml.__file__"
-"$work/test-env/bin/pytest" -q -p no:cacheprovider
+PATH="$nocc" "$env/python" -c "import pyml, sys; assert 'site-packages' in pyml.__file__, pyml.__file__"
+PATH="$nocc" "$env/pyml" --version
+# test_dlib_parity builds a C++ program against Debian's dlib: it needs the
+# compiler this environment must not have, and runs in ci/python_tests.sh.
+PATH="$nocc" "$env/pytest" -q -p no:cacheprovider --ignore=tests/test_dlib_parity.py
+
+step "type stubs: mypy --strict on a user program; stubtest of pyml._core"
+"$tools/mypy" --strict --no-incremental --python-executable "$env/python" tests/typing/user_program.py
+PATH="$nocc" "$env/pip" install -q --group typing
+PATH="$nocc" "$env/python" -m mypy.stubtest pyml._core --ignore-missing-stub
+echo "wheel check: ok ($name)"
