@@ -90,6 +90,16 @@ if ! readelf --dyn-syms --wide "$so" | grep -q ' PyInit__core$'; then
     echo "the stripped extension lost its PyInit__core export" >&2
     exit 1
 fi
+if [ "$arch" = x86_64 ]; then
+    # Built for the baseline, with the bank's AVX2 kernel inside, chosen at run time:
+    # its 256-bit (ymm) instructions must be in the extension.
+    ymm=$(objdump -d --no-show-raw-insn "$so" | grep -c 'ymm' || true)
+    echo "AVX2 kernel: $ymm instructions on ymm registers"
+    if [ "$ymm" -eq 0 ]; then
+        echo "the extension has no AVX2 code: the bank's run-time choice of kernel is gone" >&2
+        exit 1
+    fi
+fi
 
 step "install in a clean environment without a compiler; tests from outside the source tree"
 python3 -m venv "$work/test-env"
