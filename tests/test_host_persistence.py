@@ -169,3 +169,23 @@ def test_sigkill_at_random_moments_loses_nothing_completed(tmp_path):
         missing = [t for t in recent if t not in rows or any(v is None for v in rows[t])]
         assert not missing, f"ticks lost after SIGKILL in round {round_}: {missing[:10]}"
         host.close()
+
+
+def test_models_of_removed_dimensions_are_deleted_and_not_restored(tmp_path):
+    host = new_host(storage_dir=tmp_path)
+    host.add_chart("net.eth0", ["received", "sent"])
+    data = series(200)
+    for i in range(200):
+        host.collect_all(T0 + i, np.concatenate([data[i], data[i, :2]]))
+    host.train_now()
+    host.collect_all(T0 + 200, np.concatenate([data[0], data[0, :2]]))  # applies and saves the models
+    host.flush()
+    saved = host._db.load_models(host.host_id)
+    assert {"net.eth0|received", "net.eth0|sent"} <= set(saved)
+    host.remove_chart("net.eth0")
+    host.collect_all(T0 + 201, data[1])  # the tick deletes the removed dimensions' models
+    assert not {"net.eth0|received", "net.eth0|sent"} & set(host._db.load_models(host.host_id))
+    host.close()
+    with pyml.Host("persist", event_config(), background=False, storage_dir=tmp_path) as again:
+        again.add_chart("net.eth0", ["received", "sent"])  # same ids: a new chart, not the removed one
+        assert again._bank.model(again._slot_of["net.eth0|received"]) is None

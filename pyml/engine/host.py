@@ -157,14 +157,16 @@ class Host:
         )
         self._scheduler = TrainingScheduler(cfg.train_every, cfg.min_train_samples)
         self._charts: dict[str, Chart] = {}
-        self._dim_ids: list[str] = []            # collect_all order
-        self._dim_slots: list[int] = []          # slot of each dimension, same order
+        # Collected dimensions in collect_all order (dicts keep insertion order):
+        # adding or removing one is O(1); the slot index array is rebuilt
+        # lazily, once, at the next tick that needs it.
+        self._collected_dims: dict[str, int] = {}   # dimension id -> slot
         self._slot_of: dict[str, int] = {}
         self._id_of_slot: dict[int, str] = {}
         self._detector = AnomalyDetector.from_config(cfg, update_every=self.update_every, slot_id=self._id_of_slot)
         self._restored_charts: set[str] = set()
         self._registry_dirty = False
-        self._slot_index = np.zeros(0, dtype=np.int64)  # cached array of _dim_slots
+        self._slot_index_cache: np.ndarray | None = np.zeros(0, dtype=np.int64)  # slots in collect_all order
         self._modelled = np.zeros(0, dtype=bool)        # per slot
         self._collected = np.zeros(0, dtype=np.int64)   # per slot: values since added
         self._last_k: int | None = None
@@ -177,6 +179,7 @@ class Host:
 
         self._lock = threading.RLock()                  # store and registry vs. the trainer
         self._models_to_save: list[tuple[int, str]] = []   # trained, applied by the next tick, then saved
+        self._models_to_delete: list[str] = []             # of removed dimensions, deleted by the next tick
         self._training_ms: list[float] = []             # durations since the last tick (read-and-zeroed)
         self._train_queue: list[int] = []
         self._training_batches = 0                      # batches taken off the queue, not finished
@@ -247,7 +250,7 @@ class Host:
             raise KeyError(f"chart {chart_id!r} has no dimension {dimension!r}")
         with self._lock:
             chart.dimensions.remove(dimension)
-            self._remove_dimension_id(f"{chart_id}|{dimension}")
+            self._remove_dimension_ids([f"{chart_id}|{dimension}"])
 
     def remove_chart(self, chart_id: str) -> None:
         """Remove a chart and all its dimensions."""
@@ -255,8 +258,7 @@ class Host:
         if chart.internal:
             raise ValueError(f"chart {chart_id!r} is pyml's own and cannot be removed")
         with self._lock:
-            for d in list(chart.dimensions):
-                self._remove_dimension_id(f"{chart_id}|{d}")
+            self._remove_dimension_ids([f"{chart_id}|{d}" for d in chart.dimensions])
             del self._charts[chart_id]
 
     def charts(self) -> list[Chart]:
@@ -269,7 +271,16 @@ class Host:
 
     def dimension_ids(self) -> list[str]:
         """``"chart|dimension"`` ids in the order ``collect_all`` expects."""
-        return list(self._dim_ids)
+        return list(self._collected_dims)
+
+    @property
+    def _slot_index(self) -> np.ndarray:
+        """The slot of each collected dimension, in ``collect_all`` order (cached)."""
+        index = self._slot_index_cache
+        if index is None:
+            index = np.fromiter(self._collected_dims.values(), dtype=np.int64, count=len(self._collected_dims))
+            self._slot_index_cache = index
+        return index
 
     def _chart(self, chart_id: str) -> Chart:
         try:
@@ -294,10 +305,9 @@ class Host:
             chart.dimensions.append(dimension)
             self._slot_of[dim_id] = slot
             if not chart.internal:
-                self._dim_ids.append(dim_id)
-                self._dim_slots.append(slot)
+                self._collected_dims[dim_id] = slot
                 self._id_of_slot[slot] = dim_id
-                self._slot_index = np.asarray(self._dim_slots, dtype=np.int64)
+                self._slot_index_cache = None
             self._modelled[slot] = chart.modelled
             self._collected[slot] = 0
             if chart.modelled:
@@ -306,22 +316,24 @@ class Host:
                 self._detector.add_slot(slot)
             self._registry_dirty = True
 
-    def _remove_dimension_id(self, dim_id: str) -> None:
-        slot = self._slot_of.pop(dim_id)
-        del self._id_of_slot[slot]
-        index = self._dim_ids.index(dim_id)
-        del self._dim_ids[index]
-        del self._dim_slots[index]
-        self._slot_index = np.asarray(self._dim_slots, dtype=np.int64)
-        if self._modelled[slot]:
-            self._scheduler.remove(slot)
-            self._detector.remove_slot(slot)
-        self._modelled[slot] = False
-        self._collected[slot] = 0
-        if slot in self._train_queue:
-            self._train_queue.remove(slot)
-        self._bank.remove_slot(slot)
-        self._db.delete_models(self.host_id, [dim_id])
+    def _remove_dimension_ids(self, dim_ids: list[str]) -> None:
+        """Free the slots of these dimensions (O(1) each; their saved models go in one statement).
+
+        A slot still waiting in the training queue is left there: training
+        skips slots that are no longer in use.
+        """
+        for dim_id in dim_ids:
+            slot = self._slot_of.pop(dim_id)
+            del self._id_of_slot[slot]
+            del self._collected_dims[dim_id]
+            if self._modelled[slot]:
+                self._scheduler.remove(slot)
+                self._detector.remove_slot(slot)
+            self._modelled[slot] = False
+            self._collected[slot] = 0
+            self._bank.remove_slot(slot)
+        self._slot_index_cache = None
+        self._models_to_delete.extend(dim_ids)
         self._registry_dirty = True
 
     def _ensure_slot_arrays(self, n: int) -> None:
@@ -355,8 +367,8 @@ class Host:
         """
         t = _check_time(t)
         arr = as_float64("values", values)
-        if arr.ndim != 1 or arr.size != len(self._dim_ids):
-            raise ValueError(f"values must be 1-D with {len(self._dim_ids)} elements (one per dimension), "
+        if arr.ndim != 1 or arr.size != len(self._collected_dims):
+            raise ValueError(f"values must be 1-D with {len(self._collected_dims)} elements (one per dimension), "
                              f"got shape {arr.shape}")
         flags = as_flags("reset", reset, arr.shape)
         if self._pending_t is not None:
@@ -474,6 +486,7 @@ class Host:
             scores = None
         if self.ml_enabled:
             self._on_detector_result(self._last_result)
+            self._delete_removed_models()
             self._save_applied_models(k)
             if self.background:
                 due = self._scheduler.due(k, self._collected)
@@ -485,6 +498,13 @@ class Host:
 
     def _trained_mask(self, n: int) -> np.ndarray:
         return self._bank.trained_mask()[:n]
+
+    def _delete_removed_models(self) -> None:
+        """Delete the saved models of dimensions removed since the last tick, in one transaction."""
+        if self._models_to_delete:
+            with self._lock:
+                todo, self._models_to_delete = self._models_to_delete, []
+            self._db.delete_models(self.host_id, todo)
 
     def _save_applied_models(self, k: int) -> None:
         """Persist the models that this tick applied (storage_dir only)."""
@@ -675,7 +695,7 @@ class Host:
             for c in self._charts.values()
         ]
         document = {"version": _REGISTRY_VERSION, "host": self.name, "host_id": self.host_id,
-                    "update_every": self.update_every, "order": self._dim_ids, "charts": charts}
+                    "update_every": self.update_every, "order": list(self._collected_dims), "charts": charts}
         tmp = self._registry_path.with_suffix(".json.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(document, f)
@@ -728,8 +748,7 @@ class Host:
                 by_id[dim_id] = (chart, dim, int(slot))
         for dim_id in order:
             chart, _, slot = by_id[dim_id]
-            self._dim_ids.append(dim_id)
-            self._dim_slots.append(slot)
+            self._collected_dims[dim_id] = slot
             self._id_of_slot[slot] = dim_id
             self._modelled[slot] = chart.modelled
             if not chart.modelled:
@@ -746,7 +765,7 @@ class Host:
                 self._collected[slot] = int(np.count_nonzero(words))
             self._scheduler.add(slot, dim_id, k, trained=trained)
             self._detector.add_slot(slot)
-        self._slot_index = np.asarray(self._dim_slots, dtype=np.int64)
+        self._slot_index_cache = None
 
     def _merge_restored_chart(self, chart_id: str, dims: list[str], name: str | None, info: dict[str, Any]) -> Chart:
         """``add_chart`` of a chart restored from ``storage_dir``: keep its samples, add new dimensions."""
@@ -775,6 +794,7 @@ class Host:
         if self._worker is not None:
             self._worker.join()
             self._worker = None
+        self._delete_removed_models()
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()

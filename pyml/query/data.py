@@ -204,7 +204,7 @@ class DataQuery:
 
     def _modelled_slots(self) -> tuple[list[str], list[int]]:
         host = self.host
-        ids = [d for d in host._dim_ids if host._modelled[host._slot_of[d]]]
+        ids = [d for d in host.dimension_ids() if host._modelled[host._slot_of[d]]]
         return ids, [host._slot_of[d] for d in ids]
 
     def _anomaly_counts(self, after: Any, before: Any) -> tuple[list[str], np.ndarray, np.ndarray]:
