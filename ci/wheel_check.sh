@@ -25,18 +25,24 @@ python3 -m venv "$work/tools"
 tools="$work/tools/bin"
 
 step "cibuildwheel selects the release wheels"
-expected_linux=""
+selects() {  # selects PLATFORM EXPECTED-IDENTIFIERS...
+    local platform=$1 got want
+    shift
+    got=$(cd "$repo" && "$tools/cibuildwheel" --print-build-identifiers --platform "$platform" | sort | tr '\n' ' ')
+    want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+    if [ "$got" != "$want" ]; then
+        printf 'cibuildwheel (%s) would build: %s\nexpected:                    %s\n' "$platform" "$got" "$want" >&2
+        exit 1
+    fi
+    echo "$platform: $# wheels: $got"
+}
+linux=() macos=()
 for py in cp39 cp310 cp311 cp312 cp313; do
-    expected_linux+="$py-manylinux_x86_64 $py-manylinux_aarch64 $py-musllinux_x86_64 "
+    linux+=("$py-manylinux_x86_64" "$py-manylinux_aarch64" "$py-musllinux_x86_64")
+    macos+=("$py-macosx_x86_64" "$py-macosx_arm64")
 done
-got_linux=$(cd "$repo" && "$tools/cibuildwheel" --print-build-identifiers --platform linux | sort | tr '\n' ' ')
-want_linux=$(printf '%s\n' $expected_linux | sort | tr '\n' ' ')
-if [ "$got_linux" != "$want_linux" ]; then
-    echo "cibuildwheel (linux) would build: $got_linux" >&2
-    echo "expected:                         $want_linux" >&2
-    exit 1
-fi
-echo "linux: $(echo "$got_linux" | wc -w) wheels: $got_linux"
+selects linux "${linux[@]}"
+selects macos "${macos[@]}"
 
 step "sdist, then a wheel from the sdist"
 (cd "$repo" && "$tools/python" -m build --outdir "$work/dist" . >"$work/build.log" 2>&1) || {
