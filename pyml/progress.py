@@ -1,4 +1,4 @@
-"""A progress bar on stderr for long work (replays, sweeps, the demo): tqdm when installed, else a line rewritten in place.
+"""A progress bar on stderr for long work (replays, sweeps, the demo): tqdm, else a line rewritten in place.
 
 Lines printed while a bar is drawn must not land on top of it: in a terminal,
 stdout and stderr share one screen, and the bar's line has no newline until it

@@ -315,11 +315,12 @@ def test_score_peak_window_as_a_fraction_of_each_files_training(windows: dict) -
         assert PEAK_WINDOW_FRACTION == 0.4
     assert configs[1][NAMES[0]].score_peak_window != configs[1][NAMES[1]].score_peak_window
     # Sized on the training minimum the grid itself sets.
-    both = _configs(expand_grid({"min_train_samples": [100, 300], "score_peak_window": [TrainingFraction(0.5)]}),
-                    lengths, None, DEFAULT_PROBATIONARY_PERCENT)
+    grid = {"min_train_samples": [100, 300], "score_peak_window": [TrainingFraction(0.5)]}
+    both = _configs(expand_grid(grid), lengths, None, DEFAULT_PROBATIONARY_PERCENT)
     assert [c[NAMES[0]].score_peak_window for c in both] == [50, 150]
     base = MLConfig(min_train_samples=200, max_train_samples=800, train_every=200, clamp=False)
-    with_base = _configs(expand_grid({"score_peak_window": [TrainingFraction(0.25)]}), lengths, base, DEFAULT_PROBATIONARY_PERCENT)
+    quarter = expand_grid({"score_peak_window": [TrainingFraction(0.25)]})
+    with_base = _configs(quarter, lengths, base, DEFAULT_PROBATIONARY_PERCENT)
     assert with_base[0][NAMES[0]].score_peak_window == 50
 
 
