@@ -92,14 +92,16 @@ for lib in $needed; do
         *) echo "the extension needs $lib, which no manylinux system provides" >&2; exit 1 ;;
     esac
 done
-if ! readelf --dyn-syms --wide "$so" | grep -q ' PyInit__core$'; then
+dynsyms=$(readelf --dyn-syms --wide "$so")  # (a pipe into grep -q would fail on SIGPIPE under pipefail)
+if ! grep -q ' PyInit__core$' <<<"$dynsyms"; then
     echo "the stripped extension lost its PyInit__core export" >&2
     exit 1
 fi
 if [ "$arch" = x86_64 ]; then
     # Built for the baseline, with the bank's AVX2 kernel inside, chosen at run time:
     # its 256-bit (ymm) instructions must be in the extension.
-    ymm=$(objdump -d --no-show-raw-insn "$so" | grep -c 'ymm' || true)
+    disassembly=$(objdump -d --no-show-raw-insn "$so")
+    ymm=$(grep -c 'ymm' <<<"$disassembly" || true)
     echo "AVX2 kernel: $ymm instructions on ymm registers"
     if [ "$ymm" -eq 0 ]; then
         echo "the extension has no AVX2 code: the bank's run-time choice of kernel is gone" >&2
