@@ -112,7 +112,15 @@ fi
 step "install in a clean environment without a compiler; tests from outside the source tree"
 python3 -m venv "$work/test-env"
 env="$work/test-env/bin"
-nocc="$env"   # the only PATH entry: the environment's own scripts (python, pip, pytest, pyml)
+# PATH: the environment's own scripts (python, pip, pytest, pyml) and, on x86-64, qemu-x86_64 alone,
+# which tests/test_bank_kernels.py needs to run the wheel's baseline kernel on a CPU without AVX2.
+shim="$work/shim"
+mkdir -p "$shim"
+if [ "$arch" = x86_64 ]; then
+    qemu=$(command -v qemu-x86_64) || { echo "qemu-x86_64 is missing (ci/system_deps.sh installs qemu-user)" >&2; exit 1; }
+    ln -s "$qemu" "$shim/qemu-x86_64"
+fi
+nocc="$env:$shim"
 for compiler in cc c++ gcc g++ clang clang++ ld; do
     if PATH="$nocc" command -v "$compiler" >/dev/null 2>&1; then
         echo "a compiler ($compiler) is on the test PATH" >&2
