@@ -17,11 +17,14 @@ work="${TMPDIR:-/tmp}/pyml-wheel-check-$$"
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 step() { printf '\n== wheel check: %s\n' "$*"; }
+# pip, without its notes about index locations that lack a package (this machine's pip configuration)
+grep_bin=$(command -v grep)  # absolute: pip_quiet also runs under the compiler-free PATH
+pip_quiet() { "$@" 2> >("$grep_bin" -v '^WARNING: Location ' >&2); }
 
 step "tools (pyproject.toml [dependency-groups] wheel, typing)"
 python3 -m venv "$work/tools"
-"$work/tools/bin/python" -m pip install -q --upgrade pip
-(cd "$repo" && "$work/tools/bin/pip" install -q --group wheel --group typing)
+pip_quiet "$work/tools/bin/python" -m pip install -q --upgrade pip
+(cd "$repo" && pip_quiet "$work/tools/bin/pip" install -q --group wheel --group typing)
 tools="$work/tools/bin"
 
 step "cibuildwheel selects the release wheels"
@@ -127,8 +130,8 @@ for compiler in cc c++ gcc g++ clang clang++ ld; do
         exit 1
     fi
 done
-PATH="$nocc" CC=false CXX=false "$env/python" -m pip install -q --upgrade pip
-PATH="$nocc" CC=false CXX=false "$env/pip" install -q --only-binary :all: "${wheel}[test]"
+PATH="$nocc" CC=false CXX=false pip_quiet "$env/python" -m pip install -q --upgrade pip
+PATH="$nocc" CC=false CXX=false pip_quiet "$env/pip" install -q --only-binary :all: "${wheel}[test]"
 mkdir -p "$work/run"
 cp -r "$repo/tests" "$repo/pyproject.toml" "$work/run/"
 cd "$work/run"
@@ -140,6 +143,6 @@ PATH="$nocc" "$env/pytest" -q -p no:cacheprovider --ignore=tests/test_dlib_parit
 
 step "type stubs: mypy --strict on a user program; stubtest of pyml._core"
 "$tools/mypy" --strict --no-incremental --python-executable "$env/python" tests/typing/user_program.py
-PATH="$nocc" "$env/pip" install -q --group typing
+PATH="$nocc" pip_quiet "$env/pip" install -q --group typing
 PATH="$nocc" "$env/python" -m mypy.stubtest pyml._core --allowlist "$repo/ci/stubtest-allowlist.txt"
 echo "wheel check: ok ($name)"
