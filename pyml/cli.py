@@ -10,6 +10,7 @@ import numpy as np
 
 from . import __version__, core
 from .lab.formulations import DEFAULT_FORMULATION, FORMULATIONS
+from .profiles import DEFAULT_PROFILE, PROFILES
 
 
 def _word_table(values: np.ndarray, words: np.ndarray) -> str:
@@ -53,7 +54,10 @@ def _cmd_config(args: argparse.Namespace) -> int:
     logger = logging.getLogger("pyml.config")
     logger.addHandler(handler)
     try:
-        cfg = MLConfig() if args.config is None else MLConfig.from_netdata_conf(Path(args.config))
+        if args.config is None:
+            cfg = MLConfig() if args.profile is None else MLConfig(profile=args.profile)
+        else:
+            cfg = MLConfig.from_netdata_conf(Path(args.config), profile=args.profile)
     except OSError as exc:
         print(f"pyml config: cannot read {args.config}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -147,9 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     unpack.set_defaults(func=_cmd_unpack)
 
     config = commands.add_parser(
-        "config", help="print the effective [ml] configuration (every key, as netdata.conf lines)"
+        "config", help="print the effective [ml] configuration (the profile and its every key, as netdata.conf lines)"
     )
     config.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf")
+    config.add_argument("--profile", choices=list(PROFILES),
+                        help="the profile (default: the file's 'profile' line, else %s); "
+                             "given, it wins over the file's" % DEFAULT_PROFILE)
     config.set_defaults(func=_cmd_config)
 
     replay = commands.add_parser(

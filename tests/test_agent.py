@@ -71,10 +71,13 @@ class AgentProcess:
             return json.loads(response.read())
 
     def wait_for_rows(self, path: str, n: int, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait for ``n`` rows holding a value (a relative window always has all its rows, as in
+        Netdata: those before the first sample are null)."""
         deadline = time.monotonic() + timeout
         while True:
             doc = self.get(path)
-            if len(doc["data"]) >= n or time.monotonic() > deadline:
+            filled = [row for row in doc["data"] if any(v is not None for v in row[1:])]
+            if len(filled) >= n or time.monotonic() > deadline:
                 return doc
             time.sleep(0.2)
 

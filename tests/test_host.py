@@ -93,7 +93,10 @@ def test_timestamps_must_move_forward_and_rejected_calls_store_nothing():
     with pytest.raises(ValueError, match="finite"):
         host.collect_all(math.nan, [1.0, 2.0])
     data = host.data("system.cpu", T0, T0 + 10)
-    assert [row[0] for row in data["data"]] == [T0 + 1, T0]
+    # A window reaching past the newest tick slides back to end there (as Netdata's); rows before
+    # the first sample are null.
+    stored = [row for row in data["data"] if row[1] is not None]
+    assert [row[0] for row in stored] == [T0 + 1, T0] and data["data"][0][0] == T0 + 1
     assert data["data"][0][1:] == [1.5, 2.5]
 
 
@@ -135,20 +138,24 @@ def test_data_query_shapes_grouping_and_anomaly_bit():
     host = make_host(2)
     for i in range(9):
         host.collect_all(T0 + i, [float(i), 10.0 + i])
-    full = host.data("system.cpu", -8, 0)
+    full = host.data("system.cpu", -9, 0)  # after=-9: exactly the last 9 seconds, as Netdata
     assert full["labels"] == ["time", "d0", "d1"]
     assert [r[0] for r in full["data"]] == list(range(T0 + 8, T0 - 1, -1))
     grouped = host.data("system.cpu", after=-8, points=3, dimensions="d1")
-    assert grouped == {"labels": ["time", "d1"], "data": [[T0 + 8, 17.0], [T0 + 5, 14.0], [T0 + 2, 11.0]]}
+    # 8 s in 3 rows of 3 s, aligned to multiples of 3 at or before the newest second (Netdata's rule)
+    assert grouped == {"labels": ["time", "d1"], "data": [[T0 + 7, 16.0], [T0 + 4, 13.0], [T0 + 1, 10.5]]}
     bits = host.data("system.cpu", -8, 0, options=["anomaly-bit"])
     assert all(v == 0.0 for row in bits["data"] for v in row[1:])
     wrapped = host.data("system.cpu", -8, 0, points=3, options="jsonwrap")
     assert wrapped["result"]["labels"] == ["time", "d0", "d1"]
     assert wrapped["points"] == 3 and wrapped["view_update_every"] == 3
-    for bad in [dict(after=5, before=2), dict(after="x"), dict(points=-1), dict(group="mode"),
-                dict(options=["bogus"]), dict(dimensions=["nope"])]:
+    for bad in [dict(after="x"), dict(points=-1), dict(group="mode"), dict(options=["bogus"])]:
         with pytest.raises(ValueError):
             host.data("system.cpu", **bad)
+    with pytest.raises(LookupError):  # a pattern matching no dimension (HTTP 404)
+        host.data("system.cpu", dimensions=["nope"])
+    # bounds given the wrong way round are swapped, as Netdata does
+    assert host.data("system.cpu", T0 + 5, T0 + 2) == host.data("system.cpu", T0 + 2, T0 + 5)
     with pytest.raises(KeyError):
         host.data("no.chart")
 
@@ -224,8 +231,8 @@ def test_history_bounds_what_queries_can_see():
     assert 241 <= len(rows) < 600
     with pytest.raises(ValueError, match="history"):
         pyml.Host("h", small_config(), history=0)
-    with pytest.raises(ValueError, match="wider than"):
-        host.data("system.cpu", T0 - 10_000, T0 + 599)
+    wide = host.data("system.cpu", T0 - 10_000, T0 + 599, points=100)["data"]  # as Netdata: rows, null where
+    assert len(wide) == 100 and wide[-1][1] is None and wide[0][1] is not None  # nothing is kept
     with pytest.raises(ValueError, match="wider than"):
         host.anomaly_rates(T0 - 10_000, T0 + 599)
 

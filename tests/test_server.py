@@ -74,7 +74,7 @@ def test_binds_to_loopback_by_default(server: ApiServer) -> None:
 def test_info_has_ml_info_with_settings_and_counters(server: ApiServer, host: pyml.Host) -> None:
     status, info, _ = get(server, "/api/v1/info")
     assert status == 200
-    assert info["hostname"] == "api-test" and info["uid"] == host.host_id
+    assert info["mirrored_hosts"][0] == "api-test" and info["uid"] == host.host_id
     assert info["mirrored_hosts"] == ["api-test"]
     ml = info["ml-info"]
     for key, value in host.config.ml_info().items():
@@ -115,6 +115,7 @@ def test_charts_lists_every_chart_in_the_reference_shape(server: ApiServer, host
             "anomaly_detection.training_stats"} == set(charts)
     assert doc["charts_count"] == len(charts) == 9
     cpu = charts["system.cpu"]
+    assert cpu["title"] == "Total CPU utilization (system.cpu)"
     for key in ("id", "name", "type", "family", "context", "title", "priority", "plugin", "module", "units",
                 "data_url", "chart_type", "duration", "first_entry", "last_entry", "update_every", "dimensions"):
         assert key in cpu, key
@@ -133,7 +134,9 @@ def test_data_matches_the_host_query(server: ApiServer, host: pyml.Host) -> None
     assert status == 200
     assert doc == host.data("system.cpu", -8, 0, points=3, dimensions=["user", "system"])
     assert doc["labels"] == ["time", "user", "system"]
-    assert [row[0] for row in doc["data"]] == [T0 + 299, T0 + 296, T0 + 293]  # newest first, 3-second groups
+    # 8 s in 3 rows: 3-second rows aligned to multiples of 3 and ending at or before the newest second
+    newest = (T0 + 299) - (T0 + 299) % 3
+    assert [row[0] for row in doc["data"]] == [newest, newest - 3, newest - 6]
 
 
 def test_data_anomaly_bit_gives_rates_and_the_spike_shows(server: ApiServer) -> None:
@@ -144,7 +147,8 @@ def test_data_anomaly_bit_gives_rates_and_the_spike_shows(server: ApiServer) -> 
     assert set(values) <= {0.0, 100.0} and sum(values) / len(values) > 30.0
     status, doc, _ = get(server, f"/api/v1/data?chart=system.cpu&after={T0}&before={T0 + 99}"
                                  "&options=anomaly-bit&points=1")
-    assert doc["data"] == [[T0 + 99, 0.0, 0.0, 0.0]]  # untrained: never anomalous
+    # one row of 100 s, aligned (as Netdata) to a multiple of its width: (T0, T0 + 100]; untrained: never anomalous
+    assert doc["data"] == [[T0 + 100, 0.0, 0.0, 0.0]]
 
 
 def test_data_jsonwrap_and_internal_charts(server: ApiServer) -> None:
@@ -154,7 +158,7 @@ def test_data_jsonwrap_and_internal_charts(server: ApiServer) -> None:
                 "after", "group", "options", "dimension_names", "dimension_ids", "latest_values",
                 "view_latest_values", "dimensions", "points", "format", "min", "max", "result"):
         assert key in doc, key
-    assert doc["id"] == "system.load" and doc["points"] == 5 and doc["result"]["labels"] == ["time", "load1"]
+    assert doc["id"] == "system.load" and doc["points"] == 4 and doc["result"]["labels"] == ["time", "load1"]
     status, internal, _ = get(server, "/api/v1/data?chart=anomaly_detection.dimensions&after=-1")
     assert status == 200 and internal["labels"] == ["time", "total", "trained", "normal", "anomalous"]
     assert internal["data"][0][1:3] == [4.0, 4.0]
@@ -166,14 +170,14 @@ def test_data_jsonwrap_and_internal_charts(server: ApiServer) -> None:
         ("", "chart"),
         ("chart=system.cpu&after=abc", "after"),
         ("chart=system.cpu&before=1e999", "before"),
-        (f"chart=system.cpu&after={T0 + 50}&before={T0 + 10}", "after"),
         ("chart=system.cpu&points=-1", "points"),
         ("chart=system.cpu&points=ten", "points"),
         ("chart=system.cpu&points=100000000", "points"),
         ("chart=system.cpu&options=anomaly-bit,bogus", "options"),
-        ("chart=system.cpu&dimensions=user,nope", "dimensions"),
         ("chart=system.cpu&group=mode", "group"),
-        ("chart=system.cpu&format=csv", "format"),
+        ("chart=system.cpu&format=xml", "format"),
+        ("chart=system.cpu&tier=1", "tier"),
+        ("chart=system.cpu&gtime=x", "gtime"),
     ],
 )
 def test_data_bad_parameters_answer_400_naming_the_parameter(server: ApiServer, query: str, named: str) -> None:
@@ -182,9 +186,17 @@ def test_data_bad_parameters_answer_400_naming_the_parameter(server: ApiServer, 
     assert named in doc["error"]
 
 
+def test_flipped_window_is_swapped_as_netdata_does(server: ApiServer) -> None:
+    _, flipped, _ = get(server, f"/api/v1/data?chart=system.cpu&after={T0 + 50}&before={T0 + 10}")
+    _, straight, _ = get(server, f"/api/v1/data?chart=system.cpu&after={T0 + 10}&before={T0 + 50}")
+    assert flipped == straight and len(straight["data"]) == 41
+
+
 def test_unknown_chart_is_404(server: ApiServer) -> None:
     status, doc, _ = get(server, "/api/v1/data?chart=no.such")
     assert status == 404 and "no.such" in doc["error"]
+    status, doc, _ = get(server, "/api/v1/data?chart=system.cpu&dimensions=nope")
+    assert status == 404 and "nope" in doc["error"]
 
 
 def test_over_long_query_is_refused(server: ApiServer) -> None:

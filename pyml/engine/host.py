@@ -118,7 +118,8 @@ class Host:
         Threads one training round uses (keyword-only).
     history : int, optional
         Ticks of samples to keep per dimension (keyword-only); at least
-        ``max_train_samples + 1``, which is the default.
+        the points one training reads plus one (``max_train_samples + 1``
+        under ``netdata-1.33``), which is the default.
     """
 
     def __init__(
@@ -145,9 +146,11 @@ class Host:
         cfg = self.config
         self.ml_enabled = bool(cfg.enabled) and not cfg.host_is_skipped(name)
 
-        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.smooth_n, lag_n=cfg.lag_n,
-                                threshold=cfg.dimension_anomaly_score_threshold)
-        depth = cfg.max_train_samples + 1
+        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.effective_smooth_n(self.update_every),
+                               lag_n=cfg.lag_n, threshold=cfg.dimension_anomaly_score_threshold)
+        # Points a training needs and reads (the profile's rule: samples or a time window).
+        self._min_points, self._max_points = cfg.training_points(self.update_every)
+        depth = self._max_points + 1
         if history is not None:
             depth = max(depth, as_count("history", history, 1, "a positive number of ticks"))
         self._store = SampleStore(
@@ -155,7 +158,7 @@ class Host:
             self.update_every,
             directory=None if self.storage_dir is None else self.storage_dir / "samples",
         )
-        self._scheduler = TrainingScheduler(cfg.train_every, cfg.min_train_samples)
+        self._scheduler = TrainingScheduler(cfg.train_every_ticks(self.update_every), self._min_points)
         self._charts: dict[str, Chart] = {}
         # Collected dimensions in collect_all order (dicts keep insertion order):
         # adding or removing one is O(1); the slot index array is rebuilt
@@ -555,11 +558,11 @@ class Host:
         started = time.perf_counter()
         with self._lock:
             k = self._last_k if self._last_k is not None else 0
-            _, words = self._store.latest(slots, cfg.max_train_samples)
+            _, words = self._store.latest(slots, self._max_points)
             ids = [self._id_of_slot[s] for s in slots]
         histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
         outcome = self._bank.train(np.asarray(slots, dtype=np.int64), histories,
-                                   min_samples=cfg.min_train_samples, max_iterations=cfg.max_kmeans_iters,
+                                   min_samples=self._min_points, max_iterations=cfg.max_kmeans_iters,
                                    threads=self.training_threads)
         with self._lock:
             for slot, dim_id, status, message in zip(slots, ids, outcome.status, outcome.messages):
@@ -674,6 +677,51 @@ class Host:
         """What the detector decided at the newest tick."""
         return self._last_result
 
+    # ------------------------------------------------------------------ public read view
+    # What the query layer (pyml.query) and the HTTP API (pyml.api) read; they
+    # use nothing private. Every read is safe from any thread.
+
+    @property
+    def history_ticks(self) -> int:
+        """How many of the most recent ticks the sample store always keeps."""
+        return int(self._store.readable_ticks)
+
+    def read_words(self, dimension_ids: Sequence[str], after: float, before: float) -> tuple[np.ndarray, np.ndarray]:
+        """Storage words of dimensions for the kept ticks in ``[after, before]`` (epoch seconds).
+
+        ``dimension_ids`` are ``"chart|dimension"`` ids, the detector's own
+        ``anomaly_detection.*`` charts included. Returns ``(times, words)``:
+        int64[n] epoch seconds oldest first and uint32[len(dimension_ids), n];
+        ticks that were skipped hold the empty word 0. KeyError names an
+        unknown id.
+        """
+        with self._lock:
+            try:
+                slots = [self._slot_of[d] for d in dimension_ids]
+            except KeyError as exc:
+                raise KeyError(f"host {self.name!r} has no dimension {exc.args[0]!r}") from None
+            return self._store.read(slots, after, before)
+
+    def modelled_dimension_ids(self) -> list[str]:
+        """Ids of the dimensions that have ML, in ``dimension_ids()`` order."""
+        with self._lock:
+            return [d for d in self.dimension_ids() if self._modelled[self._slot_of[d]]]
+
+    def anomaly_ranking(self, after: float, before: float, baseline_after: float | None = None,
+                        baseline_before: float | None = None, *, charts: Sequence[str] | str | None = None,
+                        contexts: Sequence[str] | str | None = None, nonzero: bool = False,
+                        limit: int | None = None) -> list[dict[str, Any]]:
+        """Every modelled dimension ranked by its anomaly rate in ``[after, before]``, highest first.
+
+        See :func:`pyml.query.ranking.anomaly_ranking` for the parameters and
+        the entries returned (``chart``, ``dimension``, ``context``,
+        ``anomaly_rate`` in percent, ``points``, ``anomalous``, and with a
+        baseline window ``baseline_rate`` and ``change``).
+        """
+        from ..query.ranking import anomaly_ranking
+        return anomaly_ranking(self, after, before, baseline_after, baseline_before, charts=charts,
+                               contexts=contexts, nonzero=nonzero, limit=limit)
+
     # ------------------------------------------------------------------ persistence
 
     @property
@@ -761,7 +809,7 @@ class Host:
                 except ValueError as exc:
                     log.warning("ignoring the saved model of %s: %s", dim_id, exc)
             if not trained:
-                _, words = self._store.latest([slot], self.config.min_train_samples)
+                _, words = self._store.latest([slot], self._min_points)
                 self._collected[slot] = int(np.count_nonzero(words))
             self._scheduler.add(slot, dim_id, k, trained=trained)
             self._detector.add_slot(slot)

@@ -134,7 +134,11 @@ _SCORE_COLUMNS = (
 def _field_types() -> dict[str, type]:
     """Sweepable keys and their types: every MLConfig field, and ``formulation`` (a lab formulation's name)."""
     hints = typing.get_type_hints(MLConfig)
-    types: dict[str, type] = {f.name: hints[f.name] for f in dataclasses.fields(MLConfig)}
+    types: dict[str, type] = {}
+    for f in dataclasses.fields(MLConfig):
+        # A field a profile may leave unused is Optional[T]: its values are T's.
+        args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
+        types[f.name] = args[0] if len(args) == 1 else hints[f.name]
     types["formulation"] = str
     return types
 
