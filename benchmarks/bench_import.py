@@ -21,6 +21,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from conftest import scaled
@@ -34,23 +35,31 @@ HEAVY = ("matplotlib", "tqdm", "starlette", "uvicorn", "prometheus_client", "dis
 _LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|\s*(\S+)\s*$")
 
 
+def _python(*args: str) -> str:
+    """Run a fresh interpreter outside the source tree (``-c`` puts the working directory first on
+    ``sys.path``: the checkout's ``pyml/``, without its compiled core, would shadow the installed one);
+    return its stderr and stdout."""
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120,
+                          cwd=tempfile.gettempdir(), check=False)
+    assert done.returncode == 0, f"python {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    return done.stderr + done.stdout
+
+
 def import_seconds() -> float:
     """Cumulative seconds of ``import pyml`` in a new interpreter, as ``-X importtime`` reports it."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", "import pyml"], capture_output=True,
-                          text=True, check=True, timeout=120)
-    for line in done.stderr.splitlines():
+    stderr = _python("-X", "importtime", "-c", "import pyml")
+    for line in stderr.splitlines():
         m = _LINE.match(line)
         if m and m.group(3) == "pyml":
             return int(m.group(2)) * 1e-6
-    raise AssertionError(f"no 'pyml' line in -X importtime's output:\n{done.stderr[-2000:]}")
+    raise AssertionError(f"no 'pyml' line in -X importtime's output:\n{stderr[-2000:]}")
 
 
 def test_import_loads_no_optional_stack() -> None:
     code = ("import sys, json, pyml; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
             f"{sorted({h.split('.')[0] for h in HEAVY})!r} or m.startswith('pyml.'))))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
-    loaded = json.loads(done.stdout)
+    loaded = json.loads(_python("-c", code).strip().splitlines()[-1])
     heavy = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert heavy == [], f"import pyml loads {heavy}"
     assert "pyml.core" in loaded and "pyml._core" in loaded
