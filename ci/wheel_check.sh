@@ -115,16 +115,30 @@ fi
 step "install in a clean environment without a compiler; tests from outside the source tree"
 python3 -m venv "$work/test-env"
 env="$work/test-env/bin"
-# PATH: the environment's own scripts (python, pip, pytest, pyml) and, on x86-64, qemu-x86_64 alone,
-# which tests/test_bank_kernels.py needs to run the wheel's baseline kernel on a CPU without AVX2.
+# PATH: the environment's own scripts (python, pip, pytest, pyml), then every other program of this
+# PATH (the tests start netdata, whose helpers use the usual tools) except compilers, linkers and
+# assemblers: a directory of links to each program, the first of its name, compilers left out.
 shim="$work/shim"
 mkdir -p "$shim"
-if [ "$arch" = x86_64 ]; then
-    qemu=$(command -v qemu-x86_64) || { echo "qemu-x86_64 is missing (ci/system_deps.sh installs qemu-user)" >&2; exit 1; }
-    ln -s "$qemu" "$shim/qemu-x86_64"
+compilers='^(cc|c\+\+|c89|c99|cpp|gcc|g\+\+|clang|clang\+\+|clang-cpp|ld|ld\..*|as|gold|tcc|icc|icpx|f77|f95|gfortran|nvcc|zig|rustc|llc)([-.][0-9.]+)?$|-(gcc|g\+\+|cc|c\+\+|cpp|ld|ld\.bfd|ld\.gold|as|gfortran|clang|clang\+\+)([-.][0-9.]+)?$'
+IFS=: read -r -a path_dirs <<<"$PATH"
+for dir in "${path_dirs[@]}"; do
+    [ -d "$dir" ] || continue
+    case "$dir" in "$work"/* | */.pyenv/shims) continue ;; esac  # no other Python environment either
+    for prog in "$dir"/*; do
+        name=${prog##*/}
+        [ -x "$prog" ] && [ ! -d "$prog" ] || continue
+        [ -e "$shim/$name" ] && continue
+        if "$grep_bin" -qE "$compilers" <<<"$name"; then continue; fi
+        ln -s "$prog" "$shim/$name"
+    done
+done
+if [ "$arch" = x86_64 ] && [ ! -e "$shim/qemu-x86_64" ]; then
+    echo "qemu-x86_64 is missing (ci/system_deps.sh installs qemu-user): the baseline kernel cannot be tested" >&2
+    exit 1
 fi
 nocc="$env:$shim"
-for compiler in cc c++ gcc g++ clang clang++ ld; do
+for compiler in cc c++ gcc g++ clang clang++ ld as x86_64-linux-gnu-gcc x86_64-linux-gnu-g++ gcc-12 g++-12; do
     if PATH="$nocc" command -v "$compiler" >/dev/null 2>&1; then
         echo "a compiler ($compiler) is on the test PATH" >&2
         exit 1
