@@ -126,11 +126,11 @@ for dir in "${path_dirs[@]}"; do
     [ -d "$dir" ] || continue
     case "$dir" in "$work"/* | */.pyenv/shims) continue ;; esac  # no other Python environment either
     for prog in "$dir"/*; do
-        name=${prog##*/}
+        prog_name=${prog##*/}
         [ -x "$prog" ] && [ ! -d "$prog" ] || continue
-        [ -e "$shim/$name" ] && continue
-        if "$grep_bin" -qE "$compilers" <<<"$name"; then continue; fi
-        ln -s "$prog" "$shim/$name"
+        [ -e "$shim/$prog_name" ] && continue
+        if "$grep_bin" -qE "$compilers" <<<"$prog_name"; then continue; fi
+        ln -s "$prog" "$shim/$prog_name"
     done
 done
 if [ "$arch" = x86_64 ] && [ ! -e "$shim/qemu-x86_64" ]; then
