@@ -236,7 +236,8 @@ def _check_png(path: Path) -> None:
 def test_command_line_writes_table_csv_and_best_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sweep-out"
     status = main(["lab", "sweep", str(SPEED), str(NETWORK), "--labels", str(LABELS), "--grid", "diff_n=0,1",
-                   "--grid", "lag_n=3", "--jobs", "2", "--plots", "best", "--out", str(out), "--quiet"])
+                   "--grid", "lag_n=3", "--jobs", "2", "--plots", "best", "--out", str(out), "--quiet",
+                   "--half", "all"])
     printed = capsys.readouterr().out
     assert status == 0
     assert "unclamped (clamp=False" in printed.splitlines()[0]
@@ -258,7 +259,8 @@ def test_command_line_plots_every_configuration_by_index(tmp_path: Path) -> None
     grid_file.write_text(json.dumps({"lag_n": [3, 5]}), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": ""}
     done = subprocess.run([sys.executable, "-m", "pyml", "lab", "sweep", str(SPEED), "--labels", str(LABELS),
-                           "--grid-file", str(grid_file), "--plots", "all", "--jobs", "1", "--out", str(out)],
+                           "--grid-file", str(grid_file), "--plots", "all", "--jobs", "1", "--out", str(out),
+                           "--half", "all"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (out / "plots" / "realTraffic").iterdir()) == [
@@ -281,7 +283,8 @@ def test_command_line_errors_exit_non_zero_with_a_message(
     empty.write_text("{}", encoding="utf-8")
     args = [a.format(missing=tmp_path / "missing.json", empty=empty) for a in args]
     labels = [] if "--labels" in args else ["--labels", str(LABELS)]
-    status = main(["lab", "sweep", str(SPEED), *labels, *args, "--out", str(tmp_path / "o"), "--quiet"])
+    status = main(["lab", "sweep", str(SPEED), *labels, *args, "--out", str(tmp_path / "o"), "--quiet",
+                   "--half", "all"])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("pyml lab sweep: ") and message in err
@@ -338,7 +341,7 @@ def test_bad_fractions_are_refused_by_name(item: str, message: str) -> None:
 
 def test_command_line_sweeps_the_fraction_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "frac"
-    status = main(["lab", "sweep", str(SPEED), "--labels", str(LABELS), "--formulation", "peaks",
+    status = main(["lab", "sweep", str(NETWORK), "--labels", str(LABELS), "--formulation", "peaks",
                    "--grid", "score_peak_window=0.2x,0.4x", "--jobs", "1", "--out", str(out), "--quiet"])
     printed = capsys.readouterr().out
     assert status == 0
@@ -350,12 +353,12 @@ def test_command_line_sweeps_the_fraction_rule(tmp_path: Path, capsys: pytest.Ca
 
 def test_plots_are_opt_in_and_drawn_after_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "default"
-    assert main(["lab", "sweep", str(SPEED), "--labels", str(LABELS), "--grid", "lag_n=3", "--jobs", "1",
+    assert main(["lab", "sweep", str(NETWORK), "--labels", str(LABELS), "--grid", "lag_n=3", "--jobs", "1",
                  "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert not (out / "plots").exists() and "plot(s)" not in printed
     out = tmp_path / "best"
-    assert main(["lab", "sweep", str(SPEED), "--labels", str(LABELS), "--grid", "lag_n=3", "--jobs", "1",
+    assert main(["lab", "sweep", str(NETWORK), "--labels", str(LABELS), "--grid", "lag_n=3", "--jobs", "1",
                  "--plots", "best", "--out", str(out), "--quiet"]) == 0
     lines = capsys.readouterr().out.splitlines()
     timing = next(i for i, line in enumerate(lines) if " file(s) in " in line)
@@ -363,7 +366,7 @@ def test_plots_are_opt_in_and_drawn_after_the_table(tmp_path: Path, capsys: pyte
     plotted = next(i for i, line in enumerate(lines) if " plot(s) under " in line)
     assert timing < best < plotted == len(lines) - 1
     assert re.search(r"^1 plot\(s\) under .* in \d+\.\d\d s$", lines[plotted])
-    _check_png(out / "plots" / "realTraffic" / "speed_7578.png")
+    _check_png(out / "plots" / "realAWSCloudwatch" / "iio_us-east-1_i-a2eb1cd9_NetworkIn.png")
 
 
 @pytest.mark.parametrize(("threshold", "text"), [
