@@ -1,7 +1,9 @@
-"""Memory per dimension of the dimension bank with one model per slot.
+"""Memory per dimension of the dimension bank: one model per slot (v1.33) and
+18 models per slot with v2 features and suppression (Netdata 2.x).
 
-Budget (DESIGN §6): <= 256 bytes per dimension (C++ state and per-dimension
-arrays; not samples, not names), measured two ways: the bank's own account
+Budgets (DESIGN §6), C++ state and per-dimension arrays (not samples, not
+names): <= 256 bytes per dimension with one model, <= 2 KiB with 18 models
+(every slot holding all 18), measured two ways: the bank's own account
 (``memory_bytes() / size``) and the growth of the process's resident set
 (``/proc/self/statm``) while 100,000 trained slots are added.
 
@@ -24,6 +26,11 @@ from pyml import core
 
 SLOTS = scaled(100_000, 20_000)
 BUDGET = 256
+# name: (Bank keyword arguments, models per slot, budget in bytes per dimension)
+CONFIGS = {
+    "one-model": ({}, 1, BUDGET),
+    "18-models": ({"models": 18, "features": "v2", "suppression_window": 900, "suppression_threshold": 450}, 18, 2048),
+}
 
 
 def _rss_bytes() -> int:
@@ -32,25 +39,30 @@ def _rss_bytes() -> int:
     return resident_pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def _trained_bank(slots: int) -> core.Bank:
+def _trained_bank(slots: int, config: str = "one-model") -> core.Bank:
     rng = np.random.default_rng(7)
-    bank = core.Bank()
+    kwargs, models, _ = CONFIGS[config]
+    bank = core.Bank(**kwargs)
     first = bank.add_slot()
-    report = bank.train([first], [np.cumsum(rng.normal(size=400))], min_samples=100)
-    assert list(report.status) == ["trained"]
-    bank.tick(np.zeros(1))
-    model = bank.model(first)
+    for k in range(models):   # the first slot's ring, trained
+        report = bank.train([first], [np.cumsum(rng.normal(size=400))], min_samples=100, after=3600 * k,
+                            before=3600 * k + 21600)
+        assert list(report.status) == ["trained"]
+        bank.tick(np.zeros(1))
+    ring = bank.models(first)
+    assert len(ring) == models
     for _ in range(slots - 1):
-        bank.set_model(bank.add_slot(), model)
-    assert bank.trained_count == slots
+        bank.set_models(bank.add_slot(), ring)
+    assert bank.trained_count == slots and (bank.model_counts() == models).all()
     return bank
 
 
-def test_memory_bytes_per_dimension():
-    bank = _trained_bank(SLOTS)
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_memory_bytes_per_dimension(config):
+    bank = _trained_bank(SLOTS, config)
     per_dim = bank.memory_bytes() / bank.size
-    print(f"\nmemory_bytes()/size with {SLOTS} trained slots: {per_dim:.1f} bytes per dimension")
-    assert per_dim <= BUDGET
+    print(f"\n{config}: memory_bytes()/size with {SLOTS} trained slots: {per_dim:.1f} bytes per dimension")
+    assert per_dim <= CONFIGS[config][2]
 
 
 _RSS_SCRIPT = """
@@ -58,25 +70,26 @@ import os, sys
 import numpy as np
 sys.path.insert(0, {here!r})
 from bench_memory import _rss_bytes, _trained_bank
-np.zeros(1); _trained_bank(2)          # imports and first allocations done
+np.zeros(1); _trained_bank(2, {config!r})          # imports and first allocations done
 before = _rss_bytes()
-bank = _trained_bank({slots})          # the state is zero-filled when allocated: all of it is resident
+bank = _trained_bank({slots}, {config!r})          # the state is zero-filled when allocated: all of it is resident
 after = _rss_bytes()
 print((after - before) / {slots}, bank.memory_bytes() / bank.size)
 """
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
-def test_resident_growth_per_dimension():
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_resident_growth_per_dimension(config):
     """In a fresh process, so memory freed by earlier tests cannot hide the growth."""
-    script = _RSS_SCRIPT.format(here=os.path.dirname(os.path.abspath(__file__)), slots=SLOTS)
+    script = _RSS_SCRIPT.format(here=os.path.dirname(os.path.abspath(__file__)), slots=SLOTS, config=config)
     # Run outside the source tree, whose pyml/ has no compiled core, so the installed package is used.
     out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
                          cwd=tempfile.gettempdir()).stdout
     per_dim, own = (float(x) for x in out.split())
-    print(f"\nresident set growth adding {SLOTS} trained slots: {per_dim:.1f} bytes per dimension "
+    print(f"\n{config}: resident set growth adding {SLOTS} trained slots: {per_dim:.1f} bytes per dimension "
           f"(bank's own account {own:.1f})")
-    assert per_dim <= BUDGET
+    assert per_dim <= CONFIGS[config][2]
 
 
 def test_churn_does_not_grow():

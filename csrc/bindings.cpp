@@ -18,6 +18,7 @@
 #include "pyml/features.hpp"
 #include "pyml/kmeans.hpp"
 #include "pyml/model.hpp"
+#include "pyml/sampling.hpp"
 #include "pyml/storage_number.hpp"
 #include "pyml/trainer.hpp"
 
@@ -130,6 +131,21 @@ pyml::FeatureParams ml_feature_params(std::int64_t diff_n, std::int64_t smooth_n
     return p;
 }
 
+// "v1" or "v2" (argument `name`).
+pyml::FeatureVariant ml_variant(const std::string& value, const char* name) {
+    if (value == "v1") return pyml::FeatureVariant::v1;
+    if (value == "v2") return pyml::FeatureVariant::v2;
+    throw std::invalid_argument(std::string(name) + " = '" + value + "' must be 'v1' or 'v2'");
+}
+
+// A uint32 argument (seed, after, before) from a Python int.
+std::uint32_t ml_uint32(std::int64_t value, const std::string& name) {
+    if (value < 0 || value > 4294967295LL) {
+        throw std::invalid_argument(name + " = " + std::to_string(value) + " is out of range [0, 4294967295]");
+    }
+    return static_cast<std::uint32_t>(value);
+}
+
 // An exact C-contiguous float64 array passes through; anything else is
 // converted once by pyml._arrays.as_float64 (lossless, errors name `name`).
 carray<double> ml_float64(const py::handle& obj, const char* name) {
@@ -163,9 +179,11 @@ const double* ml_vector(const pyml::Model& m, const carray<double>& v) {
     return v.data();
 }
 
-carray<double> ml_features(const carray<double>& x, std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n) {
+carray<double> ml_features(const carray<double>& x, std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n,
+                           const std::string& variant_name) {
     require_1d(x.request(), "x");
     const pyml::FeatureParams p = ml_feature_params(diff_n, smooth_n, lag_n);
+    const pyml::FeatureVariant variant = ml_variant(variant_name, "variant");
     const auto n = static_cast<std::size_t>(x.size());
     const std::size_t rows = pyml::feature_rows(n, p), dims = pyml::feature_dims(p);
     carray<double> out({static_cast<py::ssize_t>(rows), static_cast<py::ssize_t>(dims)});
@@ -174,7 +192,7 @@ carray<double> ml_features(const carray<double>& x, std::int64_t diff_n, std::in
     {
         py::gil_scoped_release release;
         std::vector<double> scratch(n);
-        pyml::extract_features(in, n, p, scratch.data(), o);
+        pyml::extract_features(in, n, p, variant, scratch.data(), o);
     }
     return out;
 }
@@ -213,11 +231,15 @@ carray<double> ml_kmeans(const carray<double>& X, std::int64_t k, std::int64_t m
 }
 
 pyml::Model ml_train(const carray<double>& history, std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n,
-                     std::int64_t max_iterations) {
+                     std::int64_t max_iterations, const std::string& features, std::int64_t max_vectors,
+                     std::int64_t seed) {
     require_1d(history.request(), "history");
     pyml::TrainParams p;
     p.features = ml_feature_params(diff_n, smooth_n, lag_n);
     p.max_iterations = ml_count(max_iterations, "max_iterations");
+    p.variant = ml_variant(features, "features");
+    p.max_vectors = ml_count(max_vectors, "max_vectors");
+    p.seed = ml_uint32(seed, "seed");
     pyml::validate_train_params(p);
     const double* h = history.data();
     const auto n = static_cast<std::size_t>(history.size());
@@ -236,6 +258,32 @@ pyml::Model ml_train(const carray<double>& history, std::int64_t diff_n, std::in
     pyml::fill_gaps(h, n, filled);
     if (filled.empty()) throw std::invalid_argument("history has no points (every value is NaN)");
     return pyml::train_model(filled.data(), filled.size(), p, scratch);
+}
+
+carray<std::uint32_t> ml_sampling_table(std::int64_t size, std::int64_t seed) {
+    const std::size_t m = ml_count(size, "size");
+    if (m > pyml::kMaxTrainingVectors) {
+        throw std::invalid_argument("size = " + std::to_string(m) + " is larger than " +
+                                    std::to_string(pyml::kMaxTrainingVectors));
+    }
+    const auto table = pyml::sampling_table(m, ml_uint32(seed, "seed"));
+    carray<std::uint32_t> out(static_cast<py::ssize_t>(m));
+    std::copy(table.begin(), table.end(), out.mutable_data());
+    return out;
+}
+
+carray<bool> ml_sample_mask(std::int64_t vectors, std::int64_t max_vectors, std::int64_t seed) {
+    const std::size_t e = ml_count(vectors, "vectors"), m = ml_count(max_vectors, "max_vectors");
+    if (m < 1 || m > pyml::kMaxTrainingVectors) {
+        throw std::invalid_argument("max_vectors = " + std::to_string(m) + " is out of range [1, " +
+                                    std::to_string(pyml::kMaxTrainingVectors) + "]");
+    }
+    const auto table = pyml::sampling_table(m, ml_uint32(seed, "seed"));
+    const std::uint32_t cutoff = pyml::sampling_cutoff(e, m);
+    carray<bool> out(static_cast<py::ssize_t>(e));
+    auto* o = reinterpret_cast<std::uint8_t*>(out.mutable_data());
+    for (std::size_t j = 0; j < e; ++j) o[j] = pyml::sample_kept(j, table.data(), m, cutoff) ? 1 : 0;
+    return out;
 }
 
 py::tuple ml_fill_gaps(const carray<double>& history) {
@@ -272,14 +320,22 @@ pyml::Model ml_model_from_bytes(const py::object& data) {
 
 void bind_ml(py::module_& m) {
     m.def("features", &ml_features, py::arg("x").noconvert(), py::arg("diff_n") = 1, py::arg("smooth_n") = 3,
-          py::arg("lag_n") = 5,
-          "Feature vectors of a raw series (oldest first): float64[m, lag_n + 1], oldest vector first, each "
-          "row [|y[j]|, |y[j-1]|, ..., |y[j-lag_n]|] of the differenced, smoothed series y.");
+          py::arg("lag_n") = 5, py::arg("variant") = "v1",
+          "Feature vectors of a raw series (oldest first): float64[m, lag_n + 1], oldest vector first. v1: "
+          "row [|y[j]|, |y[j-1]|, ..., |y[j-lag_n]|] of the differenced, smoothed series y; v2: "
+          "[s[j], ..., s[j+lag_n]], signed, smoothed forward with sum / S.");
     m.def("kmeans", &ml_kmeans, py::arg("X").noconvert(), py::arg("k") = 2, py::arg("max_iterations") = 1000,
           "dlib-equal k-means of the rows of X (finite float64[n, f]): the k centres, float64[k, f].");
     m.def("train", &ml_train, py::arg("history").noconvert(), py::arg("diff_n") = 1, py::arg("smooth_n") = 3,
-          py::arg("lag_n") = 5, py::arg("max_iterations") = 1000,
-          "Train a Model on a raw history (NaN = missing point; leading gaps dropped, later ones forward-filled).");
+          py::arg("lag_n") = 5, py::arg("max_iterations") = 1000, py::kw_only(), py::arg("features") = "v1",
+          py::arg("max_vectors") = 0, py::arg("seed") = pyml::kDefaultSamplingSeed,
+          "Train a Model on a raw history (NaN = missing point; leading gaps dropped, later ones forward-filled); "
+          "max_vectors > 0 sub-samples the vectors with the mt19937(seed) table.");
+    m.def("sampling_table", &ml_sampling_table, py::arg("size"), py::arg("seed"),
+          "The first `size` outputs of std::mt19937(seed), uint32[size].");
+    m.def("sample_mask", &ml_sample_mask, py::arg("vectors"), py::arg("max_vectors"), py::arg("seed"),
+          "Which of `vectors` training vectors the sub-sampling keeps, bool[vectors].");
+    m.attr("DEFAULT_SEED") = pyml::kDefaultSamplingSeed;
     m.def("fill_gaps", &ml_fill_gaps, py::arg("history").noconvert(),
           "(filled, existing): leading NaNs dropped, later ones forward-filled; existing = non-NaN points.");
 
@@ -356,6 +412,11 @@ checksummed little-endian format); models pickle through them.
         .def(py::pickle([](const Model& model) { return py::bytes(model.to_bytes()); },
                         [](const py::bytes& data) { return Model::from_bytes(data.cast<std::string>()); }));
     m.attr("Model").attr("__hash__") = py::none();
+    m.attr("MAX_MODELS") = pyml::kMaxModels;
+    m.attr("STATUS_ACTIVE") = pyml::kStatusActive;
+    m.attr("STATUS_TRAINED") = pyml::kStatusTrained;
+    m.attr("STATUS_SILENCED") = pyml::kStatusSilenced;
+    m.attr("STATUS_VARIABLE") = pyml::kStatusVariable;
     m.attr("MAX_DIFF_N") = pyml::kMaxDiffN;
     m.attr("MAX_SMOOTH_N") = pyml::kMaxSmoothN;
     m.attr("MAX_LAG_N") = pyml::kMaxLagN;
@@ -449,14 +510,34 @@ py::object bank_tick(pyml::Bank& bank, const py::array& values, const py::object
     return py::tuple(out);
 }
 
+// after / before of Bank.train: empty (all 0) or one per slot, each a uint32.
+void train_times(const std::vector<std::int64_t>& times, const char* name, std::vector<pyml::TrainRequest>& requests,
+                 std::uint32_t pyml::TrainRequest::*field) {
+    if (times.empty()) return;
+    if (times.size() != requests.size()) {
+        throw std::invalid_argument(std::string(name) + " has " + std::to_string(times.size()) + " entries for " +
+                                    std::to_string(requests.size()) + " slots");
+    }
+    for (std::size_t i = 0; i < times.size(); ++i) {
+        requests[i].*field = ml_uint32(times[i], std::string(name) + "[" + std::to_string(i) + "]");
+    }
+}
+
 TrainReport bank_train(pyml::Bank& bank, const std::vector<std::int64_t>& slots, const py::object& histories,
-                       std::int64_t min_samples, std::int64_t max_iterations, std::int64_t threads) {
+                       std::int64_t min_samples, std::int64_t max_iterations, std::int64_t threads,
+                       const std::vector<std::int64_t>& after, const std::vector<std::int64_t>& before,
+                       std::int64_t max_vectors, std::int64_t seed, bool skip_constant) {
     pyml::TrainerParams params;
     params.min_samples = to_count(min_samples, "min_samples");
     params.max_iterations = to_count(max_iterations, "max_iterations");
     params.threads = to_count(threads, "threads");
+    params.max_vectors = to_count(max_vectors, "max_vectors");
+    params.seed = ml_uint32(seed, "seed");
+    params.skip_constant = skip_constant;
     std::vector<pyml::TrainRequest> requests(slots.size());
     for (std::size_t i = 0; i < slots.size(); ++i) requests[i].slot = to_slot(slots[i]);
+    train_times(after, "after", requests, &pyml::TrainRequest::after);
+    train_times(before, "before", requests, &pyml::TrainRequest::before);
     // Histories: a 2-D float64 array (one row per slot) or a sequence of 1-D
     // float64 arrays. The arrays stay referenced here for the whole call.
     std::vector<py::array> keep;
@@ -528,7 +609,9 @@ void bind_bank(py::module_& m) {
                 return out;
             },
             "list of str: 'trained' (a model is queued for the next tick), 'too_few_points' (fewer than "
-            "min_samples points existed) or 'error' (see messages); in the last two cases the slot keeps its model.")
+            "min_samples points existed), 'error' (see messages), 'constant' (skip_constant: the value did not "
+            "change since the last attempt; not trained) or 'few_vectors' (max_vectors > 0: fewer than 2 vectors "
+            "kept; TRAINED without a new model). Only 'trained' gives a model; the others keep the slot's models.")
         .def_property_readonly(
             "trained",
             [](const TrainReport& r) {
@@ -566,11 +649,14 @@ void bind_bank(py::module_& m) {
             },
             "list of str: why a slot was not trained ('' when it was).")
         .def("__repr__", [](const TrainReport& r) {
-            std::size_t counts[3] = {0, 0, 0};
+            std::size_t counts[5] = {0, 0, 0, 0, 0};
             for (const auto& o : r.outcomes) ++counts[static_cast<int>(o.status)];
-            return "TrainReport(" + std::to_string(r.outcomes.size()) + " slots: " + std::to_string(counts[0]) +
-                   " trained, " + std::to_string(counts[1]) + " too_few_points, " + std::to_string(counts[2]) +
-                   " error)";
+            std::string out = "TrainReport(" + std::to_string(r.outcomes.size()) + " slots: " +
+                              std::to_string(counts[0]) + " trained, " + std::to_string(counts[1]) +
+                              " too_few_points, " + std::to_string(counts[2]) + " error";
+            if (counts[3]) out += ", " + std::to_string(counts[3]) + " constant";
+            if (counts[4]) out += ", " + std::to_string(counts[4]) + " few_vectors";
+            return out + ")";
         });
 
     using Bank = pyml::Bank;
@@ -578,41 +664,66 @@ void bind_bank(py::module_& m) {
 Many dimensions' prediction state, scored together once per tick.
 
 A slot is one dimension: its prediction window (the last diff_n + smooth_n +
-lag_n raw values), its model (two centres and the range of training
-distances), its generation. ``tick(values)`` takes one value per slot and
-returns one storage word per slot: per slot the value is pushed into the
-window, the feature vector is built (bit for bit the last row of
-``features(window)``), scored against the slot's model (bit for bit
-``Model.score``), the anomaly bit is ``score >= 100 * threshold`` and the word
-is ``pack(value, anomalous, reset)``.
+lag_n raw values), up to `models` models (two centres, the range of training
+distances, the training range after/before), its status and its generation.
+``tick(values)`` takes one value per slot and returns one storage word per
+slot: per slot the value is pushed into the window, the feature vector is
+built (v1: bit for bit the last row of ``features(window)``; v2: the row of
+``features(window, variant="v2")``), the slot's models vote oldest to newest
+(each score bit for bit ``Model.score``; a NaN score is skipped; the first
+score below 100 * threshold ends the vote as normal; anomalous iff some score
+was not NaN and none ended it) and the word is ``pack(value, anomalous, reset)``.
 
 * NaN = no value: the window is emptied and the word is the empty slot 0.
 * inf or a magnitude beyond 1.6777215e21: the word is the saturated word and
   the window is emptied (a gap for the model).
-* A slot is normal (score 0) without a model, and until its window holds
-  diff_n + smooth_n + lag_n consecutive values.
+* A slot is normal (score 0) without a model, while silenced, and until its
+  window holds diff_n + smooth_n + lag_n consecutive values (v1) or one value
+  more (v2).
 * Free slots are ignored and yield the empty word.
 
 Slots are added and removed while running without disturbing others; a
 removed slot is reused by a later ``add_slot`` with its generation
 incremented. ``train`` trains slots from their histories on worker threads
-(GIL released) and queues the models; the next tick applies them, dropping
-models of slots removed or reused meanwhile. Every method may be called from
-any thread; the tick never waits for training.
+(GIL released) and queues the results; the next tick applies them (models by
+Netdata's ring rule), dropping those of slots removed or reused meanwhile.
+Every method may be called from any thread; the tick never waits for training.
 )doc")
         .def(py::init([](std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n, double threshold,
-                         std::int64_t capacity) {
+                         std::int64_t capacity, std::int64_t models, const std::string& features,
+                         std::int64_t suppression_window, std::int64_t suppression_threshold,
+                         const std::string& kernel) {
                  pyml::BankParams p;
                  p.features.diff_n = to_count(diff_n, "diff_n");
                  p.features.smooth_n = to_count(smooth_n, "smooth_n");
                  p.features.lag_n = to_count(lag_n, "lag_n");
                  p.threshold = threshold;
+                 if (models < 1 || models > static_cast<std::int64_t>(pyml::kMaxModels)) {
+                     throw std::invalid_argument("models = " + std::to_string(models) + " is out of range [1, " +
+                                                 std::to_string(pyml::kMaxModels) + "]");
+                 }
+                 p.models = static_cast<std::size_t>(models);
+                 p.variant = ml_variant(features, "features");
+                 p.suppression_window = ml_uint32(suppression_window, "suppression_window");
+                 p.suppression_threshold = ml_uint32(suppression_threshold, "suppression_threshold");
+                 if (kernel == "best") {
+                     p.kernel = pyml::BankKernel::best;
+                 } else if (kernel == "baseline") {
+                     p.kernel = pyml::BankKernel::baseline;
+                 } else if (kernel == "avx2") {
+                     p.kernel = pyml::BankKernel::avx2;
+                 } else {
+                     throw std::invalid_argument("kernel = '" + kernel + "' must be 'best', 'baseline' or 'avx2'");
+                 }
                  return std::make_unique<Bank>(p, to_count(capacity, "capacity"));
              }),
              py::arg("diff_n") = 1, py::arg("smooth_n") = 3, py::arg("lag_n") = 5, py::arg("threshold") = 0.99,
-             py::arg("capacity") = 0,
+             py::arg("capacity") = 0, py::kw_only(), py::arg("models") = 1, py::arg("features") = "v1",
+             py::arg("suppression_window") = 0, py::arg("suppression_threshold") = 0, py::arg("kernel") = "best",
              "diff_n in [0, 1], smooth_n in [0, 5] (0 behaves as 1), lag_n in [0, 5]; threshold = "
-             "dimension_anomaly_score_threshold (finite, >= 0); capacity = slots to reserve room for.")
+             "dimension_anomaly_score_threshold (finite, >= 0); capacity = slots to reserve room for; models per "
+             "slot in [1, 168]; features 'v1' or 'v2'; suppression window and threshold both 0 (off) or both >= 1; "
+             "kernel 'best', 'baseline' or 'avx2'.")
         .def_property_readonly("size", &Bank::size, "Number of slots, free ones included: the length tick takes.")
         .def("__len__", &Bank::size)
         .def_property_readonly("active", &Bank::active, "Number of slots in use.")
@@ -622,6 +733,118 @@ any thread; the tick never waits for training.
         .def_property_readonly("smooth_n", [](const Bank& b) { return b.params().features.smooth_n; })
         .def_property_readonly("lag_n", [](const Bank& b) { return b.params().features.lag_n; })
         .def_property_readonly("threshold", [](const Bank& b) { return b.params().threshold; })
+        .def_property_readonly("models_per_slot", [](const Bank& b) { return b.params().models; },
+                               "Models a slot holds at most (the ring's size; the `models` argument).")
+        .def_property_readonly("features", [](const Bank& b) { return pyml::feature_variant_name(b.params().variant); },
+                               "'v1' or 'v2': the feature recipe and warm-up.")
+        .def_property_readonly("suppression_window", [](const Bank& b) { return b.params().suppression_window; })
+        .def_property_readonly("suppression_threshold",
+                               [](const Bank& b) { return b.params().suppression_threshold; })
+        .def_property_readonly("warmup", &Bank::warmup,
+                               "Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2).")
+        .def_property_readonly(
+            "kernel", [](const Bank& b) { return b.kernel() == pyml::BankKernel::avx2 ? "avx2" : "baseline"; },
+            "The kernel build the tick runs: 'baseline' (SSE2) or 'avx2'; both give identical results.")
+        .def_property_readonly("models_consulted", &Bank::models_consulted,
+                               "Models visited by votes since the bank was made (Netdata's 'models consulted').")
+        .def(
+            "status",
+            [](const Bank& b) {
+                const std::size_t n = b.size();
+                carray<std::uint8_t> out(static_cast<py::ssize_t>(n));
+                std::uint8_t* p = out.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    b.status(p, n);
+                }
+                return out;
+            },
+            "uint8 array of size `size`: per slot ACTIVE 0x01, TRAINED 0x02, SILENCED 0x04, VARIABLE 0x08 "
+            "(0 for free slots).")
+        .def(
+            "model_counts",
+            [](const Bank& b) {
+                const std::size_t n = b.size();
+                carray<std::uint8_t> out(static_cast<py::ssize_t>(n));
+                std::uint8_t* p = out.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    b.model_counts(p, n);
+                }
+                return out;
+            },
+            "uint8 array of size `size`: models each slot holds.")
+        .def(
+            "suppression_counts",
+            [](const Bank& b) {
+                const std::size_t n = b.size();
+                carray<std::uint32_t> predictions(static_cast<py::ssize_t>(n)), anomalous(static_cast<py::ssize_t>(n));
+                std::uint32_t* p = predictions.mutable_data();
+                std::uint32_t* a = anomalous.mutable_data();
+                {
+                    py::gil_scoped_release release;
+                    b.suppression_counts(p, a, n);
+                }
+                return py::make_tuple(predictions, anomalous);
+            },
+            "(predictions, anomalous): uint32 arrays of size `size`, the suppression counters since their last "
+            "reset (zeros when suppression is off).")
+        .def(
+            "models",
+            [](const Bank& b, std::int64_t slot) {
+                std::vector<pyml::SlotModel> got;
+                {
+                    py::gil_scoped_release release;
+                    got = b.models(to_slot(slot));
+                }
+                py::list out;
+                for (auto& m : got) out.append(py::make_tuple(std::move(m.model), m.after, m.before));
+                return out;
+            },
+            py::arg("slot"),
+            "The slot's models, oldest first, as a list of (Model, after, before), as they score (centres "
+            "rounded to float32 when models > 1). IndexError if the slot is not in use.")
+        .def(
+            "set_models",
+            [](Bank& b, std::int64_t slot, const py::sequence& models) {
+                std::vector<pyml::SlotModel> ring;
+                ring.reserve(models.size());
+                for (std::size_t i = 0; i < models.size(); ++i) {
+                    const py::object item = models[i];
+                    const std::string name = "models[" + std::to_string(i) + "]";
+                    if (!py::isinstance<py::tuple>(item) || py::len(item) != 3) {
+                        throw py::type_error(name + " must be a tuple (Model, after, before)");
+                    }
+                    const auto t = item.cast<py::tuple>();
+                    if (!py::isinstance<pyml::Model>(t[0])) throw py::type_error(name + "[0] must be a Model");
+                    if (!py::isinstance<py::int_>(t[1]) || !py::isinstance<py::int_>(t[2]) ||
+                        py::isinstance<py::bool_>(t[1]) || py::isinstance<py::bool_>(t[2])) {
+                        throw py::type_error(name + ": after and before must be integers (epoch seconds)");
+                    }
+                    pyml::SlotModel m;
+                    m.model = t[0].cast<pyml::Model>();
+                    m.after = ml_uint32(t[1].cast<std::int64_t>(), name + " after");
+                    m.before = ml_uint32(t[2].cast<std::int64_t>(), name + " before");
+                    ring.push_back(std::move(m));
+                }
+                py::gil_scoped_release release;
+                b.set_models(to_slot(slot), ring);
+            },
+            py::arg("slot"), py::arg("models"),
+            "Replace the slot's models now (restoring persisted ones): a sequence of (Model, after, before), "
+            "oldest first, at most `models` of them, each with 2 centres of lag_n + 1 coordinates. TRAINED if "
+            "any, SILENCED cleared, suppression counters reset. ValueError/TypeError/IndexError change nothing.")
+        .def(
+            "queue_model",
+            [](Bank& b, std::int64_t slot, const pyml::Model& model, std::int64_t after, std::int64_t before) {
+                const std::uint32_t a = ml_uint32(after, "after"), z = ml_uint32(before, "before");
+                py::gil_scoped_release release;
+                b.queue_model(to_slot(slot), model, a, z);
+            },
+            py::arg("slot"), py::arg("model"), py::arg("after"), py::arg("before"),
+            "Queue a model for the slot as training does (e.g. one received from elsewhere): the next tick "
+            "installs it by the ring rule (resetting the suppression counters, clearing SILENCED and VARIABLE), "
+            "unless the slot was removed or reused before.")
         .def("add_slot", &Bank::add_slot, py::call_guard<py::gil_scoped_release>(),
              "Add a slot (empty window, no model) and return its number: the lowest free slot, with its "
              "generation incremented, or a new one with generation 0.")
@@ -656,17 +879,18 @@ any thread; the tick never waits for training.
         .def(
             "model", [](const Bank& b, std::int64_t slot) { return b.model(to_slot(slot)); }, py::arg("slot"),
             py::call_guard<py::gil_scoped_release>(),
-            "The slot's current model (a copy), or None before its first model. IndexError if it is not in use.")
+            "The slot's newest model (a copy; the one model with models=1), or None when it holds none. "
+            "IndexError if it is not in use.")
         .def(
             "set_model",
             [](Bank& b, std::int64_t slot, const pyml::Model& model) { b.set_model(to_slot(slot), model); },
             py::arg("slot"), py::arg("model"), py::call_guard<py::gil_scoped_release>(),
-            "Give the slot a model now (e.g. restoring a persisted one). ValueError unless the model has 2 "
-            "centres of lag_n + 1 coordinates; IndexError if the slot is not in use. A model queued by train "
-            "before this call still replaces it at the next tick.")
+            "Give the slot this one model now (e.g. restoring a persisted one; set_models with after = before = "
+            "0). ValueError unless the model has 2 centres of lag_n + 1 coordinates; IndexError if the slot is "
+            "not in use. A model queued by train before this call still joins at the next tick.")
         .def(
             "clear_model", [](Bank& b, std::int64_t slot) { b.clear_model(to_slot(slot)); }, py::arg("slot"),
-            py::call_guard<py::gil_scoped_release>(), "Forget the slot's model (it scores 0 until the next one).")
+            py::call_guard<py::gil_scoped_release>(), "Forget the slot's models (it scores 0 until the next one; TRAINED cleared).")
         .def("tick", &bank_tick, py::arg("values").noconvert(), py::kw_only(), py::arg("reset") = py::none(),
              py::arg("want_bits") = false, py::arg("want_scores") = false,
              R"doc(One tick of every slot.
@@ -675,11 +899,15 @@ values: float64[size], C-contiguous (NaN = no value; free slots ignored).
 reset: None, a bool, or bool[1] / bool[size]: the storage word's reset flag.
 Returns words uint32[size]; with want_bits and/or want_scores, a tuple
 (words, bits, scores) holding the requested ones in that order: bits bool[size]
-(True = anomalous), scores float64[size] (0 when no score: no model, window
-not full, gap, free slot). Models queued by training are applied first.
+(True = anomalous), scores float64[size]: the score of the model that ended
+the vote as normal, else the lowest score of the models consulted (NaN if all
+were NaN); 0 when there is no prediction (window not full, gap, silenced, free
+slot) or no model. Results queued by training are applied first.
 The GIL is released while the core works; nothing is allocated per tick.)doc")
         .def("train", &bank_train, py::arg("slots"), py::arg("histories"), py::kw_only(), py::arg("min_samples"),
-             py::arg("max_iterations") = 1000, py::arg("threads") = 2,
+             py::arg("max_iterations") = 1000, py::arg("threads") = 2, py::arg("after") = std::vector<std::int64_t>(),
+             py::arg("before") = std::vector<std::int64_t>(), py::arg("max_vectors") = 0,
+             py::arg("seed") = pyml::kDefaultSamplingSeed, py::arg("skip_constant") = false,
              R"doc(Train slots from their histories and queue the models for the next tick.
 
 slots: sequence of ints, each a slot in use, no repeats.
@@ -687,7 +915,13 @@ histories: a 2-D float64 array (one row per slot) or a sequence of 1-D
 float64 arrays; oldest first, NaN = missing point (leading gaps dropped,
 later ones forward-filled), +-inf refused.
 min_samples: existing points needed (>= 1); fewer = 'too_few_points' and the
-slot keeps its model. max_iterations >= 1; threads in [1, 64].
+slot keeps its models. max_iterations >= 1; threads in [1, 64].
+after, before: one uint32 per slot (or empty: 0), the range each history
+covers (epoch seconds), kept with the model for the ring rule.
+max_vectors: 0 (every vector) or >= 2: Netdata 2.x's sub-sampling with the
+mt19937(seed) table, and its outcomes ('too_few_points' below one vector's
+window, 'few_vectors' below 2 kept vectors). skip_constant: slots whose
+VARIABLE status is clear are not trained ('constant').
 Blocks with the GIL released (run it on a background thread while another
 ticks). Everything is validated first: a ValueError/IndexError/TypeError
 changes nothing. Returns a TrainReport.)doc")
@@ -700,8 +934,14 @@ changes nothing. Returns a TrainReport.)doc")
             const auto& p = b.params();
             std::ostringstream out;
             out << "Bank(diff_n=" << p.features.diff_n << ", smooth_n=" << p.features.smooth_n
-                << ", lag_n=" << p.features.lag_n << ", threshold=" << std::string(py::repr(py::float_(p.threshold)))
-                << "; " << b.active() << " active of " << b.size() << " slots, " << b.trained_count() << " trained)";
+                << ", lag_n=" << p.features.lag_n << ", threshold=" << std::string(py::repr(py::float_(p.threshold)));
+            if (p.models != 1) out << ", models=" << p.models;
+            if (p.variant != pyml::FeatureVariant::v1) out << ", features='" << pyml::feature_variant_name(p.variant) << "'";
+            if (p.suppression_window != 0) {
+                out << ", suppression_window=" << p.suppression_window
+                    << ", suppression_threshold=" << p.suppression_threshold;
+            }
+            out << "; " << b.active() << " active of " << b.size() << " slots, " << b.trained_count() << " trained)";
             return out.str();
         });
 }

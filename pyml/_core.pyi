@@ -1,13 +1,45 @@
-"""Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp)."""
+"""Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp).
+
+Checked against the built extension by ``stubtest`` (ci/wheel_check.sh): a
+name the extension has and this file lacks fails the check. The functions
+take exact arrays (C-contiguous, the dtype named); ``pyml.core`` converts
+array-likes first.
+"""
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, SupportsFloat, SupportsIndex, SupportsInt, overload
 
 import numpy as np
 import numpy.typing as npt
 
-# Names whose section is not written yet are typed as Any.
-def __getattr__(name: str) -> Any: ...
+# ---------------------------------------------------------------- storage word
+
+EMPTY_SLOT: int
+ANOMALY_BIT: int
+RESET_FLAG: int
+ANOMALOUS_ZERO: int
+
+def pack(
+    values: npt.NDArray[np.float64], anomalous: npt.NDArray[np.bool_], reset: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint32]:
+    """Pack float64 values into storage words; NaN becomes the empty slot 0."""
+
+def pack_scalar(value: SupportsFloat | SupportsIndex, anomalous: bool, reset: bool) -> int:
+    """Pack one value (the scalar path of pack)."""
+
+def pack_reference(value: SupportsFloat | SupportsIndex, flags: SupportsInt | SupportsIndex) -> int:
+    """The reference pack in 80-bit arithmetic with raw flags (NaN packs like zero)."""
+
+def unpack(
+    words: npt.NDArray[np.uint32],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Unpack storage words (80-bit reference results) into (values, anomalous, exists)."""
+
+def unpack_double(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]:
+    """Unpack storage words with the double-precision path training uses; empty gives NaN."""
+
+def unpack_reference(word: SupportsInt | SupportsIndex) -> float:
+    """The reference unpack in 80-bit arithmetic (word 0 gives 0.0)."""
 
 # ---------------------------------------------------------------- ML core: features, k-means, model
 
@@ -16,7 +48,7 @@ MAX_SMOOTH_N: int
 MAX_LAG_N: int
 
 def features(
-    x: npt.NDArray[np.float64], diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5
+    x: npt.NDArray[np.float64], diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, variant: str = "v1"
 ) -> npt.NDArray[np.float64]:
     """Feature vectors of a raw series: float64[m, lag_n + 1], oldest first (exact float64 input only)."""
 
@@ -24,9 +56,25 @@ def kmeans(X: npt.NDArray[np.float64], k: int = 2, max_iterations: int = 1000) -
     """dlib-equal k-means of the rows of X (finite float64[n, f]): the centres, float64[k, f]."""
 
 def train(
-    history: npt.NDArray[np.float64], diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_iterations: int = 1000
+    history: npt.NDArray[np.float64],
+    diff_n: int = 1,
+    smooth_n: int = 3,
+    lag_n: int = 5,
+    max_iterations: int = 1000,
+    *,
+    features: str = "v1",
+    max_vectors: int = 0,
+    seed: int = 5489,
 ) -> Model:
-    """Train a Model on a raw history (NaN = missing point)."""
+    """Train a Model on a raw history (NaN = missing point); max_vectors > 0 sub-samples the vectors."""
+
+DEFAULT_SEED: int
+
+def sampling_table(size: int, seed: int) -> npt.NDArray[np.uint32]:
+    """The first `size` outputs of std::mt19937(seed)."""
+
+def sample_mask(vectors: int, max_vectors: int, seed: int) -> npt.NDArray[np.bool_]:
+    """Which of `vectors` training vectors the sub-sampling keeps."""
 
 def fill_gaps(history: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], int]:
     """(filled, existing): leading NaNs dropped, later ones forward-filled."""
@@ -56,6 +104,12 @@ class Model:
 
 # ---------------------------------------------------------------- dimension bank
 
+MAX_MODELS: int
+STATUS_ACTIVE: int
+STATUS_TRAINED: int
+STATUS_SILENCED: int
+STATUS_VARIABLE: int
+
 class TrainReport:
     """What one ``Bank.train`` call did, per requested slot (in request order)."""
 
@@ -65,7 +119,7 @@ class TrainReport:
         """The slots, in request order."""
     @property
     def status(self) -> list[str]:
-        """'trained' (a model is queued for the next tick), 'too_few_points' or 'error'."""
+        """'trained' (a model is queued), 'too_few_points', 'error', 'constant' or 'few_vectors'."""
     @property
     def trained(self) -> npt.NDArray[np.bool_]:
         """Whether a model was queued for each slot."""
@@ -87,7 +141,18 @@ class Bank:
     """
 
     def __init__(
-        self, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, threshold: float = 0.99, capacity: int = 0
+        self,
+        diff_n: int = 1,
+        smooth_n: int = 3,
+        lag_n: int = 5,
+        threshold: float = 0.99,
+        capacity: int = 0,
+        *,
+        models: int = 1,
+        features: str = "v1",
+        suppression_window: int = 0,
+        suppression_threshold: int = 0,
+        kernel: str = "best",
     ) -> None: ...
     @property
     def size(self) -> int:
@@ -110,6 +175,24 @@ class Bank:
     @property
     def threshold(self) -> float: ...
     @property
+    def models_per_slot(self) -> int: ...
+    @property
+    def features(self) -> str:
+        """'v1' or 'v2'."""
+    @property
+    def suppression_window(self) -> int: ...
+    @property
+    def suppression_threshold(self) -> int: ...
+    @property
+    def warmup(self) -> int:
+        """Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2)."""
+    @property
+    def kernel(self) -> str:
+        """'baseline' or 'avx2'."""
+    @property
+    def models_consulted(self) -> int:
+        """Models visited by votes since the bank was made."""
+    @property
     def trained_count(self) -> int:
         """Number of slots with a model."""
     def __len__(self) -> int: ...
@@ -125,11 +208,23 @@ class Bank:
     def trained_mask(self) -> npt.NDArray[np.bool_]:
         """Whether each slot has a model (False for free slots), shape (size,)."""
     def model(self, slot: int) -> Model | None:
-        """A copy of the slot's model, or None before its first one."""
+        """A copy of the slot's newest model, or None when it holds none."""
+    def models(self, slot: int) -> list[tuple[Model, int, int]]:
+        """The slot's models, oldest first, as (Model, after, before), as they score."""
     def set_model(self, slot: int, model: Model) -> None:
-        """Give the slot a model now (2 centres of lag_n + 1 coordinates)."""
+        """Give the slot this one model now (2 centres of lag_n + 1 coordinates)."""
+    def set_models(self, slot: int, models: Sequence[tuple[Model, int, int]]) -> None:
+        """Replace the slot's models now, oldest first (at most `models` of them)."""
+    def queue_model(self, slot: int, model: Model, after: int, before: int) -> None:
+        """Queue a model for the next tick, installed by the ring rule."""
     def clear_model(self, slot: int) -> None:
-        """Forget the slot's model (it scores 0 until the next one)."""
+        """Forget the slot's models (it scores 0 until the next one)."""
+    def status(self) -> npt.NDArray[np.uint8]:
+        """Per-slot status bits (STATUS_*), shape (size,)."""
+    def model_counts(self) -> npt.NDArray[np.uint8]:
+        """Models each slot holds, shape (size,)."""
+    def suppression_counts(self) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """(predictions, anomalous) since each slot's last reset."""
     @overload
     def tick(
         self,
@@ -183,6 +278,11 @@ class Bank:
         min_samples: int,
         max_iterations: int = 1000,
         threads: int = 2,
+        after: Sequence[int] = ...,
+        before: Sequence[int] = ...,
+        max_vectors: int = 0,
+        seed: int = 5489,
+        skip_constant: bool = False,
     ) -> TrainReport:
         """Train slots from their histories (NaN = missing) and queue the models for the next tick."""
     def pending_models(self) -> int:

@@ -80,11 +80,15 @@ def _cmd_agent(args: argparse.Namespace) -> int:
                         format="%(asctime)s pyml agent: %(levelname)s: %(message)s")
     if args.no_local and not args.netdata:
         raise ValueError("--no-local needs at least one --netdata URL")
+    from .sources._http import split_base_url
+
+    for url in args.netdata or ():
+        split_base_url(url)  # a bad URL is refused here (status 2), naming it
     if args.training_threads is not None and args.training_threads < 1:
         raise ValueError(f"--training-threads must be at least 1, got {args.training_threads}")
     return run_agent(args.data_dir, args.config, update_every=args.update_every, bind=args.bind, port=args.port,
                      hostname=args.hostname, netdata=args.netdata or (), local=not args.no_local,
-                     training_threads=args.training_threads)
+                     training_threads=args.training_threads, allow_hosts=args.allow_host or ())
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -236,8 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on a Dask cluster (e.g. tcp://host:8786; needs the 'dask' extra)")
     sweep.add_argument("--out", metavar="DIR", default="pyml-sweep", help="output directory (default: %(default)s)")
-    sweep.add_argument("--plots", choices=["best", "all", "none"], default="best",
-                       help="PNG per file for the best configuration, every configuration, or none (default: best)")
+    sweep.add_argument("--plots", choices=["best", "all", "none"], default="none",
+                       help="PNG per file for the best configuration, every configuration, or none "
+                            "(default: none; drawn after the table, about 0.2 s a plot)")
     sweep.add_argument("--formulation", choices=sorted(FORMULATIONS), default=DEFAULT_FORMULATION,
                        help="the formulation every grid point starts from (default: %(default)s); "
                             "a grid may also vary it: --grid formulation=reference,peaks")
@@ -307,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="samples, models and events (default: $XDG_STATE_HOME/pyml or ~/.local/state/pyml)")
     agent.add_argument("--port", type=int, default=19998, help="HTTP port (default 19998; 0 picks a free one)")
     agent.add_argument("--bind", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    agent.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="a Host header name the API answers to besides the bind address's (repeatable; "
+                            "'*' for any); requests naming another host get 403")
     agent.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf "
                        "(default: ML on, Netdata's defaults)")
     agent.add_argument("--update-every", type=int, default=1, metavar="SECONDS", help="collection period (default 1)")

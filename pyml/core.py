@@ -11,11 +11,13 @@ from typing import Any
 import numpy as np
 
 from . import _core
-from ._arrays import as_flags, as_float64, as_int, as_words
+from ._arrays import as_flags, as_float64, as_int, as_words, is_integer
 
 __all__ = ["pack", "unpack", "unpack_double", "EMPTY_SLOT", "ANOMALY_BIT", "RESET_FLAG", "ANOMALOUS_ZERO",
-           "Bank", "TrainReport",
-           "features", "kmeans", "train", "fill_gaps", "Model", "MAX_DIFF_N", "MAX_SMOOTH_N", "MAX_LAG_N"]
+           "Bank", "TrainReport", "MAX_MODELS", "STATUS_ACTIVE", "STATUS_TRAINED", "STATUS_SILENCED",
+           "STATUS_VARIABLE",
+           "features", "kmeans", "train", "fill_gaps", "Model", "MAX_DIFF_N", "MAX_SMOOTH_N", "MAX_LAG_N",
+           "sampling_table", "sample_mask", "DEFAULT_SEED"]
 
 EMPTY_SLOT: int = _core.EMPTY_SLOT
 ANOMALY_BIT: int = _core.ANOMALY_BIT
@@ -87,8 +89,8 @@ def _series(name: str, x: Any) -> np.ndarray:
     return arr
 
 
-def features(x: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5) -> np.ndarray:
-    """Feature vectors of a raw series, as the reference (Netdata v1.33) builds them.
+def features(x: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, variant: str = "v1") -> np.ndarray:
+    """Feature vectors of a raw series, as Netdata v1.33 (``variant="v1"``) or 2.x (``"v2"``) builds them.
 
     Parameters
     ----------
@@ -101,18 +103,34 @@ def features(x: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5) -> np.n
         with the reference's running sum from the newest end.
     lag_n : int in [0, 5]
         Earlier values appended to each vector.
+    variant : "v1" or "v2"
+        v1 (SPEC §2): newest element first, absolute values, the mean as
+        ``sum * (1/S)`` with a running sum from the newest end. v2
+        (SPEC-NETDATA-2 §3.3): oldest element first, signed, ``sum / S`` with
+        a running sum moving forward (add the new difference, divide, subtract
+        the oldest), and with ``diff_n = 0`` the newest element of the last
+        row is 0 (Netdata zeroes its buffer's last S slots). For ``lag_n < 5``
+        both have ``lag_n + 1`` coordinates (Netdata's v2 vectors always have
+        6, the extra ones unwritten).
 
     Returns
     -------
     numpy.ndarray of float64, shape (m, lag_n + 1)
         ``m = n - diff_n - (smooth_n - 1) - lag_n`` rows (none if that is not
-        positive), oldest vector first; row ``r`` is
+        positive), oldest vector first. v1: row ``r`` is
         ``[|y[j]|, |y[j-1]|, ..., |y[j-lag_n]|]`` for ``j = n - m + r``, where
-        ``y`` is the differenced, smoothed series. Bit-exact with the reference.
+        ``y`` is the differenced, smoothed series; v2: row ``r`` is
+        ``[s[r], s[r+1], ..., s[r+lag_n]]`` with ``s[r]`` the mean of the
+        differences ``r .. r+S-1``. Bit-exact with the reference.
+
+    Examples
+    --------
+    >>> features([1, 3, 6, 10, 15, 9, 9, 9, 9], variant="v2")[0].tolist()   # SPEC-NETDATA-2's example
+    [3.0, 4.0, 1.0, -0.3333333333333333, -2.0, 0.0]
     """
     arr = _series("x", x)
     return _core.features(arr, as_int("diff_n", diff_n), as_int("smooth_n", smooth_n),
-                          as_int("lag_n", lag_n))
+                          as_int("lag_n", lag_n), str(variant))
 
 
 def kmeans(X: Any, k: int = 2, max_iterations: int = 1000) -> np.ndarray:
@@ -139,7 +157,8 @@ def kmeans(X: Any, k: int = 2, max_iterations: int = 1000) -> np.ndarray:
     return _core.kmeans(arr, as_int("k", k), as_int("max_iterations", max_iterations))
 
 
-def train(history: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_iterations: int = 1000) -> Model:
+def train(history: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_iterations: int = 1000, *,
+          features: str = "v1", max_vectors: int = 0, seed: int = _core.DEFAULT_SEED) -> Model:
     """Train one model on a raw history, as the reference trains a dimension.
 
     Leading NaNs (missing points) are dropped and later ones take the previous
@@ -157,6 +176,17 @@ def train(history: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_
         Feature parameters, as for :func:`features`.
     max_iterations : int >= 1
         k-means iterations.
+    features : "v1" or "v2"
+        The feature recipe (:func:`features`' ``variant``).
+    max_vectors : int
+        0: train on every vector. Else (>= 2) Netdata 2.x's sub-sampling
+        (SPEC-NETDATA-2 §3.2): of E vectors, vector j is kept iff
+        ``sampling_table(max_vectors, seed)[j % max_vectors] <= cutoff`` with
+        ``cutoff = uint32(4294967295.0 * min(1, max_vectors / E))``
+        (:func:`sample_mask`); k-means and the distance range use the kept
+        vectors only.
+    seed : int in [0, 2**32)
+        Seed of the sampling table (``std::mt19937``).
 
     Returns
     -------
@@ -166,11 +196,35 @@ def train(history: Any, diff_n: int = 1, smooth_n: int = 3, lag_n: int = 5, max_
     ------
     ValueError
         For +-inf (naming index and value), a history too short for two
-        feature vectors, or parameters out of range.
+        (kept) feature vectors, or parameters out of range.
     """
     arr = _series("history", history)
     return _core.train(arr, as_int("diff_n", diff_n), as_int("smooth_n", smooth_n),
-                       as_int("lag_n", lag_n), as_int("max_iterations", max_iterations))
+                       as_int("lag_n", lag_n), as_int("max_iterations", max_iterations), features=str(features),
+                       max_vectors=as_int("max_vectors", max_vectors), seed=as_int("seed", seed))
+
+
+#: Default seed of the sampling table: ``std::mt19937``'s own default.
+DEFAULT_SEED: int = _core.DEFAULT_SEED
+
+
+def sampling_table(size: int, seed: int) -> np.ndarray:
+    """The first ``size`` outputs of ``std::mt19937(seed)``, uint32[size].
+
+    Equal to ``numpy.random.RandomState(seed).randint(0, 2**32, size=size, dtype=numpy.uint32)``.
+    """
+    return _core.sampling_table(as_int("size", size), as_int("seed", seed))
+
+
+def sample_mask(vectors: int, max_vectors: int, seed: int) -> np.ndarray:
+    """Which of ``vectors`` training vectors (oldest first) the sub-sampling keeps, bool[vectors].
+
+    ``ratio = max_vectors / vectors`` if ``vectors > max_vectors`` else 1;
+    ``cutoff = uint32(4294967295.0 * ratio)``; vector j is kept iff
+    ``sampling_table(max_vectors, seed)[j % max_vectors] <= cutoff``
+    (SPEC-NETDATA-2 §3.2).
+    """
+    return _core.sample_mask(as_int("vectors", vectors), as_int("max_vectors", max_vectors), as_int("seed", seed))
 
 
 def fill_gaps(history: Any) -> tuple[np.ndarray, int]:
@@ -189,34 +243,91 @@ def fill_gaps(history: Any) -> tuple[np.ndarray, int]:
 TrainReport = _core.TrainReport
 
 
+#: The most models a bank keeps per slot (Netdata's ``number of models per dimension`` range).
+MAX_MODELS: int = _core.MAX_MODELS
+#: Per-slot status bits of :meth:`Bank.status`.
+STATUS_ACTIVE: int = _core.STATUS_ACTIVE      # slot in use
+STATUS_TRAINED: int = _core.STATUS_TRAINED    # holds a model, or trained with fewer than 2 vectors
+STATUS_SILENCED: int = _core.STATUS_SILENCED  # silenced by noisy-dimension suppression
+STATUS_VARIABLE: int = _core.STATUS_VARIABLE  # value changed at a prediction since the last training attempt
+
+
+def _times(name: str, value: Any, n: int) -> list[int]:
+    """after / before of :meth:`Bank.train`: one integer for all slots or one per slot."""
+    if is_integer(value):
+        return [int(value)] * n if value else []
+    if isinstance(value, np.ndarray):
+        items = value.reshape(-1).tolist()
+    else:
+        try:
+            items = list(value)
+        except TypeError:
+            raise TypeError(f"{name} must be an integer or a sequence of integers, got {value!r}") from None
+    return [as_int(f"{name}[{i}]", v) for i, v in enumerate(items)]
+
+
 class Bank(_core.Bank):
     """Many dimensions' prediction state, scored together once per tick.
 
-    ``Bank(diff_n=1, smooth_n=3, lag_n=5, threshold=0.99, capacity=0)``: the
-    feature parameters and ``dimension_anomaly_score_threshold`` of the
-    configuration; ``capacity`` reserves room for that many slots.
+    ``Bank(diff_n=1, smooth_n=3, lag_n=5, threshold=0.99, capacity=0, *,
+    models=1, features="v1", suppression_window=0, suppression_threshold=0,
+    kernel="best")``: the feature parameters and
+    ``dimension_anomaly_score_threshold`` of the configuration; ``capacity``
+    reserves room for that many slots; the keywords choose the mechanisms
+    (their defaults are Netdata v1.33's, bit-exact):
+
+    * ``models`` (1..168): models a slot keeps (Netdata's ring; SPEC-NETDATA-2 §4.1).
+    * ``features``: ``"v1"`` (v1.33) or ``"v2"`` (Netdata 2.x: oldest first,
+      signed, ``/ S``; the first prediction on the window's next value).
+    * ``suppression_window``, ``suppression_threshold``: both 0 (off) or
+      both >= 1: noisy-dimension suppression (SPEC-NETDATA-2 §6).
+    * ``kernel``: ``"best"``, ``"baseline"`` or ``"avx2"`` (identical results).
 
     A slot is one dimension: its prediction window (the last ``window`` =
-    ``diff_n + smooth_n + lag_n`` raw values), its model and its generation.
-    :meth:`tick` takes one value per slot and returns one storage word per
-    slot: the value goes into the window, the feature vector (bit for bit the
-    last row of :func:`features` over the window) is scored against the slot's
-    model (bit for bit ``Model.score``), the anomaly bit is
-    ``score >= 100 * threshold``, and the word is :func:`pack` of the value with
-    that bit.
+    ``diff_n + smooth_n + lag_n`` raw values), its models (each with the time
+    range it was trained on, ``after``/``before`` in epoch seconds), its status
+    and its generation. :meth:`tick` takes one value per slot and returns one
+    storage word per slot: the value goes into the window, the feature vector
+    (v1: bit for bit the last row of :func:`features` over the window; v2: the
+    row of ``features(window, variant="v2")``) is scored by the slot's models
+    (each bit for bit ``Model.score``), and the word is :func:`pack` of the
+    value with the vote's bit.
 
+    * The vote (SPEC-NETDATA-2 §5.3): models oldest to newest; a NaN score is
+      skipped; the first score below ``100 * threshold`` ends it as normal;
+      otherwise the slot is anomalous iff some score was not NaN. The slot's
+      score is the one that ended the vote, else the lowest score consulted.
+      With one model this is v1.33's ``score >= 100 * threshold``.
+      :attr:`models_consulted` counts the models visited.
+    * A new model joins by Netdata's ring rule: appended while fewer than
+      ``models``; else it replaces the newest when the second newest and it
+      cover the newest's span (``models > 2``); else the oldest leaves. With
+      ``models > 1`` the models are stored with float32 centres (double
+      distances, uint32 times) and score as stored; :meth:`models` returns them
+      as they score.
+    * Suppression: per slot, predictions and anomalous predictions since the
+      last reset (:meth:`suppression_counts`); after a prediction whose vote did
+      not end as normal, ``anomalous >= suppression_threshold`` and
+      ``predictions >= suppression_window`` silence the slot (SILENCED): normal,
+      counting nothing, until a model is installed (or a training keeps fewer
+      than 2 vectors). Model installs, those trainings and every
+      ``'too_few_points'`` attempt reset the counters.
+    * :meth:`status`: per slot ACTIVE, TRAINED, SILENCED, VARIABLE (the value
+      changed at a prediction since the last training attempt; also tracked
+      while silenced); :meth:`model_counts`: models held.
     * NaN means no value: the window is emptied and the word is the empty slot 0.
     * inf, or a magnitude beyond 1.6777215e21, is stored saturated and empties
       the window (a gap for the model).
-    * A slot is normal (score 0) without a model and until its window holds
-      ``window`` consecutive values again.
+    * A slot is normal (score 0) without a model, while silenced, and until its
+      window holds ``window`` consecutive values again (v1; v2 one more:
+      :attr:`warmup`).
     * Free slots are ignored and yield the empty word.
 
     Slots are added and removed while running without disturbing the others; a
     removed slot is reused by a later :meth:`add_slot` with its generation
     incremented. :meth:`train` trains slots on worker threads with the GIL
-    released and queues the models; the next tick applies them, dropping the
-    models of slots removed or reused meanwhile. Every method may be called
+    released and queues the results; the next tick applies them, dropping the
+    results of slots removed or reused meanwhile. Every method may be called
     from any thread; a tick never waits for training.
 
     This class converts array-like arguments losslessly (``pyml._arrays``);
@@ -228,6 +339,9 @@ class Bank(_core.Bank):
     >>> slot = bank.add_slot()
     >>> words = bank.tick([12.5])
     >>> report = bank.train([slot], [history], min_samples=3600)  # doctest: +SKIP
+    >>> nd2 = Bank(models=18, features="v2", suppression_window=900, suppression_threshold=450)
+    >>> report = nd2.train([0], [window], min_samples=900, after=t - 21600, before=t,
+    ...                    max_vectors=1440, seed=seed, skip_constant=True)  # doctest: +SKIP
     """
 
     def tick(self, values: Any, *, reset: Any = None, want_bits: bool = False, want_scores: bool = False) -> Any:
@@ -240,8 +354,11 @@ class Bank(_core.Bank):
         reset : None, bool or array-like of bool (one, or one per slot)
             The storage words' reset flag.
         want_bits, want_scores : bool
-            Also return the anomaly bits (True = anomalous) and the scores (0
-            when there is no score: no model, window not full, gap, free slot).
+            Also return the anomaly bits (True = anomalous) and the scores:
+            the score of the model that ended the vote as normal, else the
+            lowest score of the models consulted (NaN if every one was NaN);
+            0 when there is no prediction (window not full, gap, silenced,
+            free slot) or no model.
 
         Returns
         -------
@@ -258,7 +375,9 @@ class Bank(_core.Bank):
         return super().tick(arr, reset=flags, want_bits=bool(want_bits), want_scores=bool(want_scores))
 
     def train(
-        self, slots: Any, histories: Any, *, min_samples: int, max_iterations: int = 1000, threads: int = 2
+        self, slots: Any, histories: Any, *, min_samples: int, max_iterations: int = 1000, threads: int = 2,
+        after: Any = 0, before: Any = 0, max_vectors: int = 0, seed: int = _core.DEFAULT_SEED,
+        skip_constant: bool = False,
     ) -> TrainReport:
         """Train slots from their histories and queue the models for the next tick.
 
@@ -276,12 +395,30 @@ class Bank(_core.Bank):
             k-means iterations, >= 1.
         threads : int
             Worker threads, 1 to 64.
+        after, before : int or sequence of int (one per slot)
+            The time range each history covers, epoch seconds in [0, 2**32):
+            kept with the model, for the ring rule and persistence.
+        max_vectors : int
+            0: train on every vector. >= 2: Netdata 2.x's sub-sampling (see
+            :func:`sample_mask`) and its outcomes: a history with fewer values
+            than one vector's ``window`` (after the leading gaps) is
+            ``'too_few_points'``, fewer than 2 kept vectors ``'few_vectors'``
+            (the slot becomes TRAINED without a new model).
+        seed : int in [0, 2**32)
+            Seed of the sampling table.
+        skip_constant : bool
+            Slots whose VARIABLE status is clear when the call starts are not
+            trained (``'constant'``; nothing changes), as Netdata skips
+            constant dimensions.
 
         Returns
         -------
         TrainReport
             Per slot: ``status``, ``trained``, ``existing``, ``seconds``,
-            ``messages``. Models apply at the next tick.
+            ``messages``. Results apply at the next tick: a model joins the
+            slot's models (ring rule), ``'trained'`` and ``'few_vectors'``
+            reset the suppression counters and clear SILENCED and VARIABLE,
+            ``'too_few_points'`` resets the counters and clears VARIABLE.
 
         Raises
         ------
@@ -305,6 +442,11 @@ class Bank(_core.Bank):
             min_samples=as_int("min_samples", min_samples),
             max_iterations=as_int("max_iterations", max_iterations),
             threads=as_int("threads", threads),
+            after=_times("after", after, len(slot_list)),
+            before=_times("before", before, len(slot_list)),
+            max_vectors=as_int("max_vectors", max_vectors),
+            seed=as_int("seed", seed),
+            skip_constant=bool(skip_constant),
         )
 
     def remove_slot(self, slot: int) -> None:
@@ -320,18 +462,57 @@ class Bank(_core.Bank):
         return super().trained(as_int("slot", slot))
 
     def model(self, slot: int) -> Any:
-        """A copy of the slot's model, or None before its first one; IndexError if it is not in use."""
+        """A copy of the slot's newest model (the one model with ``models=1``), or None when it holds none.
+
+        IndexError if the slot is not in use.
+        """
         return super().model(as_int("slot", slot))
 
-    def set_model(self, slot: int, model: Any) -> None:
-        """Give the slot a model now (e.g. a persisted one restored with ``Model.from_bytes``).
+    def models(self, slot: int) -> list[tuple[Model, int, int]]:  # type: ignore[override]
+        """The slot's models, oldest first, as ``(Model, after, before)``, exactly as they score.
 
-        ValueError unless the model has 2 centres of ``lag_n + 1`` coordinates;
-        IndexError if the slot is not in use. A model queued by :meth:`train`
-        before this call still replaces it at the next tick.
+        With ``models > 1`` the centres are the float32 values stored. IndexError
+        if the slot is not in use.
+        """
+        return super().models(as_int("slot", slot))
+
+    def set_models(self, slot: int, models: Any) -> None:
+        """Replace the slot's models now (restoring persisted ones), oldest first, without the ring rule.
+
+        ``models``: a sequence of ``(Model, after, before)``, at most
+        :attr:`models_per_slot` of them, each Model with 2 centres of ``lag_n + 1``
+        coordinates. TRAINED if any (cleared if none), SILENCED cleared,
+        suppression counters reset; the window and VARIABLE stay. Errors
+        (ValueError, TypeError, IndexError) change nothing.
+        """
+        items = []
+        for i, item in enumerate(models):
+            if not isinstance(item, tuple) or len(item) != 3:
+                raise TypeError(f"models[{i}] must be a tuple (Model, after, before), got {item!r}")
+            model, after, before = item
+            items.append((model, as_int(f"models[{i}] after", after), as_int(f"models[{i}] before", before)))
+        super().set_models(as_int("slot", slot), items)
+
+    def queue_model(self, slot: int, model: Any, after: int, before: int) -> None:
+        """Queue a model for the slot as training does (e.g. a model received from elsewhere).
+
+        The next tick installs it by the ring rule (resetting the suppression
+        counters, clearing SILENCED and VARIABLE, setting TRAINED), unless the
+        slot was removed or reused before. ValueError for a model of the wrong
+        shape or times outside [0, 2**32); IndexError for a slot not in use.
+        """
+        super().queue_model(as_int("slot", slot), model, as_int("after", after), as_int("before", before))
+
+    def set_model(self, slot: int, model: Any) -> None:
+        """Give the slot this one model now (e.g. a persisted one restored with ``Model.from_bytes``).
+
+        ``set_models(slot, [(model, 0, 0)])``. ValueError unless the model has
+        2 centres of ``lag_n + 1`` coordinates; IndexError if the slot is not in
+        use. A model queued by :meth:`train` before this call still joins at the
+        next tick.
         """
         super().set_model(as_int("slot", slot), model)
 
     def clear_model(self, slot: int) -> None:
-        """Forget the slot's model (it scores 0 until the next one)."""
+        """Forget the slot's models (it scores 0 until the next one; TRAINED cleared)."""
         super().clear_model(as_int("slot", slot))

@@ -39,12 +39,15 @@ def compile_dlib_program(out_dir: Path) -> Path:
     return exe
 
 
-def run_dlib(exe: Path, work: Path, X: np.ndarray, max_iterations: int = 1000, repeats: int = 1) -> dict:
-    """Centres (initial and final), min/max distance and timing from the program."""
+def run_dlib(exe: Path, work: Path, X: np.ndarray, max_iterations: int = 1000, repeats: int = 1,
+             fixed: bool = False) -> dict:
+    """Centres (initial and final), min/max distance and timing from the program, on the vector matrix X
+    (rows = vectors); ``fixed`` uses dlib's fixed-size 6-vectors, as Netdata 2.x does."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     path = work / "samples.bin"
     path.write_bytes(struct.pack("<3Q", X.shape[0], X.shape[1], max_iterations) + X.astype("<f8").tobytes())
-    out = subprocess.run([str(exe), str(path), str(repeats)], check=True, capture_output=True, text=True).stdout
+    args = [str(exe), str(path), str(repeats)] + (["fixed"] if fixed else [])
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     result: dict = {"initial": [], "center": []}
     for line in out.splitlines():
         key, *values = line.split()
@@ -116,3 +119,39 @@ def test_iteration_limits_equal_dlib(dlib_program: Path, tmp_path: Path) -> None
     for iterations in (1, 2, 3, 7):
         got = run_dlib(dlib_program, tmp_path, X, max_iterations=iterations)
         assert np.array_equal(_bits(core.kmeans(X, max_iterations=iterations)), _bits(got["center"]))
+
+
+def sampled_vectors(history: np.ndarray, max_vectors: int, seed: int, features: str = "v2", **params) -> np.ndarray:
+    """The training set of a sub-sampled training: the kept feature rows of the gap-filled history."""
+    filled, _ = core.fill_gaps(history)
+    X = core.features(filled, variant=features, **params)
+    return X[core.sample_mask(len(X), max_vectors, seed)]
+
+
+def _sampled_cases() -> list:
+    rng = np.random.default_rng(20261207)
+    stored = core.unpack_double(core.pack(_walk(rng, 21600) * 3.1))
+    return [
+        ("6 h at 1 s, 1440 vectors", stored, 1440, 12345, {}),
+        ("other seed", _walk(rng, 21600), 1440, 5489, {}),
+        ("integers with ties", rng.integers(0, 4, 8000).astype(np.float64), 500, 7, {}),
+        ("spiky", np.where(rng.random(6000) < 0.01, 1e3, 0.0) + rng.normal(size=6000), 800, 3, {}),
+        ("no differencing", _walk(rng, 5000), 700, 11, {"diff_n": 0}),
+        ("short window, all kept", _walk(rng, 900), 1440, 1, {}),
+    ]
+
+
+SAMPLED = _sampled_cases()
+
+
+@pytest.mark.parametrize("name, series, max_vectors, seed, params", SAMPLED, ids=[c[0] for c in SAMPLED])
+def test_sampled_v2_models_equal_dlib(dlib_program: Path, tmp_path: Path, name: str, series: np.ndarray,
+                                      max_vectors: int, seed: int, params: dict) -> None:
+    X = sampled_vectors(series, max_vectors, seed, **params)
+    model = core.train(series, features="v2", max_vectors=max_vectors, seed=seed, **params)
+    for fixed in (False, True):
+        got = run_dlib(dlib_program, tmp_path, X, fixed=fixed)
+        assert np.array_equal(_bits(model.centers), _bits(got["center"])), (name, fixed)
+        assert _bits(model.min_dist) == _bits(got["min_dist"])
+        assert _bits(model.max_dist) == _bits(got["max_dist"])
+    assert np.array_equal(_bits(core.kmeans(X)), _bits(got["center"]))

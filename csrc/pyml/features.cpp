@@ -18,6 +18,8 @@ void check_range(const char* name, std::size_t value, std::size_t max) {
 
 }  // namespace
 
+const char* feature_variant_name(FeatureVariant v) noexcept { return v == FeatureVariant::v2 ? "v2" : "v1"; }
+
 void validate_feature_params(const FeatureParams& p) {
     check_range("diff_n", p.diff_n, kMaxDiffN);
     check_range("smooth_n", p.smooth_n, kMaxSmoothN);
@@ -77,6 +79,49 @@ void extract_features(const double* x, std::size_t n, const FeatureParams& p, do
         const double* src = scratch + l + r;
         double* row = out + r * dims;
         for (std::size_t c = 0; c < dims; ++c) row[c] = src[-static_cast<std::ptrdiff_t>(c)];
+    }
+}
+
+void smoothed_series_v2(const double* x, std::size_t n, const FeatureParams& p, double* out) {
+    validate_feature_params(p);
+    const std::size_t d = p.diff_n, s = effective_smooth_n(p);
+    if (d >= n || s > n - d) return;
+    const std::size_t m = n - d;  // differences d[0..m)
+    // d[i] = x[i + D] - x[i] (D = 1), or x[i] (D = 0).
+    const auto diffed = [x, d](std::size_t i) { return d != 0 ? x[i + d] - x[i] : x[i]; };
+
+    // Forward running sum: the first S - 1 differences from 0.0, then per
+    // output add the newest difference, divide by S, subtract the oldest.
+    const double sd = static_cast<double>(s);
+    double sum = 0.0;
+    for (std::size_t i = 0; i + 1 < s; ++i) sum += diffed(i);
+    for (std::size_t i = s - 1; i < m; ++i) {
+        sum += diffed(i);
+        out[i - (s - 1)] = sum / sd;
+        sum -= diffed(i - (s - 1));
+    }
+    // Netdata zeroes the buffer's last S slots (indices n - S .. n - 1); only
+    // index n - S can hold a smoothed value, and only when D = 0.
+    if (d == 0) out[n - s] = 0.0;
+}
+
+void extract_features_v2(const double* x, std::size_t n, const FeatureParams& p, double* scratch, double* out) {
+    validate_feature_params(p);
+    const std::size_t rows = feature_rows(n, p);
+    if (rows == 0) return;
+    smoothed_series_v2(x, n, p, scratch);
+    const std::size_t dims = p.lag_n + 1;
+    for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t c = 0; c < dims; ++c) out[r * dims + c] = scratch[r + c];
+    }
+}
+
+void extract_features(const double* x, std::size_t n, const FeatureParams& p, FeatureVariant variant,
+                      double* scratch, double* out) {
+    if (variant == FeatureVariant::v2) {
+        extract_features_v2(x, n, p, scratch, out);
+    } else {
+        extract_features(x, n, p, scratch, out);
     }
 }
 

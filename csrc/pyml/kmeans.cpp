@@ -1263,7 +1263,8 @@ std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::siz
     check_lloyd(n, dims, k, max_iterations);
     const bool fast = k == 2 && dims <= kMaxFastDims;
     if (fast && lagged(columns, dims)) return kKmeans2[dims](columns, nullptr, n, max_iterations, centers, true, ws);
-    std::vector<double> rows(n * dims);
+    std::vector<double>& rows = ws.gathered;
+    rows.resize(n * dims);
     for (std::size_t r = 0; r < n; ++r)
         for (std::size_t e = 0; e < dims; ++e) rows[r * dims + e] = columns[e][r];
     if (fast) return kKmeans2[dims](columns, rows.data(), n, max_iterations, centers, true, ws);

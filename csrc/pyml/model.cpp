@@ -1,6 +1,7 @@
 #include "pyml/model.hpp"
 
 #include "pyml/describe.hpp"
+#include "pyml/sampling.hpp"
 
 #include <array>
 #include <cmath>
@@ -265,6 +266,32 @@ void validate_train_params(const TrainParams& p) {
         throw std::invalid_argument("max_iterations = " + std::to_string(p.max_iterations) + " must be at least 1");
     }
     if (p.k < 1) throw std::invalid_argument("k = " + std::to_string(p.k) + " must be at least 1");
+    if (p.max_vectors != 0 && (p.max_vectors < 2 || p.max_vectors > kMaxTrainingVectors)) {
+        throw std::invalid_argument("max_vectors = " + std::to_string(p.max_vectors) +
+                                    " must be 0 (every vector) or in [2, " + std::to_string(kMaxTrainingVectors) +
+                                    "]");
+    }
+    if (p.variant != FeatureVariant::v1 && p.variant != FeatureVariant::v2) {
+        throw std::invalid_argument("feature variant " + std::to_string(static_cast<int>(p.variant)) +
+                                    " is not v1 or v2");
+    }
+}
+
+const std::vector<std::uint32_t>& sampling_table_of(const TrainParams& p, TrainScratch& scratch) {
+    if (scratch.table_m != p.max_vectors || scratch.table_seed != p.seed || scratch.table.size() != p.max_vectors) {
+        scratch.table = sampling_table(p.max_vectors, p.seed);
+        scratch.table_m = p.max_vectors;
+        scratch.table_seed = p.seed;
+    }
+    return scratch.table;
+}
+
+std::size_t training_vector_count(std::size_t n, const TrainParams& p, TrainScratch& scratch) {
+    validate_train_params(p);
+    const std::size_t rows = feature_rows(n, p.features);
+    if (p.max_vectors == 0) return rows;
+    const auto& table = sampling_table_of(p, scratch);
+    return sampled_count(rows, table.data(), table.size());
 }
 
 std::size_t fill_gaps(const double* history, std::size_t n, std::vector<double>& out) {
@@ -308,31 +335,64 @@ Model train_model(const double* series, std::size_t n, const TrainParams& p, Tra
         throw std::invalid_argument("a series of " + std::to_string(n) + " points is too short: one feature vector needs " +
                                     std::to_string(feature_window(f)) + " (diff_n + smooth_n + lag_n)");
     }
-    if (rows < p.k) {
-        throw std::invalid_argument("k = " + std::to_string(p.k) + " is larger than the number of feature vectors (" +
-                                    std::to_string(rows) + ")");
-    }
 
-    // The feature rows are lagged views of one column: row r, column e is
-    // column[r + lag_n - e].
+    // The rows are windows of one smoothed column: v1 row r, column e is
+    // column[r + lag_n - e] (lagged views, newest first); v2 row r, column e
+    // is column[r + e] (oldest first).
+    const bool v2 = p.variant == FeatureVariant::v2;
     scratch.features.resize(rows + f.lag_n);
-    smoothed_series(series, n, f, scratch.features.data());
+    if (v2) {
+        smoothed_series_v2(series, n, f, scratch.features.data());
+    } else {
+        smoothed_series(series, n, f, scratch.features.data());
+    }
+    const double* col = scratch.features.data();
+    const auto element = [&](std::size_t r, std::size_t e) { return v2 ? col[r + e] : col[r + f.lag_n - e]; };
+
     std::vector<const double*>& columns = scratch.columns;
     columns.resize(dims);
-    for (std::size_t e = 0; e < dims; ++e) columns[e] = scratch.features.data() + (f.lag_n - e);
+    std::size_t used = rows;
+    if (!v2 && p.max_vectors == 0) {
+        for (std::size_t e = 0; e < dims; ++e) columns[e] = col + (f.lag_n - e);  // no copy
+    } else {
+        // Gather the rows used, oldest first, column-major.
+        const std::uint32_t* table = nullptr;
+        std::size_t m = 0;
+        std::uint32_t cutoff = 0;
+        if (p.max_vectors != 0) {
+            const auto& t = sampling_table_of(p, scratch);
+            table = t.data();
+            m = t.size();
+            cutoff = sampling_cutoff(rows, m);
+            used = sampled_count(rows, table, m);
+        }
+        scratch.kept.resize(used * dims);
+        double* kept = scratch.kept.data();
+        std::size_t i = 0;
+        for (std::size_t r = 0; r < rows; ++r) {
+            if (table != nullptr && !sample_kept(r, table, m, cutoff)) continue;
+            for (std::size_t e = 0; e < dims; ++e) kept[e * used + i] = element(r, e);
+            ++i;
+        }
+        for (std::size_t e = 0; e < dims; ++e) columns[e] = kept + e * used;
+    }
+    if (used < p.k) {
+        throw std::invalid_argument("k = " + std::to_string(p.k) + " is larger than the number of feature vectors (" +
+                                    std::to_string(used) + ")");
+    }
 
     Model m;
     m.k = p.k;
     m.dims = dims;
     m.centers.assign(p.k * dims, 0.0);
-    kmeans_columns(columns.data(), rows, dims, p.k, p.max_iterations, m.centers.data(), scratch.kmeans);
+    kmeans_columns(columns.data(), used, dims, p.k, p.max_iterations, m.centers.data(), scratch.kmeans);
 
     double lo = DBL_MAX, hi = DBL_MIN;
     if (p.k == 2) {
-        kRange2[dims](m, columns.data(), rows, lo, hi);
+        kRange2[dims](m, columns.data(), used, lo, hi);
     } else {
         std::vector<double> x(dims);
-        for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t r = 0; r < used; ++r) {
             for (std::size_t e = 0; e < dims; ++e) x[e] = columns[e][r];
             const double md = m.distance(x.data());
             if (md < lo) lo = md;

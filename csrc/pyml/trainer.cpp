@@ -42,6 +42,10 @@ const char* train_status_name(TrainStatus status) noexcept {
             return "too_few_points";
         case TrainStatus::error:
             return "error";
+        case TrainStatus::constant:
+            return "constant";
+        case TrainStatus::few_vectors:
+            return "few_vectors";
     }
     return "error";
 }
@@ -103,9 +107,13 @@ std::vector<TrainOutcome> train_slots(Bank& bank, const std::vector<TrainRequest
     validate_trainer_params(params);
     TrainParams train_params;
     train_params.features = bank.params().features;
+    train_params.variant = bank.params().variant;
     train_params.max_iterations = params.max_iterations;
     train_params.k = 2;
+    train_params.max_vectors = params.max_vectors;
+    train_params.seed = params.seed;
     validate_train_params(train_params);
+    const bool netdata2_outcomes = params.max_vectors > 0;
 
     const std::size_t n = requests.size();
     std::vector<std::size_t> slots(n);
@@ -118,6 +126,7 @@ std::vector<TrainOutcome> train_slots(Bank& bank, const std::vector<TrainRequest
             throw std::invalid_argument("slot " + std::to_string(*dup) + " is listed more than once");
         }
     }
+    bool timed = false;
     for (std::size_t i = 0; i < n; ++i) {
         const TrainRequest& r = requests[i];
         if (r.history == nullptr && r.n > 0) {
@@ -130,9 +139,13 @@ std::vector<TrainOutcome> train_slots(Bank& bank, const std::vector<TrainRequest
                                             "; only finite values and NaN (missing) are accepted");
             }
         }
+        timed |= r.after != 0 || r.before != 0;
     }
-    // The generations now: a model is applied only if its slot still has it.
+    // The generations now: a result is applied only if its slot still has
+    // it. The status now: whether the value changed since the last attempt.
     const std::vector<std::uint32_t> generations = bank.generations_of(slots);
+    const std::vector<std::uint8_t> status = bank.status_of(slots);
+    if (timed) bank.keep_times();
 
     std::vector<TrainOutcome> outcomes(n);
     const std::size_t threads = std::min(params.threads, std::max<std::size_t>(n, 1));
@@ -142,6 +155,7 @@ std::vector<TrainOutcome> train_slots(Bank& bank, const std::vector<TrainRequest
     };
     std::vector<Worker> workers(threads);
     InProgress in_progress(bank, n);
+    const std::size_t window = bank.window();
 
     parallel_for(n, threads, [&](std::size_t i, std::size_t w) {
         const TrainRequest& r = requests[i];
@@ -149,32 +163,64 @@ std::vector<TrainOutcome> train_slots(Bank& bank, const std::vector<TrainRequest
         TrainOutcome& out = outcomes[i];
         out.slot = r.slot;
         const auto started = std::chrono::steady_clock::now();
-        out.existing = fill_gaps(r.history, r.n, worker.filled);
-        if (out.existing < params.min_samples) {
-            out.status = TrainStatus::too_few_points;
-            out.message = std::to_string(out.existing) + " points existed; " + std::to_string(params.min_samples) +
-                          " are needed";
+        QueuedModel q;
+        q.slot = r.slot;
+        q.generation = generations[i];
+        q.after = r.after;
+        q.before = r.before;
+        bool queue = false;
+        if (params.skip_constant && (status[i] & kStatusVariable) == 0) {
+            out.status = TrainStatus::constant;
+            out.message = "the value did not change since the last training attempt";
         } else {
-            try {
-                const Model model =
-                    train_model(worker.filled.data(), worker.filled.size(), train_params, worker.scratch);
-                if (model.k != 2 || model.centers.size() != 2 * bank.dims()) {
-                    throw std::invalid_argument("training gave " + std::to_string(model.centers.size()) +
-                                                " centre values; expected " + std::to_string(2 * bank.dims()));
+            out.existing = fill_gaps(r.history, r.n, worker.filled);
+            if (out.existing < params.min_samples) {
+                out.status = TrainStatus::too_few_points;
+                out.message = std::to_string(out.existing) + " points existed; " +
+                              std::to_string(params.min_samples) + " are needed";
+            } else if (netdata2_outcomes && worker.filled.size() < window) {
+                out.status = TrainStatus::too_few_points;
+                out.message = std::to_string(worker.filled.size()) + " values after the leading gaps; one vector needs " +
+                              std::to_string(window) + " (diff_n + smooth_n + lag_n)";
+            } else if (netdata2_outcomes &&
+                       training_vector_count(worker.filled.size(), train_params, worker.scratch) < 2) {
+                out.status = TrainStatus::few_vectors;
+                out.message = "fewer than 2 vectors were kept";
+            } else {
+                try {
+                    const Model model =
+                        train_model(worker.filled.data(), worker.filled.size(), train_params, worker.scratch);
+                    if (model.k != 2 || model.centers.size() != 2 * bank.dims()) {
+                        throw std::invalid_argument("training gave " + std::to_string(model.centers.size()) +
+                                                    " centre values; expected " + std::to_string(2 * bank.dims()));
+                    }
+                    std::copy(model.centers.begin(), model.centers.end(), q.centers);
+                    q.min_dist = model.min_dist;
+                    q.max_dist = model.max_dist;
+                    out.status = TrainStatus::trained;
+                } catch (const std::invalid_argument& e) {
+                    out.status = TrainStatus::error;
+                    out.message = e.what();
                 }
-                QueuedModel q;
-                q.slot = r.slot;
-                q.generation = generations[i];
-                std::copy(model.centers.begin(), model.centers.end(), q.centers);
-                q.min_dist = model.min_dist;
-                q.max_dist = model.max_dist;
-                bank.enqueue_models(&q, 1);
-                out.status = TrainStatus::trained;
-            } catch (const std::invalid_argument& e) {
-                out.status = TrainStatus::error;
-                out.message = e.what();
+            }
+            switch (out.status) {
+                case TrainStatus::trained:
+                    q.kind = QueuedKind::model;
+                    queue = true;
+                    break;
+                case TrainStatus::few_vectors:
+                    q.kind = QueuedKind::few_vectors;
+                    queue = true;
+                    break;
+                case TrainStatus::too_few_points:
+                    q.kind = QueuedKind::failed;
+                    queue = true;
+                    break;
+                default:
+                    break;
             }
         }
+        if (queue) bank.enqueue_models(&q, 1);
         out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         in_progress.finished_one();
     });

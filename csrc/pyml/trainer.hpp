@@ -8,7 +8,21 @@
 // Each history is a raw series, oldest first, NaN = missing point. It is
 // handled as the reference does (SPEC §4.4, fill_gaps): leading gaps are
 // dropped, later gaps are forward-filled, and fewer than `min_samples`
-// existing points means no training (the slot keeps its model).
+// existing points means no training (the slot keeps its models).
+//
+// The features are the bank's (v1 or v2). With max_vectors > 0 the vectors
+// are sub-sampled as Netdata 2.x does (SPEC-NETDATA-2 §3.2, sampling.hpp)
+// and the outcomes follow its §3.5: fewer than D + S + L values after the
+// leading gaps is "too few points", fewer than 2 kept vectors is
+// "few_vectors" (the slot becomes TRAINED without a new model). With
+// skip_constant, a slot whose VARIABLE status is clear when the call starts
+// is not trained at all ("constant"; nothing changes). Every attempt's effect
+// on the slot's state is queued with the models and applied by the tick
+// (bank.hpp, QueuedKind): a model or "few_vectors" resets the suppression
+// counters, clears VARIABLE and SILENCED and sets TRAINED; "too_few_points"
+// resets the counters and clears VARIABLE; "error" and "constant" change
+// nothing. A model carries the request's after/before (the training range,
+// epoch seconds) for the ring rule.
 #pragma once
 
 #include <cstddef>
@@ -23,11 +37,13 @@ namespace pyml {
 
 enum class TrainStatus : std::uint8_t {
     trained = 0,         // a model was queued for the slot
-    too_few_points = 1,  // fewer than min_samples points existed: the slot keeps its model
-    error = 2,           // training failed (message says why): the slot keeps its model
+    too_few_points = 1,  // fewer than min_samples points existed: the slot keeps its models
+    error = 2,           // training failed (message says why): the slot keeps its models
+    constant = 3,        // skip_constant and the value did not change since the last attempt: not trained
+    few_vectors = 4,     // max_vectors > 0 and fewer than 2 vectors were kept: TRAINED without a new model
 };
 
-// "trained", "too_few_points", "error".
+// "trained", "too_few_points", "error", "constant", "few_vectors".
 const char* train_status_name(TrainStatus status) noexcept;
 
 inline constexpr std::size_t kMaxTrainThreads = 64;
@@ -36,6 +52,9 @@ struct TrainerParams {
     std::size_t min_samples = 1;       // existing points needed, >= 1
     std::size_t max_iterations = 1000;  // k-means iterations, >= 1
     std::size_t threads = 2;           // worker threads, 1..kMaxTrainThreads
+    std::size_t max_vectors = 0;       // 0: every vector; else Netdata 2.x's sub-sampling and outcomes
+    std::uint32_t seed = kDefaultSamplingSeed;  // of the sampling table
+    bool skip_constant = false;        // skip slots whose VARIABLE status is clear
 };
 
 // Throws std::invalid_argument naming the parameter and its value.
@@ -46,6 +65,7 @@ struct TrainRequest {
     std::size_t slot = 0;
     const double* history = nullptr;
     std::size_t n = 0;
+    std::uint32_t after = 0, before = 0;  // the range the history covers, epoch seconds
 };
 
 struct TrainOutcome {

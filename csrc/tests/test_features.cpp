@@ -1,6 +1,7 @@
 // Feature extraction: hand-computed tables, row counts, smooth_n = 0, the
 // running-sum order and parameter checks.
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
@@ -117,4 +118,85 @@ TEST_CASE("features: parameter checks") {
     std::vector<double> small(8, 1.0), sink(1, -7.0);
     pyml::extract_features(small.data(), small.size(), FeatureParams{}, scratch.data(), sink.data());
     CHECK_EQ(sink[0], -7.0);
+}
+
+// ---------------------------------------------------------------- v2 (Netdata 2.x)
+
+namespace {
+
+std::vector<double> extract_v2(const std::vector<double>& x, FeatureParams p) {
+    std::vector<double> scratch(x.size()), out(pyml::feature_rows(x.size(), p) * pyml::feature_dims(p));
+    pyml::extract_features(x.data(), x.size(), p, pyml::FeatureVariant::v2, scratch.data(), out.data());
+    return out;
+}
+
+const Case kV2Cases[] = {
+    // SPEC-NETDATA-2 §3.3's worked example: oldest first, signed, sum / S.
+    {"worked example", {1, 3, 6, 10, 15, 9, 9, 9, 9}, {1, 3, 5}, {3, 4, 1, -1.0 / 3.0, -2, 0}},
+    // D = 0: the buffer's last S slots are zeroed, which is the last row's newest element.
+    {"no diff: the newest element of the last row is 0", {1, 2, 4, 7, 11}, {0, 2, 1}, {1.5, 3, 3, 5.5, 5.5, 0}},
+    {"no smoothing, signed", {5, 3, 8, 8}, {1, 1, 2}, {-2, 5, 0}},
+    {"smooth_n 0 behaves as 1", {5, 3, 8, 8}, {1, 0, 2}, {-2, 5, 0}},
+    {"no lag: one coordinate", {1, 4, 2, 2, 7}, {1, 2, 0}, {0.5, -1, 2.5}},
+    {"too short: no rows", {1, 2, 3}, {1, 3, 5}, {}},
+};
+
+}  // namespace
+
+TEST_CASE("features v2: hand-computed table (SPEC-NETDATA-2 §3.3)") {
+    for (const Case& c : kV2Cases) {
+        const auto got = extract_v2(c.x, c.p);
+        if (!same_bits(got, c.want)) {
+            std::fprintf(stderr, "case: %s\n", c.name);
+            CHECK(same_bits(got, c.want));
+        }
+    }
+}
+
+TEST_CASE("features v2: the running sum moves forward and divides; v1 of the same window differs") {
+    // Values whose running sums round differently forwards and backwards.
+    const std::vector<double> x = {0.1, 0.7, 1e16, 0.3, -1e16, 0.9, 0.2, 0.4};
+    const FeatureParams p{0, 3, 5};
+    const auto got = extract_v2(x, p);
+    CHECK_EQ(got.size(), 6u);
+    double sum = 0.0;
+    sum += x[0];
+    sum += x[1];
+    std::vector<double> want;
+    for (std::size_t i = 2; i < x.size(); ++i) {
+        sum += x[i];
+        want.push_back(sum / 3.0);
+        sum -= x[i - 2];
+    }
+    want.back() = 0.0;  // D = 0: the newest element is zeroed
+    CHECK(same_bits(got, want));
+    // The v1 row of the same window is newest first and absolute.
+    const auto v1 = extract(x, p);
+    CHECK(!same_bits(v1, got));
+}
+
+TEST_CASE("features v2: row count, smoothed series view, input untouched") {
+    std::vector<double> x(50);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(double(i)) * 10.0 + double(i % 7);
+    const auto copy = x;
+    for (std::size_t d = 0; d <= 1; ++d) {
+        for (std::size_t s = 0; s <= 5; ++s) {
+            for (std::size_t l = 0; l <= 5; ++l) {
+                const FeatureParams p{d, s, l};
+                const auto rows = extract_v2(x, p);
+                const std::size_t n = pyml::feature_rows(x.size(), p);
+                CHECK_EQ(rows.size(), n * (l + 1));
+                std::vector<double> series(n + l);
+                pyml::smoothed_series_v2(x.data(), x.size(), p, series.data());
+                bool views = true;
+                for (std::size_t r = 0; r < n; ++r) {
+                    for (std::size_t e = 0; e <= l; ++e) views &= same_bits({rows[r * (l + 1) + e]}, {series[r + e]});
+                }
+                CHECK(views);
+                // Only D = 0 zeroes a smoothed value, the last one.
+                CHECK_EQ(series.back() == 0.0, d == 0);
+            }
+        }
+    }
+    CHECK(same_bits(x, copy));
 }

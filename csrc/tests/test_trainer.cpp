@@ -253,3 +253,82 @@ TEST_CASE("training on one thread while another ticks") {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- Netdata 2.x training (SPEC-NETDATA-2 §3)
+
+namespace {
+
+TEST_CASE("v2 training: sub-sampled models equal train_model, outcomes and their queued effects") {
+    std::mt19937_64 rng(12);
+    pyml::BankParams bp;
+    bp.variant = pyml::FeatureVariant::v2;
+    bp.models = 3;
+    bp.suppression_window = 5;
+    bp.suppression_threshold = 2;
+    Bank bank(bp);
+    for (int i = 0; i < 5; ++i) bank.add_slot();
+    // Slots 0-3 change value at predictions (VARIABLE); slot 4 stays constant.
+    std::vector<double> v(5);
+    std::vector<pyml::storage_word> w(5);
+    for (int t = 0; t < 12; ++t) {
+        for (int i = 0; i < 4; ++i) v[i] = double(t * (i + 1));
+        v[4] = 7.0;
+        bank.tick(v.data(), 5, nullptr, 0, w.data(), nullptr, nullptr);
+    }
+    const auto good = noisy_series(rng, 900, 10.0);
+    std::vector<double> short_one(30, kNaN);
+    short_one.insert(short_one.end(), good.begin(), good.begin() + 8);  // 8 values after the gaps; 9 needed
+    const std::vector<double> one_vector(good.begin(), good.begin() + 9);
+    std::vector<TrainRequest> requests = {{0, good.data(), good.size(), 100, 21700},
+                                          {1, short_one.data(), short_one.size(), 0, 0},
+                                          {2, one_vector.data(), one_vector.size(), 0, 0},
+                                          {3, good.data(), 3, 0, 0},
+                                          {4, good.data(), good.size(), 0, 0}};
+    TrainerParams params;
+    params.min_samples = 3;
+    params.max_vectors = 100;
+    params.seed = 77;
+    params.skip_constant = true;
+    const auto out = pyml::train_slots(bank, requests, params);
+    CHECK(out[0].status == TrainStatus::trained);
+    CHECK(out[1].status == TrainStatus::too_few_points);
+    CHECK(out[2].status == TrainStatus::few_vectors);
+    CHECK(out[3].status == TrainStatus::too_few_points);
+    CHECK(out[4].status == TrainStatus::constant);
+    CHECK_EQ(std::string(pyml::train_status_name(out[2].status)), std::string("few_vectors"));
+    CHECK_EQ(std::string(pyml::train_status_name(out[4].status)), std::string("constant"));
+    CHECK_EQ(bank.pending_models(), 1u);
+    // The model is train_model's with the same sampling, centres stored as float32.
+    pyml::TrainParams tp;
+    tp.variant = pyml::FeatureVariant::v2;
+    tp.max_vectors = 100;
+    tp.seed = 77;
+    const pyml::Model want = pyml::train_model(good.data(), good.size(), tp);
+    std::vector<std::uint8_t> st(5);
+    for (int i = 0; i < 5; ++i) v[i] = 7.0;  // no change at this tick for slot 4; changes for 0-3
+    bank.tick(v.data(), 5, nullptr, 0, w.data(), nullptr, nullptr);
+    bank.status(st.data(), 5);
+    const auto ring = bank.models(0);
+    CHECK_EQ(ring.size(), 1u);
+    CHECK_EQ(ring[0].after, 100u);
+    CHECK_EQ(ring[0].before, 21700u);
+    bool same = same_bits(ring[0].model.min_dist, want.min_dist) && same_bits(ring[0].model.max_dist, want.max_dist);
+    for (std::size_t e = 0; e < 12; ++e) same &= same_bits(ring[0].model.centers[e], double(float(want.centers[e])));
+    CHECK(same);
+    using pyml::kStatusActive;
+    using pyml::kStatusTrained;
+    using pyml::kStatusVariable;
+    CHECK_EQ(int(st[0]), kStatusActive | kStatusTrained | kStatusVariable);  // VARIABLE again: 7 != 11
+    CHECK_EQ(int(st[1]), kStatusActive | kStatusVariable);
+    CHECK_EQ(int(st[2]), kStatusActive | kStatusTrained | kStatusVariable);  // trained, no model
+    CHECK_EQ(int(st[4]), int(kStatusActive));
+    CHECK(!bank.trained(2));
+    // Sub-sampling to fewer vectors than the table entries: all kept.
+    pyml::TrainScratch scratch;
+    tp.max_vectors = 2000;
+    CHECK_EQ(pyml::training_vector_count(good.size(), tp, scratch), good.size() - 8);
+    tp.max_vectors = 1;
+    CHECK_THROWS(pyml::validate_train_params(tp), std::invalid_argument);
+}
+
+}  // namespace

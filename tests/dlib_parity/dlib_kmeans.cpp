@@ -1,9 +1,13 @@
 // Runs dlib's k-means the way the reference agent calls it, for the parity
 // test and the training benchmark of pyml.
 //
-// Usage: dlib_kmeans INPUT [REPEATS]
+// Usage: dlib_kmeans INPUT [REPEATS] [fixed]
 // INPUT is binary, little-endian: uint64 rows, uint64 dims, uint64
-// max_iterations, then rows*dims float64 feature values (row-major).
+// max_iterations, then rows*dims float64 feature values (row-major): any
+// vector matrix (all feature rows, or a sampled training set).
+// `fixed` runs dlib on dlib::matrix<double, 6, 1> samples, the fixed-size type
+// Netdata 2.x trains on (needs dims == 6); otherwise dynamic-size vectors, as
+// Netdata v1.33 used.
 // Prints, with floats as C99 hex (%a):
 //   initial <dims values>      (k = 2 lines: dlib::pick_initial_centers)
 //   center <dims values>       (2 lines: after dlib::find_clusters_using_kmeans)
@@ -20,9 +24,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <string>
 #include <vector>
-
-using sample_type = dlib::matrix<double, 0, 1>;
 
 namespace {
 
@@ -34,26 +37,15 @@ bool read_u64(std::ifstream& in, std::uint64_t& v) {
     return true;
 }
 
+template <class sample_type>
 void print_row(const char* label, const sample_type& v) {
     std::printf("%s", label);
     for (long e = 0; e < v.size(); ++e) std::printf(" %a", v(e));
     std::printf("\n");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    if (argc < 2) {
-        std::fprintf(stderr, "usage: %s INPUT [REPEATS]\n", argv[0]);
-        return 2;
-    }
-    const long repeats = argc > 2 ? std::max(1L, std::atol(argv[2])) : 1;
-    std::ifstream in(argv[1], std::ios::binary);
-    std::uint64_t rows = 0, dims = 0, max_iter = 0;
-    if (!in || !read_u64(in, rows) || !read_u64(in, dims) || !read_u64(in, max_iter) || rows < 2 || dims < 1) {
-        std::fprintf(stderr, "bad input header in %s\n", argv[1]);
-        return 2;
-    }
+template <class sample_type>
+int run(std::ifstream& in, std::uint64_t rows, std::uint64_t dims, std::uint64_t max_iter, long repeats) {
     std::vector<sample_type> samples(rows);
     std::vector<double> buf(dims);
     for (std::uint64_t r = 0; r < rows; ++r) {
@@ -61,7 +53,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "truncated input: row %llu\n", static_cast<unsigned long long>(r));
             return 2;
         }
-        samples[r].set_size(static_cast<long>(dims));
+        if (sample_type::NR == 0) samples[r].set_size(static_cast<long>(dims));
         for (std::uint64_t e = 0; e < dims; ++e) samples[r](static_cast<long>(e)) = buf[e];
     }
 
@@ -94,4 +86,29 @@ int main(int argc, char** argv) {
     std::sort(times.begin(), times.end());
     std::printf("time_ns_min %lld\ntime_ns_median %lld\n", times.front(), times[times.size() / 2]);
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: %s INPUT [REPEATS] [fixed]\n", argv[0]);
+        return 2;
+    }
+    const long repeats = argc > 2 ? std::max(1L, std::atol(argv[2])) : 1;
+    const bool fixed = argc > 3 && std::string(argv[3]) == "fixed";
+    std::ifstream in(argv[1], std::ios::binary);
+    std::uint64_t rows = 0, dims = 0, max_iter = 0;
+    if (!in || !read_u64(in, rows) || !read_u64(in, dims) || !read_u64(in, max_iter) || rows < 2 || dims < 1) {
+        std::fprintf(stderr, "bad input header in %s\n", argv[1]);
+        return 2;
+    }
+    if (fixed) {
+        if (dims != 6) {
+            std::fprintf(stderr, "fixed needs 6 dims, the input has %llu\n", static_cast<unsigned long long>(dims));
+            return 2;
+        }
+        return run<dlib::matrix<double, 6, 1>>(in, rows, dims, max_iter, repeats);
+    }
+    return run<dlib::matrix<double, 0, 1>>(in, rows, dims, max_iter, repeats);
 }
