@@ -567,3 +567,11 @@ def test_the_dashboard_switches_between_the_hosts_of_a_parent(tmp_path: Path) ->
         agent.close()
         a.stop()
         b.stop()
+
+
+def test_cli_refuses_a_bad_netdata_url(tmp_path: Path, capsys: Any) -> None:
+    from pyml.cli import main
+
+    assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--netdata", "https://x:1"]) == 2
+    assert "only http" in capsys.readouterr().err
+    assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--no-local"]) == 2
