@@ -50,6 +50,26 @@ struct ColdPlace {
     std::size_t before(std::size_t m) const { return after(n) + m * sizeof(std::uint32_t); }
 };
 
+// Bit l of m moved to bit 3 (VARIABLE) of byte l, for the eight lanes of a block.
+struct SpreadTable {
+    std::uint64_t v[256];
+    constexpr SpreadTable() : v() {
+        for (unsigned m = 0; m < 256; ++m) {
+            std::uint64_t out = 0;
+            for (unsigned l = 0; l < 8; ++l) out |= static_cast<std::uint64_t>((m >> l) & 1u) << (8 * l + 3);
+            v[m] = out;
+        }
+    }
+};
+constexpr SpreadTable kSpreadVariable{};
+static_assert(kVariable == 1u << 3 && Bank::kLanes == 8, "VARIABLE is bit 3 of each of 8 lanes");
+
+unsigned popcount8(unsigned m) noexcept {  // m < 256; no libgcc call on the x86-64 baseline
+    m = m - ((m >> 1) & 0x55u);
+    m = (m & 0x33u) + ((m >> 2) & 0x33u);
+    return (m + (m >> 4)) & 0x0Fu;
+}
+
 std::uint32_t saturating_inc(std::uint32_t v, bool by) noexcept {
     return v + static_cast<std::uint32_t>(by & (v != std::numeric_limits<std::uint32_t>::max()));
 }
@@ -596,10 +616,13 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
     for (std::size_t g = 0; g < blocks; ++g) {
         const BlockOut& o = group.out[g];
         const std::size_t base = (first_block + g) * W;
-        std::uint8_t* fl = &flags_[base];
-        static_assert(kVariable == 1u << 3, "VARIABLE is bit 3");
-        for (std::size_t l = 0; l < W; ++l) fl[l] |= static_cast<std::uint8_t>(((o.changed >> l) & 1u) << 3);
-        consulted += static_cast<std::uint64_t>(__builtin_popcount(o.scored));
+        if (o.changed != 0) {
+            std::uint64_t fl;
+            std::memcpy(&fl, &flags_[base], sizeof fl);
+            fl |= kSpreadVariable.v[o.changed];
+            std::memcpy(&flags_[base], &fl, sizeof fl);
+        }
+        consulted += popcount8(o.scored);
         if (multi_) {
             for (unsigned m = o.undecided; m != 0; m &= m - 1) {
                 const std::size_t k = g * W + static_cast<std::size_t>(__builtin_ctz(m));
@@ -668,7 +691,6 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
     // not the nearer caches.
     constexpr std::size_t kAhead = 3;
     const std::size_t blocks = (size_ + W - 1) / W;
-    const bool want_features = multi_;
     Group group;
     double v[W];
     storage_word flags[Group::kSlots];
@@ -693,7 +715,7 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
             o.scores = group.scores + g * W;
             o.bits = group.bits + g * W;
             o.to_pack = group.to_pack + g * W;
-            o.features = want_features ? group.features[g] : nullptr;
+            o.features = group.features[g];
             kernel_(block(blk), &count_[base], &flags_[base], in, rows, prev_row, threshold100_, o);
         }
         post_vote(group, first, count);
