@@ -176,7 +176,8 @@ def test_data_jsonwrap_and_internal_charts(server: ApiServer) -> None:
         ("chart=system.cpu&options=anomaly-bit,bogus", "options"),
         ("chart=system.cpu&group=mode", "group"),
         ("chart=system.cpu&format=xml", "format"),
-        ("chart=system.cpu&tier=1", "tier"),
+        ("chart=system.cpu&tier=3", "tier"),   # tiers 0, 1 and 2 exist
+        ("chart=system.cpu&tier=one", "tier"),
         ("chart=system.cpu&gtime=x", "gtime"),
     ],
 )

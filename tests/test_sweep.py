@@ -235,7 +235,7 @@ def _check_png(path: Path) -> None:
 def test_command_line_writes_table_csv_and_best_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sweep-out"
     status = main(["lab", "sweep", str(SPEED), str(NETWORK), "--labels", str(LABELS), "--grid", "diff_n=0,1",
-                   "--grid", "lag_n=3", "--jobs", "2", "--out", str(out), "--quiet"])
+                   "--grid", "lag_n=3", "--jobs", "2", "--out", str(out), "--quiet", "--half", "all"])
     printed = capsys.readouterr().out
     assert status == 0
     assert "unclamped (clamp=False" in printed.splitlines()[0]
@@ -257,7 +257,8 @@ def test_command_line_plots_every_configuration_by_index(tmp_path: Path) -> None
     grid_file.write_text(json.dumps({"lag_n": [3, 5]}), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": ""}
     done = subprocess.run([sys.executable, "-m", "pyml", "lab", "sweep", str(SPEED), "--labels", str(LABELS),
-                           "--grid-file", str(grid_file), "--plots", "all", "--jobs", "1", "--out", str(out)],
+                           "--grid-file", str(grid_file), "--plots", "all", "--jobs", "1", "--out", str(out),
+                           "--half", "all"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (out / "plots" / "realTraffic").iterdir()) == [
@@ -280,7 +281,8 @@ def test_command_line_errors_exit_non_zero_with_a_message(
     empty.write_text("{}", encoding="utf-8")
     args = [a.format(missing=tmp_path / "missing.json", empty=empty) for a in args]
     labels = [] if "--labels" in args else ["--labels", str(LABELS)]
-    status = main(["lab", "sweep", str(SPEED), *labels, *args, "--out", str(tmp_path / "o"), "--quiet"])
+    status = main(["lab", "sweep", str(SPEED), *labels, *args, "--out", str(tmp_path / "o"), "--quiet",
+                   "--half", "all"])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("pyml lab sweep: ") and message in err

@@ -18,7 +18,9 @@ follow Netdata v1.37's v1 API, checked against a real agent's answers
 * ``/api/v1/anomaly_events``, ``/api/v1/anomaly_event_info``,
   ``/api/v1/ml_info`` (SPEC §5.7);
 * ``/metrics``: Prometheus text format, read from the default host at
-  scrape time.
+  scrape time;
+* ``/``: the dashboard (:mod:`pyml.api.dashboard`), its assets under
+  ``/dashboard/``.
 
 The first host is the default (``/api/v1/...``); every host is also served
 under ``/host/<hostname>/api/v1/...`` as a Netdata parent serves its
@@ -53,6 +55,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         f'pip install "pyml-anomaly[server]" ({exc})'
     ) from exc
 
+from .dashboard import dashboard_routes
 from .documents import mapping_of
 from .v1 import ApiError, QueryInPath, V1Api, error_response
 
@@ -251,6 +254,7 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         Route("/api/v1/{endpoint}", v1),
         Route("/host/{hostname}/api/v1/{endpoint}", v1),
         Route("/metrics", metrics),
+        *dashboard_routes(),   # "/" and "/dashboard/...": pyml.api.dashboard
     ]
     return Starlette(routes=routes, middleware=[Middleware(QueryInPath)])
 

@@ -34,6 +34,7 @@ from .peaks import ScorePeaks
 from ..query import DataQuery, parse_number
 from .scheduler import TrainingScheduler
 from .storage import SampleStore, StoreError
+from .tiers import DEFAULT_TIERS, TierSpec, Tiers, store_reader
 
 log = logging.getLogger("pyml.host")
 
@@ -118,7 +119,12 @@ class Host:
         Threads one training round uses (keyword-only).
     history : int, optional
         Ticks of samples to keep per dimension (keyword-only); at least
-        ``max_train_samples + 1``, which is the default.
+        the points one training reads plus one (``max_train_samples + 1``
+        under ``netdata-1.33``), which is the default.
+    tiers : sequence of TierSpec
+        Rollup tiers kept beside the samples (keyword-only): per minute for
+        14 days and per hour for a year by default (:mod:`pyml.engine.tiers`);
+        ``()`` keeps none.
     """
 
     def __init__(
@@ -131,6 +137,7 @@ class Host:
         *,
         training_threads: int = 2,
         history: int | None = None,
+        tiers: Sequence[TierSpec] = DEFAULT_TIERS,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"host name must be a non-empty string, got {name!r}")
@@ -145,17 +152,24 @@ class Host:
         cfg = self.config
         self.ml_enabled = bool(cfg.enabled) and not cfg.host_is_skipped(name)
 
-        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.smooth_n, lag_n=cfg.lag_n,
-                                threshold=cfg.dimension_anomaly_score_threshold)
-        depth = cfg.max_train_samples + 1
+        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.effective_smooth_n(self.update_every),
+                               lag_n=cfg.lag_n, threshold=cfg.dimension_anomaly_score_threshold)
+        # Points a training needs and reads (the profile's rule: samples or a time window).
+        self._min_points, self._max_points = cfg.training_points(self.update_every)
+        depth = self._max_points + 1
         if history is not None:
             depth = max(depth, as_count("history", history, 1, "a positive number of ticks"))
+        tiers = tuple(tiers)
+        depth = max(depth, tiers[0].grouping + 1 if tiers else 1)  # an open tier-1 point is rebuilt from it
         self._store = SampleStore(
             depth,
             self.update_every,
             directory=None if self.storage_dir is None else self.storage_dir / "samples",
         )
-        self._scheduler = TrainingScheduler(cfg.train_every, cfg.min_train_samples)
+        self._tiers = Tiers(self.update_every, tiers, capacity=self._store.capacity,
+                            directory=None if self.storage_dir is None else self.storage_dir / "tiers",
+                            reader=store_reader(self._store))
+        self._scheduler = TrainingScheduler(cfg.train_every_ticks(self.update_every), self._min_points)
         self._charts: dict[str, Chart] = {}
         # Collected dimensions in collect_all order (dicts keep insertion order):
         # adding or removing one is O(1); the slot index array is rebuilt
@@ -299,6 +313,7 @@ class Host:
             slot = int(self._bank.add_slot())
             self._ensure_slot_arrays(slot + 1)
             self._store.clear_slot(slot)
+            self._tiers.clear_slot(slot)
             if self._peaks is not None:
                 self._peaks.ensure_size(slot + 1)
                 self._peaks.reset(slot)
@@ -343,6 +358,7 @@ class Host:
         self._modelled = np.concatenate([self._modelled, np.zeros(size - self._modelled.size, dtype=bool)])
         self._collected = np.concatenate([self._collected, np.zeros(size - self._collected.size, dtype=np.int64)])
         self._store.ensure_capacity(size)
+        self._tiers.ensure_capacity(size)
 
     # ------------------------------------------------------------------ collection
 
@@ -436,6 +452,7 @@ class Host:
             if self._registry_dirty:
                 self._write_registry()
             self._store.flush()
+            self._tiers.flush()
 
     def _complete_pending(self) -> None:
         t, values, reset = self._pending_t, self._pending_values, self._pending_reset
@@ -474,12 +491,14 @@ class Host:
             with self._lock:
                 durations, self._training_ms = self._training_ms, []
             prediction_ms = (time.perf_counter() - started) * 1000.0
-            row = internal_row(result, prediction_ms, sum(durations), max(durations, default=0.0))
-            words[self._internal_slot_array] = _core.pack(np.array(row, dtype=np.float64), _NO_FLAG, _NO_FLAG)
+            row = np.array(internal_row(result, prediction_ms, sum(durations), max(durations, default=0.0)))
+            words[self._internal_slot_array] = _core.pack(row, _NO_FLAG, _NO_FLAG)
+            by_slot[self._internal_slot_array] = row  # the tiers aggregate the values of every slot
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()
             self._store.append(k * self.update_every, words)
+            self._tiers.append(k * self.update_every, by_slot, words)
             self._last_k = k
         self._last_words = words
         if not want_scores:
@@ -555,11 +574,11 @@ class Host:
         started = time.perf_counter()
         with self._lock:
             k = self._last_k if self._last_k is not None else 0
-            _, words = self._store.latest(slots, cfg.max_train_samples)
+            _, words = self._store.latest(slots, self._max_points)
             ids = [self._id_of_slot[s] for s in slots]
         histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
         outcome = self._bank.train(np.asarray(slots, dtype=np.int64), histories,
-                                   min_samples=cfg.min_train_samples, max_iterations=cfg.max_kmeans_iters,
+                                   min_samples=self._min_points, max_iterations=cfg.max_kmeans_iters,
                                    threads=self.training_threads)
         with self._lock:
             for slot, dim_id, status, message in zip(slots, ids, outcome.status, outcome.messages):
@@ -699,6 +718,46 @@ class Host:
                 raise KeyError(f"host {self.name!r} has no dimension {exc.args[0]!r}") from None
             return self._store.read(slots, after, before)
 
+    @property
+    def tier_count(self) -> int:
+        """Number of tiers: tier 0 (every sample) and the rollup tiers (per minute, per hour, ...)."""
+        return 1 + self._tiers.count
+
+    def tier_info(self) -> list[dict[str, Any]]:
+        """Per tier (0 first): ``tier``, ``update_every`` (seconds per point), ``points`` kept,
+        ``first_time`` (first second of data it holds), ``first_point``/``last_point`` (end
+        times of its oldest and newest complete points; None when it has none)."""
+        with self._lock:
+            info = [{"tier": 0, "update_every": self.update_every, "points": self.history_ticks,
+                     "first_time": self.first_time, "first_point": self.first_time, "last_point": self.last_time}]
+            for tier in range(1, self.tier_count):
+                info.append({"tier": tier, "update_every": self._tiers.step(tier),
+                             "points": self._tiers.specs[tier - 1].points,
+                             "first_time": self._tiers.first_time(tier),
+                             "first_point": self._tiers.first_point(tier),
+                             "last_point": self._tiers.last_point(tier)})
+            return info
+
+    def read_tier(self, dimension_ids: Sequence[str], tier: int, after: float,
+                  before: float) -> tuple[np.ndarray, np.ndarray]:
+        """Rollup points of dimensions whose end lies in ``[after, before]`` (epoch seconds).
+
+        ``tier`` is 1 or more (tier 0 is :meth:`read_words`). Returns
+        ``(ends, points)``: int64[n] end times oldest first and a
+        :data:`pyml.engine.tiers.POINT` array ``(len(dimension_ids), n)``
+        (``sum``, ``min``, ``max``, ``count``, ``anomaly_count``; ``count`` 0
+        where a dimension has no sample). The newest, still open point is
+        included (partial) when its end is in the range. KeyError names an
+        unknown id; ValueError an unknown tier.
+        """
+        with self._lock:
+            try:
+                slots = [self._slot_of[d] for d in dimension_ids]
+            except KeyError as exc:
+                raise KeyError(f"host {self.name!r} has no dimension {exc.args[0]!r}") from None
+            ends, _, points = self._tiers.read(tier, slots, after, before)
+            return ends, points
+
     def modelled_dimension_ids(self) -> list[str]:
         """Ids of the dimensions that have ML, in ``dimension_ids()`` order."""
         with self._lock:
@@ -806,7 +865,7 @@ class Host:
                 except ValueError as exc:
                     log.warning("ignoring the saved model of %s: %s", dim_id, exc)
             if not trained:
-                _, words = self._store.latest([slot], self.config.min_train_samples)
+                _, words = self._store.latest([slot], self._min_points)
                 self._collected[slot] = int(np.count_nonzero(words))
             self._scheduler.add(slot, dim_id, k, trained=trained)
             self._detector.add_slot(slot)
@@ -844,6 +903,7 @@ class Host:
             if self._registry_dirty:
                 self._write_registry()
             self._store.close()
+            self._tiers.close()
         self._db.close()
 
     def __enter__(self) -> "Host":

@@ -50,6 +50,7 @@ from .formats import Recording, read_recording
 from ..progress import Progress as _Progress
 from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings
 from .nab_results import write_results
+from .profiles import training_points
 from .scoring import (
     DEFAULT_PROBATIONARY_PERCENT,
     EventMetrics,
@@ -246,7 +247,7 @@ def replay(
     scores = np.zeros((n, d), dtype=np.float64)
     bits = np.zeros((n, d), dtype=bool)
     ticks = gap_ticks = merged = trainings = 0
-    gap_cap = cfg.max_train_samples + cfg.max_window_size
+    gap_cap = training_points(cfg, ue)[1] + cfg.max_window_size
     own_bar = _progress_bar is None
     bar = _Progress(n, label, _show_progress(progress)) if _progress_bar is None else _progress_bar
     try:

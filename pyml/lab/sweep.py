@@ -54,6 +54,7 @@ from .replay import (
     score_replays,
 )
 from .scoring import DEFAULT_PROBATIONARY_PERCENT
+from .split import HELDOUT, TUNING, WHOLE, check_half, committed_split
 
 __all__ = [
     "PLOT_CHOICES",
@@ -61,6 +62,7 @@ __all__ = [
     "SweepRow",
     "dask_executor",
     "expand_grid",
+    "guard_heldout",
     "parse_grid_items",
     "run_command",
     "sweep",
@@ -99,7 +101,11 @@ _SCORE_COLUMNS = (
 def _field_types() -> dict[str, type]:
     """Sweepable keys and their types: every MLConfig field, and ``formulation`` (a lab formulation's name)."""
     hints = typing.get_type_hints(MLConfig)
-    types: dict[str, type] = {f.name: hints[f.name] for f in dataclasses.fields(MLConfig)}
+    types: dict[str, type] = {}
+    for f in dataclasses.fields(MLConfig):
+        # A field a profile may leave unused is Optional[T]: its values are T's.
+        args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
+        types[f.name] = args[0] if len(args) == 1 else hints[f.name]
     types["formulation"] = str
     return types
 
@@ -403,6 +409,7 @@ def sweep(
     progress: bool | None = None,
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
     formulation: str = DEFAULT_FORMULATION,
+    half: str | None = None,
 ) -> SweepResult:
     """Replay every file with every configuration of ``grid``; score and rank the configurations.
 
@@ -443,12 +450,19 @@ def sweep(
         from, unless the grid has a ``formulation`` key of its own (e.g.
         ``{"formulation": ["reference", "peaks"]}``). With ``base``, the
         formulation's settings are applied to it before the point's fields.
+    half
+        Which NAB series of the fixed split (:mod:`pyml.lab.split`) may be
+        swept: ``"tuning"`` leaves out the series of the held-out half,
+        ``"all"`` keeps them; ``None`` (default) sweeps the files as given.
+        ``"heldout"`` is refused: the lab never tunes on the held-out half.
+        Files that are not NAB series are always kept.
 
     Raises ``ValueError``/``TypeError`` naming a bad grid key or value, a
     file without labels, or conflicting arguments, before anything runs.
     """
     started = time.perf_counter()
-    plan = _prepare(paths, grid, windows, base=base, executor=executor, scheduler=scheduler, jobs=jobs,
+    named = guard_heldout(_named_inputs(paths), half)[0] if half is not None else paths
+    plan = _prepare(named, grid, windows, base=base, executor=executor, scheduler=scheduler, jobs=jobs,
                     probationary_percent=probationary_percent, formulation=formulation)
     return _execute(plan, executor=executor, scheduler=scheduler, jobs=jobs, progress=progress, started=started)
 
@@ -462,6 +476,28 @@ class _Plan:
     windows: Mapping[str, Sequence[Any]]
     configs: list[dict[str, MLConfig]]
     probationary_percent: float
+
+
+def guard_heldout(named: Mapping[str, Any], half: str) -> tuple[dict[str, Any], list[str]]:
+    """The inputs a sweep may tune on, and the held-out NAB series it left out.
+
+    ``half`` is ``"tuning"`` (leave out the series of NAB's held-out half, by
+    the committed lists of :func:`pyml.lab.split.committed_split`) or
+    ``"all"`` (keep them); ``"heldout"`` raises ``ValueError``: the lab never
+    tunes on the held-out half. Other files are kept.
+    """
+    if half == HELDOUT:
+        raise ValueError("a sweep tunes, and the lab never tunes on the held-out half; use --half tuning "
+                         "(or all, to reproduce figures that predate the split)")
+    if check_half(half) == WHOLE:
+        return dict(named), []
+    heldout = set(committed_split()[HELDOUT])
+    kept = {k: v for k, v in named.items() if k not in heldout}
+    left_out = [k for k in named if k in heldout]
+    if not kept:
+        raise ValueError(f"every input ({len(named)}) is a NAB series of the held-out half, which a sweep never "
+                         "tunes on (--half all includes them)")
+    return kept, left_out
 
 
 def _prepare(paths: Mapping[str, PathLike] | Sequence[PathLike] | PathLike, grid: Mapping[str, Sequence[Any]],
@@ -603,13 +639,15 @@ def run_command(
     progress: bool | None = None,
     stdout: Any = None,
     formulation: str = DEFAULT_FORMULATION,
+    half: str = TUNING,
 ) -> int:
     """``pyml lab sweep``: run the grid, write ``sweep.csv``, ``sweep.txt`` and plots, print the table.
 
     Writes ``<out_dir>/sweep.csv`` (full precision), ``<out_dir>/sweep.txt``
     (the header and the table as printed) and, unless ``plots="none"``, PNGs
-    under ``<out_dir>/plots/``. Returns the exit status; bad arguments raise
-    ``ValueError`` naming them.
+    under ``<out_dir>/plots/``. ``half`` (default ``"tuning"``) leaves out the
+    NAB series of the held-out half (see :func:`guard_heldout`). Returns the
+    exit status; bad arguments raise ``ValueError`` naming them.
     """
     stdout = sys.stdout if stdout is None else stdout
     if labels is None:
@@ -629,12 +667,16 @@ def run_command(
 
         require_matplotlib()  # before a sweep whose plots could not be drawn
     started = time.perf_counter()
-    plan = _prepare(collect_inputs(inputs), grid, load_windows(labels), base=None, executor=None,
+    named, left_out = guard_heldout(collect_inputs(inputs), half)
+    plan = _prepare(named, grid, load_windows(labels), base=None, executor=None,
                     scheduler=scheduler, jobs=jobs, probationary_percent=DEFAULT_PROBATIONARY_PERCENT,
                     formulation=formulation)
     where = f"Dask scheduler {scheduler}" if scheduler else \
         f"{min(jobs or os.cpu_count() or 1, len(plan.points) * len(plan.recordings))} local process(es)"
     header = _header(grid, None, len(plan.recordings), where, formulation)
+    if left_out:
+        header += (f"# left out {len(left_out)} NAB series of the held-out half (the fixed split; the lab never "
+                   "tunes on it)\n")
     stdout.write(header)
     stdout.flush()
     result = _execute(plan, executor=None, scheduler=scheduler, jobs=jobs, progress=progress, started=started)
