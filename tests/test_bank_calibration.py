@@ -197,7 +197,8 @@ def test_bank_equals_the_numba_rule_on_its_own_scores(seed, params, kernel, feat
         if slots_due:
             twins.train(slots_due, [values[max(0, t - 50):t, j] for j in slots_due], t)
         twins.tick(values[t])
-    twins.check(params)
+    assert twins.check(params) > 0
+    assert np.stack(twins.rows["trained"]).any()
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

@@ -120,6 +120,9 @@ CalibrationState Calibration::state(std::size_t slot) const noexcept {
 __attribute__((noinline)) double Calibration::saturated_level(const Block& s, std::size_t l,
                                                               double change) const noexcept {
     const double g_rate = std::min(1.0, -std::log10(std::max(s.rate[l], 1e-12)) / p_.decades);
+    // g_change is in [0, 1] (NaN cannot pass max(0, .)), so with g_rate = 1
+    // the level is 100 whatever it is: skip it.
+    if (g_rate == 1.0) return 100.0;
     double g_change = 0.0;
     if (s.seen[l] >= 2) {
         const double sd = std::max(std::sqrt(s.var[l]), 1e-9);
