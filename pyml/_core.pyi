@@ -1,13 +1,45 @@
-"""Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp)."""
+"""Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp).
+
+Checked against the built extension by ``stubtest`` (ci/wheel_check.sh): a
+name the extension has and this file lacks fails the check. The functions
+take exact arrays (C-contiguous, the dtype named); ``pyml.core`` converts
+array-likes first.
+"""
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, SupportsFloat, SupportsIndex, SupportsInt, overload
 
 import numpy as np
 import numpy.typing as npt
 
-# Names whose section is not written yet are typed as Any.
-def __getattr__(name: str) -> Any: ...
+# ---------------------------------------------------------------- storage word
+
+EMPTY_SLOT: int
+ANOMALY_BIT: int
+RESET_FLAG: int
+ANOMALOUS_ZERO: int
+
+def pack(
+    values: npt.NDArray[np.float64], anomalous: npt.NDArray[np.bool_], reset: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint32]:
+    """Pack float64 values into storage words; NaN becomes the empty slot 0."""
+
+def pack_scalar(value: SupportsFloat | SupportsIndex, anomalous: bool, reset: bool) -> int:
+    """Pack one value (the scalar path of pack)."""
+
+def pack_reference(value: SupportsFloat | SupportsIndex, flags: SupportsInt | SupportsIndex) -> int:
+    """The reference pack in 80-bit arithmetic with raw flags (NaN packs like zero)."""
+
+def unpack(
+    words: npt.NDArray[np.uint32],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Unpack storage words (80-bit reference results) into (values, anomalous, exists)."""
+
+def unpack_double(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]:
+    """Unpack storage words with the double-precision path training uses; empty gives NaN."""
+
+def unpack_reference(word: SupportsInt | SupportsIndex) -> float:
+    """The reference unpack in 80-bit arithmetic (word 0 gives 0.0)."""
 
 # ---------------------------------------------------------------- ML core: features, k-means, model
 

@@ -79,7 +79,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s pyml agent: %(levelname)s: %(message)s")
     return run_agent(args.data_dir, args.config, update_every=args.update_every, bind=args.bind, port=args.port,
-                     hostname=args.hostname)
+                     hostname=args.hostname, allow_hosts=args.allow_host or ())
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -231,8 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on a Dask cluster (e.g. tcp://host:8786; needs the 'dask' extra)")
     sweep.add_argument("--out", metavar="DIR", default="pyml-sweep", help="output directory (default: %(default)s)")
-    sweep.add_argument("--plots", choices=["best", "all", "none"], default="best",
-                       help="PNG per file for the best configuration, every configuration, or none (default: best)")
+    sweep.add_argument("--plots", choices=["best", "all", "none"], default="none",
+                       help="PNG per file for the best configuration, every configuration, or none "
+                            "(default: none; drawn after the table, about 0.2 s a plot)")
     sweep.add_argument("--formulation", choices=sorted(FORMULATIONS), default=DEFAULT_FORMULATION,
                        help="the formulation every grid point starts from (default: %(default)s); "
                             "a grid may also vary it: --grid formulation=reference,peaks")
@@ -301,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="samples, models and events (default: $XDG_STATE_HOME/pyml or ~/.local/state/pyml)")
     agent.add_argument("--port", type=int, default=19998, help="HTTP port (default 19998; 0 picks a free one)")
     agent.add_argument("--bind", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    agent.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="a Host header name the API answers to besides the bind address's (repeatable; "
+                            "'*' for any); requests naming another host get 403")
     agent.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf "
                        "(default: ML on, Netdata's defaults)")
     agent.add_argument("--update-every", type=int, default=1, metavar="SECONDS", help="collection period (default 1)")

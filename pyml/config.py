@@ -476,6 +476,26 @@ class MLConfig:
         ``enable statistics charts``. Default ``True``.
     stream_charts : bool
         ``stream anomaly detection charts``. Default ``True``.
+    surprise_memory : int
+        ``anomaly rate memory`` (``pyml``): how far back, in seconds, a
+        dimension's calibration remembers how often its score saturates and how
+        its value changes. Default 14 days, range [1 h, 365 d].
+    surprise_decades : float
+        ``anomaly rate decades`` (``pyml``): a saturation rate of
+        ``10 ** -decades`` or less makes a saturated score fully surprising.
+        Default 4, range [1, 12].
+    surprise_bit_level : float
+        ``anomaly bit level`` (``pyml``): the calibrated score (0-1) from which a
+        new peak sets the anomaly bit. Default 0.75, range [0.5, 1].
+    event_onset_groups : int
+        ``event onset charts`` (``pyml``): charts whose confirmed anomalies start
+        within a few seconds of each other that open an anomaly event. Default 4.
+    event_confirm_decades : float
+        ``event confirm decades`` (``pyml``): evidence (in decades) a dimension's
+        anomaly needs before it counts for an event. Default 6.
+    event_idle_ticks : int
+        ``event idle ticks`` (``pyml``): ticks without enough engaged charts
+        after which an event ends. Default 30.
 
     clamp : bool, keyword-only
         ``True`` (default): the reference's clamps and resets apply.
@@ -509,7 +529,7 @@ class MLConfig:
     lag_n: int
     max_kmeans_iters: int
     dimension_anomaly_score_threshold: float
-    host_anomaly_rate_threshold: float
+    host_anomaly_rate_threshold: Optional[float]
     min_window_size: Optional[int]
     max_window_size: Optional[int]
     idle_window_size: Optional[int]
@@ -531,6 +551,12 @@ class MLConfig:
     suppression_threshold: Optional[int]
     statistics_charts: Optional[bool]
     stream_charts: Optional[bool]
+    surprise_memory: Optional[int]
+    surprise_decades: Optional[float]
+    surprise_bit_level: Optional[float]
+    event_onset_groups: Optional[int]
+    event_confirm_decades: Optional[float]
+    event_idle_ticks: Optional[int]
     clamp: bool = field(default=True, compare=False)
 
     def __init__(
@@ -546,7 +572,7 @@ class MLConfig:
         lag_n: int = _DEFAULT,
         max_kmeans_iters: int = _DEFAULT,
         dimension_anomaly_score_threshold: float = _DEFAULT,
-        host_anomaly_rate_threshold: float = _DEFAULT,
+        host_anomaly_rate_threshold: Optional[float] = _DEFAULT,
         min_window_size: Optional[int] = _DEFAULT,
         max_window_size: Optional[int] = _DEFAULT,
         idle_window_size: Optional[int] = _DEFAULT,
@@ -568,6 +594,12 @@ class MLConfig:
         suppression_threshold: Optional[int] = _DEFAULT,
         statistics_charts: Optional[bool] = _DEFAULT,
         stream_charts: Optional[bool] = _DEFAULT,
+        surprise_memory: Union[int, str, None] = _DEFAULT,
+        surprise_decades: Optional[float] = _DEFAULT,
+        surprise_bit_level: Optional[float] = _DEFAULT,
+        event_onset_groups: Optional[int] = _DEFAULT,
+        event_confirm_decades: Optional[float] = _DEFAULT,
+        event_idle_ticks: Optional[int] = _DEFAULT,
         clamp: bool = True,
     ) -> None:
         # Every argument not left at its default (this must stay the first statement).
@@ -649,6 +681,11 @@ class MLConfig:
         return self._profile.feature_variant
 
     @property
+    def skip_constant_training(self) -> bool:
+        """Whether training leaves alone a dimension whose value has not changed since its last attempt."""
+        return self._profile.skip_constant
+
+    @property
     def models_per_dimension(self) -> int:
         """Models kept per dimension: 1 for ``netdata-1.33``, ``number_of_models`` otherwise."""
         name = self._profile.models_per_dimension_field
@@ -677,10 +714,35 @@ class MLConfig:
         return self._profile.host_detector
 
     @property
-    def host_rate_threshold_fraction(self) -> float:
+    def host_rate_threshold_fraction(self) -> Optional[float]:
         """``host_anomaly_rate_threshold`` as a fraction: as is for ``netdata-1.33``,
-        divided by 100 (it is a percent) otherwise."""
+        divided by 100 (it is a percent) for ``netdata-2``; None for ``pyml``, whose
+        host detector has no host-rate threshold."""
+        if self.host_anomaly_rate_threshold is None:
+            return None
         return self.host_anomaly_rate_threshold / self._profile.host_threshold_divisor
+
+    def calibration_settings(self, update_every: int) -> Dict[str, Any]:
+        """The dimension bank's calibration arguments for a host collected every ``update_every`` s.
+
+        ``netdata-1.33`` and ``netdata-2``: ``{"calibration": "none"}`` (the bit is
+        the thresholded score). ``pyml``: the lab's ``surprise`` rule
+        (:func:`pyml.lab.detectors.surprise_detector`): ``peak_window`` =
+        ``score_peak_window`` ticks, ``memory`` = ``surprise_memory`` in ticks,
+        ``decades``, ``bit_level``, and ``saturation`` = 100 x ``dimension
+        anomaly score threshold``.
+        """
+        if self._profile.calibration != "surprise":
+            return {"calibration": "none"}
+        ue = _update_every(update_every)
+        return {
+            "calibration": "surprise",
+            "peak_window": int(self.score_peak_window),
+            "memory": max(1, -(-int(self.surprise_memory) // ue)),  # type: ignore[arg-type]
+            "decades": float(self.surprise_decades),  # type: ignore[arg-type]
+            "bit_level": float(self.surprise_bit_level),  # type: ignore[arg-type]
+            "saturation": 100.0 * float(self.dimension_anomaly_score_threshold),
+        }
 
     # ------------------------------------------------------------------ export
 

@@ -180,6 +180,16 @@ class Profile:
     migrates : bool
         Whether a netdata.conf's old sample-count keys are migrated
         (SPEC-NETDATA-2 §2.3).
+    skip_constant : bool
+        Whether a dimension whose value has not changed since its last
+        training attempt is left alone at its next one (SPEC-NETDATA-2 §3.5;
+        v1.33 retrains every dimension).
+    calibration : str
+        What turns a dimension's k-means score into its bit: ``"threshold"``
+        (the bit is ``score >= 100 * dimension anomaly score threshold``, both
+        Netdata generations) or ``"surprise"`` (pyml: the score is calibrated
+        against the dimension's own history and the bit marks an unusual
+        onset; see :meth:`pyml.MLConfig.calibration_settings`).
     """
 
     name: str
@@ -198,6 +208,8 @@ class Profile:
     conf_enabled_default: bool
     forced_chart_pattern: str
     migrates: bool
+    skip_constant: bool = False
+    calibration: str = "threshold"
 
     def key(self, field: str) -> Optional[Key]:
         """The key stored in ``field``, or ``None`` if this profile has none."""
@@ -420,6 +432,7 @@ _V2_COMMON: Dict[str, Any] = dict(
     conf_enabled_default=True,  # Netdata's default is "auto", which pyml reads as on
     forced_chart_pattern="anomaly_detection.* ",
     migrates=True,
+    skip_constant=True,
 )
 
 _NETDATA_2 = Profile(
@@ -429,10 +442,74 @@ _NETDATA_2 = Profile(
     **_V2_COMMON,
 )
 
+# pyml's own table: Netdata 2's time-based training keys with the lab's choices as defaults (k-means on
+# the level, one model, every vector), no noisy-dimension suppression (the calibration does that job),
+# and the keys of the calibration and of the host detector. Chosen on NAB's tuning half and the tuning
+# host case (README: "The pyml profile").
+_PYML_KEYS: Tuple[Key, ...] = (
+    Key("enabled", "enabled", "bool", True, info_name="enabled"),
+    Key("training_window", "training window", "duration", 6 * _HOUR, 15 * 60, 7 * _DAY, 1, INT_LIMIT,
+        units="seconds", info_name="training-window"),
+    Key("min_training_window", "min training window", "duration", 15 * 60, 60, 6 * _HOUR, 1, INT_LIMIT,
+        units="seconds", info_name="min-training-window"),
+    Key("training_vectors", "max training vectors", "int", 0, 0, 86400, 0, INT_LIMIT,
+        units="vectors (0: all)", info_name="max-training-vectors"),
+    Key("smooth_n", "max samples to smooth", "int", 1, 0, 5, 0, INT_LIMIT,
+        units="samples", info_name="max-samples-to-smooth"),
+    Key("train_every", "train every", "duration", _HOUR, 5 * 60, _DAY, 1, INT_LIMIT,
+        units="seconds", info_name="train-every"),
+    Key("number_of_models", "number of models per dimension", "int", 1, 1, 168, 1, INT_LIMIT, units="models"),
+    Key("delete_models_older_than", "delete models older than", "duration", 7 * _DAY, _DAY, 7 * _DAY,
+        1, INT_LIMIT, units="seconds"),
+    Key("diff_n", "num samples to diff", "int", 0, 0, 1, 0, INT_LIMIT, units="samples", info_name="diff-n"),
+    Key("lag_n", "num samples to lag", "int", 0, 0, 5, 0, INT_LIMIT, units="samples", info_name="lag-n"),
+    Key("max_kmeans_iters", "maximum number of k-means iterations", "int", 1000, 500, 1000, 1, INT_LIMIT,
+        units="iterations", info_name="max-kmeans-iters"),
+    Key("dimension_anomaly_score_threshold", "dimension anomaly score threshold", "float",
+        1.0, 0.01, 5.0, 0.0, math.inf, info_name="dimension-anomaly-score-threshold"),
+    Key("score_peak_window", "score peak window", "int", 120, 1, INT_LIMIT, 1, INT_LIMIT, units="ticks"),
+    Key("surprise_memory", "anomaly rate memory", "duration", 14 * _DAY, _HOUR, 365 * _DAY, 1, INT_LIMIT,
+        units="seconds"),
+    Key("surprise_decades", "anomaly rate decades", "float", 4.0, 1.0, 12.0, 0.1, 100.0, units="decades"),
+    Key("surprise_bit_level", "anomaly bit level", "float", 0.75, 0.5, 1.0, 0.0, 1.0),
+    Key("event_onset_groups", "event onset charts", "int", 4, 1, 1000, 1, INT_LIMIT, units="charts"),
+    Key("event_confirm_decades", "event confirm decades", "float", 6.0, 1.0, 20.0, 0.1, 100.0, units="decades"),
+    Key("event_idle_ticks", "event idle ticks", "int", 30, 1, 3600, 1, INT_LIMIT, units="ticks"),
+    Key("dimension_rate_threshold", "anomaly event min dimension rate threshold", "float",
+        0.0, 0.0, 1.0, 0.0, 1.0),
+    Key("hosts_to_skip", "hosts to skip from training", "pattern", "!*", info_name="hosts-to-skip"),
+    Key("charts_to_skip", "charts to skip from training", "pattern", "netdata.*", info_name="charts-to-skip"),
+)
+
+_PYML_ML_INFO: Tuple[Tuple[str, str], ...] = (
+    ("enabled", "enabled"), ("training-window", "training_window"),
+    ("min-training-window", "min_training_window"), ("max-training-vectors", "training_vectors"),
+    ("max-samples-to-smooth", "smooth_n"), ("train-every", "train_every"), ("diff-n", "diff_n"),
+    ("lag-n", "lag_n"), ("max-kmeans-iters", "max_kmeans_iters"),
+    ("dimension-anomaly-score-threshold", "dimension_anomaly_score_threshold"),
+    ("hosts-to-skip", "hosts_to_skip"), ("charts-to-skip", "charts_to_skip"),
+)
+
 _PYML = Profile(
     name="pyml",
-    summary="pyml's own profile; for now netdata-2's keys, defaults and mechanisms",
-    **_V2_COMMON,
+    summary="pyml's own: k-means on the level, each score calibrated against the dimension's own history "
+            "(a bit marks an unusual onset), events from charts whose anomalies start together",
+    keys=_PYML_KEYS,
+    resets=(Reset("min_training_window", "training_window", 15 * 60, 6 * _HOUR),),
+    ordered=(),
+    ml_info=_PYML_ML_INFO,
+    training="time",
+    feature_variant="v1",
+    host_detector="pyml",
+    models_per_dimension_field="number_of_models",
+    training_vectors_field="training_vectors",
+    suppression_fields=None,
+    host_threshold_divisor=100.0,
+    conf_enabled_default=True,
+    forced_chart_pattern="anomaly_detection.* ",
+    migrates=False,
+    skip_constant=True,
+    calibration="surprise",
 )
 
 #: Every profile, by name.

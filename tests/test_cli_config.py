@@ -138,7 +138,7 @@ NETDATA_2_KEYS = [
 ]
 
 
-@pytest.mark.parametrize("profile", ["netdata-2", "pyml"])
+@pytest.mark.parametrize("profile", ["netdata-2"])
 def test_profile_defaults(capsys: pytest.CaptureFixture[str], profile: str) -> None:
     assert main(["config", "--profile", profile]) == 0
     out, err = capsys.readouterr()

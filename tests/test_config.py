@@ -70,6 +70,8 @@ OTHER_PROFILE_FIELDS = [
     "training_window", "min_training_window", "training_vectors", "number_of_models", "delete_models_older_than",
     "grouping_method", "grouping_duration", "training_threads", "flush_models_batch_size", "suppression_window",
     "suppression_threshold", "statistics_charts", "stream_charts",
+    "surprise_memory", "surprise_decades", "surprise_bit_level", "event_onset_groups", "event_confirm_decades",
+    "event_idle_ticks",
 ]
 
 

@@ -21,7 +21,7 @@ from pyml import MLConfig, profiles
 from pyml.profiles import DEFAULT_PROFILE, GROUPING_METHODS, PROFILES
 
 V2 = "netdata-2"
-TIME_PROFILES = ["netdata-2", "pyml"]
+TIME_PROFILES = ["netdata-2"]  # pyml has its own table (test_pyml_profile_*)
 
 
 def config_warnings(caplog: pytest.LogCaptureFixture) -> List[str]:
@@ -146,13 +146,37 @@ def test_netdata_2_table_is_the_spec() -> None:
     assert kinds["host_anomaly_rate_threshold"] == "percent"
 
 
-def test_pyml_profile_is_netdata_2_under_its_own_name_for_now() -> None:
-    v2, own = PROFILES[V2], PROFILES["pyml"]
-    assert own.keys == v2.keys
-    assert dataclasses.replace(own, name=V2, summary=v2.summary) == v2
-    a = dataclasses.asdict(MLConfig(profile="pyml"))
-    b = dataclasses.asdict(MLConfig(profile=V2))
-    assert a.pop("profile") == "pyml" and b.pop("profile") == V2 and a == b
+def test_pyml_profile_has_its_own_keys_and_mechanisms() -> None:
+    own = PROFILES["pyml"]
+    fields = [k.field for k in own.keys]
+    assert "suppression_window" not in fields and "grouping_duration" not in fields
+    assert "host_anomaly_rate_threshold" not in fields
+    for name in ("surprise_memory", "surprise_decades", "surprise_bit_level", "event_onset_groups",
+                 "event_confirm_decades", "event_idle_ticks", "score_peak_window"):
+        assert name in fields
+    cfg = MLConfig(profile="pyml")
+    assert (cfg.diff_n, cfg.smooth_n, cfg.lag_n, cfg.number_of_models, cfg.training_vectors) == (0, 1, 0, 1, 0)
+    assert cfg.feature_variant == "v1" and cfg.host_detector == "pyml" and cfg.suppression == (0, 0)
+    assert cfg.skip_constant_training and cfg.host_rate_threshold_fraction is None
+    assert cfg.training_points(1) == (900, 21600) and cfg.train_every_ticks(1) == 3600
+    assert cfg.calibration_settings(1) == {"calibration": "surprise", "peak_window": 120, "memory": 14 * 86400,
+                                           "decades": 4.0, "bit_level": 0.75, "saturation": 100.0}
+    assert cfg.calibration_settings(300)["memory"] == 4032  # 14 days of 5-minute points, as tuned on NAB
+    assert MLConfig(profile=V2).calibration_settings(1) == {"calibration": "none"}
+    assert MLConfig().calibration_settings(1) == {"calibration": "none"}
+
+
+def test_pyml_profile_clamps_and_round_trips(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="pyml.config"):
+        cfg = MLConfig(profile="pyml", surprise_bit_level=2.0, event_onset_groups=0, lag_n=9)
+    assert (cfg.surprise_bit_level, cfg.event_onset_groups, cfg.lag_n) == (1.0, 1, 5)
+    assert len(config_warnings(caplog)) == 3
+    text = MLConfig(profile="pyml", surprise_memory="1d", training_window="2h").to_netdata_conf()
+    assert "\tanomaly rate memory = 1d\n" in text and "\tprofile = pyml\n" in text
+    assert MLConfig.from_netdata_conf(text) == MLConfig(profile="pyml", surprise_memory=86400, training_window=7200)
+    with caplog.at_level(logging.WARNING, logger="pyml.config"):
+        MLConfig(profile="pyml", suppression_window=10)
+    assert any("suppression_window" in m and "pyml" in m for m in config_warnings(caplog))
 
 
 # ----------------------------------------------------------------- netdata-2 values
@@ -432,7 +456,6 @@ def test_replace_cannot_change_the_profile(caplog: pytest.LogCaptureFixture) -> 
         with pytest.raises(TypeError, match="to change profiles, build a new MLConfig"):
             dataclasses.replace(MLConfig(), profile=V2)
     assert config_warnings(caplog) == []  # the error comes first
-    assert dataclasses.replace(MLConfig(profile=V2), profile="pyml") == MLConfig(profile="pyml")
 
 
 # ----------------------------------------------------------------- clamp=False
@@ -571,7 +594,11 @@ def test_ml_info_has_the_profile_and_every_key(name: str) -> None:
     expected = {f.replace("_", "-") for f in (k.field for k in profile.keys if not k.extension) if f not in named}
     assert info["profile"] == name
     assert expected <= set(info)
-    assert "score-peak-window" not in info
+    own = profile.key("score_peak_window")
+    if own is not None and own.extension:  # pyml's extension to Netdata's table: shown when it is set
+        assert "score-peak-window" not in info
+    else:  # a key of the profile itself (pyml)
+        assert info["score-peak-window"] == MLConfig(profile=name).score_peak_window
     assert MLConfig(profile=name, score_peak_window=30).ml_info()["score-peak-window"] == 30
 
 
@@ -608,8 +635,6 @@ NETDATA_2_CONF = """\
 
 def test_to_netdata_conf_under_netdata_2() -> None:
     assert MLConfig(profile=V2).to_netdata_conf() == NETDATA_2_CONF
-    assert MLConfig(profile="pyml").to_netdata_conf() == NETDATA_2_CONF.replace("profile = netdata-2",
-                                                                                 "profile = pyml")
     text = MLConfig(profile=V2, training_window=5400, train_every="1h30m", delete_models_older_than="1d12h",
                     score_peak_window=5).to_netdata_conf()
     assert "\ttraining window = 1h30m\n" in text and "\ttrain every = 1h30m\n" in text

@@ -242,7 +242,8 @@ def test_ml_info_counters(server: ApiServer, host: pyml.Host) -> None:
     status, info, _ = get(server, "/api/v1/ml_info")
     assert status == 200 and info == host.ml_info()
     assert list(info) == ["version", "anomalous-dimensions", "normal-dimensions", "total-dimensions",
-                          "trained-dimensions"]
+                          "trained-dimensions", "profile", "ml-config"]  # SPEC §5.7's counters, then pyml's
+    assert info["profile"] == host.config.profile and info["ml-config"] == host.config.ml_info()
     assert info["anomalous-dimensions"] + info["normal-dimensions"] == info["total-dimensions"] == 4
 
 

@@ -691,8 +691,17 @@ class Tiers:
         if len(segment_points) != len(self.specs):
             raise ValueError(f"segment_points needs one entry per tier ({len(self.specs)}), got {segment_points!r}")
         if self._directory is not None:
-            self._directory.mkdir(parents=True, exist_ok=True)
-            self._check_config()
+            try:
+                self._directory.mkdir(parents=True, exist_ok=True)
+                self._check_config()
+            except OSError as exc:  # a full disk or read-only mount at start-up: tiers are derived data
+                log.error("cannot write the tier settings in %s (%s); keeping the tiers in memory for this run "
+                          "(rebuilt from the samples at the next start)", self._directory, exc.strerror or exc)
+                try:  # a half-written settings file would make the next start refuse the directory
+                    (self._directory / (_CONFIG_FILE + ".tmp")).unlink()
+                except OSError:
+                    pass
+                self._directory = None
         self._logs = [
             _PointLog(i + 1, spec, self.update_every,
                       None if self._directory is None else self._directory / f"tier-{i + 1}", int(seg))
@@ -767,12 +776,20 @@ class Tiers:
         blob = bytearray(_JOURNAL_MAGIC)
         for slot, born in sorted(entries.items()):
             blob += self._journal_entry(slot, born)
-        with open(tmp, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        self._journal_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(blob)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            self._journal_fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:  # full disk or read-only mount: slot reuses of this run are not journaled
+            log.error("cannot rewrite the tier slot journal %s (%s); slot reuses of this run are not recorded",
+                      path, exc.strerror or exc)
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
 
     @staticmethod
     def _journal_entry(slot: int, born: int) -> bytes:

@@ -48,6 +48,7 @@ from ..config import MLConfig
 from ..engine.host import Host
 from .formats import Recording, read_recording
 from ..progress import Progress as _Progress
+from ..progress import write as _progress_write
 from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings
 from .nab_results import write_results
 from .profiles import training_points
@@ -231,7 +232,15 @@ def replay(
     started = time.perf_counter()
     recording = source if isinstance(source, Recording) else read_recording(source)
     n, d = recording.values.shape
-    ue = detect_update_every(recording.timestamps) if update_every is None else update_every
+    if update_every is None:
+        try:
+            ue = detect_update_every(recording.timestamps)
+        except ValueError:
+            distinct = np.unique(recording.epoch_seconds).size
+            raise ValueError(f"{recording.name}: {n} row(s) with {distinct} distinct timestamp(s); a replay needs at "
+                             "least two to tell the cadence") from None
+    else:
+        ue = update_every
     ue = as_count("update_every", ue, 1, "a positive integer")
     seconds = recording.epoch_seconds
     if (seconds < 0).any():
@@ -522,8 +531,12 @@ def run_command(
     (:mod:`pyml.lab.formulations`) when no ``config_path`` is given.
     """
     from .labels import load_windows
+    from .plots import format_threshold
+
+    from .nab_results import results_path
 
     stdout = sys.stdout if stdout is None else stdout
+    results_path(out_dir, detector, "category/file.csv")  # a detector name NAB cannot use fails here, before any work
     named = collect_inputs(inputs)
     windows = None if labels is None else load_windows(labels)
     config: MLConfig | None = None
@@ -561,9 +574,11 @@ def run_command(
     def report(r: ReplayResult) -> None:
         write_points(r, _points_path(out, r.name))
         anomalous = int(r.bits.any(axis=1).sum())
-        print(f"{r.name}: {len(r.timestamps)} points, update_every={r.update_every}s, {_describe_config(r.config)}, "
-              f"ticks={r.ticks} gap_ticks={r.gap_ticks} merged_rows={r.merged_rows} trainings={r.trainings}, "
-              f"anomalous points={anomalous}, events={len(r.events)}", file=stdout)
+        # Above the progress bar, not on top of it (both share a terminal).
+        _progress_write(f"{r.name}: {len(r.timestamps)} points, update_every={r.update_every}s, "
+                        f"{_describe_config(r.config)}, ticks={r.ticks} gap_ticks={r.gap_ticks} "
+                        f"merged_rows={r.merged_rows} trainings={r.trainings}, anomalous points={anomalous}, "
+                        f"events={len(r.events)}", stdout)
 
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -603,7 +618,7 @@ def run_command(
                 "median_delay_s": None if math.isnan(m.median_delay) else m.median_delay,
             }
             delay = "n/a" if math.isnan(m.median_delay) else f"{m.median_delay:.0f} s"
-            print(f"NAB {profile}: score {score.score:.2f} (threshold {score.threshold:.4f}); events: precision "
+            print(f"NAB {profile}: score {score.score:.2f} (threshold {format_threshold(score.threshold)}); events: precision "
                   f"{m.precision:.3f} recall {m.recall:.3f} F1 {m.f1:.3f}, median delay {delay}", file=stdout)
         document = {"detector": detector, "files": len(labelled), "points": sum(len(r.timestamps) for r in labelled.values()),
                     "seconds": elapsed, "profiles": summary}
