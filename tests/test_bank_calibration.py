@@ -86,7 +86,7 @@ class Twins:
     ``trained``, and the calibrated bank's outputs.
     """
 
-    def __init__(self, slots: int, params: dict[str, float], kernel: str, features: dict[str, int]) -> None:
+    def __init__(self, slots: int, params: dict[str, float], kernel: str, features: dict[str, object]) -> None:
         self.plain = core.Bank(kernel=kernel, **features)
         self.calibrated = core.Bank(kernel=kernel, calibration="surprise", **features, **params)
         for _ in range(slots):
@@ -184,7 +184,8 @@ def test_calibrate_equals_the_numba_rule_over_nab_traces(path):
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), params=params_strategy, kernel=st.sampled_from(KERNELS),
-       features=st.sampled_from([LEVEL, {"diff_n": 1, "smooth_n": 3, "lag_n": 5}]), gaps=st.booleans(),
+       features=st.sampled_from([LEVEL, {"diff_n": 1, "smooth_n": 3, "lag_n": 5},
+                                 {**LEVEL, "models": 3, "features": "v2"}]), gaps=st.booleans(),
        shifts=st.booleans(), spikes=st.booleans())
 def test_bank_equals_the_numba_rule_on_its_own_scores(seed, params, kernel, features, gaps, shifts, spikes):
     rng = np.random.default_rng(seed)
