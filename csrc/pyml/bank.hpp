@@ -63,12 +63,14 @@
 //
 // Calibration (BankParams::calibration.kind = surprise; none by default): per
 // slot, the rule of calibration.hpp over the value (NaN, inf or beyond the
-// storable range: a gap), the vote's score and whether the slot was scored this tick (a
-// model, a full window, not silenced); its bit is the stored anomaly bit and
-// its reported level the tick's score; `levels` may also receive the level
-// before the once-per-incident suppression. Suppression counts the vote's
-// bits, before calibration. The state is reset when a slot is added or
-// removed, kept across model installs and clear_model, and not persisted.
+// storable range: a gap), the vote's score and whether the slot was scored
+// this tick (a model, a full window, not silenced); its bit is the stored
+// anomaly bit and its reported level the tick's score; `levels` may also
+// receive the level before the once-per-incident suppression. Suppression
+// counts the vote's bits, before calibration. The state (48 bytes per slot)
+// is reset when a slot is added or removed, kept across model installs and
+// clear_model, and not persisted (a new bank starts every slot from the
+// prior).
 //
 // Kernels. Both kernels are built twice: for the x86-64 baseline (SSE2) and,
 // with GCC or Clang on x86-64, for AVX2, chosen at run time
