@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -414,7 +414,11 @@ class RingVoteSuppression(RuleBasedStateMachine):
         for action in self.queued:
             action()
         self.queued = []
-        _check_tick(self.bank, self.refs, np.array(values))
+        bits, scores = _check_tick(self.bank, self.refs, np.array(values))
+        # What the sequences reach (pytest --hypothesis-show-statistics).
+        event(f"anomalous bit: {bool(bits.any())}")
+        event(f"silenced slot: {any(r.status & ref2.SILENCED for r in self.refs)}")
+        event(f"vote past the first model: {any(len(r.ring) > 1 for r in self.refs)}")
 
     @rule(slot=st.integers(0, 2), c0=st.sampled_from([0.0, 1.0, 30.0]), spread=st.sampled_from([0.5, 3.0, 1e-9]),
           nan=st.booleans(), step=st.integers(1, 40), span=st.integers(1, 80))
@@ -457,4 +461,4 @@ class RingVoteSuppression(RuleBasedStateMachine):
 
 
 TestRingVoteSuppression = RingVoteSuppression.TestCase
-TestRingVoteSuppression.settings = settings(max_examples=60, stateful_step_count=40, deadline=None)
+TestRingVoteSuppression.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)

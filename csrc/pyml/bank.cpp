@@ -50,6 +50,26 @@ struct ColdPlace {
     std::size_t before(std::size_t m) const { return after(n) + m * sizeof(std::uint32_t); }
 };
 
+// Bit l of m moved to bit 3 (VARIABLE) of byte l, for the eight lanes of a block.
+struct SpreadTable {
+    std::uint64_t v[256];
+    constexpr SpreadTable() : v() {
+        for (unsigned m = 0; m < 256; ++m) {
+            std::uint64_t out = 0;
+            for (unsigned l = 0; l < 8; ++l) out |= static_cast<std::uint64_t>((m >> l) & 1u) << (8 * l + 3);
+            v[m] = out;
+        }
+    }
+};
+constexpr SpreadTable kSpreadVariable{};
+static_assert(kVariable == 1u << 3 && Bank::kLanes == 8, "VARIABLE is bit 3 of each of 8 lanes");
+
+unsigned popcount8(unsigned m) noexcept {  // m < 256; no libgcc call on the x86-64 baseline
+    m = m - ((m >> 1) & 0x55u);
+    m = (m & 0x33u) + ((m >> 2) & 0x33u);
+    return (m + (m >> 4)) & 0x0Fu;
+}
+
 std::uint32_t saturating_inc(std::uint32_t v, bool by) noexcept {
     return v + static_cast<std::uint32_t>(by & (v != std::numeric_limits<std::uint32_t>::max()));
 }
@@ -86,6 +106,7 @@ void validate_bank_params(const BankParams& p) {
                                     " and suppression_threshold = " + std::to_string(p.suppression_threshold) +
                                     ": both must be 0 (no suppression) or both at least 1");
     }
+    validate_calibration_params(p.calibration);
 }
 
 RingAction ring_action(std::size_t held, std::size_t capacity, const std::uint32_t* after, const std::uint32_t* before,
@@ -117,6 +138,9 @@ Bank::Bank(const BankParams& params, std::size_t capacity) : params_(params) {
                        : params.kernel;
     kernel_ = block_kernel(params.features, params.variant, kernel_kind_);
     vote_ = vote_kernel(dims_, kernel_kind_);
+    if (params.calibration.kind != CalibrationKind::none) {
+        calibration_ = std::make_unique<Calibration>(params.calibration, kMaxStorableMagnitude);
+    }
     if (capacity > 0) {
         std::lock_guard<std::mutex> lock(state_mutex_);
         grow_to(capacity);
@@ -165,6 +189,7 @@ void Bank::grow_to(std::size_t slots) {
         }
         if (keep_times_ && !multi_) times_.resize(2 * lanes, 0);
     }
+    if (calibration_) calibration_->grow_to(lanes);
 }
 
 void Bank::keep_times() {
@@ -197,6 +222,7 @@ void Bank::reset_lane(std::size_t slot) noexcept {
     } else if (keep_times_) {
         times_[2 * slot] = times_[2 * slot + 1] = 0;
     }
+    if (calibration_) calibration_->reset(slot);
 }
 
 std::size_t Bank::add_slot() {
@@ -596,10 +622,13 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
     for (std::size_t g = 0; g < blocks; ++g) {
         const BlockOut& o = group.out[g];
         const std::size_t base = (first_block + g) * W;
-        std::uint8_t* fl = &flags_[base];
-        static_assert(kVariable == 1u << 3, "VARIABLE is bit 3");
-        for (std::size_t l = 0; l < W; ++l) fl[l] |= static_cast<std::uint8_t>(((o.changed >> l) & 1u) << 3);
-        consulted += static_cast<std::uint64_t>(__builtin_popcount(o.scored));
+        if (o.changed != 0) {
+            std::uint64_t fl;
+            std::memcpy(&fl, &flags_[base], sizeof fl);
+            fl |= kSpreadVariable.v[o.changed];
+            std::memcpy(&flags_[base], &fl, sizeof fl);
+        }
+        consulted += popcount8(o.scored);
         if (multi_) {
             for (unsigned m = o.undecided; m != 0; m &= m - 1) {
                 const std::size_t k = g * W + static_cast<std::size_t>(__builtin_ctz(m));
@@ -648,11 +677,14 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
 }
 
 void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, std::size_t reset_stride,
-                storage_word* words, std::uint8_t* bits, double* scores) {
+                storage_word* words, std::uint8_t* bits, double* scores, double* levels) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     if (n != size_) {
         throw std::invalid_argument("values has " + std::to_string(n) + " elements; the bank has " +
                                     std::to_string(size_) + " slots");
+    }
+    if (levels != nullptr && !calibration_) {
+        throw std::invalid_argument("levels are the calibrated scores: this bank has calibration 'none'");
     }
     apply_pending();
     if (size_ == 0) return;
@@ -668,7 +700,6 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
     // not the nearer caches.
     constexpr std::size_t kAhead = 3;
     const std::size_t blocks = (size_ + W - 1) / W;
-    const bool want_features = multi_;
     Group group;
     double v[W];
     storage_word flags[Group::kSlots];
@@ -693,12 +724,17 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
             o.scores = group.scores + g * W;
             o.bits = group.bits + g * W;
             o.to_pack = group.to_pack + g * W;
-            o.features = want_features ? group.features[g] : nullptr;
+            o.features = group.features[g];
             kernel_(block(blk), &count_[base], &flags_[base], in, rows, prev_row, threshold100_, o);
         }
         post_vote(group, first, count);
-        // (A per-slot stage on the vote's result would go here.)
         const std::size_t base = first * W, lanes = std::min(count * W, size_ - base);
+        if (calibration_) {
+            std::uint8_t scored[Group::kBlocks];
+            for (std::size_t g = 0; g < count; ++g) scored[g] = static_cast<std::uint8_t>(group.out[g].scored);
+            calibration_->apply(base, lanes, group.to_pack, scored, group.scores, group.bits,
+                                levels != nullptr ? levels + base : nullptr);
+        }
         for (std::size_t l = 0; l < lanes; ++l) {
             const bool reset_flag = reset != nullptr && reset[(base + l) * reset_stride] != 0;
             flags[l] = sample_flags(group.bits[l] != 0, reset_flag);
@@ -709,9 +745,16 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
     }
 }
 
+void Bank::calibration_state(CalibrationState* out, std::size_t n) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (!calibration_) throw std::invalid_argument("this bank has calibration 'none': it keeps no calibration state");
+    for (std::size_t s = 0; s < n; ++s) out[s] = s < size_ ? calibration_->state(s) : calibration_->initial();
+}
+
 std::size_t Bank::memory_bytes() const {
     std::lock_guard<std::mutex> lock(state_mutex_);
     std::size_t bytes = sizeof(*this);
+    if (calibration_) bytes += sizeof(Calibration) + calibration_->memory_bytes();
     bytes += chunks_.size() * kBlocksPerChunk * block_stride_ * sizeof(double);
     bytes += cold_chunks_.size() * kSlotsPerChunk * cold_stride_;
     bytes += (chunks_.capacity() + cold_chunks_.capacity()) * sizeof(Chunk);

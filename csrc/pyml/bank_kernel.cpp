@@ -32,25 +32,48 @@ struct Simd {
     static constexpr std::size_t V = Lanes;
     typedef double vdouble __attribute__((vector_size(Lanes * sizeof(double))));
     typedef std::int64_t vmask __attribute__((vector_size(Lanes * sizeof(double))));
-    typedef float vfloat __attribute__((vector_size(Lanes * sizeof(float))));
 };
+
+// Lane masks as bits, and float32 pairs or quads widened to doubles, per width.
+__attribute__((always_inline)) inline unsigned lane_bits(const Simd<2>::vmask& m) noexcept {
+#if defined(__SSE2__)
+    return static_cast<unsigned>(_mm_movemask_pd(reinterpret_cast<__m128d>(m)));
+#else
+    return static_cast<unsigned>(m[0] != 0) | static_cast<unsigned>(m[1] != 0) << 1;
+#endif
+}
+
+__attribute__((always_inline)) inline Simd<2>::vdouble widen_floats(const unsigned char* p, Simd<2>::vdouble) noexcept {
+#if defined(__SSE2__)
+    return reinterpret_cast<Simd<2>::vdouble>(
+        _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)))));
+#else
+    float f[2];
+    std::memcpy(f, p, sizeof f);
+    return Simd<2>::vdouble{f[0], f[1]};
+#endif
+}
+
+#if defined(PYML_BANK_AVX2)
+__attribute__((target("avx2"))) inline unsigned lane_bits(const Simd<4>::vmask& m) noexcept {
+    return static_cast<unsigned>(_mm256_movemask_pd(reinterpret_cast<__m256d>(m)));
+}
+
+__attribute__((target("avx2"))) inline Simd<4>::vdouble widen_floats(const unsigned char* p,
+                                                                    Simd<4>::vdouble) noexcept {
+    return reinterpret_cast<Simd<4>::vdouble>(_mm256_cvtps_pd(_mm_loadu_ps(reinterpret_cast<const float*>(p))));
+}
+#endif
 
 // Loads, stores, |x| and a lane-by-lane choice for one vector width.
 template <class Sx>
 struct VecOps {
     using vdouble = typename Sx::vdouble;
     using vmask = typename Sx::vmask;
-    using vfloat = typename Sx::vfloat;
     __attribute__((always_inline)) static vdouble load(const double* p) noexcept {
         vdouble v;
         std::memcpy(&v, p, sizeof v);
         return v;
-    }
-    // V floats widened to doubles (exact).
-    __attribute__((always_inline)) static vdouble load_floats(const unsigned char* p) noexcept {
-        vfloat v;
-        std::memcpy(&v, p, sizeof v);
-        return __builtin_convertvector(v, vdouble);
     }
     __attribute__((always_inline)) static vdouble load_bytes(const unsigned char* p) noexcept {
         vdouble v;
@@ -73,10 +96,10 @@ struct VecOps {
         return v;
     }
     // Bit l set iff lane l of m is set.
-    __attribute__((always_inline)) static unsigned bits(const vmask& m) noexcept {
-        unsigned out = 0;
-        for (std::size_t l = 0; l < Sx::V; ++l) out |= static_cast<unsigned>(m[l] != 0) << l;
-        return out;
+    __attribute__((always_inline)) static unsigned bits(const vmask& m) noexcept { return lane_bits(m); }
+    // V floats widened to doubles (exact).
+    __attribute__((always_inline)) static vdouble load_floats(const unsigned char* p) noexcept {
+        return widen_floats(p, vdouble{});
     }
 };
 
@@ -137,21 +160,27 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
     const double* mn = c1 + F * W;
     const double* mx = mn + W;
 
-    // Counts and masks. A gap (or a free slot) empties the window.
-    unsigned full = 0, predicted = 0, scored = 0, had = 0;
+    // Counts and masks. A gap (or a free slot) empties the window. A full
+    // window holds a previous value, except v1's window of one value.
+    constexpr bool kNeedHad = !V2 && N == 1;
+    unsigned full = 0, had = kNeedHad ? 0u : ~0u;
     for (std::size_t l = 0; l < W; ++l) {
-        const std::uint8_t fl = flags[l];
-        const bool good = ((fl & kActive) != 0) & (std::fabs(values[l]) <= kMaxStorableMagnitude);
+        const bool good = ((flags[l] & kActive) != 0) & (std::fabs(values[l]) <= kMaxStorableMagnitude);
         const unsigned c = count[l];
         const unsigned next = (c + (c < Warm ? 1u : 0u)) * static_cast<unsigned>(good);
         count[l] = static_cast<std::uint8_t>(next);
-        const unsigned f = static_cast<unsigned>(next == Warm);
-        const unsigned p = f & static_cast<unsigned>((fl & kSilenced) == 0);
-        full |= f << l;
-        predicted |= p << l;
-        scored |= (p & static_cast<unsigned>((fl & kHasModel) != 0)) << l;
-        had |= static_cast<unsigned>(c != 0) << l;
+        full |= static_cast<unsigned>(next == Warm) << l;
+        if constexpr (kNeedHad) had |= static_cast<unsigned>(c != 0) << l;
     }
+    // Flag bits of the eight lanes as masks: bit b of every byte, gathered.
+    static_assert(W == 8 && kSilenced == 1u << 2 && kHasModel == 1u << 4, "flag layout");
+    std::uint64_t f8;
+    std::memcpy(&f8, flags, sizeof f8);
+    constexpr std::uint64_t kLow = 0x0101010101010101ull, kGather = 0x0102040810204080ull;
+    const unsigned silenced = static_cast<unsigned>((((f8 >> 2) & kLow) * kGather) >> 56);
+    const unsigned has_model = static_cast<unsigned>((((f8 >> 4) & kLow) * kGather) >> 56);
+    const unsigned predicted = full & ~silenced;
+    const unsigned scored = predicted & has_model;
 
     // Push: the newest ring row gets this tick's values (0 for a gap, so the
     // arithmetic below stays finite). A free slot packs NaN, the empty word.
@@ -206,7 +235,7 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
             for (std::size_t g = 0; g < G; ++g) {
                 if (i > 0) total[g] = (total[g] - d[N - i][g]) + d[N - i - S][g];
                 const vdouble feat = Ops::vabs(total[g] * f);
-                if (feat_out != nullptr) Ops::store(feat_out + i * W + g * V, feat);
+                Ops::store(feat_out + i * W + g * V, feat);
                 const vdouble t0 = Ops::load(c0 + i * W + g * V) - feat;
                 const vdouble t1 = Ops::load(c1 + i * W + g * V) - feat;
                 sq0[g] += t0 * t0;
@@ -243,7 +272,7 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
                 sum[g] += d[e + S - 1][g];
                 const vdouble feat = (D == 0 && e == L) ? zero : sum[g] / sd;
                 sum[g] -= d[e][g];
-                if (feat_out != nullptr) Ops::store(feat_out + e * W + g * V, feat);
+                Ops::store(feat_out + e * W + g * V, feat);
                 const vdouble t0 = Ops::load(c0 + e * W + g * V) - feat;
                 const vdouble t1 = Ops::load(c1 + e * W + g * V) - feat;
                 sq0[g] += t0 * t0;
@@ -274,9 +303,10 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
 // The rest of a vote (see bank_kernel.hpp), V models at a time: a tile of
 // four models is one AVX2 step or two SSE2 steps. Each model's score is
 // Model::score's arithmetic on the model as stored (float32 centres widened
-// exactly); models are scored a chunk ahead of the decision, which changes
-// no result (scores are pure), and the decisions are taken one model at a
-// time, oldest first.
+// exactly). The decisions of a chunk are taken together, as they would be one
+// model at a time: the first score below the threshold (NaN compares false)
+// ends the vote; before it, the non-NaN scores are votes, and their minimum
+// is kept (min is exact and scores are never -0, so the order is irrelevant).
 template <class Sx, std::size_t F>
 inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* record, std::size_t held,
                                                         const double* feature, double first, double threshold100) {
@@ -285,16 +315,18 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
     constexpr std::size_t V = Sx::V;
     constexpr std::size_t TB = tile_bytes(F);
     constexpr std::size_t kCentres = 2 * F * kTileModels * sizeof(float);
+    constexpr unsigned kAll = (1u << V) - 1;
     vdouble x[F];
     for (std::size_t e = 0; e < F; ++e) x[e] = Ops::splat(feature[e]);
     const vdouble zero = {};
+    const vdouble inf = zero + std::numeric_limits<double>::infinity();
+    typename Sx::vmask lane;  // 0, 1, ..., V - 1
+    for (std::size_t l = 0; l < V; ++l) lane[l] = static_cast<std::int64_t>(l);
 
-    VoteOut out{first, false, false, 1};
     std::size_t votes = std::isnan(first) ? 0 : 1;
-    double lowest = first;
-    // Chunks of V models from model 0 (whose score equals `first`; it is
-    // recomputed only to keep the chunks aligned to the tiles).
-    for (std::size_t base = 0; base < held; base += V) {
+    vdouble lowest = zero + (std::isnan(first) ? std::numeric_limits<double>::infinity() : first);
+    // The scores of V models from model `base`.
+    const auto chunk = [&](std::size_t base) {
         const unsigned char* tile = record + (base / kTileModels) * TB;
         const std::size_t m0 = base % kTileModels;  // first model of the chunk within its tile
         vdouble sq0 = zero, sq1 = zero;
@@ -306,24 +338,42 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
         }
         const vdouble lo = Ops::load_bytes(tile + kCentres + m0 * sizeof(double));
         const vdouble hi = Ops::load_bytes(tile + kCentres + kTileModels * sizeof(double) + m0 * sizeof(double));
-        const vdouble score = score_of<Sx>(sq0, sq1, lo, hi);
-        const std::size_t end = base + V < held ? base + V : held;
-        for (std::size_t m = base == 0 ? 1 : base; m < end; ++m) {
-            const double s = score[m - base];
-            ++out.visited;
-            if (std::isnan(s)) continue;
-            if (s < threshold100) {
-                out.score = s;
-                out.ended_normal = true;
-                return out;
-            }
-            ++votes;
-            if (std::isnan(lowest) || s < lowest) lowest = s;
+        return score_of<Sx>(sq0, sq1, lo, hi);
+    };
+    // The decisions on the chunk from model `base`; the model that ends the
+    // vote, or `held` when none does.
+    const auto decide = [&](const vdouble& score, std::size_t base) -> std::size_t {
+        unsigned valid = held - base >= V ? kAll : (1u << (held - base)) - 1;
+        if (base == 0) valid &= ~1u;  // model 0 voted already
+        const unsigned low = Ops::bits(score < threshold100) & valid;
+        if (low != 0) return base + static_cast<std::size_t>(__builtin_ctz(low));
+        // Votes: the valid lanes whose score is not NaN.
+        const typename Sx::vmask keep = (score == score) & (lane >= static_cast<std::int64_t>(base == 0 ? 1 : 0)) &
+                                        (lane < static_cast<std::int64_t>(held - base));
+        for (unsigned m = Ops::bits(keep); m != 0; m &= m - 1) ++votes;
+        const vdouble candidate = Ops::select(keep, score, inf);
+        lowest = Ops::select(candidate < lowest, candidate, lowest);
+        return held;
+    };
+    // Chunks from model 0, whose score equals `first` and is masked out
+    // (recomputed only to keep the chunks aligned to the tiles); two chunks
+    // per step, so their long chains (sums, square roots, division) overlap.
+    for (std::size_t base = 0; base < held; base += 2 * V) {
+        const vdouble a = chunk(base);
+        const bool second = base + V < held;
+        const vdouble b = second ? chunk(base + V) : zero;
+        std::size_t at = decide(a, base);
+        if (at == held && second) at = decide(b, base + V);
+        if (at != held) {
+            const vdouble& s = at < base + V ? a : b;
+            return VoteOut{s[(at - base) % V], false, true, static_cast<std::uint32_t>(at + 1)};
         }
     }
-    out.anomalous = votes > 0;
-    out.score = lowest;  // NaN when every score was NaN
-    return out;
+    double least = lowest[0];
+    for (std::size_t l = 1; l < V; ++l) least = lowest[l] < least ? lowest[l] : least;
+    const bool anomalous = votes > 0;
+    return VoteOut{anomalous ? least : std::numeric_limits<double>::quiet_NaN(), anomalous, false,
+                   static_cast<std::uint32_t>(held)};
 }
 
 template <bool V2, std::size_t D, std::size_t S, std::size_t L>

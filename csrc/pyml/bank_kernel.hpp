@@ -7,7 +7,7 @@
 //    model's vote. It reports, as bit masks over the block's lanes, which
 //    slots made a prediction, which were scored, which the first model did
 //    not call normal (so the vote must go on), and whose value changed since
-//    the previous one; and, when asked, the feature vectors (lane-minor).
+//    the previous one; and the feature vectors (lane-minor).
 //    One instantiation per (variant, D, S, L); each is built for the x86-64
 //    baseline (SSE2, two lanes per instruction) and, with GCC or Clang on
 //    x86-64, for AVX2 (four). Both perform the same IEEE operations in the
@@ -57,7 +57,7 @@ struct BlockOut {
     double* scores = nullptr;       // W: the first model's score; 0 for lanes not scored
     std::uint8_t* bits = nullptr;   // W: 1 iff scored and score >= 100 * threshold
     double* to_pack = nullptr;      // W: the value to pack (NaN for a free slot)
-    double* features = nullptr;     // F * W lane-minor, written when not null
+    double* features = nullptr;     // F * W: the feature vectors, lane-minor
     unsigned predicted = 0;  // full window, not silenced: a prediction (Netdata §5.1 step 8)
     unsigned scored = 0;     // predicted and holding a model
     unsigned undecided = 0;  // scored and the first model's score is not below the threshold (or NaN)
