@@ -426,17 +426,24 @@ def _wait(predicate: Any, timeout: float = 30.0) -> bool:
     return False
 
 
-LAB = dict(min_train_samples=12, max_train_samples=24, train_every=12, charts_to_skip="", clamp=False)
+def lab(profile: str = "netdata-1.33", **options: Any) -> pyml.MLConfig:
+    """Lab-sized training (models within seconds, every chart modelled) in ``profile``'s own keys."""
+    if profile == "netdata-1.33":
+        sizes = dict(min_train_samples=12, max_train_samples=24, train_every=12)
+    else:  # the time-based profiles
+        sizes = dict(min_training_window=12, training_window=24, train_every=12)
+    return pyml.MLConfig(profile=profile, charts_to_skip="", clamp=False, **sizes, **options)
 
 
-def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, caplog: Any) -> None:
+@pytest.mark.parametrize("profile", ["netdata-1.33", "netdata-2", "pyml"])
+def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, caplog: Any, profile: str) -> None:
     caplog.set_level(logging.INFO, logger="pyml.sources.netdata")
     a = SimulatedNetdata("node-a", charts=3, dims_per_chart=2).start()
     b = SimulatedNetdata("node-b", charts=2, dims_per_chart=2).start()
     twin = SimulatedNetdata("node-a", charts=1, dims_per_chart=1).start()
     twin.stop()                                               # answers only once node-a is collected from a
     dead = "http://127.0.0.1:1"                               # refuses connections
-    cfg = pyml.MLConfig(hosts_to_skip="node-b", **LAB)
+    cfg = lab(profile, hosts_to_skip="node-b")
     agent = Agent(tmp_path, cfg, port=0, local=False, netdata=[a.url, b.url, twin.url, dead],
                   source_options={"backoff": (0.2, 0.8)})
     try:
@@ -446,7 +453,10 @@ def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, cap
         assert _wait(lambda: agent.hosts["node-a"].ml_info()["trained-dimensions"] > 0, 60)
         assert set(agent.hosts) == {"node-a", "node-b"}
         assert agent.hosts["node-a"].ml_enabled and not agent.hosts["node-b"].ml_enabled   # hosts to skip
-        assert (tmp_path / "hosts" / "node-a" / "anomaly-detection.db").exists()
+        assert {h.config.profile for h in agent.hosts.values()} == {profile}             # the agent's profile
+        assert [c.name for c in agent.pool.clients()] == ["node-a"]     # trains on the shared pool (b: skipped)
+        for name in ("node-a", "node-b"):                              # each its own storage
+            assert (tmp_path / "hosts" / name / "anomaly-detection.db").exists()
         status, body = _get(agent.server.url + "/api/v1/info")
         info = json.loads(body)
         assert status == 200 and set(info["mirrored_hosts"]) == {"node-a", "node-b"}
@@ -551,7 +561,7 @@ def test_the_dashboard_switches_between_the_hosts_of_a_parent(tmp_path: Path) ->
         pytest.skip("Debian's chromium is not installed (ci/system_deps.sh installs it)")
     a = SimulatedNetdata("node-x", charts=2, dims_per_chart=2).start()
     b = SimulatedNetdata("node-y", charts=2, dims_per_chart=2).start()
-    agent = Agent(tmp_path, pyml.MLConfig(**LAB), port=0, local=False, netdata=[a.url, b.url])
+    agent = Agent(tmp_path, lab(), port=0, local=False, netdata=[a.url, b.url])
     try:
         assert _wait(lambda: {"node-x", "node-y"} <= set(agent.hosts))
         page = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
