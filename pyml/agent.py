@@ -197,7 +197,7 @@ class Agent:
                 from .api import ApiServer
 
                 self.server = ApiServer(self.hosts, bind=bind, port=port,  # type: ignore[arg-type]
-                                        allow_hosts=allow_hosts).start()
+                                        allow_hosts=allow_hosts, host_status=self.host_status).start()
             if self.sources:
                 from .sources.netdata import SourceGroup
 
@@ -252,6 +252,22 @@ class Agent:
                 self.hosts[hostname] = host
                 self._owners[hostname] = source
             return host
+
+    def host_status(self, host: Host) -> dict[str, Any]:
+        """How this agent, a parent, sees one of its hosts (``mirrored_hosts_status`` of ``/api/v1/info``).
+
+        Its own host is ``hops`` 0 and always reachable; the host of a Netdata
+        source is a child (``hops`` 1), reachable while its source is
+        collecting (not while the source is down, refused, or has moved to
+        another hostname).
+        """
+        with self._hosts_lock:
+            if host.name not in self._owners:
+                return {"hops": 1, "reachable": False}
+            owner = self._owners[host.name]
+        if owner is None:
+            return {"hops": 0, "reachable": True}
+        return {"hops": 1, "reachable": getattr(owner, "state", "") == "up"}
 
     def release(self, hostname: str, source: Any) -> None:
         """``source`` stopped writing ``hostname``; the host stays served, another source may claim it."""

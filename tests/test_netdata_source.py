@@ -460,6 +460,11 @@ def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, cap
         status, body = _get(agent.server.url + "/api/v1/info")
         info = json.loads(body)
         assert status == 200 and set(info["mirrored_hosts"]) == {"node-a", "node-b"}
+        # as a Netdata parent lists its children: the same list whichever host is asked, hops 1, reachable
+        assert [(s["hostname"], s["hops"], s["reachable"]) for s in info["mirrored_hosts_status"]] == \
+            [(name, 1, True) for name in info["mirrored_hosts"]]
+        status, body = _get(agent.server.url + "/host/node-b/api/v1/info")
+        assert json.loads(body)["mirrored_hosts_status"] == info["mirrored_hosts_status"]
         status, body = _get(agent.server.url + "/host/node-b/api/v1/charts")
         assert status == 200 and set(json.loads(body)["charts"]) == {"sim.c0", "sim.c1"}
         status, body = _get(agent.server.url + "/host/node-a/api/v1/data?chart=sim.c2&after=-3&points=0"
@@ -480,6 +485,11 @@ def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, cap
         errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
         assert sum(dead in m for m in errors) == 1             # logged once, not per retry
         assert any(twin.url in m and a.url in m and "node-a" in m for m in errors)
+        b.stop()                                                # node-b's source goes down: not reachable
+        assert _wait(lambda: by_url[b.url].state == "down")
+        status, body = _get(agent.server.url + "/api/v1/info")
+        reachable = {s["hostname"]: s["reachable"] for s in json.loads(body)["mirrored_hosts_status"]}
+        assert reachable == {"node-a": True, "node-b": False}
     finally:
         agent.close()
         for s in (a, b, twin):
@@ -585,3 +595,94 @@ def test_cli_refuses_a_bad_netdata_url(tmp_path: Path, capsys: Any) -> None:
     assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--netdata", "https://x:1"]) == 2
     assert "only http" in capsys.readouterr().err
     assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--no-local"]) == 2
+
+
+def sim_charts(body: bytes) -> set[str]:
+    """The charts of a ``/api/v1/charts`` answer, less pyml's own (``anomaly_detection.*``)."""
+    return {c for c in json.loads(body)["charts"] if not c.startswith("anomaly_detection.")}
+
+
+def _agent_process(tmp_path: Path, *args: str) -> tuple[Any, str, list[str]]:
+    """``pyml agent`` with ``args`` in a subprocess: the process, its API's URL and its log lines."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import threading
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "pyml", "agent", "--port", "0", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    log: list[str] = []
+    deadline = time.monotonic() + 30
+    assert proc.stderr is not None
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        log.append(line)
+        found = re.search(r"API on (http://\S+)", line)
+        if found:
+            threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
+            return proc, found.group(1), log
+    proc.kill()
+    raise AssertionError("the agent did not start:\n" + "".join(log))
+
+
+def _stop(proc: Any) -> int:
+    import signal
+
+    proc.send_signal(signal.SIGTERM)
+    return int(proc.wait(timeout=60))
+
+
+def test_the_agent_command_mirrors_netdata_urls_beside_this_machine(tmp_path: Path) -> None:
+    a = SimulatedNetdata("node-p", charts=2, dims_per_chart=2).start()
+    b = SimulatedNetdata("node-q", charts=3, dims_per_chart=1).start()
+    data = tmp_path / "data"
+    proc, url, log = _agent_process(tmp_path, "--data-dir", str(data), "--hostname", "me",
+                                    "--netdata", a.url, "--netdata", b.url)
+    try:
+        def hosts() -> list[tuple[str, int, bool]]:
+            status, body = _get(url + "/api/v1/info")
+            return [(s["hostname"], s["hops"], s["reachable"]) for s in json.loads(body)["mirrored_hosts_status"]]
+
+        assert _wait(lambda: len(hosts()) == 3, 60), hosts()
+        # this machine's host first (hops 0), then both sources as children
+        assert hosts()[0] == ("me", 0, True) and sorted(hosts()[1:]) == [("node-p", 1, True), ("node-q", 1, True)]
+        status, body = _get(url + "/host/me/api/v1/charts")
+        assert status == 200 and "system.cpu" in json.loads(body)["charts"]
+        status, body = _get(url + "/host/node-q/api/v1/charts")
+        assert status == 200 and sim_charts(body) == {"sim.c0", "sim.c1", "sim.c2"}
+
+        def rows() -> list[Any]:
+            status, body = _get(url + "/host/node-p/api/v1/data?chart=sim.c1&after=-5&points=0&options=seconds")
+            return [r for r in json.loads(body)["data"] if r[1] is not None] if status == 200 else []
+
+        assert _wait(lambda: len(rows()) >= 2, 30)
+        for row in rows():
+            assert row[1:] == expected("sim.c1", ["d0", "d1"], row[0])
+    finally:
+        status = _stop(proc)
+        a.stop()
+        b.stop()
+    assert status == 0, "".join(log)
+    assert (data / "agent.lock").exists() and (data / "anomaly-detection.db").exists()   # this machine's host
+    for name in ("node-p", "node-q"):                                              # each source's own
+        assert (data / "hosts" / name / "anomaly-detection.db").exists()
+
+
+def test_the_agent_command_without_local_collection(tmp_path: Path) -> None:
+    a = SimulatedNetdata("node-s", charts=2, dims_per_chart=2).start()
+    proc, url, log = _agent_process(tmp_path, "--data-dir", str(tmp_path / "data"), "--no-local", "--netdata", a.url)
+    try:
+        assert _wait(lambda: _get(url + "/api/v1/info")[0] == 200, 30)
+        info = json.loads(_get(url + "/api/v1/info")[1])
+        assert info["mirrored_hosts"] == ["node-s"]           # no host of this machine
+        status, body = _get(url + "/api/v1/charts")           # the default host is the source's
+        assert status == 200 and sim_charts(body) == {"sim.c0", "sim.c1"}
+    finally:
+        status = _stop(proc)
+        a.stop()
+    assert status == 0, "".join(log)
+    assert any("mirroring the Netdata agent at " + a.url in line for line in log)

@@ -128,7 +128,8 @@ def test_pyml_mirrors_a_real_netdata(tmp_path: Path, caplog: pytest.LogCaptureFi
     refused = f"http://127.0.0.1:{refused_port}"
     netdata_dir = tmp_path / "netdata"
     proc = ref.start_netdata(netdata_dir, port, hostname=HOSTNAME, timeout=300)
-    cfg = pyml.MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
+    cfg = pyml.MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30,
+                        clamp=False)
     agent = None
     try:
         agent = Agent(tmp_path / "pyml", cfg, port=0, local=False, netdata=[base, refused],
@@ -170,6 +171,9 @@ def test_pyml_mirrors_a_real_netdata(tmp_path: Path, caplog: pytest.LogCaptureFi
         assert status == 200
         bits = [v for row in json.loads(body)["data"] for v in row[1:] if v is not None]
         assert bits and set(bits) <= {0, 100}
+        # the trained models flag some seconds: anomalous bits exist somewhere on the host
+        rates = host.anomaly_rates(first, mid)
+        assert rates and sum(r > 0 for r in rates.values()) > 0, (len(rates), info)
         # --- the refusing source: one clear error, retries with backoff, the other host unaffected
         elapsed = time.monotonic() - started
         assert dead.state == "down" and dead.stats.failures >= 3

@@ -100,7 +100,8 @@ def test_bad_arguments() -> None:
 
 
 def test_hosts_train_on_the_shared_pool() -> None:
-    cfg = pyml.MLConfig(min_train_samples=12, max_train_samples=24, train_every=12, charts_to_skip="", clamp=False)
+    cfg = pyml.MLConfig(profile="netdata-1.33", min_train_samples=12, max_train_samples=24, train_every=12,
+                        charts_to_skip="", clamp=False)
     rng = np.random.default_rng(7)
     with TrainingPool(threads=2) as pool:
         hosts = [pyml.Host(f"h{i}", cfg, training_pool=pool, training_threads=1) for i in range(3)]

@@ -243,7 +243,8 @@ class _HostsView:
 
 
 def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POINTS, metrics_window: int = 600,
-               max_query_bytes: int = MAX_QUERY_BYTES, clock: Callable[[], float] | None = None) -> Starlette:
+               max_query_bytes: int = MAX_QUERY_BYTES, clock: Callable[[], float] | None = None,
+               host_status: "Callable[[Host], Mapping[str, Any]] | None" = None) -> Starlette:
     """The ASGI application serving one host or several (see the module docstring for the endpoints).
 
     Parameters
@@ -264,6 +265,12 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
     clock : callable, optional
         Wall clock (``time.time``) for windows relative to *now*, as Netdata
         (now = clock - 1 s); by default *now* is each host's newest tick.
+    host_status : callable, optional
+        ``host_status(host) -> {"hops": int, "reachable": bool}``: how a
+        parent sees each host it serves. With it ``/api/v1/info`` lists the
+        hosts as a Netdata parent does (the same list, in the order served,
+        whichever host is asked; each with its hops and whether it is
+        reachable now); without it the asked host comes first with hops 0.
 
     The application never refuses a request for load: endpoints run on the
     thread pool, and requests beyond it wait their turn.
@@ -272,6 +279,8 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
     if isinstance(max_query_bytes, bool) or not isinstance(max_query_bytes, int) or max_query_bytes < 1:
         raise ValueError(f"max_query_bytes must be a positive integer, got {max_query_bytes!r}")
+    if host_status is not None and not callable(host_status):
+        raise TypeError(f"host_status must be callable, got {host_status!r}")
     from ..engine.host import Host as _Host
 
     live = not isinstance(hosts, _Host)
@@ -308,7 +317,8 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         if api is None or api.host is not host:
             if not isinstance(host, _Host):
                 raise ApiError(500, f"hosts[{name!r}] is not a pyml.Host")
-            api = apis[name] = V1Api(host, view, max_points=max_points, clock=clock)  # type: ignore[arg-type]
+            api = apis[name] = V1Api(host, view, max_points=max_points, clock=clock,  # type: ignore[arg-type]
+                                     host_status=host_status)
         return api
 
     def v1(request: Request) -> Response:
