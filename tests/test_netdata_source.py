@@ -142,6 +142,7 @@ def test_every_second_is_stored_once_with_the_sources_values(sim: SimulatedNetda
     for t, values in got.items():
         assert values == expected("sim.c2", ["d0", "d1", "d2"], t), t
     assert source.stats.catch_up_requests == 0 and source.stats.dropped == 0
+    assert source.stats.bulk == 20                             # every poll after the first, in bulk
     assert host.last_time == newest
 
 
@@ -395,6 +396,65 @@ def test_a_hostname_collision_is_refused(sim: SimulatedNetdata, provider: Provid
             ["sim.c0", "sim.c1", "sim.c2", "sim.c3"]                # untouched by the twin
     finally:
         twin.stop()
+
+
+def _scenario(sim: SimulatedNetdata, name: str) -> list[Any]:
+    """Steps of a run (numbers advance the clock; callables change the simulator) named ``name``."""
+    def do(f: Any) -> Any:
+        async def step() -> None:
+            f()
+        return step
+
+    c2 = sim.charts["sim.c2"]
+    return {
+        "steady": [1] * 12,
+        "missed polls": [1, 1, 6, 1, 3, 1],
+        "a lagging chart": [1, do(lambda: sim.stale.update({"sim.c2": 2})), 1, 1, 1,
+                            do(lambda: sim.stale.clear()), 1, 1, 1],
+        "a chart every 2 s": [do(lambda: setattr(c2, "update_every", 2))] + [1] * 9,
+        "timestamps that jump": [1, do(lambda: sim.time_shift.update({"sim.c1": -5, "sim.c3": 10_000})), 1, 1,
+                                 do(lambda: sim.time_shift.clear()), 1, 1, 1, 1, 1, 1, 1],
+        "bad values": [1, do(lambda: sim.bad_values.update({("sim.c1", "d0"): '"x"', ("sim.c0", "d2"): "1e300"})),
+                       1, 1, do(lambda: sim.bad_values.clear()), 1, 1],
+        "charts change while seconds wait": [1, do(lambda: sim.stale.update({"sim.c2": 1})), 1,
+                                             do(lambda: sim.set_dimensions("sim.c0", ["d1", "d0", "n9"])), 1,
+                                             do(lambda: sim.remove_chart("sim.c3")), 1,
+                                             do(lambda: sim.add_chart(SimChart("new.c", ["a", "b"]))), 1,
+                                             do(lambda: sim.stale.clear())] + [1] * 5,
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["steady", "missed polls", "a lagging chart", "a chart every 2 s",
+                                  "timestamps that jump", "bad values", "charts change while seconds wait"])
+def test_polls_taken_in_bulk_store_what_the_per_chart_way_stores(sim: SimulatedNetdata, clock: Clock,
+                                                                 name: str) -> None:
+    bulk, single = Provider(), Provider()
+    try:
+        a = NetdataSource(sim.url, bulk, clock=clock, catch_up_budget=60, lag=2)
+        b = NetdataSource(sim.url, single, clock=clock, catch_up_budget=60, lag=2)
+        b._shape_of = lambda charts: None  # type: ignore[method-assign]  # never in bulk
+
+        async def both() -> None:
+            await a.poll()
+            await b.poll()
+
+        steps: list[Any] = [a.connect, b.connect, both]
+        for step in _scenario(sim, name):
+            steps += [step, both] if isinstance(step, (int, float)) else [step]
+        drive(a, clock, steps)
+        b.http.close()
+        assert a.stats.bulk > 0 and b.stats.bulk == 0
+        ha, hb = bulk.hosts["sim-a"], single.hosts["sim-a"]
+        assert ha.dimension_ids() == hb.dimension_ids() and ha.last_time == hb.last_time
+        ids = ha.dimension_ids()
+        ta, wa = ha.read_words(ids, T0 - 20, T0 + 60)
+        tb, wb = hb.read_words(ids, T0 - 20, T0 + 60)
+        assert np.array_equal(ta, tb) and np.array_equal(wa, wb)
+        assert (wa != 0).sum() > len(ids) * 5                  # something was stored
+        assert (a.stats.dropped, a.stats.caught_up) == (b.stats.dropped, b.stats.caught_up)
+    finally:
+        bulk.close()
+        single.close()
 
 
 def test_bad_urls_are_refused() -> None:

@@ -55,13 +55,17 @@ class Problem:
 
 if msgspec is not None:
 
-    class AllmetricsDim(msgspec.Struct):
+    # gc=False: thousands are made every second and none can be part of a reference cycle (a
+    # chart holds a dict of dimensions, which hold strings and numbers), so the collector need not
+    # track them
+
+    class AllmetricsDim(msgspec.Struct, gc=False):
         """One dimension of an ``allmetrics`` chart: its display name and value (None: no value)."""
 
         name: str = ""
         value: Optional[float] = None
 
-    class AllmetricsChart(msgspec.Struct):
+    class AllmetricsChart(msgspec.Struct, gc=False):
         """One chart of an ``allmetrics`` answer: newest second and dimensions by id."""
 
         last_updated: int = 0

@@ -103,6 +103,7 @@ class SourceStats:
     failures: int = 0              #: polls or connects that failed
     ticks: int = 0                 #: seconds fed into the host
     values: int = 0                #: chart values taken from allmetrics
+    bulk: int = 0                  #: allmetrics answers taken in bulk (charts and dimensions unchanged)
     caught_up: int = 0             #: chart rows read back from /api/v1/data
     catch_up_requests: int = 0     #: /api/v1/data requests made to fill gaps
     catch_up_deferred: int = 0     #: catch-ups left to the next poll (over the time budget)
@@ -149,6 +150,36 @@ class _Plan:
 
     catch_up: list[tuple[str, int, int, Optional[list[Optional[float]]]]] = field(default_factory=list)
     new_charts: list[tuple[str, AllmetricsChart]] = field(default_factory=list)
+
+
+class _Shape:
+    """The charts and dimensions of a source's ``allmetrics`` answer while they hold still.
+
+    Most polls answer the same charts with the same dimensions in the same
+    order, each one second further. Such a poll is taken in bulk: one check of
+    the chart ids and of the flattened dimension ids against the shape, one
+    list of every value, one array operation per second, instead of a
+    comparison and a list per chart. Any change of the source's charts or of
+    the host's layout drops the shape (the next regular poll makes a new one).
+    """
+
+    __slots__ = ("ids", "charts", "dims", "counts", "ue", "dim_chart", "_positions")
+
+    def __init__(self, ids: list[str], charts: list[_Chart], dims: list[str], counts: list[int]) -> None:
+        self.ids = ids                       # chart ids in the answer's order
+        self.charts = charts                 # the mirrored charts, aligned with ``ids``
+        self.dims = dims                     # every chart's dimension ids in the answer, flattened
+        self.counts = np.asarray(counts, dtype=np.int64)        # dimensions of each chart in the answer
+        self.ue = np.asarray([c.update_every for c in charts], dtype=np.int64)
+        self.dim_chart = np.repeat(np.arange(len(ids)), self.counts)  # chart index of each flattened value
+        self._positions: Optional[np.ndarray] = None
+
+    def positions(self) -> np.ndarray:
+        """Host row index of each flattened value (the layout must be current)."""
+        if self._positions is None:
+            parts = [c.positions[:k] for c, k in zip(self.charts, self.counts.tolist())]  # type: ignore[index]
+            self._positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return self._positions
 
 
 def _host_of_info(info: Any) -> str:
@@ -246,7 +277,9 @@ class NetdataSource:
         self.host: Any = None
         self.update_every = 1
         self._charts: dict[str, _Chart] = {}
-        self._pending: dict[int, dict[str, list[Optional[float]]]] = {}
+        self._pending: dict[int, dict[str, Sequence[Optional[float]]]] = {}
+        self._blocks: dict[int, list[tuple[Optional[np.ndarray], np.ndarray]]] = {}   # second -> bulk values
+        self._shape: Optional[_Shape] = None            # the answer's shape while it holds still
         self._layout_dirty = True
         self._width = 0
         self._row_key: tuple[str, ...] = ()
@@ -337,6 +370,7 @@ class NetdataSource:
             self._feed(final=True)
             self.host.flush()
             self.hosts.release(str(self.hostname), self)
+            self._changed()
             self.host, self._charts, self._pending = None, {}, {}
         if self.host is None:
             self.host = self.hosts.claim(hostname, self, update_every)
@@ -345,7 +379,7 @@ class NetdataSource:
             if update_every != self.update_every:
                 log.warning("netdata source %s: host %r collects every %d s, the source every %d s",
                             self.url, hostname, self.update_every, update_every)
-            self._layout_dirty = True
+            self._changed()
 
     def _chart_of(self, chart_id: str, doc: dict[str, Any]) -> _Chart:
         dims_doc = doc.get("dimensions")
@@ -391,7 +425,7 @@ class NetdataSource:
         for chart in list(host.charts()):
             if not chart.internal and chart.id not in self._charts:
                 host.remove_chart(chart.id)  # restored from the data directory, gone from the source
-                self._layout_dirty = True
+                self._changed()
         self._report(problems)
 
     def _host_has(self, chart_id: str) -> bool:
@@ -403,6 +437,7 @@ class NetdataSource:
 
     def _mirror_chart(self, spec: _Chart, problems: list[tuple[str, str, str]]) -> bool:
         """Add or re-synchronise one chart in the host; False (and a problem) if the host refuses it."""
+        self._changed()
         host = self.host
         names = {d: n for d, n in spec.names.items() if n != d}
         try:
@@ -428,16 +463,22 @@ class NetdataSource:
             problems.append((spec.id, "chart", f"cannot be mirrored: {exc}"))
             return False
         spec.mirrored = True
-        self._layout_dirty = True
+        self._changed()
         return True
 
+    def _changed(self) -> None:
+        """The charts or their dimensions are changing: bulk values become per-chart ones, the shape is gone."""
+        self._explode()
+        self._shape = None
+        self._layout_dirty = True
+
     def _remove_chart(self, chart_id: str, why: str) -> None:
+        self._changed()
         self._charts.pop(chart_id, None)
         for second in self._pending.values():
             second.pop(chart_id, None)
         if self._host_has(chart_id):
             self.host.remove_chart(chart_id)
-        self._layout_dirty = True
         log.info("netdata source %s: chart %r %s; removed from host %r", self.url, chart_id, why, self.hostname)
 
     # ------------------------------------------------------------------ polling
@@ -483,6 +524,11 @@ class NetdataSource:
         plan = _Plan()
         problems: list[tuple[str, str, str]] = [(p.chart, "value", p.message) for p in parse_problems]
         host_last = self.host.last_time
+        if self._shape is not None and host_last is not None and self._take_bulk(charts, now, host_last, plan,
+                                                                                  problems):
+            if problems:
+                self._report(problems)
+            return plan
         if host_last is None and self._charts and all(c.last_t is None for c in self._charts.values()):
             self._common_start(charts, now)
         pending = self._pending
@@ -515,9 +561,114 @@ class NetdataSource:
                 plan.new_charts.append((chart_id, got))
         for chart_id in [c.id for c in self._charts.values() if c.missing >= 3]:
             self._remove_chart(chart_id, "was absent from 3 polls")
+        if self._shape is None and not plan.new_charts:
+            self._shape = self._shape_of(charts)
         if problems:
             self._report(problems)
         return plan
+
+    def _shape_of(self, charts: dict[str, AllmetricsChart]) -> Optional[_Shape]:
+        """The shape of an answer that lists every mirrored chart with its dimensions in order (else None).
+
+        A chart may list fewer dimensions than it has (allmetrics leaves out
+        those not collected yet): the first ones, in order.
+        """
+        if len(charts) != len(self._charts):
+            return None
+        ids: list[str] = []
+        mirrored: list[_Chart] = []
+        dims: list[str] = []
+        counts: list[int] = []
+        for chart_id, got in charts.items():
+            chart = self._charts.get(chart_id)
+            if chart is None:
+                return None
+            listed = tuple(got.dimensions)
+            if chart.dims[:len(listed)] != listed:
+                return None
+            ids.append(chart_id)
+            mirrored.append(chart)
+            dims.extend(listed)
+            counts.append(len(listed))
+        return _Shape(ids, mirrored, dims, counts)
+
+    def _take_bulk(self, charts: dict[str, AllmetricsChart], now: float, host_last: int, plan: _Plan,
+                   problems: list[tuple[str, str, str]]) -> bool:
+        """Take an answer of the shape's charts and dimensions in bulk; False (nothing taken) if it differs.
+
+        Charts whose second is the next one are taken together, as one block
+        of values per second; the others (not moved, late, ahead of the
+        source's clock, or to be caught up) go the per-chart way.
+        """
+        shape = self._shape
+        assert shape is not None
+        n = len(shape.ids)
+        if len(charts) != n or list(charts) != shape.ids:
+            return False
+        got = list(charts.values())
+        if [d for c in got for d in c.dimensions] != shape.dims:
+            return False
+        try:
+            lus = np.fromiter([c.last_updated for c in got], dtype=np.int64, count=n)
+        except (OverflowError, TypeError, ValueError):  # a timestamp beyond int64: the per-chart way reports it
+            return False
+        lasts = [c.last_t for c in shape.charts]
+        if None in lasts:
+            return False
+        ok = (lus == np.asarray(lasts, dtype=np.int64) + shape.ue) & (lus <= now + self.max_ahead)
+        values = np.array([d.value for c in got for d in c.dimensions.values()], dtype=np.float64)
+        seconds = lus.tolist()
+        if ok.all():  # the common case: every chart one second further
+            taken = n
+            first = seconds[0] if n else 0
+            if n and lus.min() == lus.max():
+                self._blocks.setdefault(first, []).append((None, values))
+            else:
+                self._block_per_second(lus, ok, values)
+            for chart, t in zip(shape.charts, seconds):
+                chart.last_t = t
+        else:
+            taken = int(ok.sum())
+            if taken:
+                self._block_per_second(lus, ok, values)
+            charts_of = shape.charts
+            for i in np.flatnonzero(ok).tolist():
+                charts_of[i].last_t = seconds[i]
+            for i in np.flatnonzero(~ok).tolist():
+                self._take_chart(charts_of[i], got[i], now, host_last, plan, problems)
+        self.stats.values += taken
+        self.stats.bulk += 1
+        return True
+
+    def _block_per_second(self, lus: np.ndarray, ok: np.ndarray, values: np.ndarray) -> None:
+        """One block of values per second among the charts ``ok`` marks."""
+        shape = self._shape
+        assert shape is not None
+        for t in np.unique(lus[ok]).tolist():
+            mask = ok & (lus == t)
+            block: tuple[Optional[np.ndarray], np.ndarray] = \
+                (None, values) if mask.all() else (mask, values[mask[shape.dim_chart]])
+            self._blocks.setdefault(t, []).append(block)
+
+    def _explode(self) -> None:
+        """Bulk values into per-chart ones (before the charts or dimensions they belong to change)."""
+        shape = self._shape
+        if not self._blocks or shape is None:
+            self._blocks.clear()
+            return
+        starts = np.concatenate(([0], np.cumsum(shape.counts))).tolist()
+        for t, blocks in self._blocks.items():
+            second = self._pending.setdefault(t, {})
+            for mask, values in blocks:
+                where = range(len(shape.ids)) if mask is None else np.flatnonzero(mask).tolist()
+                at = 0
+                for i in where:
+                    k = starts[i + 1] - starts[i]
+                    chart = shape.charts[i]
+                    taken: list[Optional[float]] = [None if math.isnan(v) else v for v in values[at:at + k].tolist()]
+                    second[shape.ids[i]] = taken + [None] * (len(chart.dims) - k)
+                    at += k
+        self._blocks.clear()
 
     def _common_start(self, charts: dict[str, AllmetricsChart], now: float) -> None:
         """A new host's first poll: every chart starts at the same second.
@@ -587,6 +738,7 @@ class NetdataSource:
             self._clear_reported(chart_id, "time")
 
     def _dimensions_changed(self, chart: _Chart, dims: dict[str, Any]) -> None:
+        self._changed()
         new = tuple(dims)
         gone = [d for d in chart.dims if d not in dims]
         added = [d for d in new if d not in chart.names]
@@ -711,9 +863,9 @@ class NetdataSource:
 
     def _watermark(self) -> Optional[int]:
         """The newest pending second that every chart keeping up has delivered."""
-        if not self._pending:
+        if not self._pending and not self._blocks:
             return None
-        newest = max(self._pending)
+        newest = max(chain(self._pending, self._blocks))
         mark = newest
         host_ue = self.update_every
         for chart in self._charts.values():
@@ -727,12 +879,12 @@ class NetdataSource:
 
     def _feed(self, final: bool = False) -> int:
         """Feed the host every pending second up to the watermark (all of them with ``final``)."""
-        if not self._pending or self.host is None:
+        if (not self._pending and not self._blocks) or self.host is None:
             return 0
-        mark = max(self._pending) if final else self._watermark()
+        mark = max(chain(self._pending, self._blocks)) if final else self._watermark()
         if mark is None:
             return 0
-        seconds = sorted(t for t in self._pending if t <= mark)
+        seconds = sorted({t for t in chain(self._pending, self._blocks) if t <= mark})
         if not seconds:
             return 0
         if self._layout_dirty:
@@ -740,26 +892,23 @@ class NetdataSource:
         host = self.host
         fed = 0
         for t in seconds:
-            second = self._pending.pop(t)
+            second = self._pending.pop(t, None)
+            blocks = self._blocks.pop(t, None)
             last = host.last_time
             if last is not None and t <= last:
-                self.stats.dropped += len(second)
+                self.stats.dropped += (len(second) if second else 0) + sum(
+                    len(self._shape.ids) if mask is None else int(mask.sum())  # type: ignore[union-attr]
+                    for mask, _ in blocks or ())
                 continue
             row = np.full(self._width, np.nan)
-            key = tuple(second)
-            if key != self._row_key:
-                charts = self._charts
-                parts = [charts[c].positions for c in key if c in charts]
-                self._row_key = key if len(parts) == len(key) else ()
-                self._row_positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-                if len(parts) != len(key):
-                    second = {c: v for c, v in second.items() if c in charts}
-            flat = list(chain.from_iterable(second.values()))
-            if len(flat) != self._row_positions.size:  # a chart's values of the wrong length: skip them
-                flat, positions = self._checked(second)
-            else:
-                positions = self._row_positions
-            row[positions] = np.array(flat, dtype=np.float64)
+            if blocks:
+                shape = self._shape
+                assert shape is not None  # blocks are made with the shape, and dropped with it
+                positions = shape.positions()
+                for mask, values in blocks:
+                    row[positions if mask is None else positions[mask[shape.dim_chart]]] = values
+            if second:
+                self._fill(row, second)
             if not STORAGE_MAX >= np.nanmax(np.abs(row), initial=0.0):
                 self._report_big(row, np.abs(row) > STORAGE_MAX)
             host.collect_all(t, row)
@@ -767,7 +916,24 @@ class NetdataSource:
         self.stats.ticks += fed
         return fed
 
-    def _checked(self, second: dict[str, list[Optional[float]]]) -> tuple[list[Optional[float]], np.ndarray]:
+    def _fill(self, row: np.ndarray, second: dict[str, Sequence[Optional[float]]]) -> None:
+        """Put one second's per-chart values into the host row."""
+        key = tuple(second)
+        if key != self._row_key:
+            charts = self._charts
+            parts = [charts[c].positions for c in key if c in charts]
+            self._row_key = key if len(parts) == len(key) else ()
+            self._row_positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            if len(parts) != len(key):
+                second = {c: v for c, v in second.items() if c in charts}
+        flat = list(chain.from_iterable(second.values()))
+        if len(flat) != self._row_positions.size:  # a chart's values of the wrong length: skip them
+            flat, positions = self._checked(second)
+        else:
+            positions = self._row_positions
+        row[positions] = np.array(flat, dtype=np.float64)
+
+    def _checked(self, second: dict[str, Sequence[Optional[float]]]) -> tuple[list[Optional[float]], np.ndarray]:
         flat: list[Optional[float]] = []
         parts = []
         for chart_id, values in second.items():
