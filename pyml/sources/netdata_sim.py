@@ -346,8 +346,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--dims-per-chart", type=int, default=10)
     parser.add_argument("--port", type=int, default=20310, help="port of the first source")
     parser.add_argument("--period", type=int, default=60, help="values repeat every this many seconds")
+    parser.add_argument("--first", type=int, default=0, help="number in the first source's hostname (sim000)")
     args = parser.parse_args(argv)
-    sims = [SimulatedNetdata(f"sim{i:03d}", charts=max(1, args.dims // args.dims_per_chart),
+    sims = [SimulatedNetdata(f"sim{args.first + i:03d}", charts=max(1, args.dims // args.dims_per_chart),
                              dims_per_chart=args.dims_per_chart, port=args.port + i, period=args.period).start()
             for i in range(args.sources)]
     print(" ".join(s.url for s in sims), flush=True)
