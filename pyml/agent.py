@@ -433,7 +433,8 @@ class Agent:
             self._failing = None
 
     def close(self) -> None:
-        """Stop the sources and the HTTP server, complete open ticks, write everything out, release the data directory."""
+        """Stop the sources and the HTTP server, complete open ticks, write everything out, release the data
+        directory."""
         if self.source_group is not None:
             self.source_group.stop()  # each source feeds what it has and writes its host
             self.source_group = None

@@ -130,6 +130,42 @@ def test_charts_are_mirrored_with_ids_names_and_metadata(sim: SimulatedNetdata, 
     assert source._charts["sim.c1"].update_every == 2
 
 
+def test_a_chart_slower_than_its_host_is_stored_at_its_seconds_and_not_modelled(sim: SimulatedNetdata,
+                                                                                clock: Clock, tmp_path: Path) -> None:
+    from pyml.api.documents import charts_document
+
+    sim.charts["sim.c1"].update_every = 2
+    provider = Provider(lab())
+    try:
+        source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
+        drive(source, clock, [source.connect, source.poll] + [1, source.poll] * 6)
+        host = provider.hosts["sim-a"]
+        assert (host.chart("sim.c1").update_every, host.chart("sim.c0").update_every) == (2, 1)
+        assert not host.chart("sim.c1").modelled and host.chart("sim.c0").modelled    # as Netdata v1.33
+        assert charts_document(host)["charts"]["sim.c1"]["update_every"] == 2
+        got = stored(host, "sim.c1", ["d0"], T0 - 10, T0 + 10)
+        assert sorted(got) and all(t % 2 == 0 for t in got)
+        assert [v[0] for v in got.values()] == [expected("sim.c1", ["d0"], t)[0] for t in got]
+    finally:
+        provider.close()
+    # both kept across a restart of the host
+    cfg = lab()
+    h = pyml.Host("h", cfg, storage_dir=tmp_path, background=False)
+    h.add_chart("slow", ["a"], update_every=5, dimension_names={"a": "alpha"})
+    h.add_chart("fast", ["a"])
+    h.collect_all(T0, [1.0, 2.0])
+    h.close()
+    h = pyml.Host("h", cfg, storage_dir=tmp_path, background=False)
+    try:
+        assert (h.chart("slow").update_every, h.chart("slow").modelled) == (5, False)
+        assert h.chart("slow").dimension_names == {"a": "alpha"}             # display names kept too
+        assert (h.chart("fast").update_every, h.chart("fast").modelled) == (0, True)
+        with pytest.raises(ValueError, match="update_every"):
+            h.add_chart("bad", ["a"], update_every=-1)
+    finally:
+        h.close()
+
+
 def test_every_second_is_stored_once_with_the_sources_values(sim: SimulatedNetdata, provider: Provider,
                                                              clock: Clock) -> None:
     source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60)
@@ -508,7 +544,8 @@ def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, cap
                   source_options={"backoff": (0.2, 0.8)})
     try:
         assert _wait(lambda: {"node-a", "node-b"} <= set(agent.hosts)
-                     and all(h.last_time is not None for h in agent.hosts.values()))
+                     and all(h.last_time is not None for h in agent.hosts.values())
+                     and all(s.state == "up" for s in agent.sources if s.url in (a.url, b.url)))
         twin.start()
         assert _wait(lambda: agent.hosts["node-a"].ml_info()["trained-dimensions"] > 0, 60)
         assert set(agent.hosts) == {"node-a", "node-b"}
@@ -707,7 +744,7 @@ def test_the_agent_command_mirrors_netdata_urls_beside_this_machine(tmp_path: Pa
             status, body = _get(url + "/api/v1/info")
             return [(s["hostname"], s["hops"], s["reachable"]) for s in json.loads(body)["mirrored_hosts_status"]]
 
-        assert _wait(lambda: len(hosts()) == 3, 60), hosts()
+        assert _wait(lambda: len(hosts()) == 3 and all(reachable for _, _, reachable in hosts()), 60), hosts()
         # this machine's host first (hops 0), then both sources as children
         assert hosts()[0] == ("me", 0, True) and sorted(hosts()[1:]) == [("node-p", 1, True), ("node-q", 1, True)]
         status, body = _get(url + "/host/me/api/v1/charts")

@@ -199,7 +199,7 @@ def _chart_object(host: "Host", chart: "Chart", first: int, last: int) -> dict[s
         "duration": duration,
         "first_entry": first,
         "last_entry": last,
-        "update_every": host.update_every,
+        "update_every": getattr(chart, "update_every", 0) or host.update_every,
         "dimensions": {d: {"name": n} for d, n in _dimension_names(chart).items()},
         "chart_variables": {},
         "green": None,

@@ -63,6 +63,7 @@ class Chart:
     chart_type: str = "line"
     priority: int = 1000
     dimension_names: dict[str, str] = field(default_factory=dict)  # id -> display name, where they differ
+    update_every: int = 0          # seconds between the chart's values; 0: the host's
 
 
 @dataclass
@@ -273,7 +274,13 @@ class Host:
     # ------------------------------------------------------------------ registry
 
     def add_chart(self, chart_id: str, dimensions: Sequence[str] = (), name: str | None = None, **info: Any) -> Chart:
-        """Add a chart (and its dimensions). ``name`` defaults to the id; skip patterns match it."""
+        """Add a chart (and its dimensions). ``name`` defaults to the id; skip patterns match it.
+
+        ``info`` sets the other fields of :class:`Chart` (title, units, family,
+        ...). A chart whose ``update_every`` differs from the host's (a Netdata
+        chart collected every 5 s on a 1 s host) is stored at its own seconds
+        and, as Netdata v1.33 does, not modelled.
+        """
         if not isinstance(chart_id, str) or not chart_id:
             raise ValueError(f"chart id must be a non-empty string, got {chart_id!r}")
         if chart_id in self._restored_charts:
@@ -289,7 +296,12 @@ class Host:
         for d in dims:
             self._check_dim_name(d)
         chart_name = chart_id if name is None else name
-        modelled = self.ml_enabled and not internal and not self.config.chart_is_skipped(chart_name)
+        every = info.get("update_every", 0)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ValueError(f"chart {chart_id!r}: update_every must be a non-negative integer of seconds "
+                             f"(0: the host's), got {every!r}")
+        modelled = (self.ml_enabled and not internal and not self.config.chart_is_skipped(chart_name)
+                    and every in (0, self.update_every))
         chart = Chart(chart_id, chart_name, [], modelled, internal, **info)
         self._charts[chart_id] = chart
         for d in dims:
@@ -943,6 +955,7 @@ class Host:
                 "id": c.id, "name": c.name, "internal": c.internal, "title": c.title, "units": c.units,
                 "family": c.family, "context": c.context, "chart_type": c.chart_type, "priority": c.priority,
                 **({"dimension_names": c.dimension_names} if c.dimension_names else {}),
+                **({"update_every": c.update_every} if c.update_every else {}),
                 "dimensions": [[d, self._slot_of[f"{c.id}|{d}"]] for d in c.dimensions],
             }
             for c in self._charts.values()
@@ -991,8 +1004,10 @@ class Host:
         for c in charts:
             chart = Chart(c["id"], c["name"], [], False, bool(c["internal"]), c.get("title", ""), c.get("units", ""),
                           c.get("family", ""), c.get("context", ""), c.get("chart_type", "line"),
-                          int(c.get("priority", 1000)), dict(c.get("dimension_names", {})))
-            chart.modelled = self.ml_enabled and not chart.internal and not self.config.chart_is_skipped(chart.name)
+                          int(c.get("priority", 1000)), dict(c.get("dimension_names", {})),
+                          int(c.get("update_every", 0)))
+            chart.modelled = (self.ml_enabled and not chart.internal and not self.config.chart_is_skipped(chart.name)
+                              and chart.update_every in (0, self.update_every))
             self._charts[chart.id] = chart
             if not chart.internal:
                 self._restored_charts.add(chart.id)

@@ -443,7 +443,7 @@ class NetdataSource:
         try:
             try:  # a new chart, or one restored from the data directory (add_chart merges those)
                 chart = host.add_chart(spec.id, list(spec.dims), name=spec.name, dimension_names=names,
-                                       **spec.info)
+                                       update_every=spec.update_every, **spec.info)
             except ValueError:
                 if not self._host_has(spec.id):
                     raise
@@ -457,6 +457,7 @@ class NetdataSource:
                     if dim not in have:
                         host.add_dimension(spec.id, dim)
             chart.dimension_names = names
+            chart.update_every = spec.update_every
             for key, value in spec.info.items():
                 setattr(chart, key, value)
         except (ValueError, KeyError) as exc:
