@@ -69,7 +69,8 @@ from ._netdata_json import AllmetricsChart, MalformedAnswer, Problem, loads, par
 
 log = logging.getLogger("pyml.sources.netdata")
 
-__all__ = ["HostProvider", "HostnameConflict", "NetdataSource", "SourceError", "SourceGroup", "SourceStats"]
+__all__ = ["CatchUpShare", "HostProvider", "HostnameConflict", "NetdataSource", "SourceError", "SourceGroup",
+           "SourceStats"]
 
 #: Largest magnitude a storage word holds; larger values are stored saturated (SPEC §1).
 STORAGE_MAX = 1.6777215e21
@@ -228,8 +229,14 @@ class NetdataSource:
     catch_up_budget : float, optional
         Seconds one poll may spend reading gaps back (half the period by
         default); what is left over is read at the next poll.
+    shared_budget : CatchUpShare, optional
+        The share of each second that the catch-ups of every source of a
+        group may take together (:class:`SourceGroup` hands its own to the
+        sources it runs); one catch-up per poll goes ahead regardless.
     flush_every : int
-        Seconds between writes of the host's samples to disk.
+        Seconds between writes of the host's samples to disk; the first
+        write comes sooner by a fraction set by the URL, so that many
+        sources do not write at once.
     gzip : bool, optional
         Ask for compressed answers; by default only from non-loopback hosts.
     clock : callable
@@ -239,7 +246,7 @@ class NetdataSource:
     def __init__(self, url: str, hosts: HostProvider, *, timeout: float = 5.0,
                  backoff: tuple[float, float] = (1.0, 60.0), catch_up: int = 3600, lag: int = 5,
                  max_ahead: int = 60, poll_offset: Optional[float] = None, flush_every: int = 60,
-                 catch_up_budget: Optional[float] = None,
+                 catch_up_budget: Optional[float] = None, shared_budget: Optional["CatchUpShare"] = None,
                  gzip: Optional[bool] = None, clock: Callable[[], float] = time.time) -> None:
         address, port, prefix = split_base_url(url)
         if not timeout > 0:
@@ -267,6 +274,7 @@ class NetdataSource:
         if catch_up_budget is not None and not catch_up_budget > 0:
             raise ValueError(f"catch_up_budget must be a positive number of seconds, got {catch_up_budget!r}")
         self.catch_up_budget = catch_up_budget
+        self.shared_budget = shared_budget
         self.clock = clock
         loopback = address in ("localhost", "::1") or address.startswith("127.")
         self.http = HttpClient(address, port, timeout=timeout, gzip=(not loopback) if gzip is None else gzip)
@@ -286,7 +294,7 @@ class NetdataSource:
         self._row_positions = np.zeros(0, dtype=np.int64)
         self._reported: dict[tuple[str, str], str] = {}   # (chart, kind) -> message logged
         self._connected = False
-        self._last_flush = time.monotonic()
+        self._last_flush = time.monotonic() - flush_every * (zlib.crc32(b"flush " + url.encode()) % 1000) / 1000.0
         self._target: Optional[float] = None            # when the previous poll was due
 
     # ------------------------------------------------------------------ logging
@@ -502,21 +510,26 @@ class NetdataSource:
         plan = self.take_allmetrics(charts, now, problems)
         if plan.new_charts:
             await self._add_new_charts(plan.new_charts, now)
-        # catch-ups oldest first, within a time budget: charts left over keep their last second and
-        # are read back at the next poll (one request still covers the whole gap), so a source whose
-        # every chart missed a second cannot make the polls late, and late polls miss more seconds
+        # catch-ups oldest first, within a time budget of this poll and a share of each second for all
+        # the sources of a group: charts left over keep their last second and are read back at the next
+        # poll (one request still covers the whole gap), so a source whose every chart missed a second
+        # cannot make the polls late, nor many such sources at once, and late polls miss more seconds
         budget = self.catch_up_budget if self.catch_up_budget is not None else 0.5 * self.update_every
         deadline = time.monotonic() + budget
+        shared = self.shared_budget
         todo = sorted(plan.catch_up, key=lambda item: item[1])
         for i, (chart_id, after, lu, values) in enumerate(todo):
-            if i and time.monotonic() > deadline:
+            if i and (time.monotonic() > deadline or (shared is not None and not shared.available())):
                 self.stats.catch_up_deferred += len(todo) - i
                 for left in todo[i:]:
                     chart = self._charts.get(left[0])
                     if chart is not None:
                         chart.deferred = True
                 break
+            started = time.monotonic()
             await self._catch_up(chart_id, after, lu, values)
+            if shared is not None:
+                shared.charge(time.monotonic() - started)
         return self._feed()
 
     def take_allmetrics(self, charts: dict[str, AllmetricsChart], now: float,
@@ -1032,15 +1045,53 @@ class NetdataSource:
             self._set_state("stopped")
 
 
+class CatchUpShare:
+    """The share of each second that catch-ups may take, for many sources together (a token bucket).
+
+    Reading a missed second back costs a request per chart, a hundred times
+    a poll: when many sources miss seconds at once (the process was held up),
+    their catch-ups alone could keep the event loop busy for seconds, making
+    every poll late and missing more seconds. Sources of a group draw on one
+    share: catch-ups go ahead while the time they took lately stays within
+    ``share`` of each second; the rest wait for later polls (their hosts lag,
+    nothing is lost while the sources keep the data).
+    """
+
+    def __init__(self, share: float = 0.25, clock: Callable[[], float] = time.monotonic) -> None:
+        if not 0 < share <= 1:
+            raise ValueError(f"share must be a fraction of a second in (0, 1], got {share!r}")
+        self.share = float(share)
+        self.clock = clock
+        self._tokens = self.share
+        self._at = clock()
+
+    def available(self) -> bool:
+        """Whether a catch-up may start now."""
+        now = self.clock()
+        self._tokens = min(self.share, self._tokens + (now - self._at) * self.share)
+        self._at = now
+        return self._tokens > 0
+
+    def charge(self, seconds: float) -> None:
+        """A catch-up took ``seconds``."""
+        self._tokens -= seconds
+
+
 class SourceGroup:
     """Many :class:`NetdataSource` loops on one asyncio event loop, in one thread.
 
     ``start()`` runs them; ``add(source)`` adds one while running;
     ``stop()`` ends every loop (each feeds what it has and writes its host).
+    The sources share one :class:`CatchUpShare` of ``catch_up_share`` of
+    each second (those that bring their own keep it).
     """
 
-    def __init__(self, sources: Sequence[NetdataSource] = (), name: str = "pyml-sources") -> None:
-        self.sources: list[NetdataSource] = list(sources)
+    def __init__(self, sources: Sequence[NetdataSource] = (), name: str = "pyml-sources",
+                 catch_up_share: float = 0.25) -> None:
+        self.share = CatchUpShare(catch_up_share)
+        self.sources: list[NetdataSource] = []
+        for source in sources:
+            self._adopt(source)
         self.name = name
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop: Optional[asyncio.Event] = None
@@ -1079,9 +1130,14 @@ class SourceGroup:
         except Exception:  # pragma: no cover - run() keeps its own failures; this is the last line
             log.exception("netdata source %s: its loop ended", source.url)
 
+    def _adopt(self, source: NetdataSource) -> None:
+        if source.shared_budget is None:
+            source.shared_budget = self.share
+        self.sources.append(source)
+
     def add(self, source: NetdataSource) -> None:
         """Add a source (started at once when the group runs)."""
-        self.sources.append(source)
+        self._adopt(source)
         if self._loop is not None:
             def create() -> None:
                 self._tasks.append(self._loop.create_task(self._guarded(source)))  # type: ignore[union-attr]
