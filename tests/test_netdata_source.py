@@ -24,7 +24,7 @@ import pyml
 from pyml import core
 from pyml.agent import Agent
 from pyml.sources._http import HttpError
-from pyml.sources.netdata import CatchUpShare, HostnameConflict, NetdataSource, SourceError, SourceGroup
+from pyml.sources.netdata import CatchUpLimit, HostnameConflict, NetdataSource, SourceError, SourceGroup
 from pyml.sources.netdata_sim import SimChart, SimulatedNetdata
 
 T0 = 1_800_000_000
@@ -233,22 +233,23 @@ def test_catch_ups_over_the_budget_are_left_to_the_next_polls(sim: SimulatedNetd
             assert values == expected(chart, ["d0", "d2"], t)
 
 
-def test_sources_share_a_part_of_each_second_for_catch_ups(sim: SimulatedNetdata, provider: Provider,
-                                                           clock: Clock) -> None:
+def test_sources_share_a_limit_of_catch_up_requests(sim: SimulatedNetdata, provider: Provider,
+                                                    clock: Clock) -> None:
     t = [0.0]
-    share = CatchUpShare(0.25, clock=lambda: t[0])
-    assert share.available()
-    share.charge(0.3)                        # a catch-up took 0.3 s: over the share of this second
-    assert not share.available()
+    limit = CatchUpLimit(4, clock=lambda: t[0])
+    for _ in range(4):
+        assert limit.available()
+        limit.take()
+    assert not limit.available()             # a second's worth at once
+    t[0] += 0.2
+    assert not limit.available()             # 0.8 of a request back
     t[0] += 0.1
-    assert not share.available()             # 0.025 s back of the 0.05 s overdrawn
-    t[0] += 0.3
-    assert share.available()
-    with pytest.raises(ValueError, match="share"):
-        CatchUpShare(0)
-    # a source whose group spent its share catches up one chart per poll, and loses nothing
-    spent = CatchUpShare(0.25, clock=lambda: t[0])
-    spent.charge(1000)
+    assert limit.available()
+    with pytest.raises(ValueError, match="per_second"):
+        CatchUpLimit(0)
+    # a source whose group used up its requests catches up one chart per poll, and loses nothing
+    spent = CatchUpLimit(1, clock=lambda: t[0])
+    spent.take()
     source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, shared_budget=spent)
     drive(source, clock, [source.connect, source.poll, 5, source.poll] + [1, source.poll] * 4)
     assert source.stats.catch_up_deferred == 3 + 2 + 1
@@ -256,7 +257,7 @@ def test_sources_share_a_part_of_each_second_for_catch_ups(sim: SimulatedNetdata
         got = stored(provider.hosts["sim-a"], chart, ["d0", "d2"], T0 - 10, T0 + 20)
         assert sorted(got) == list(range(T0 - 1, T0 + 9)), chart
     group = SourceGroup([source, NetdataSource("http://127.0.0.1:1", provider)])
-    assert source.shared_budget is spent and group.sources[1].shared_budget is group.share   # its own, or the group's
+    assert source.shared_budget is spent and group.sources[1].shared_budget is group.limit   # its own, or the group's
 
 
 def test_a_late_poll_is_followed_at_once_not_skipped(clock: Clock) -> None:

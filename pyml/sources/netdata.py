@@ -4,7 +4,7 @@ pyml acts as the ML parent of a Netdata agent it can reach over HTTP, without
 touching the agent. One :class:`NetdataSource` per agent runs one poll loop
 (Prometheus' scrape loop is the model: its own timeout and backoff, failures
 logged once per change of state, nothing shared with other sources but the
-event loop they run on):
+event loop they run on and a limit of catch-up requests per second):
 
 1. **Connect.** ``/api/v1/info`` names the host (the entry of
    ``mirrored_hosts_status`` with ``hops`` 0); the :class:`HostProvider`
@@ -69,7 +69,7 @@ from ._netdata_json import AllmetricsChart, MalformedAnswer, Problem, loads, par
 
 log = logging.getLogger("pyml.sources.netdata")
 
-__all__ = ["CatchUpShare", "HostProvider", "HostnameConflict", "NetdataSource", "SourceError", "SourceGroup",
+__all__ = ["CatchUpLimit", "HostProvider", "HostnameConflict", "NetdataSource", "SourceError", "SourceGroup",
            "SourceStats"]
 
 #: Largest magnitude a storage word holds; larger values are stored saturated (SPEC §1).
@@ -229,10 +229,10 @@ class NetdataSource:
     catch_up_budget : float, optional
         Seconds one poll may spend reading gaps back (half the period by
         default); what is left over is read at the next poll.
-    shared_budget : CatchUpShare, optional
-        The share of each second that the catch-ups of every source of a
-        group may take together (:class:`SourceGroup` hands its own to the
-        sources it runs); one catch-up per poll goes ahead regardless.
+    shared_budget : CatchUpLimit, optional
+        How many catch-up requests the sources of a group may make per
+        second together (:class:`SourceGroup` hands its own to the sources it
+        runs); one catch-up per poll goes ahead regardless.
     flush_every : int
         Seconds between writes of the host's samples to disk; the first
         write comes sooner by a fraction set by the URL, so that many
@@ -246,7 +246,7 @@ class NetdataSource:
     def __init__(self, url: str, hosts: HostProvider, *, timeout: float = 5.0,
                  backoff: tuple[float, float] = (1.0, 60.0), catch_up: int = 3600, lag: int = 5,
                  max_ahead: int = 60, poll_offset: Optional[float] = None, flush_every: int = 60,
-                 catch_up_budget: Optional[float] = None, shared_budget: Optional["CatchUpShare"] = None,
+                 catch_up_budget: Optional[float] = None, shared_budget: Optional["CatchUpLimit"] = None,
                  gzip: Optional[bool] = None, clock: Callable[[], float] = time.time) -> None:
         address, port, prefix = split_base_url(url)
         if not timeout > 0:
@@ -510,8 +510,8 @@ class NetdataSource:
         plan = self.take_allmetrics(charts, now, problems)
         if plan.new_charts:
             await self._add_new_charts(plan.new_charts, now)
-        # catch-ups oldest first, within a time budget of this poll and a share of each second for all
-        # the sources of a group: charts left over keep their last second and are read back at the next
+        # catch-ups oldest first, within a time budget of this poll and a rate for all the sources of a
+        # group: charts left over keep their last second and are read back at the next
         # poll (one request still covers the whole gap), so a source whose every chart missed a second
         # cannot make the polls late, nor many such sources at once, and late polls miss more seconds
         budget = self.catch_up_budget if self.catch_up_budget is not None else 0.5 * self.update_every
@@ -526,10 +526,9 @@ class NetdataSource:
                     if chart is not None:
                         chart.deferred = True
                 break
-            started = time.monotonic()
-            await self._catch_up(chart_id, after, lu, values)
             if shared is not None:
-                shared.charge(time.monotonic() - started)
+                shared.take()
+            await self._catch_up(chart_id, after, lu, values)
         return self._feed()
 
     def take_allmetrics(self, charts: dict[str, AllmetricsChart], now: float,
@@ -1045,36 +1044,36 @@ class NetdataSource:
             self._set_state("stopped")
 
 
-class CatchUpShare:
-    """The share of each second that catch-ups may take, for many sources together (a token bucket).
+class CatchUpLimit:
+    """How many catch-up requests many sources may make per second together (a token bucket).
 
     Reading a missed second back costs a request per chart, a hundred times
     a poll: when many sources miss seconds at once (the process was held up),
     their catch-ups alone could keep the event loop busy for seconds, making
     every poll late and missing more seconds. Sources of a group draw on one
-    share: catch-ups go ahead while the time they took lately stays within
-    ``share`` of each second; the rest wait for later polls (their hosts lag,
-    nothing is lost while the sources keep the data).
+    limit of ``per_second`` requests (up to a second's worth at once); the
+    rest wait for later polls (their hosts lag, nothing is lost while the
+    sources keep the data).
     """
 
-    def __init__(self, share: float = 0.25, clock: Callable[[], float] = time.monotonic) -> None:
-        if not 0 < share <= 1:
-            raise ValueError(f"share must be a fraction of a second in (0, 1], got {share!r}")
-        self.share = float(share)
+    def __init__(self, per_second: float = 400.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if not per_second >= 1:
+            raise ValueError(f"per_second must be at least 1 request a second, got {per_second!r}")
+        self.per_second = float(per_second)
         self.clock = clock
-        self._tokens = self.share
+        self._tokens = self.per_second
         self._at = clock()
 
     def available(self) -> bool:
-        """Whether a catch-up may start now."""
+        """Whether a catch-up request may start now."""
         now = self.clock()
-        self._tokens = min(self.share, self._tokens + (now - self._at) * self.share)
+        self._tokens = min(self.per_second, self._tokens + (now - self._at) * self.per_second)
         self._at = now
-        return self._tokens > 0
+        return self._tokens >= 1
 
-    def charge(self, seconds: float) -> None:
-        """A catch-up took ``seconds``."""
-        self._tokens -= seconds
+    def take(self) -> None:
+        """A catch-up request was made."""
+        self._tokens -= 1
 
 
 class SourceGroup:
@@ -1082,13 +1081,13 @@ class SourceGroup:
 
     ``start()`` runs them; ``add(source)`` adds one while running;
     ``stop()`` ends every loop (each feeds what it has and writes its host).
-    The sources share one :class:`CatchUpShare` of ``catch_up_share`` of
-    each second (those that bring their own keep it).
+    The sources share one :class:`CatchUpLimit` of ``catch_ups_per_second``
+    (those that bring their own keep it).
     """
 
     def __init__(self, sources: Sequence[NetdataSource] = (), name: str = "pyml-sources",
-                 catch_up_share: float = 0.25) -> None:
-        self.share = CatchUpShare(catch_up_share)
+                 catch_ups_per_second: float = 400.0) -> None:
+        self.limit = CatchUpLimit(catch_ups_per_second)
         self.sources: list[NetdataSource] = []
         for source in sources:
             self._adopt(source)
@@ -1132,7 +1131,7 @@ class SourceGroup:
 
     def _adopt(self, source: NetdataSource) -> None:
         if source.shared_budget is None:
-            source.shared_budget = self.share
+            source.shared_budget = self.limit
         self.sources.append(source)
 
     def add(self, source: NetdataSource) -> None:
