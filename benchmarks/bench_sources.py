@@ -66,7 +66,7 @@ DIMS_PER_CHART = int(os.environ.get("PYML_SOURCE_DIMS_PER_CHART", 4))   # a real
 SECONDS = int(os.environ.get("PYML_SOURCES_SECONDS", scaled(60, 8)))
 RAMP = [int(n) for n in os.environ.get("PYML_SOURCES_RAMP", "50,100,150,200,250,300" if not SMALL else "2,4").split(",")]
 RAMP_SECONDS = int(os.environ.get("PYML_SOURCES_RAMP_SECONDS", scaled(40, 6)))
-PORT = 20310                       # this project's range: 20300-20399 (the ramp's sources go on from here)
+PORT = 20310                       # this project's range: 20300-20399 (one port per simulator process)
 STARTUP_DIMS = scaled(100_000, 5_000)
 #: The profile measured: the package's default unless PYML_PROFILE names another.
 PROFILE = os.environ.get("PYML_PROFILE", pyml.MLConfig().profile)
@@ -259,12 +259,12 @@ TRAIN_PERIOD = CFG.train_every_ticks(1)
 
 
 class _Sims:
-    """Simulated agents in a process of their own (so that they cost this process nothing)."""
+    """Simulated agents in a process of their own (so that they cost this process nothing), on one port."""
 
-    def __init__(self, sources: int, first: int = 0) -> None:
+    def __init__(self, sources: int, first: int = 0, port: int = PORT) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyml.sources.netdata_sim", "--sources", str(sources), "--dims", str(DIMS),
-             "--dims-per-chart", str(DIMS_PER_CHART), "--port", str(PORT + first), "--first", str(first),
+             "--dims-per-chart", str(DIMS_PER_CHART), "--port", str(port), "--first", str(first),
              "--period", "10"],
             stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(Path(pyml.__file__).parent.parent)))
         self.urls = self.proc.stdout.readline().split()  # type: ignore[union-attr]
@@ -370,7 +370,7 @@ def test_how_far_one_process_goes(tmp_path: Path) -> None:
     try:
         have = 0
         for n in RAMP:
-            sims.append(_Sims(n - have, have))
+            sims.append(_Sims(n - have, have, PORT + len(sims)))   # every source of a step on one port
             if agent is None:
                 agent = Agent(tmp_path, RUN_CFG, port=None, local=False, netdata=sims[-1].urls, training_threads=1)
             else:

@@ -182,6 +182,25 @@ def test_every_second_is_stored_once_with_the_sources_values(sim: SimulatedNetda
     assert host.last_time == newest
 
 
+def test_a_source_collecting_every_2_s_is_pulled_every_2_s(provider: Provider, clock: Clock) -> None:
+    slow = SimulatedNetdata("sim-2s", charts=3, dims_per_chart=2, clock=clock, update_every=2).start()
+    try:
+        source = NetdataSource(slow.url, provider, clock=clock, catch_up_budget=60, poll_offset=0.5)
+        drive(source, clock, [source.connect, source.poll] + [2, source.poll] * 6)
+        host = provider.hosts["sim-2s"]
+        assert host.update_every == 2 and source.update_every == 2
+        clock.t = T0 + 0.2
+        assert source._next_poll_in() == pytest.approx(0.8)       # half-way through the 2 s period
+        got = stored(host, "sim.c1", ["d0", "d1"], T0 - 10, T0 + 20)
+        assert len(got) == 7 and all(t % 2 == 0 for t in got)
+        assert sorted(got) == list(range(min(got), max(got) + 1, 2))           # every period, none lost
+        for t, values in got.items():
+            assert values == expected("sim.c1", ["d0", "d1"], t)
+        assert source.stats.catch_up_requests == 0
+    finally:
+        slow.stop()
+
+
 def test_a_new_hosts_charts_start_at_the_same_second(sim: SimulatedNetdata, provider: Provider,
                                                       clock: Clock) -> None:
     sim.started = T0 - 20
@@ -618,6 +637,24 @@ def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, cap
         agent.close()
         for s in (a, b, twin):
             s.stop()
+
+
+def test_a_source_named_as_this_machine_is_refused(tmp_path: Path, caplog: Any) -> None:
+    from pyml.sources import ProcCollector
+
+    proc = Path(__file__).parent / "data" / "proc"
+    twin = SimulatedNetdata("node-z", charts=1, dims_per_chart=1).start()
+    agent = Agent(tmp_path, lab(), hostname="node-z", port=None, netdata=[twin.url],
+                  collector=ProcCollector(proc / "t0", sys_root=proc / "sys"), source_options={"backoff": (0.2, 0.4)})
+    try:
+        assert _wait(lambda: agent.sources[0].state == "conflict")
+        assert list(agent.hosts) == ["node-z"] and agent.hosts["node-z"] is agent.host     # this machine's, untouched
+        assert agent.host.charts() and "sim.c0" not in {c.id for c in agent.host.charts()}
+        errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
+        assert any(twin.url in m and "this machine's own host" in m and "'node-z'" in m for m in errors), errors
+    finally:
+        agent.close()
+        twin.stop()
 
 
 def test_agent_restart_catches_up_from_the_source(tmp_path: Path) -> None:

@@ -14,12 +14,14 @@ are not JSON, non-numeric or huge values, timestamps that jump, charts and
 dimensions that come and go, seconds that are missing from the history.
 
 ``python -m pyml.sources.netdata_sim --sources 50 --dims 2000 --port 20310``
-runs 50 of them (ports 20310..20359) until interrupted, for the benchmark.
+runs 50 of them on one port (``http://127.0.0.1:20310/sim000`` ...,
+:func:`serve_many`) until interrupted, for the benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email.utils
 import json
 import math
@@ -32,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["SimulatedNetdata", "SimChart"]
+__all__ = ["SimulatedNetdata", "SimChart", "serve_many"]
 
 
 @dataclass
@@ -71,6 +73,8 @@ class SimulatedNetdata:
         Seconds of history ``/api/v1/data`` answers.
     clock : callable
         The wall clock; the newest collected second is ``floor(clock()) - 1``.
+    update_every : int
+        The agent's ``update every`` (``/api/v1/charts``) and its charts'.
     period : int, optional
         Make values repeat every ``period`` seconds, so that answers are
         rendered once per phase and served at little cost (for benchmarks
@@ -78,8 +82,10 @@ class SimulatedNetdata:
     """
 
     def __init__(self, hostname: str = "sim", charts: int = 10, dims_per_chart: int = 5, port: int = 0,
-                 retention: int = 3600, clock: Callable[[], float] = time.time, period: Optional[int] = None) -> None:
+                 retention: int = 3600, clock: Callable[[], float] = time.time, period: Optional[int] = None,
+                 update_every: int = 1) -> None:
         self.hostname = hostname
+        self.update_every = update_every
         self.period = period
         self._phase_cache: dict[int, tuple[bytes, bytes]] = {}
         self.retention = retention
@@ -89,7 +95,7 @@ class SimulatedNetdata:
         for c in range(charts):
             dims = [f"d{i}" for i in range(dims_per_chart)]
             names = {d: f"name_{d}" for i, d in enumerate(dims) if i % 2}
-            self.add_chart(SimChart(f"sim.c{c}", dims, names, priority=1000 + c))
+            self.add_chart(SimChart(f"sim.c{c}", dims, names, priority=1000 + c, update_every=update_every))
         # faults, changed by tests while serving
         self.lock = threading.Lock()
         self.refusing = False
@@ -153,7 +159,7 @@ class SimulatedNetdata:
 
     def _charts_doc(self) -> dict[str, Any]:
         first, newest = self.first(), self.newest()
-        return {"hostname": self.hostname, "version": "v1.37.1", "os": "linux", "update_every": 1,
+        return {"hostname": self.hostname, "version": "v1.37.1", "os": "linux", "update_every": self.update_every,
                 "history": self.retention, "memory_mode": "ram",
                 "charts": {c.id: self._chart_doc(c, first, newest) for c in self.charts.values()}}
 
@@ -341,26 +347,76 @@ class SimulatedNetdata:
         self.stop()
 
 
+async def serve_many(sims: list[SimulatedNetdata], port: int, ready: Optional[Callable[[int], None]] = None,
+                     stop: Optional["asyncio.Event"] = None) -> None:
+    """Serve many simulated agents on one port, each under its hostname: ``http://127.0.0.1:port/<hostname>``.
+
+    One asyncio loop answers every source (keep-alive, each answer in one
+    write), so that a benchmark of hundreds of sources needs one port and
+    no thread per connection. ``ready(port)`` is called once listening.
+    """
+    by_name = {sim.hostname: sim for sim in sims}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass
+                parts = line.decode("latin-1").split()
+                target = parts[1] if len(parts) >= 2 else "/"
+                name, _, rest = target.lstrip("/").partition("/")
+                sim = by_name.get(name)
+                status, body = sim.answer("/" + rest) if sim is not None else (404, b"no such source")
+                now = sim.clock() if sim is not None else time.time()
+                head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\n"
+                        f"Content-Type: {'application/json' if body[:1] == b'{' else 'text/plain'}\r\n"
+                        f"Content-Length: {len(body)}\r\nDate: {email.utils.formatdate(now, usegmt=True)}\r\n"
+                        f"Connection: keep-alive\r\n\r\n")
+                writer.write(head.encode("latin-1") + body)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    if ready is not None:
+        ready(server.sockets[0].getsockname()[1])
+    async with server:
+        if stop is None:
+            await server.serve_forever()
+        else:
+            await stop.wait()
+
+
 def main(argv: Optional[list[str]] = None) -> int:
-    """Serve many simulated agents until SIGINT/SIGTERM (for the benchmark)."""
-    parser = argparse.ArgumentParser(description="simulated Netdata agents on loopback")
+    """Serve many simulated agents on one port until SIGINT/SIGTERM (for the benchmark)."""
+    parser = argparse.ArgumentParser(description="simulated Netdata agents on loopback, one port for all")
     parser.add_argument("--sources", type=int, default=1)
     parser.add_argument("--dims", type=int, default=2000, help="dimensions per source")
     parser.add_argument("--dims-per-chart", type=int, default=10)
-    parser.add_argument("--port", type=int, default=20310, help="port of the first source")
+    parser.add_argument("--port", type=int, default=20310, help="the port every source is served on")
     parser.add_argument("--period", type=int, default=60, help="values repeat every this many seconds")
     parser.add_argument("--first", type=int, default=0, help="number in the first source's hostname (sim000)")
     args = parser.parse_args(argv)
     sims = [SimulatedNetdata(f"sim{args.first + i:03d}", charts=max(1, args.dims // args.dims_per_chart),
-                             dims_per_chart=args.dims_per_chart, port=args.port + i, period=args.period).start()
+                             dims_per_chart=args.dims_per_chart, period=args.period)
             for i in range(args.sources)]
-    print(" ".join(s.url for s in sims), flush=True)
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
-    for s in sims:
-        s.stop()
+
+    def ready(port: int) -> None:
+        print(" ".join(f"http://127.0.0.1:{port}/{s.hostname}" for s in sims), flush=True)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve_many(sims, args.port, ready, stop)
+
+    asyncio.run(run())
     return 0
 
 
