@@ -201,7 +201,7 @@ class Agent:
             if self.sources:
                 from .sources.netdata import SourceGroup
 
-                self.source_group = SourceGroup(self.sources).start()
+                self.source_group = SourceGroup(self.sources, freeze_gc=True).start()
         except BaseException:
             if self.server is not None:
                 self.server.stop()

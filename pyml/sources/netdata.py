@@ -52,6 +52,7 @@ for all sources), so a host is only ever written by its source.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from itertools import chain
 import math
@@ -59,7 +60,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence
 from urllib.parse import quote
 
 import numpy as np
@@ -71,6 +72,9 @@ log = logging.getLogger("pyml.sources.netdata")
 
 __all__ = ["CatchUpLimit", "HostProvider", "HostnameConflict", "NetdataSource", "SourceError", "SourceGroup",
            "SourceStats"]
+
+#: Charts registered between two turns of the event loop when a source connects.
+MIRROR_STEP = 32
 
 #: Largest magnitude a storage word holds; larger values are stored saturated (SPEC §1).
 STORAGE_MAX = 1.6777215e21
@@ -275,6 +279,7 @@ class NetdataSource:
             raise ValueError(f"catch_up_budget must be a positive number of seconds, got {catch_up_budget!r}")
         self.catch_up_budget = catch_up_budget
         self.shared_budget = shared_budget
+        self.after_connect: Optional[Callable[[], None]] = None     # called when the charts are mirrored
         self.clock = clock
         loopback = address in ("localhost", "::1") or address.startswith("127.")
         self.http = HttpClient(address, port, timeout=timeout, gzip=(not loopback) if gzip is None else gzip)
@@ -366,10 +371,13 @@ class NetdataSource:
         except MalformedAnswer:
             listed = {}
         self._attach(hostname, update_every)
-        self._mirror(charts_doc["charts"], listed)
+        for _ in self._mirror_steps(charts_doc["charts"], listed):
+            await asyncio.sleep(0)
         if self._connected:
             self.stats.reconnects += 1
         self._connected = True
+        if self.after_connect is not None:
+            self.after_connect()
 
     def _attach(self, hostname: str, update_every: int) -> None:
         if self.host is not None and hostname != self.hostname:
@@ -406,6 +414,18 @@ class NetdataSource:
 
     def _mirror(self, charts_doc: dict[str, Any], listed: dict[str, AllmetricsChart]) -> None:
         """Make the host's charts the source's (added, merged, re-synchronised, removed)."""
+        for _ in self._mirror_steps(charts_doc, listed):
+            pass
+
+    def _mirror_steps(self, charts_doc: dict[str, Any], listed: dict[str, AllmetricsChart]) -> Iterator[None]:
+        """:meth:`_mirror` in steps of ``MIRROR_STEP`` charts (``connect`` lets the other sources poll between).
+
+        Registering a source of thousands of dimensions takes tens of
+        milliseconds; done at once, it would hold up the polls of every
+        other source of the event loop, and when many sources connect
+        together (the agent starting, a network coming back) they would all
+        miss seconds and have to read them back chart by chart.
+        """
         host = self.host
         problems: list[tuple[str, str, str]] = []
         wanted: dict[str, _Chart] = {}
@@ -420,7 +440,9 @@ class NetdataSource:
             except SourceError as exc:
                 problems.append((str(chart_id), "chart", str(exc)))
         restart_from = host.last_time
-        for chart_id, spec in wanted.items():
+        for i, (chart_id, spec) in enumerate(wanted.items()):
+            if i and not i % MIRROR_STEP:
+                yield
             known = self._charts.get(chart_id)
             if known is not None:
                 spec.last_t = known.last_t
@@ -1083,10 +1105,22 @@ class SourceGroup:
     ``stop()`` ends every loop (each feeds what it has and writes its host).
     The sources share one :class:`CatchUpLimit` of ``catch_ups_per_second``
     (those that bring their own keep it).
+
+    With ``freeze_gc``, every object made so far is moved out of the garbage
+    collector's sight (:func:`gc.freeze`) each time a source has mirrored its
+    charts. A process holding 100,000 dimensions tracks some 400,000
+    objects; while hosts are being set up, each full collection walks all of
+    them and stops the event loop for tenths of a second, every source misses
+    seconds, and each missed second costs a catch-up request per chart. The
+    registry's objects live as long as their hosts, so frozen they cost
+    nothing; objects freed later by reference counting are freed as usual.
+    For a process that owns its garbage collector (the agent), not a library
+    default.
     """
 
     def __init__(self, sources: Sequence[NetdataSource] = (), name: str = "pyml-sources",
-                 catch_ups_per_second: float = 400.0) -> None:
+                 catch_ups_per_second: float = 400.0, freeze_gc: bool = False) -> None:
+        self.freeze_gc = freeze_gc
         self.limit = CatchUpLimit(catch_ups_per_second)
         self.sources: list[NetdataSource] = []
         for source in sources:
@@ -1097,6 +1131,9 @@ class SourceGroup:
         self._thread: Optional[threading.Thread] = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = threading.Event()
+        self._connecting = 0
+        self._connected: Optional[asyncio.Event] = None
+        self.connect_wait = 60.0       # seconds the first sources wait for each other to connect
 
     def start(self) -> "SourceGroup":
         """Start the event loop thread with every source's loop."""
@@ -1112,8 +1149,12 @@ class SourceGroup:
         self._loop = loop
         asyncio.set_event_loop(loop)
         self._stop = asyncio.Event()
+        self._connecting = len(self.sources)
+        self._connected = asyncio.Event()
+        if not self.sources:
+            self._connected.set()
         for source in self.sources:
-            self._tasks.append(loop.create_task(self._guarded(source)))
+            self._tasks.append(loop.create_task(self._guarded(source, first=True)))
         self._ready.set()
         try:
             loop.run_until_complete(self._stop.wait())
@@ -1122,8 +1163,27 @@ class SourceGroup:
         finally:
             loop.close()
 
-    async def _guarded(self, source: NetdataSource) -> None:
-        assert self._stop is not None
+    async def _guarded(self, source: NetdataSource, first: bool = False) -> None:
+        """Run a source's loop; the sources the group starts with all connect before any of them polls.
+
+        Mirroring thousands of charts keeps the event loop busy; were the
+        first sources polling meanwhile, they would miss seconds and read
+        them back chart by chart.
+        """
+        assert self._stop is not None and self._connected is not None
+        if first:
+            try:
+                await source.connect()
+            except Exception:  # noqa: BLE001 - its loop connects again and reports the failure
+                pass
+            finally:
+                self._connecting -= 1
+                if self._connecting <= 0:
+                    self._connected.set()
+            try:
+                await asyncio.wait_for(self._connected.wait(), self.connect_wait)
+            except asyncio.TimeoutError:
+                pass
         try:
             await source.run(self._stop)
         except Exception:  # pragma: no cover - run() keeps its own failures; this is the last line
@@ -1132,6 +1192,8 @@ class SourceGroup:
     def _adopt(self, source: NetdataSource) -> None:
         if source.shared_budget is None:
             source.shared_budget = self.limit
+        if self.freeze_gc and source.after_connect is None:
+            source.after_connect = gc.freeze
         self.sources.append(source)
 
     def add(self, source: NetdataSource) -> None:
