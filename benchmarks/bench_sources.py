@@ -316,6 +316,23 @@ def _wait_connected(agent: object, n: int, timeout: float = 180) -> None:
     assert len(agent.hosts) == n, [s.state_detail for s in agent.sources]  # type: ignore[attr-defined]
 
 
+def _settle(agent: object, first: float, quiet: float = 10.0, longest: float = 180.0) -> float:
+    """Wait at least ``first`` seconds, then until no catch-up was needed for ``quiet`` seconds (at most
+    ``longest``): sources that connect together miss their first seconds and read them back for a while."""
+    started = time.monotonic()
+    time.sleep(first)
+    count = lambda: sum(s.stats.catch_up_requests for s in agent.sources)  # noqa: E731  # type: ignore[attr-defined]
+    last, calm = count(), time.monotonic()
+    while time.monotonic() - started < longest:
+        time.sleep(1.0)
+        now = count()
+        if now != last:
+            last, calm = now, time.monotonic()
+        elif time.monotonic() - calm >= quiet:
+            break
+    return time.monotonic() - started
+
+
 def test_sources_at_1hz(tmp_path: Path) -> None:
     from pyml.agent import Agent
 
@@ -327,7 +344,7 @@ def test_sources_at_1hz(tmp_path: Path) -> None:
         try:
             _wait_connected(agent, SOURCES)
             connected = time.perf_counter() - started
-            time.sleep(scaled(45, 6))          # every dimension has its model (trained on 30 s) by then
+            settled = _settle(agent, scaled(45, 6), scaled(10, 2))   # every dimension has its model (trained on 30 s) by then
             window = _Window(agent)
             time.sleep(SECONDS)
             got = window.close()
@@ -342,8 +359,8 @@ def test_sources_at_1hz(tmp_path: Path) -> None:
     load = os.getloadavg()
     print(f"\n{SOURCES} sources x {DIMS} dimensions ({DIMS_PER_CHART} per chart) = {dims} dimensions at 1 Hz, "
           f"profile {PROFILE}, for {wall:.0f} s (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}):"
-          f"\n  connected and mirrored in {connected:.1f} s; {got['trained']} dimensions trained; "
-          f"{got['bulk']:.0%} of polls taken in bulk"
+          f"\n  connected and mirrored in {connected:.1f} s; start-up catch-ups over after {settled:.0f} s; "
+          f"{got['trained']} dimensions trained; {got['bulk']:.0%} of polls taken in bulk"
           f"\n  ingestion + ML ticks (the sources' thread: HTTP, JSON, feeding, prediction, detector): "
           f"{got['ingest'] * 100:.1f} % of one core = {per_10k:.3f} % per 10,000 dimensions"
           f"\n  training at the default window ({CFG.training_points(1)[1]} samples), amortised over "
@@ -380,7 +397,7 @@ def test_how_far_one_process_goes(tmp_path: Path) -> None:
                     agent.source_group.add(source)
             have = n
             _wait_connected(agent, n)
-            time.sleep(scaled(45, 6))
+            settled = _settle(agent, scaled(45, 6), scaled(10, 2))
             window = _Window(agent)
             time.sleep(RAMP_SECONDS)
             got = window.close()
@@ -391,7 +408,8 @@ def test_how_far_one_process_goes(tmp_path: Path) -> None:
             print(f"\n{n} sources, {got['dims']} dimensions: sources' thread {got['ingest'] * 100:.0f} % of a core "
                   f"({got['ingest'] * 100 / (got['dims'] / 10_000):.3f} % per 10,000), process "
                   f"{got['process'] * 100:.0f} %, seconds fed {got['ticks']} of {n * got['wall']:.0f}, "
-                  f"catch-ups {got['catch']}, lag {got['lag']:.1f} s, RSS {got['rss'] / 2**30:.2f} GiB, "
+                  f"catch-ups {got['catch']} (settled after {settled:.0f} s), lag {got['lag']:.1f} s, "
+                  f"RSS {got['rss'] / 2**30:.2f} GiB, "
                   f"load {os.getloadavg()[0]:.2f}" + ("  <- behind" if behind else ""), flush=True)
             if behind:
                 break
