@@ -255,7 +255,7 @@ def test_catch_ups_over_the_budget_are_left_to_the_next_polls(sim: SimulatedNetd
 def test_sources_share_a_limit_of_catch_up_requests(sim: SimulatedNetdata, provider: Provider,
                                                     clock: Clock) -> None:
     t = [0.0]
-    limit = CatchUpLimit(4, clock=lambda: t[0])
+    limit = CatchUpLimit(4, clock=lambda: t[0], floor=1, recover=10)
     for _ in range(4):
         assert limit.available()
         limit.take()
@@ -264,19 +264,42 @@ def test_sources_share_a_limit_of_catch_up_requests(sim: SimulatedNetdata, provi
     assert not limit.available()             # 0.8 of a request back
     t[0] += 0.1
     assert limit.available()
+    # polls come first: a late poll halves the rate (once a second), polls on time bring it back
+    limit.observe(0.5)
+    limit.observe(0.5)
+    assert limit.rate == 2
+    t[0] += 1.0
+    limit.observe(0.5)
+    limit.observe(0.9)
+    assert limit.rate == 1                   # not below the floor
+    t[0] += 5.0
+    limit.observe(0.0)
+    assert limit.rate == pytest.approx(3.0)  # 4 per 10 s of polls on time
+    t[0] += 10.0
+    limit.observe(0.01)
+    assert limit.rate == 4
     with pytest.raises(ValueError, match="per_second"):
         CatchUpLimit(0)
-    # a source whose group used up its requests catches up one chart per poll, and loses nothing
-    spent = CatchUpLimit(1, clock=lambda: t[0])
-    spent.take()
-    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, shared_budget=spent)
-    drive(source, clock, [source.connect, source.poll, 5, source.poll] + [1, source.poll] * 4)
+    with pytest.raises(ValueError, match="floor"):
+        CatchUpLimit(10, floor=20)
+    # a source whose group allows one request a second catches up one chart per poll, and loses nothing
+    one = CatchUpLimit(1, clock=lambda: t[0], floor=1)
+    one.take()
+
+    def tick(seconds: int) -> list[Any]:
+        async def advance() -> None:
+            t[0] += seconds
+        return [seconds, advance]
+
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, shared_budget=one)
+    drive(source, clock, [source.connect, source.poll] + tick(5) + [source.poll]
+          + sum((tick(1) + [source.poll] for _ in range(4)), []))
     assert source.stats.catch_up_deferred == 3 + 2 + 1
     for chart in ("sim.c0", "sim.c3"):
         got = stored(provider.hosts["sim-a"], chart, ["d0", "d2"], T0 - 10, T0 + 20)
         assert sorted(got) == list(range(T0 - 1, T0 + 9)), chart
     group = SourceGroup([source, NetdataSource("http://127.0.0.1:1", provider)])
-    assert source.shared_budget is spent and group.sources[1].shared_budget is group.limit   # its own, or the group's
+    assert source.shared_budget is one and group.sources[1].shared_budget is group.limit   # its own, or the group's
 
 
 def test_a_late_poll_is_followed_at_once_not_skipped(clock: Clock) -> None:

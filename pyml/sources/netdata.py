@@ -236,7 +236,8 @@ class NetdataSource:
     shared_budget : CatchUpLimit, optional
         How many catch-up requests the sources of a group may make per
         second together (:class:`SourceGroup` hands its own to the sources it
-        runs); one catch-up per poll goes ahead regardless.
+        runs); the source tells it how late each poll started. Without one,
+        a poll makes at least one catch-up request.
     flush_every : int
         Seconds between writes of the host's samples to disk; the first
         write comes sooner by a fraction set by the URL, so that many
@@ -541,7 +542,7 @@ class NetdataSource:
         shared = self.shared_budget
         todo = sorted(plan.catch_up, key=lambda item: item[1])
         for i, (chart_id, after, lu, values) in enumerate(todo):
-            if i and (time.monotonic() > deadline or (shared is not None and not shared.available())):
+            if (i and time.monotonic() > deadline) or (shared is not None and not shared.available()):
                 self.stats.catch_up_deferred += len(todo) - i
                 for left in todo[i:]:
                     chart = self._charts.get(left[0])
@@ -1021,6 +1022,8 @@ class NetdataSource:
             try:
                 if not self._connected or self.state in ("down", "conflict"):
                     await self.connect()
+                elif self.shared_budget is not None and self._target is not None:
+                    self.shared_budget.observe(self.clock() - self._target)
                 await self.poll()
                 self._set_state("up")
                 delay = self.backoff[0]
@@ -1067,35 +1070,62 @@ class NetdataSource:
 
 
 class CatchUpLimit:
-    """How many catch-up requests many sources may make per second together (a token bucket).
+    """How many catch-up requests many sources may make per second together (a token bucket that yields).
 
     Reading a missed second back costs a request per chart, a hundred times
-    a poll: when many sources miss seconds at once (the process was held up),
-    their catch-ups alone could keep the event loop busy for seconds, making
-    every poll late and missing more seconds. Sources of a group draw on one
-    limit of ``per_second`` requests (up to a second's worth at once); the
-    rest wait for later polls (their hosts lag, nothing is lost while the
-    sources keep the data).
+    a poll: when many sources miss seconds at once (the process was held up,
+    many sources connected together), their catch-ups alone could keep the
+    event loop busy, making every poll late, and late polls miss more
+    seconds. Sources of a group draw on one limit of requests per second (up
+    to a second's worth at once), and polls come first: each poll reports how
+    late it started (:meth:`observe`); a poll later than ``late`` halves the
+    rate (at most once a second, down to ``floor``), and polls on time bring
+    it back to ``per_second`` within ``recover`` seconds. Catch-ups left over
+    wait for later polls: their hosts lag, nothing is lost while the sources
+    keep the data.
     """
 
-    def __init__(self, per_second: float = 400.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_second: float = 400.0, clock: Callable[[], float] = time.monotonic, *,
+                 late: float = 0.1, floor: float = 5.0, recover: float = 20.0) -> None:
         if not per_second >= 1:
             raise ValueError(f"per_second must be at least 1 request a second, got {per_second!r}")
+        if not 0 < floor <= per_second:
+            raise ValueError(f"floor must be in (0, per_second], got {floor!r}")
+        if not late > 0 or not recover > 0:
+            raise ValueError(f"late and recover must be positive seconds, got {late!r} and {recover!r}")
         self.per_second = float(per_second)
+        self.rate = self.per_second
+        self.floor = float(floor)
+        self.late = float(late)
+        self.recover = float(recover)
         self.clock = clock
         self._tokens = self.per_second
         self._at = clock()
+        self._observed = self._at
+        self._slowed = -math.inf
 
     def available(self) -> bool:
         """Whether a catch-up request may start now."""
         now = self.clock()
-        self._tokens = min(self.per_second, self._tokens + (now - self._at) * self.per_second)
+        self._tokens = min(self.rate, self._tokens + (now - self._at) * self.rate)
         self._at = now
         return self._tokens >= 1
 
     def take(self) -> None:
         """A catch-up request was made."""
         self._tokens -= 1
+
+    def observe(self, lateness: float) -> None:
+        """A poll started ``lateness`` seconds after it was due."""
+        now = self.clock()
+        if lateness > self.late:
+            if now - self._slowed >= 1.0:
+                self.rate = max(self.floor, self.rate / 2)
+                self._tokens = min(self._tokens, self.rate)
+                self._slowed = now
+        else:
+            self.rate = min(self.per_second, self.rate + self.per_second * (now - self._observed) / self.recover)
+        self._observed = now
 
 
 class SourceGroup:
