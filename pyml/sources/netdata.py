@@ -1086,7 +1086,7 @@ class CatchUpLimit:
     """
 
     def __init__(self, per_second: float = 400.0, clock: Callable[[], float] = time.monotonic, *,
-                 late: float = 0.1, floor: float = 5.0, recover: float = 20.0) -> None:
+                 late: float = 0.25, floor: float = 20.0, recover: float = 20.0) -> None:
         if not per_second >= 1:
             raise ValueError(f"per_second must be at least 1 request a second, got {per_second!r}")
         if not 0 < floor <= per_second:
@@ -1133,8 +1133,10 @@ class SourceGroup:
 
     ``start()`` runs them; ``add(source)`` adds one while running;
     ``stop()`` ends every loop (each feeds what it has and writes its host).
-    The sources share one :class:`CatchUpLimit` of ``catch_ups_per_second``
-    (those that bring their own keep it).
+    The sources the group starts with all connect (mirror their charts)
+    before any polls, then start polling ``start_spacing`` seconds apart, as
+    do sources added later. The sources share one :class:`CatchUpLimit` of
+    ``catch_ups_per_second`` (those that bring their own keep it).
 
     With ``freeze_gc``, every object made so far is moved out of the garbage
     collector's sight (:func:`gc.freeze`) each time a source has mirrored its
@@ -1164,6 +1166,8 @@ class SourceGroup:
         self._connecting = 0
         self._connected: Optional[asyncio.Event] = None
         self.connect_wait = 60.0       # seconds the first sources wait for each other to connect
+        self.start_spacing = 0.05      # seconds between two sources' first polls
+        self._next_start = 0.0
 
     def start(self) -> "SourceGroup":
         """Start the event loop thread with every source's loop."""
@@ -1214,6 +1218,14 @@ class SourceGroup:
                 await asyncio.wait_for(self._connected.wait(), self.connect_wait)
             except asyncio.TimeoutError:
                 pass
+        # sources start polling (added ones, connecting) ``start_spacing`` apart: a source's first poll
+        # sets its host up and costs tens of milliseconds, which a hundred sources starting in the same
+        # second would pile up into late polls and missed seconds
+        now = time.monotonic()
+        start = max(now, self._next_start)
+        self._next_start = start + self.start_spacing
+        if start > now:
+            await asyncio.sleep(start - now)
         try:
             await source.run(self._stop)
         except Exception:  # pragma: no cover - run() keeps its own failures; this is the last line
