@@ -302,6 +302,26 @@ def test_sources_share_a_limit_of_catch_up_requests(sim: SimulatedNetdata, provi
     assert source.shared_budget is one and group.sources[1].shared_budget is group.limit   # its own, or the group's
 
 
+def test_a_catch_up_put_off_too_long_is_given_up(sim: SimulatedNetdata, provider: Provider, clock: Clock,
+                                                 caplog: Any) -> None:
+    none = CatchUpLimit(1, clock=lambda: 0.0, floor=1)       # a group with no catch-ups to give, ever
+    none.take()
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, shared_budget=none,
+                           catch_up_wait=8, lag=2)
+    drive(source, clock, [source.connect, source.poll, 3, source.poll] + [1, source.poll] * 4)
+    host = provider.hosts["sim-a"]
+    assert host.last_time == T0 - 1                          # held back, waiting for the missed seconds
+    drive(source, clock, [1, source.poll] * 4)
+    assert host.last_time == T0 + 10                         # after 8 s the charts go on without them
+    got = stored(host, "sim.c0", ["d0"], T0 - 10, T0 + 20)
+    assert sorted(got) == [T0 - 1, T0 + 8, T0 + 9, T0 + 10]  # the seconds never read back are gaps
+    for t, values in got.items():
+        assert values == expected("sim.c0", ["d0"], t)
+    assert source.stats.given_up == 4 and source.stats.catch_up_requests == 0
+    errors = [r.message for r in caplog.records if r.levelno >= logging.ERROR]
+    assert sum("could not be read back within 8 s" in m for m in errors) == 1   # one line for the 4 charts
+
+
 def test_a_late_poll_is_followed_at_once_not_skipped(clock: Clock) -> None:
     source = NetdataSource("http://127.0.0.1:1", Provider(), clock=clock, poll_offset=0.5)
     clock.t = T0 + 0.2

@@ -112,6 +112,7 @@ class SourceStats:
     caught_up: int = 0             #: chart rows read back from /api/v1/data
     catch_up_requests: int = 0     #: /api/v1/data requests made to fill gaps
     catch_up_deferred: int = 0     #: catch-ups left to the next poll (over the time budget)
+    given_up: int = 0              #: catch-ups put off for longer than ``catch_up_wait``: left as gaps
     dropped: int = 0               #: chart values that came after the host had moved past their second
     problems: int = 0              #: bad values, timestamps or charts reported
     bytes: int = 0                 #: bytes of answers received
@@ -227,6 +228,11 @@ class NetdataSource:
         its ``update_every``) and still be waited for.
     max_ahead : int
         Seconds a chart's ``last_updated`` may lie after the source's clock.
+    catch_up_wait : int
+        Seconds a chart's catch-up may be put off (the process has more to
+        do than it can): past that, the chart goes on from its newest second
+        and the seconds it missed stay gaps (``stats.given_up``, logged once
+        per chart), rather than holding the host back for ever.
     poll_offset : float, optional
         Where in each ``update_every`` period to poll (0..1); 0.5 by default,
         spread by the URL so that many sources do not poll at once.
@@ -251,6 +257,7 @@ class NetdataSource:
     def __init__(self, url: str, hosts: HostProvider, *, timeout: float = 5.0,
                  backoff: tuple[float, float] = (1.0, 60.0), catch_up: int = 3600, lag: int = 5,
                  max_ahead: int = 60, poll_offset: Optional[float] = None, flush_every: int = 60,
+                 catch_up_wait: int = 60,
                  catch_up_budget: Optional[float] = None, shared_budget: Optional["CatchUpLimit"] = None,
                  gzip: Optional[bool] = None, clock: Callable[[], float] = time.time) -> None:
         address, port, prefix = split_base_url(url)
@@ -260,7 +267,7 @@ class NetdataSource:
         if not 0 < first <= longest:
             raise ValueError(f"backoff must be (first, longest) with 0 < first <= longest, got {backoff!r}")
         for key, value in (("catch_up", catch_up), ("lag", lag), ("max_ahead", max_ahead),
-                           ("flush_every", flush_every)):
+                           ("flush_every", flush_every), ("catch_up_wait", catch_up_wait)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{key} must be a non-negative integer of seconds, got {value!r}")
         if poll_offset is None:
@@ -274,6 +281,7 @@ class NetdataSource:
         self.catch_up = catch_up
         self.lag = lag
         self.max_ahead = max_ahead
+        self.catch_up_wait = catch_up_wait
         self.poll_offset = float(poll_offset)
         self.flush_every = flush_every
         if catch_up_budget is not None and not catch_up_budget > 0:
@@ -544,15 +552,35 @@ class NetdataSource:
         for i, (chart_id, after, lu, values) in enumerate(todo):
             if (i and time.monotonic() > deadline) or (shared is not None and not shared.available()):
                 self.stats.catch_up_deferred += len(todo) - i
+                given_up = []
                 for left in todo[i:]:
                     chart = self._charts.get(left[0])
-                    if chart is not None:
+                    if chart is None:
+                        continue
+                    if chart.last_t is not None and left[2] - chart.last_t > self.catch_up_wait:
+                        given_up.append(self._give_up(chart, left[2], left[3]))
+                    else:
                         chart.deferred = True
+                if given_up:
+                    self._report(given_up)
                 break
             if shared is not None:
                 shared.take()
             await self._catch_up(chart_id, after, lu, values)
         return self._feed()
+
+    def _give_up(self, chart: _Chart, lu: int, values: Optional[list[Optional[float]]]) -> tuple[str, str, str]:
+        """A catch-up put off for longer than ``catch_up_wait``: the chart goes on from ``lu``, the rest stay gaps."""
+        missed = (chart.last_t, lu)
+        if values is not None and len(values) == len(chart.dims):
+            self._pending.setdefault(lu, {})[chart.id] = values
+            self.stats.values += 1
+        chart.last_t = lu
+        chart.deferred = False
+        self.stats.given_up += 1
+        return (chart.id, "late", f"its seconds after {missed[0]} up to {missed[1]} could not be read back within "
+                                  f"{self.catch_up_wait} s (more sources than this process keeps up with?); "
+                                  f"they stay gaps")
 
     def take_allmetrics(self, charts: dict[str, AllmetricsChart], now: float,
                         parse_problems: Sequence[Problem] = ()) -> _Plan:
