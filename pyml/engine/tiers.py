@@ -740,12 +740,13 @@ class Tiers:
                                 f"and groupings {stored.get('groupings')}, not {self.update_every} and "
                                 f"{wanted['groupings']}; remove that directory to rebuild them from the samples")
             return
-        foreign = [p.name for p in self._directory.iterdir() if p.name != _QUARANTINE]
+        tmp = path.with_name(path.name + ".tmp")
+        # A first start killed before the rename below leaves only the temporary file: it is rewritten.
+        foreign = [p.name for p in self._directory.iterdir() if p.name not in (_QUARANTINE, tmp.name)]
         if foreign:
             raise TierError(f"{self._directory} holds {sorted(foreign)} but no {_CONFIG_FILE}; not touching them")
         body = dict(wanted)
         document = dict(body, crc32=zlib.crc32(json.dumps(body, sort_keys=True).encode()))
-        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(document), encoding="utf-8")
         os.replace(tmp, path)
 
