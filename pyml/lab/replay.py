@@ -7,8 +7,9 @@ chart holding the recording's dimensions and feeds it one tick per point:
   timestamps, unless given; timestamps map to ticks ``t // update_every``;
 - ticks the recording skips are fed as gaps (NaN, which empties a
   dimension's feature window as a missing sample does in the engine); a gap
-  longer than ``max_train_samples + max_window_size`` ticks is fed only up
-  to that length, after which nothing more changes in the engine;
+  longer than ``max_train_samples`` plus the profile's host and score windows
+  (:func:`_settling_ticks`) is fed only up to that length, after which
+  nothing more changes in the engine;
 - a row whose tick is not after the previous row's (a repeated timestamp, a
   step back, or two rows closer than the cadence) is not fed: it gets the
   results of the newest tick (``ReplayResult.merged_rows`` counts them);
@@ -191,6 +192,19 @@ def _dimension_names(columns: Sequence[str]) -> list[str]:
     return names
 
 
+def _settling_ticks(cfg: MLConfig) -> int:
+    """Ticks after which a run of gaps changes nothing more beyond the training window.
+
+    The sum of the windows the profile holds state in (the v1.33 host
+    detector's ``max_window_size``, the calibration's ``score_peak_window``,
+    the pyml events' ``event_idle_ticks``); a key the profile lacks counts 0.
+    A sum, not the largest, so the bound holds whichever window outlives the
+    others.
+    """
+    keys = ("max_window_size", "score_peak_window", "event_idle_ticks")
+    return sum(int(getattr(cfg, key, None) or 0) for key in keys)
+
+
 def replay(
     source: PathLike | Recording,
     config: MLConfig | None = None,
@@ -256,7 +270,7 @@ def replay(
     scores = np.zeros((n, d), dtype=np.float64)
     bits = np.zeros((n, d), dtype=bool)
     ticks = gap_ticks = merged = trainings = 0
-    gap_cap = training_points(cfg, ue)[1] + cfg.max_window_size
+    gap_cap = training_points(cfg, ue)[1] + _settling_ticks(cfg)
     own_bar = _progress_bar is None
     bar = _Progress(n, label, _show_progress(progress)) if _progress_bar is None else _progress_bar
     try:
