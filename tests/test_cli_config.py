@@ -57,7 +57,7 @@ def test_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert values["dimension anomaly score threshold"] == "0.99"
     assert values["window minimum anomaly rate"] == "0.25"
     assert values["hosts to skip from training"] == "!*"
-    assert MLConfig.from_netdata_conf(out) == MLConfig()
+    assert MLConfig.from_netdata_conf(out) == MLConfig(profile="netdata-1.33")
 
 
 def test_from_file_with_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,7 +78,7 @@ OTHER_PROFILE_FIELDS = [
 def test_fields_and_defaults_follow_spec() -> None:
     names = [f.name for f in dataclasses.fields(MLConfig)]
     assert names == ["profile"] + [row[0] for row in TABLE + EXTENSIONS] + OTHER_PROFILE_FIELDS + ["clamp"]
-    cfg = MLConfig()
+    cfg = MLConfig(profile="netdata-1.33")
     for name, _, default, _ in TABLE + EXTENSIONS:
         value = getattr(cfg, name)
         assert value == default and type(value) is type(default), name
@@ -93,13 +93,13 @@ def test_exported_from_package() -> None:
 
 def test_defaults_need_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        MLConfig()
-        MLConfig(enabled=False, train_every=7200, smooth_n=0, lag_n=0, diff_n=0)
+        MLConfig(profile="netdata-1.33")
+        MLConfig(profile="netdata-1.33", enabled=False, train_every=7200, smooth_n=0, lag_n=0, diff_n=0)
     assert config_warnings(caplog) == []
 
 
 def test_frozen_and_keyword_only() -> None:
-    cfg = MLConfig()
+    cfg = MLConfig(profile="netdata-1.33")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.train_every = 7200  # type: ignore[misc]
     if sys.version_info >= (3, 10):
@@ -108,9 +108,9 @@ def test_frozen_and_keyword_only() -> None:
 
 
 def test_equality_hash_replace_pickle() -> None:
-    a = MLConfig(train_every=7200, hosts_to_skip="dev-*")
-    b = MLConfig(train_every=7200, hosts_to_skip="dev-*")
-    assert a == b and hash(a) == hash(b) and a != MLConfig()
+    a = MLConfig(profile="netdata-1.33", train_every=7200, hosts_to_skip="dev-*")
+    b = MLConfig(profile="netdata-1.33", train_every=7200, hosts_to_skip="dev-*")
+    assert a == b and hash(a) == hash(b) and a != MLConfig(profile="netdata-1.33")
     c = dataclasses.replace(a, lag_n=2)
     assert c.lag_n == 2 and c.train_every == 7200 and c.host_is_skipped("dev-1")
     d = pickle.loads(pickle.dumps(a))
@@ -157,7 +157,7 @@ def test_clamp_every_key(
     caplog: pytest.LogCaptureFixture, name: str, given_value: Any, used: Any, final: Any
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(**{name: given_value})
+        cfg = MLConfig(profile="netdata-1.33", **{name: given_value})
     assert getattr(cfg, name) == final
     assert type(getattr(cfg, name)) is type(dict((r[0], r[2]) for r in TABLE)[name])
     clamp_messages = [m for m in config_warnings(caplog) if "outside" in m]
@@ -175,7 +175,7 @@ def test_bounds_are_inclusive(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         for bound in bounds:
-            MLConfig(**{name: bound})
+            MLConfig(profile="netdata-1.33", **{name: bound})
     assert not [m for m in config_warnings(caplog) if "outside" in m]
 
 
@@ -192,7 +192,7 @@ def test_clamped_config_is_always_in_range() -> None:
     def check(ints: Dict[str, int], floats: Dict[str, float]) -> None:
         logging.getLogger("pyml.config").disabled = True
         try:
-            cfg = MLConfig(**ints, **floats)
+            cfg = MLConfig(profile="netdata-1.33", **ints, **floats)
         finally:
             logging.getLogger("pyml.config").disabled = False
         for name, _, _, bounds in TABLE:
@@ -213,7 +213,7 @@ def test_clamped_config_is_always_in_range() -> None:
 )
 def test_train_samples_cross_check(caplog: pytest.LogCaptureFixture, given_min: int, given_max: int) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(min_train_samples=given_min, max_train_samples=given_max)
+        cfg = MLConfig(profile="netdata-1.33", min_train_samples=given_min, max_train_samples=given_max)
     assert (cfg.min_train_samples, cfg.max_train_samples) == (3600, 14400)
     reset = [m for m in config_warnings(caplog) if "defaults" in m]
     assert len(reset) == 1
@@ -223,13 +223,13 @@ def test_train_samples_cross_check(caplog: pytest.LogCaptureFixture, given_min: 
 
 def test_max_train_samples_3600_never_takes_effect() -> None:
     # SPEC §9.9: the clamped minimum is >= 3600, so max 3600 always resets to 14400.
-    assert MLConfig(max_train_samples=3600).max_train_samples == 14400
+    assert MLConfig(profile="netdata-1.33", max_train_samples=3600).max_train_samples == 14400
 
 
 @pytest.mark.parametrize("given_min, given_max", [(300, 60), (100, 100), (250, 200)])
 def test_window_cross_check(caplog: pytest.LogCaptureFixture, given_min: int, given_max: int) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(min_window_size=given_min, max_window_size=given_max)
+        cfg = MLConfig(profile="netdata-1.33", min_window_size=given_min, max_window_size=given_max)
     assert (cfg.min_window_size, cfg.max_window_size) == (30, 600)
     reset = [m for m in config_warnings(caplog) if "defaults" in m]
     assert len(reset) == 1 and "min_window_size" in reset[0] and "max_window_size" in reset[0]
@@ -237,9 +237,9 @@ def test_window_cross_check(caplog: pytest.LogCaptureFixture, given_min: int, gi
 
 def test_cross_check_applies_after_clamping() -> None:
     # 1000 clamps to 300 and 10 to 60: then 300 >= 60 resets both.
-    cfg = MLConfig(min_window_size=1000, max_window_size=10)
+    cfg = MLConfig(profile="netdata-1.33", min_window_size=1000, max_window_size=10)
     assert (cfg.min_window_size, cfg.max_window_size) == (30, 600)
-    ok = MLConfig(min_window_size=299, max_window_size=300, min_train_samples=21599, max_train_samples=21600)
+    ok = MLConfig(profile="netdata-1.33", min_window_size=299, max_window_size=300, min_train_samples=21599, max_train_samples=21600)
     assert (ok.min_window_size, ok.max_window_size) == (299, 300)
     assert (ok.min_train_samples, ok.max_train_samples) == (21599, 21600)
 
@@ -251,7 +251,7 @@ def test_cross_check_applies_after_clamping() -> None:
 @pytest.mark.parametrize("bad", ["5", True, False, None, [1], b"1"])
 def test_numbers_reject_wrong_types(name: str, bad: Any) -> None:
     with pytest.raises(TypeError, match=name) as info:
-        MLConfig(**{name: bad})
+        MLConfig(profile="netdata-1.33", **{name: bad})
     assert repr(bad) in str(info.value)
 
 
@@ -259,48 +259,48 @@ def test_numbers_reject_wrong_types(name: str, bad: Any) -> None:
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, np.float64("nan")])
 def test_numbers_reject_non_finite(name: str, bad: float) -> None:
     with pytest.raises(ValueError, match=name):
-        MLConfig(**{name: bad})
+        MLConfig(profile="netdata-1.33", **{name: bad})
 
 
 @pytest.mark.parametrize("name", INT_FIELDS)
 @pytest.mark.parametrize("bad", [3600.5, np.float32(0.5), 1e-9])
 def test_integers_must_be_integral(name: str, bad: float) -> None:
     with pytest.raises(ValueError, match=re.escape(f"{name} must be an integer, got {bad!r}")):
-        MLConfig(**{name: bad})
+        MLConfig(profile="netdata-1.33", **{name: bad})
 
 
 def test_integral_values_of_other_types_are_normalised() -> None:
-    cfg = MLConfig(
+    cfg = MLConfig(profile="netdata-1.33", 
         train_every=7200.0, lag_n=np.int64(4), smooth_n=np.float32(2.0), window_rate_threshold=np.float32(0.5)
     )
     assert cfg.train_every == 7200 and type(cfg.train_every) is int
     assert cfg.lag_n == 4 and type(cfg.lag_n) is int
     assert cfg.smooth_n == 2 and type(cfg.smooth_n) is int
     assert cfg.window_rate_threshold == 0.5 and type(cfg.window_rate_threshold) is float
-    floats = MLConfig(dimension_anomaly_score_threshold=2)
+    floats = MLConfig(profile="netdata-1.33", dimension_anomaly_score_threshold=2)
     assert floats.dimension_anomaly_score_threshold == 2.0 and type(floats.dimension_anomaly_score_threshold) is float
-    assert MLConfig(enabled=np.bool_(False)).enabled is False
+    assert MLConfig(profile="netdata-1.33", enabled=np.bool_(False)).enabled is False
 
 
 @pytest.mark.parametrize("bad", [1, 0, "yes", None, 1.0])
 def test_enabled_must_be_bool(bad: Any) -> None:
     with pytest.raises(TypeError, match="enabled must be a bool"):
-        MLConfig(enabled=bad)
+        MLConfig(profile="netdata-1.33", enabled=bad)
 
 
 @pytest.mark.parametrize("name", ["hosts_to_skip", "charts_to_skip"])
 def test_patterns_must_be_strings(name: str) -> None:
     with pytest.raises(TypeError, match=name):
-        MLConfig(**{name: ["!*"]})
+        MLConfig(profile="netdata-1.33", **{name: ["!*"]})
     with pytest.raises(TypeError, match=name):
-        MLConfig(**{name: None})
+        MLConfig(profile="netdata-1.33", **{name: None})
     with pytest.raises(ValueError, match=name):
-        MLConfig(**{name: "a\0b"})
+        MLConfig(profile="netdata-1.33", **{name: "a\0b"})
 
 
 def test_clamp_must_be_bool() -> None:
     with pytest.raises(TypeError, match="clamp"):
-        MLConfig(clamp="no")  # type: ignore[arg-type]
+        MLConfig(profile="netdata-1.33", clamp="no")  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------- clamp=False
@@ -314,13 +314,13 @@ def test_unclamped_keeps_values_without_warnings(caplog: pytest.LogCaptureFixtur
         dimension_rate_threshold=1.5,
     )
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(**values, clamp=False)
+        cfg = MLConfig(profile="netdata-1.33", **values, clamp=False)
     assert config_warnings(caplog) == []
     assert {k: getattr(cfg, k) for k in values} == values
     assert cfg.clamp is False
-    assert cfg == MLConfig(**values, clamp=False)
+    assert cfg == MLConfig(profile="netdata-1.33", **values, clamp=False)
     # clamp describes how values were checked, not a setting
-    assert MLConfig(clamp=False) == MLConfig()
+    assert MLConfig(profile="netdata-1.33", clamp=False) == MLConfig(profile="netdata-1.33")
     # replace() keeps the mode
     assert dataclasses.replace(cfg, lag_n=8).lag_n == 8
 
@@ -354,12 +354,12 @@ def test_unclamped_keeps_values_without_warnings(caplog: pytest.LogCaptureFixtur
 )
 def test_unclamped_still_rejects_nonsense(kwargs: Dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        MLConfig(**kwargs, clamp=False)
+        MLConfig(profile="netdata-1.33", **kwargs, clamp=False)
 
 
 def test_unclamped_smallest_training_window() -> None:
     # 1 (diff) + 3 - 1 (smooth) + 5 (lag) = 8 samples consumed: 10 leaves two vectors.
-    cfg = MLConfig(min_train_samples=10, max_train_samples=10, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=10, max_train_samples=10, clamp=False)
     assert cfg.min_train_samples == 10
 
 
@@ -367,7 +367,7 @@ def test_unclamped_smallest_training_window() -> None:
 
 
 def test_ml_info_keys_order_and_values() -> None:
-    cfg = MLConfig(enabled=False, train_every=7200, hosts_to_skip="dev-*", min_window_size=45)
+    cfg = MLConfig(profile="netdata-1.33", enabled=False, train_every=7200, hosts_to_skip="dev-*", min_window_size=45)
     info = cfg.ml_info()
     assert list(info) == [
         "version", "enabled", "min-train-samples", "max-train-samples", "train-every", "diff-n",
@@ -413,19 +413,19 @@ DEFAULT_CONF = (
 
 
 def test_to_netdata_conf_defaults() -> None:
-    assert MLConfig().to_netdata_conf() == DEFAULT_CONF
-    assert "\tenabled = no\n" in MLConfig(enabled=False).to_netdata_conf()
-    assert "\tdimension anomaly score threshold = 0.30000000000000004\n" in MLConfig(
+    assert MLConfig(profile="netdata-1.33").to_netdata_conf() == DEFAULT_CONF
+    assert "\tenabled = no\n" in MLConfig(profile="netdata-1.33", enabled=False).to_netdata_conf()
+    assert "\tdimension anomaly score threshold = 0.30000000000000004\n" in MLConfig(profile="netdata-1.33", 
         dimension_anomaly_score_threshold=0.1 + 0.2
     ).to_netdata_conf()
-    assert "\tdimension anomaly score threshold = 5.0\n" in MLConfig(
+    assert "\tdimension anomaly score threshold = 5.0\n" in MLConfig(profile="netdata-1.33", 
         dimension_anomaly_score_threshold=5
     ).to_netdata_conf()
 
 
 @pytest.mark.parametrize("pattern", ["a\nb", " dev-*", "dev-* ", "\t*"])
 def test_to_netdata_conf_refuses_unwritable_patterns(pattern: str) -> None:
-    cfg = MLConfig(hosts_to_skip=pattern)
+    cfg = MLConfig(profile="netdata-1.33", hosts_to_skip=pattern)
     with pytest.raises(ValueError, match="hosts_to_skip"):
         cfg.to_netdata_conf()
 
@@ -557,7 +557,7 @@ def test_realistic_netdata_conf(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         cfg = MLConfig.from_netdata_conf(REALISTIC_CONF)
     assert config_warnings(caplog) == []
-    expected = MLConfig(
+    expected = MLConfig(profile="netdata-1.33", 
         enabled=True, train_every=7200, smooth_n=4, dimension_anomaly_score_threshold=0.98,
         max_window_size=900, hosts_to_skip="dev-* !*",
     )
@@ -605,8 +605,8 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_enabled_defaults_to_no_and_other_keys_to_spec() -> None:
     cfg = MLConfig.from_netdata_conf("[global]\n\thostname = x\n")
-    assert cfg == MLConfig(enabled=False)
-    assert MLConfig.from_netdata_conf("[ml]\n\n") == MLConfig(enabled=False)
+    assert cfg == MLConfig(profile="netdata-1.33", enabled=False)
+    assert MLConfig.from_netdata_conf("[ml]\n\n") == MLConfig(profile="netdata-1.33", enabled=False)
 
 
 def ml(*lines: str) -> str:
@@ -780,7 +780,7 @@ def test_repeated_key_last_wins(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_other_sections_and_lines_outside_sections_are_ignored() -> None:
     text = "train every = 1\nnot even a key\n[mlx]\ntrain every = 1\ngarbage\n[ ml ]\ntrain every = 2\n"
-    assert MLConfig.from_netdata_conf(text) == MLConfig(enabled=False)
+    assert MLConfig.from_netdata_conf(text) == MLConfig(profile="netdata-1.33", enabled=False)
 
 
 @pytest.mark.parametrize("line, message", [("train every", "expected 'key = value'"), ("= 7200", "no key before")])
@@ -808,9 +808,9 @@ def test_score_peak_window_reads_writes_and_checks() -> None:
     assert cfg.score_peak_window == 300
     assert "\tscore peak window = 300\n" in cfg.to_netdata_conf()
     assert MLConfig.from_netdata_conf(cfg.to_netdata_conf()) == cfg
-    assert "score peak window" not in MLConfig().to_netdata_conf()
-    assert "score-peak-window" not in MLConfig().ml_info()
+    assert "score peak window" not in MLConfig(profile="netdata-1.33").to_netdata_conf()
+    assert "score-peak-window" not in MLConfig(profile="netdata-1.33").ml_info()
     with pytest.raises(ValueError, match="score_peak_window must be at least 0, .*got -1"):
-        MLConfig(score_peak_window=-1, clamp=False)
+        MLConfig(profile="netdata-1.33", score_peak_window=-1, clamp=False)
     with pytest.raises(TypeError, match="score_peak_window"):
-        MLConfig(score_peak_window="5")
+        MLConfig(profile="netdata-1.33", score_peak_window="5")

@@ -121,7 +121,7 @@ def test_current_netdata_conf_under_netdata_1_33_warns_about_every_key_it_lacks(
     text = CURRENT_NETDATA_CONF.replace("\ttrain every = 3h\n", "")
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         cfg = MLConfig.from_netdata_conf(text)
-    assert cfg == MLConfig(enabled=True, host_anomaly_rate_threshold=1.0, charts_to_skip="netdata.* apps.*")
+    assert cfg == MLConfig(profile="netdata-1.33", enabled=True, host_anomaly_rate_threshold=1.0, charts_to_skip="netdata.* apps.*")
     assert config_warnings(caplog) == [
         f"line {n}: {key!r} is a key of profile {owners}, not of 'netdata-1.33'; ignored"
         for n, key, owners in [(33, "training window", "'netdata-2' and 'pyml'"),
@@ -199,7 +199,7 @@ def test_netdata_2_text_under_netdata_1_33_stops_at_a_duration() -> None:
 
 
 def test_netdata_1_33_text_under_netdata_2_is_migrated(caplog: pytest.LogCaptureFixture) -> None:
-    text = MLConfig().to_netdata_conf()
+    text = MLConfig(profile="netdata-1.33").to_netdata_conf()
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         cfg = MLConfig.from_netdata_conf(text, profile=V2)
     # 14400 samples -> 4h, 3600 -> 60m, (14400 - 1) x 0.2 = 2879 vectors; train every 3600 read as 1h

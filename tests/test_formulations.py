@@ -18,7 +18,7 @@ NAB = Path(__file__).parent / "data" / "nab"
 def test_reference_is_the_default_and_changes_nothing() -> None:
     assert lab_config(4032) == lab_config(4032, formulation="reference")
     assert formulation_settings("reference", 604) == {}
-    ref = MLConfig()
+    ref = MLConfig(profile="netdata-1.33")
     cfg = lab_config(4032)
     assert (cfg.diff_n, cfg.smooth_n, cfg.lag_n, cfg.score_peak_window) == (ref.diff_n, ref.smooth_n, ref.lag_n, 0)
 

@@ -18,7 +18,7 @@ def v2_config(**overrides) -> MLConfig:
     settings = dict(profile="netdata-2", min_training_window=100, training_window=200, train_every=100,
                     number_of_models=3, grouping_duration=60, clamp=False)
     settings.update(overrides)
-    return MLConfig(**settings)
+    return MLConfig(profile="netdata-1.33", **settings)
 
 
 def feed(host: pyml.Host, start: int, n: int, incident: tuple[int, int] | None = None, seed: int = 1) -> None:

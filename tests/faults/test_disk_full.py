@@ -120,7 +120,7 @@ def test_store_memory_bound_drops_the_oldest_and_says_so(small_disk, ledger, cap
 
 def snapshot_agent(data_dir: Path) -> Agent:
     collector = ProcCollector(PROC_DATA / "t0", sys_root=PROC_DATA / "sys")
-    cfg = MLConfig(min_train_samples=30, max_train_samples=200, train_every=30, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=200, train_every=30, clamp=False)
     return Agent(data_dir, cfg, port=None, collector=collector, background=False, hostname="snap")
 
 
@@ -215,7 +215,7 @@ def test_real_agent_on_a_3mb_disk_survives_and_stops_cleanly(small_disk, ledger)
     # (Rows go to a preallocated staging file, so a full disk shows only when a block of 64 ticks is written;
     # the store-level tests above cover that.)
     assert status == 0, "".join(log)
-    host = pyml.Host(_hostname(), MLConfig(), storage_dir=data_dir, background=False)
+    host = pyml.Host(_hostname(), MLConfig(profile="netdata-1.33"), storage_dir=data_dir, background=False)
     try:
         stored = {row[0]: row[1:] for row in host.data("system.load", seen[-1][0], seen[0][0])["data"]}
     finally:

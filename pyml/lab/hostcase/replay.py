@@ -31,7 +31,8 @@ import numpy as np
 from ...config import MLConfig
 from ...engine.host import Host
 from ...progress import Progress
-from ..profiles import REFERENCE_PROFILE, TrainingSizing, profile_config, training_points
+from ...profiles import DEFAULT_PROFILE
+from ..profiles import TrainingSizing, profile_config, training_points
 from .format import HostCase
 
 __all__ = ["HOSTCASE_SIZING", "CaseReplay", "ReplayEvent", "case_config", "replay_case"]
@@ -92,13 +93,13 @@ class CaseReplay:
         return [(max(first, t - (self.max_points - 1) * ue), t) for t in done[-self.models_per_dimension:]]
 
 
-def case_config(profile: str = REFERENCE_PROFILE, sizing: TrainingSizing = HOSTCASE_SIZING,
+def case_config(profile: str = DEFAULT_PROFILE, sizing: TrainingSizing = HOSTCASE_SIZING,
                 update_every: int = 1) -> MLConfig:
     """The configuration a host-case replay uses for ``profile`` (its own skip patterns, the lab's sizing)."""
     return profile_config(profile, sizing, update_every)
 
 
-def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str = REFERENCE_PROFILE,
+def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str = DEFAULT_PROFILE,
                 progress: bool | None = None) -> CaseReplay:
     """Replay ``case`` through a synchronous :class:`pyml.Host`; ``config`` defaults to :func:`case_config`."""
     started = time.perf_counter()
