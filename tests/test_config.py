@@ -19,6 +19,12 @@ from hypothesis import strategies as st
 import pyml
 from pyml import MLConfig
 
+
+def _v133_conf(source, **options):
+    """``MLConfig.from_netdata_conf`` under ``netdata-1.33``, the profile these tests read a netdata.conf as
+    (a file without a ``profile`` line gets the default profile, ``pyml``: tests/test_config_profiles.py)."""
+    return MLConfig.from_netdata_conf(source, profile="netdata-1.33", **options)
+
 DEFAULT_CHARTS = (
     "!system.* !cpu.* !mem.* !disk.* !disk_* !ip.* !ipv4.* !ipv6.* !net.* !net_* "
     "!netfilter.* !services.* !apps.* !groups.* !user.* !ebpf.* !netdata.* *"
@@ -555,7 +561,7 @@ REALISTIC_CONF = """\
 
 def test_realistic_netdata_conf(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(REALISTIC_CONF)
+        cfg = _v133_conf(REALISTIC_CONF)
     assert config_warnings(caplog) == []
     expected = MLConfig(profile="netdata-1.33", 
         enabled=True, train_every=7200, smooth_n=4, dimension_anomaly_score_threshold=0.98,
@@ -569,9 +575,9 @@ def test_realistic_netdata_conf(caplog: pytest.LogCaptureFixture) -> None:
 def test_sources_path_string_and_text(tmp_path: Path) -> None:
     path = tmp_path / "netdata.conf"
     path.write_text(REALISTIC_CONF, encoding="utf-8")
-    from_path = MLConfig.from_netdata_conf(path)
-    from_str = MLConfig.from_netdata_conf(str(path))
-    from_text = MLConfig.from_netdata_conf(REALISTIC_CONF)
+    from_path = _v133_conf(path)
+    from_str = _v133_conf(str(path))
+    from_text = _v133_conf(REALISTIC_CONF)
     assert from_path == from_str == from_text
     assert from_path.train_every == 7200
 
@@ -579,34 +585,34 @@ def test_sources_path_string_and_text(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.conf"
     with pytest.raises(FileNotFoundError):
-        MLConfig.from_netdata_conf(missing)
+        _v133_conf(missing)
     with pytest.raises(FileNotFoundError):
-        MLConfig.from_netdata_conf(str(missing))
+        _v133_conf(str(missing))
     # a string without a newline is a path, never text
     with pytest.raises(FileNotFoundError):
-        MLConfig.from_netdata_conf("[ml] enabled = yes")
+        _v133_conf("[ml] enabled = yes")
 
 
 @pytest.mark.parametrize("bad", [5, None, b"[ml]\nenabled = yes\n", ["[ml]"]])
 def test_source_type(bad: Any) -> None:
     with pytest.raises(TypeError, match="source"):
-        MLConfig.from_netdata_conf(bad)
+        _v133_conf(bad)
 
 
 def test_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "netdata.conf"
     path.write_text("[ml]\n\ttrain every = soon\n", encoding="utf-8")
     with pytest.raises(ValueError, match=f"{path}: line 2: 'train every' = 'soon'"):
-        MLConfig.from_netdata_conf(path)
+        _v133_conf(path)
     path.write_bytes(b"[ml]\n\thosts to skip from training = \xff\xfe\n")
     with pytest.raises(ValueError, match="not UTF-8"):
-        MLConfig.from_netdata_conf(path)
+        _v133_conf(path)
 
 
 def test_enabled_defaults_to_no_and_other_keys_to_spec() -> None:
-    cfg = MLConfig.from_netdata_conf("[global]\n\thostname = x\n")
+    cfg = _v133_conf("[global]\n\thostname = x\n")
     assert cfg == MLConfig(profile="netdata-1.33", enabled=False)
-    assert MLConfig.from_netdata_conf("[ml]\n\n") == MLConfig(profile="netdata-1.33", enabled=False)
+    assert _v133_conf("[ml]\n\n") == MLConfig(profile="netdata-1.33", enabled=False)
 
 
 def ml(*lines: str) -> str:
@@ -615,19 +621,19 @@ def ml(*lines: str) -> str:
 
 @pytest.mark.parametrize("word", ["yes", "true", "on", "auto", "on demand", "YES", "True", "On Demand", "AUTO"])
 def test_booleans_true(word: str) -> None:
-    assert MLConfig.from_netdata_conf(ml(f"enabled = {word}")).enabled is True
+    assert _v133_conf(ml(f"enabled = {word}")).enabled is True
 
 
 @pytest.mark.parametrize("word", ["no", "false", "off", "NO", "False", "Off"])
 def test_booleans_false(word: str) -> None:
-    cfg = MLConfig.from_netdata_conf(ml("enabled = yes", f"enabled = {word}"))
+    cfg = _v133_conf(ml("enabled = yes", f"enabled = {word}"))
     assert cfg.enabled is False
 
 
 @pytest.mark.parametrize("word", ["maybe", "1", "0", "", "on  demand", "y"])
 def test_booleans_bad(word: str) -> None:
     with pytest.raises(ValueError, match=f"line 3: 'enabled' = {word!r}"):
-        MLConfig.from_netdata_conf("[global]\n[ml]\n\tenabled = " + word + "\n")
+        _v133_conf("[global]\n[ml]\n\tenabled = " + word + "\n")
 
 
 @pytest.mark.parametrize(
@@ -648,7 +654,7 @@ def test_booleans_bad(word: str) -> None:
     ],
 )
 def test_integers(key: str, text: str, value: int) -> None:
-    cfg = MLConfig.from_netdata_conf(ml(f"{key} = {text}"))
+    cfg = _v133_conf(ml(f"{key} = {text}"))
     name = {r[1]: r[0] for r in TABLE}[key]
     assert getattr(cfg, name) == value
 
@@ -656,7 +662,7 @@ def test_integers(key: str, text: str, value: int) -> None:
 @pytest.mark.parametrize("text", ["08", "0x", "12abc", "3600.0", "", "1e4", "0b101", "3 600", "--1", "0x-5"])
 def test_integers_bad(text: str) -> None:
     with pytest.raises(ValueError, match=f"line 4: 'train every' = {text!r}"):
-        MLConfig.from_netdata_conf("[ml]\n\tenabled = yes\n\n\ttrain every = " + text + "\n")
+        _v133_conf("[ml]\n\tenabled = yes\n\n\ttrain every = " + text + "\n")
 
 
 @pytest.mark.parametrize(
@@ -672,7 +678,7 @@ def test_integers_bad(text: str) -> None:
 )
 def test_negative_integers_use_the_maximum(caplog: pytest.LogCaptureFixture, key: str, text: str, used: int) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(ml(f"{key} = {text}", "minimum num samples to train = 3600"))
+        cfg = _v133_conf(ml(f"{key} = {text}", "minimum num samples to train = 3600"))
     name = {r[1]: r[0] for r in TABLE}[key]
     assert getattr(cfg, name) == used
     messages = config_warnings(caplog)
@@ -683,7 +689,7 @@ def test_negative_integers_use_the_maximum(caplog: pytest.LogCaptureFixture, key
 
 def test_clamp_warnings_from_a_file_name_the_line(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf("[ml]\n\n\ttrain every = 60\n\tnum samples to lag = 0x10\n")
+        cfg = _v133_conf("[ml]\n\n\ttrain every = 60\n\tnum samples to lag = 0x10\n")
     assert (cfg.train_every, cfg.lag_n) == (3600, 5)
     messages = config_warnings(caplog)
     assert len(messages) == 2
@@ -700,14 +706,14 @@ def test_clamp_warnings_from_a_file_name_the_line(caplog: pytest.LogCaptureFixtu
     ],
 )
 def test_floats(text: str, value: float) -> None:
-    cfg = MLConfig.from_netdata_conf(ml(f"dimension anomaly score threshold = {text}"))
+    cfg = _v133_conf(ml(f"dimension anomaly score threshold = {text}"))
     assert cfg.dimension_anomaly_score_threshold == value
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e999", "abc", "0x1p-1", "0,5", "", "1.2.3", "0.5%"])
 def test_floats_bad(text: str) -> None:
     with pytest.raises(ValueError, match=f"line 2: 'host anomaly rate threshold' = {text!r}"):
-        MLConfig.from_netdata_conf("[ml]\nhost anomaly rate threshold = " + text + "\n")
+        _v133_conf("[ml]\nhost anomaly rate threshold = " + text + "\n")
 
 
 @pytest.mark.parametrize(
@@ -721,19 +727,19 @@ def test_floats_bad(text: str) -> None:
     ],
 )
 def test_window_sizes(key: str, text: str, value: int) -> None:
-    cfg = MLConfig.from_netdata_conf(ml(f"{key} = {text}"))
+    cfg = _v133_conf(ml(f"{key} = {text}"))
     name = {r[1]: r[0] for r in TABLE}[key]
     assert getattr(cfg, name) == value
 
 
 def test_fractional_window_size_is_truncated(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(ml("minimum window size = 45.7"))
+        cfg = _v133_conf(ml("minimum window size = 45.7"))
     assert cfg.min_window_size == 45
     (message,) = config_warnings(caplog)
     assert "line 2" in message and "'45.7'" in message and message.endswith("using 45")
     with pytest.raises(ValueError, match="'minimum window size' = '0x20'"):
-        MLConfig.from_netdata_conf(ml("minimum window size = 0x20"))
+        _v133_conf(ml("minimum window size = 0x20"))
 
 
 def test_whitespace_comments_and_line_endings() -> None:
@@ -748,7 +754,7 @@ def test_whitespace_comments_and_line_endings() -> None:
         "charts to skip from training = !web=* *\r\n"
         "hosts to skip from training =\r\n"
     )
-    cfg = MLConfig.from_netdata_conf(text)
+    cfg = _v133_conf(text)
     assert (cfg.train_every, cfg.lag_n, cfg.smooth_n, cfg.enabled) == (7200, 2, 3, True)
     assert cfg.charts_to_skip == "!web=* *"  # the value is everything after the first '='
     assert cfg.hosts_to_skip == ""
@@ -757,7 +763,7 @@ def test_whitespace_comments_and_line_endings() -> None:
 def test_unknown_keys_warn(caplog: pytest.LogCaptureFixture) -> None:
     text = ml("train every = 7200", "Train Every = 9000", "trainevery = 1", "dbengine anomaly rate every = 30")
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(text)
+        cfg = _v133_conf(text)
     assert cfg.train_every == 7200
     messages = config_warnings(caplog)
     assert messages == [
@@ -771,7 +777,7 @@ def test_repeated_key_last_wins(caplog: pytest.LogCaptureFixture) -> None:
     text = ml("train every = 7200", "train every = nonsense-never-read", "train every = 9000")
     text += "[global]\n\ttrain every = 1\n[ml]\n\ttrain every = 10800\n"
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(text)
+        cfg = _v133_conf(text)
     assert cfg.train_every == 10800
     messages = config_warnings(caplog)
     assert len(messages) == 3 and all("later value wins" in m for m in messages)
@@ -780,34 +786,34 @@ def test_repeated_key_last_wins(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_other_sections_and_lines_outside_sections_are_ignored() -> None:
     text = "train every = 1\nnot even a key\n[mlx]\ntrain every = 1\ngarbage\n[ ml ]\ntrain every = 2\n"
-    assert MLConfig.from_netdata_conf(text) == MLConfig(profile="netdata-1.33", enabled=False)
+    assert _v133_conf(text) == MLConfig(profile="netdata-1.33", enabled=False)
 
 
 @pytest.mark.parametrize("line, message", [("train every", "expected 'key = value'"), ("= 7200", "no key before")])
 def test_malformed_ml_lines(line: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"line 3: {message}"):
-        MLConfig.from_netdata_conf(ml("enabled = yes", line))
+        _v133_conf(ml("enabled = yes", line))
 
 
 def test_from_netdata_conf_unclamped() -> None:
-    cfg = MLConfig.from_netdata_conf(ml("num samples to smooth = 7", "train every = 60"), clamp=False)
+    cfg = _v133_conf(ml("num samples to smooth = 7", "train every = 60"), clamp=False)
     assert (cfg.smooth_n, cfg.train_every, cfg.clamp) == (7, 60, False)
     with pytest.raises(ValueError, match="line 2: 'train every' = '-1': must not be negative"):
-        MLConfig.from_netdata_conf(ml("train every = -1"), clamp=False)
+        _v133_conf(ml("train every = -1"), clamp=False)
     with pytest.raises(ValueError, match="line 3: 'minimum window size' = '0.5'.*at least 1"):
-        MLConfig.from_netdata_conf(ml("enabled = no", "minimum window size = 0.5"), clamp=False)
+        _v133_conf(ml("enabled = no", "minimum window size = 0.5"), clamp=False)
     with pytest.raises(ValueError, match="line 2: 'window minimum anomaly rate' = '2'.*at most 1.0"):
-        MLConfig.from_netdata_conf(ml("window minimum anomaly rate = 2"), clamp=False)
+        _v133_conf(ml("window minimum anomaly rate = 2"), clamp=False)
 
 
 # ----------------------------------------------------------------- pyml's own keys
 
 
 def test_score_peak_window_reads_writes_and_checks() -> None:
-    cfg = MLConfig.from_netdata_conf("[ml]\n\tscore peak window = 300\n")
+    cfg = _v133_conf("[ml]\n\tscore peak window = 300\n")
     assert cfg.score_peak_window == 300
     assert "\tscore peak window = 300\n" in cfg.to_netdata_conf()
-    assert MLConfig.from_netdata_conf(cfg.to_netdata_conf()) == cfg
+    assert _v133_conf(cfg.to_netdata_conf()) == cfg
     assert "score peak window" not in MLConfig(profile="netdata-1.33").to_netdata_conf()
     assert "score-peak-window" not in MLConfig(profile="netdata-1.33").ml_info()
     with pytest.raises(ValueError, match="score_peak_window must be at least 0, .*got -1"):

@@ -215,7 +215,7 @@ def test_real_agent_on_a_3mb_disk_survives_and_stops_cleanly(small_disk, ledger)
     # (Rows go to a preallocated staging file, so a full disk shows only when a block of 64 ticks is written;
     # the store-level tests above cover that.)
     assert status == 0, "".join(log)
-    host = pyml.Host(_hostname(), MLConfig(profile="netdata-1.33"), storage_dir=data_dir, background=False)
+    host = pyml.Host(_hostname(), MLConfig(), storage_dir=data_dir, background=False)
     try:
         stored = {row[0]: row[1:] for row in host.data("system.load", seen[-1][0], seen[0][0])["data"]}
     finally:

@@ -144,7 +144,7 @@ def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str 
         bar.close()
         host.close()
     return CaseReplay(
-        case_name=case.name, profile=profile, config=cfg, timestamps=case.timestamps.copy(), columns=columns,
+        case_name=case.name, profile=profile if config is None else str(getattr(cfg, "profile", profile)), config=cfg, timestamps=case.timestamps.copy(), columns=columns,
         bits=bits, has_value=~np.isnan(case.values), modelled=modelled, trainings=trainings, events=events,
         max_points=training_points(cfg, case.update_every)[1],
         models_per_dimension=int(getattr(cfg, "models_per_dimension", 1) or 1),
