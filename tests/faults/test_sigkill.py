@@ -27,7 +27,7 @@ import pyml
 from pyml import MLConfig
 
 directory, start = sys.argv[1], int(sys.argv[2])
-host = pyml.Host("killed", MLConfig(**%r), storage_dir=directory, background=True)
+host = pyml.Host("killed", MLConfig(profile="netdata-1.33", **%r), storage_dir=directory, background=True)
 if not host.dimension_ids():
     host.add_chart("system.cpu", ["a", "b", "c"])
 t = start
@@ -91,7 +91,7 @@ def test_sigkill_at_random_moments_during_writes_and_training(tmp_path, ledger):
         # The tick in flight (the one after the last printed, or the first if none was) may or may not be
         # stored; the next writer starts after it.
         start = (ticks[-1][0] if ticks else start - 1) + 2
-        host = pyml.Host("killed", MLConfig(**CFG), storage_dir=directory, background=False)
+        host = pyml.Host("killed", MLConfig(profile="netdata-1.33", **CFG), storage_dir=directory, background=False)
         try:
             assert not host._store.damage, host._store.damage  # a torn write is not damage
             if not completed:
