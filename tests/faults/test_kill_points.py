@@ -31,7 +31,6 @@ B = 8
 WIDTH = 300  # rows and records span pages, so writes can be cut short
 PAGE = 4096
 T0 = 1_700_000_000
-CFG = dict(min_train_samples=40, max_train_samples=120, train_every=40, clamp=False)
 
 
 class Killed(BaseException):
@@ -249,12 +248,12 @@ def test_a_staging_file_killed_at_its_creation_is_not_damage(tmp_path, monkeypat
 def test_a_host_killed_during_its_first_start_starts_again(tmp_path, monkeypatch, ledger):
     """Every point of a new host's start and close (store header, tier settings, slot table, registry)."""
     def start(directory: Path) -> None:
-        pyml.Host("killed", MLConfig(**CFG), storage_dir=directory, background=False).close()
+        pyml.Host("killed", MLConfig(), storage_dir=directory, background=False).close()
 
     tried = 0
     for n, when, directory, fake in each_kill(tmp_path, monkeypatch, lambda d: d, start):
         tried += 1
-        host = pyml.Host("killed", MLConfig(**CFG), storage_dir=directory, background=False)
+        host = pyml.Host("killed", MLConfig(), storage_dir=directory, background=False)
         assert host._store.damage == [] and host._tiers.damage == [], f"killed {when} call {n} ({fake.names[-1]})"
         host.close()
     ledger.record(f"kill at each of {tried} points of a host's first start", True, 0)
