@@ -39,7 +39,8 @@ import sys, time
 import numpy as np
 import pyml
 from pyml.api import ApiServer
-host = pyml.Host("bench-http", pyml.MLConfig(min_train_samples=30, max_train_samples=60, clamp=False),
+host = pyml.Host("bench-http", pyml.MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60,
+                                            clamp=False),
                  background=False)
 host.add_chart("system.cpu", ["user", "system", "iowait"])
 for i in range(120):
