@@ -134,7 +134,7 @@ void validate_bank_params(const BankParams& p);
 namespace bank_detail {  // bank_kernel.hpp
 struct BlockOut;
 struct VoteOut;
-using BlockKernel = void (*)(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
+using BlockKernel = void (*)(double* blk, std::uint8_t* count, std::uint8_t* flags, const double* values,
                              const std::size_t* rows, std::size_t prev_row, double threshold100, BlockOut& out);
 using VoteKernel = VoteOut (*)(const unsigned char* record, std::size_t held, const double* feature, double first,
                                double threshold100);

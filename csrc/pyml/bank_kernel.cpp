@@ -65,6 +65,19 @@ __attribute__((target("avx2"))) inline Simd<4>::vdouble widen_floats(const unsig
 }
 #endif
 
+// Bit l of m moved to bit 3 (VARIABLE) of byte l, for the eight lanes of a block.
+struct SpreadTable {
+    std::uint64_t v[256];
+    constexpr SpreadTable() : v() {
+        for (unsigned m = 0; m < 256; ++m) {
+            std::uint64_t out = 0;
+            for (unsigned l = 0; l < 8; ++l) out |= static_cast<std::uint64_t>((m >> l) & 1u) << (8 * l + 3);
+            v[m] = out;
+        }
+    }
+};
+constexpr SpreadTable kSpreadVariable{};
+
 // Loads, stores, |x| and a lane-by-lane choice for one vector width.
 template <class Sx>
 struct VecOps {
@@ -142,8 +155,13 @@ __attribute__((always_inline)) inline typename Sx::vdouble score_of(const typena
 // a block are independent: each step is written for all of them at once, so
 // their long dependency chains (the running sum, then the distances) overlap
 // in the pipeline.
-template <class Sx, bool V2, std::size_t D, std::size_t S, std::size_t L>
-inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags,
+// Mode: kLean (v1 features, a bank with one model per slot and no
+// suppression: neither feature rows nor the undecided mask are needed), kV1,
+// kV2.
+constexpr int kLean = 0, kV1 = 1, kV2 = 2;
+
+template <class Sx, int Mode, std::size_t D, std::size_t S, std::size_t L>
+inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t* count, std::uint8_t* flags,
                                                        const double* values, const std::size_t* ring_rows,
                                                        std::size_t prev_row, double threshold100, BlockOut& out) {
     using vdouble = typename Sx::vdouble;
@@ -153,6 +171,13 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
     constexpr std::size_t N = D + S + L;
     constexpr std::size_t F = L + 1;
     constexpr std::size_t G = W / V;
+    constexpr bool V2 = Mode == kV2, Lean = Mode == kLean;
+    // The outputs in locals: byte stores (count, bits) may alias anything in
+    // memory, `out` included, but not these.
+    double* const scores_out = out.scores;
+    std::uint8_t* const bits_out = out.bits;
+    double* const to_pack = out.to_pack;
+    double* const feat_out = out.features;
     // v1 predicts on the N-th consecutive value, v2 on the (N+1)-th.
     constexpr unsigned Warm = V2 ? N + 1 : N;
     const double* c0 = blk + N * W;
@@ -173,7 +198,7 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
         if constexpr (kNeedHad) had |= static_cast<unsigned>(c != 0) << l;
     }
     // Flag bits of the eight lanes as masks: bit b of every byte, gathered.
-    static_assert(W == 8 && kSilenced == 1u << 2 && kHasModel == 1u << 4, "flag layout");
+    static_assert(W == 8 && kSilenced == 1u << 2 && kVariable == 1u << 3 && kHasModel == 1u << 4, "flag layout");
     std::uint64_t f8;
     std::memcpy(&f8, flags, sizeof f8);
     constexpr std::uint64_t kLow = 0x0101010101010101ull, kGather = 0x0102040810204080ull;
@@ -203,7 +228,7 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
         pushed[g] = Ops::select(active & (Ops::vabs(x) <= kMaxStorableMagnitude), x, zero);
         same |= Ops::bits(pushed[g] == before) << q;
         Ops::store(newest + q, pushed[g]);
-        Ops::store(out.to_pack + q, Ops::select(active, x, nan));
+        Ops::store(to_pack + q, Ops::select(active, x, nan));
     }
 
     const double* row[N];
@@ -213,7 +238,6 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
         sq0[g] = zero;
         sq1[g] = zero;
     }
-    double* feat_out = out.features;
     if constexpr (!V2) {
         // Difference (x[i] - x[i - D]), oldest first; none when D == 0.
         const double f = 1.0 / static_cast<double>(S);
@@ -235,7 +259,7 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
             for (std::size_t g = 0; g < G; ++g) {
                 if (i > 0) total[g] = (total[g] - d[N - i][g]) + d[N - i - S][g];
                 const vdouble feat = Ops::vabs(total[g] * f);
-                Ops::store(feat_out + i * W + g * V, feat);
+                if constexpr (!Lean) Ops::store(feat_out + i * W + g * V, feat);
                 const vdouble t0 = Ops::load(c0 + i * W + g * V) - feat;
                 const vdouble t1 = Ops::load(c1 + i * W + g * V) - feat;
                 sq0[g] += t0 * t0;
@@ -288,15 +312,19 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
         for (std::size_t l = 0; l < V; ++l) has_score[l] = (scored >> (q + l)) & 1u ? -1 : 0;
         vdouble score = score_of<Sx>(sq0[g], sq1[g], Ops::load(mn + q), Ops::load(mx + q));
         score = Ops::select(has_score, score, zero);
-        Ops::store(out.scores + q, score);
+        Ops::store(scores_out + q, score);
         const vmask bit = (score >= threshold100) & has_score;  // no score: normal, whatever the threshold
-        for (std::size_t l = 0; l < V; ++l) out.bits[q + l] = bit[l] != 0;
-        undecided |= Ops::bits(~(score < threshold100) & has_score) << q;
+        for (std::size_t l = 0; l < V; ++l) bits_out[q + l] = bit[l] != 0;
+        if constexpr (!Lean) undecided |= Ops::bits(~(score < threshold100) & has_score) << q;
     }
     out.predicted = predicted;
     out.scored = scored;
     out.undecided = undecided;
     out.changed = full & had & ~same;
+    if (out.changed != 0) {  // VARIABLE: the value changed at a prediction (silenced or not)
+        f8 |= kSpreadVariable.v[out.changed];
+        std::memcpy(flags, &f8, sizeof f8);
+    }
 }
 
 
@@ -376,10 +404,10 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
                    static_cast<std::uint32_t>(held)};
 }
 
-template <bool V2, std::size_t D, std::size_t S, std::size_t L>
-void block_baseline(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
+template <int Mode, std::size_t D, std::size_t S, std::size_t L>
+void block_baseline(double* blk, std::uint8_t* count, std::uint8_t* flags, const double* values,
                     const std::size_t* rows, std::size_t prev_row, double threshold100, BlockOut& out) {
-    score_block<Simd<2>, V2, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
+    score_block<Simd<2>, Mode, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
 }
 
 template <std::size_t F>
@@ -389,11 +417,11 @@ VoteOut vote_baseline(const unsigned char* record, std::size_t held, const doubl
 }
 
 #if defined(PYML_BANK_AVX2)
-template <bool V2, std::size_t D, std::size_t S, std::size_t L>
-__attribute__((target("avx2"), flatten)) void block_avx2(double* blk, std::uint8_t* count, const std::uint8_t* flags,
+template <int Mode, std::size_t D, std::size_t S, std::size_t L>
+__attribute__((target("avx2"), flatten)) void block_avx2(double* blk, std::uint8_t* count, std::uint8_t* flags,
                                                          const double* values, const std::size_t* rows,
                                                          std::size_t prev_row, double threshold100, BlockOut& out) {
-    score_block<Simd<4>, V2, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
+    score_block<Simd<4>, Mode, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
 }
 
 template <std::size_t F>
@@ -403,7 +431,7 @@ __attribute__((target("avx2"), flatten)) VoteOut vote_avx2(const unsigned char* 
 }
 #endif
 
-// One block kernel per (variant, D, S, L): D in 0..1, S in 1..5 (0 behaves as
+// One block kernel per (mode, D, S, L): D in 0..1, S in 1..5 (0 behaves as
 // 1), L in 0..5.
 constexpr std::size_t kSmoothChoices = kMaxSmoothN;
 constexpr std::size_t kLagChoices = kMaxLagN + 1;
@@ -411,7 +439,7 @@ constexpr std::size_t kPerVariant = (kMaxDiffN + 1) * kSmoothChoices * kLagChoic
 
 template <std::size_t I>
 struct KernelOf {
-    static constexpr bool V2 = I >= kPerVariant;
+    static constexpr int Mode = static_cast<int>(I / kPerVariant);
     static constexpr std::size_t J = I % kPerVariant;
     static constexpr std::size_t D = J / (kSmoothChoices * kLagChoices);
     static constexpr std::size_t S = (J / kLagChoices) % kSmoothChoices + 1;
@@ -420,13 +448,13 @@ struct KernelOf {
 
 template <std::size_t... I>
 constexpr std::array<BlockKernel, sizeof...(I)> make_baseline_kernels(std::index_sequence<I...>) {
-    return {{&block_baseline<KernelOf<I>::V2, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
+    return {{&block_baseline<KernelOf<I>::Mode, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
 }
 
 #if defined(PYML_BANK_AVX2)
 template <std::size_t... I>
 constexpr std::array<BlockKernel, sizeof...(I)> make_avx2_kernels(std::index_sequence<I...>) {
-    return {{&block_avx2<KernelOf<I>::V2, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
+    return {{&block_avx2<KernelOf<I>::Mode, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
 }
 #endif
 
@@ -440,13 +468,14 @@ constexpr VoteKernel kVoteAvx2[kMaxFeatureDims + 1] = {nullptr,      &vote_avx2<
 
 }  // namespace
 
-BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind) {
-    static constexpr auto kBaseline = make_baseline_kernels(std::make_index_sequence<2 * kPerVariant>{});
+BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind, bool lean) {
+    static constexpr auto kBaseline = make_baseline_kernels(std::make_index_sequence<3 * kPerVariant>{});
     const std::size_t s = effective_smooth_n(p);
-    const std::size_t index = (variant == FeatureVariant::v2 ? kPerVariant : 0) +
+    const int mode = variant == FeatureVariant::v2 ? kV2 : (lean ? kLean : kV1);
+    const std::size_t index = static_cast<std::size_t>(mode) * kPerVariant +
                               p.diff_n * kSmoothChoices * kLagChoices + (s - 1) * kLagChoices + p.lag_n;
 #if defined(PYML_BANK_AVX2)
-    static constexpr auto kAvx2 = make_avx2_kernels(std::make_index_sequence<2 * kPerVariant>{});
+    static constexpr auto kAvx2 = make_avx2_kernels(std::make_index_sequence<3 * kPerVariant>{});
     if (kind == BankKernel::avx2) return kAvx2[index];
 #endif
     (void)kind;

@@ -8,7 +8,9 @@
 //    slots made a prediction, which were scored, which the first model did
 //    not call normal (so the vote must go on), and whose value changed since
 //    the previous one; and the feature vectors (lane-minor).
-//    One instantiation per (variant, D, S, L); each is built for the x86-64
+//    One instantiation per (variant, D, S, L), and a lean one per (D, S, L)
+//    for v1 banks with one model and no suppression (no feature rows, no
+//    undecided mask: v1.33's tick as it was); each is built for the x86-64
 //    baseline (SSE2, two lanes per instruction) and, with GCC or Clang on
 //    x86-64, for AVX2 (four). Both perform the same IEEE operations in the
 //    same order, without contraction, so their results are identical.
@@ -70,8 +72,10 @@ struct BlockOut {
 // tick wrote.
 
 // The block kernel for these features (p validated) and kernel build
-// (baseline or avx2).
-BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind);
+// (baseline or avx2). lean (v1 features only): a bank with one model per
+// slot and no suppression, whose tick needs neither the feature rows nor the
+// undecided mask (left 0).
+BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind, bool lean);
 
 // Cold record geometry for f coordinates and n models.
 constexpr std::size_t kTileModels = 4;
