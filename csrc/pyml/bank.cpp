@@ -620,9 +620,9 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
     for (std::size_t i = 0; i < undecided; ++i) {
         if (i + kAhead < undecided) request(rest[i + kAhead]);
         const std::size_t k = rest[i], slot = first_block * W + k;
-        double feature[kMaxFeatureDims];
-        for (std::size_t e = 0; e < dims_; ++e) feature[e] = group.features[k / W][e * W + k % W];
-        const VoteOut v = vote_(cold(slot), held_[slot], feature, group.scores[k], threshold100_);
+        // The feature vector in place: coordinate e of lane l at e * W + l.
+        const double* feature = &group.features[k / W][k % W];
+        const VoteOut v = vote_(cold(slot), held_[slot], feature, W, group.scores[k], threshold100_);
         consulted += v.visited - 1;
         group.scores[k] = v.score;
         group.bits[k] = v.anomalous ? 1 : 0;

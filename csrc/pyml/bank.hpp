@@ -136,8 +136,8 @@ struct BlockOut;
 struct VoteOut;
 using BlockKernel = void (*)(double* blk, std::uint8_t* count, std::uint8_t* flags, const double* values,
                              const std::size_t* rows, std::size_t prev_row, double threshold100, BlockOut& out);
-using VoteKernel = VoteOut (*)(const unsigned char* record, std::size_t held, const double* feature, double first,
-                               double threshold100);
+using VoteKernel = VoteOut (*)(const unsigned char* record, std::size_t held, const double* feature,
+                               std::size_t stride, double first, double threshold100);
 }  // namespace bank_detail
 
 // Netdata's rule for a new model joining a slot's models (SPEC-NETDATA-2

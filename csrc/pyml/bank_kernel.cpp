@@ -337,7 +337,8 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
 // is kept (min is exact and scores are never -0, so the order is irrelevant).
 template <class Sx, std::size_t F>
 inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* record, std::size_t held,
-                                                        const double* feature, double first, double threshold100) {
+                                                        const double* feature, std::size_t stride, double first,
+                                                        double threshold100) {
     using vdouble = typename Sx::vdouble;
     using Ops = VecOps<Sx>;
     constexpr std::size_t V = Sx::V;
@@ -345,7 +346,7 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
     constexpr std::size_t kCentres = 2 * F * kTileModels * sizeof(float);
     constexpr unsigned kAll = (1u << V) - 1;
     vdouble x[F];
-    for (std::size_t e = 0; e < F; ++e) x[e] = Ops::splat(feature[e]);
+    for (std::size_t e = 0; e < F; ++e) x[e] = Ops::splat(feature[e * stride]);
     const vdouble zero = {};
     const vdouble inf = zero + std::numeric_limits<double>::infinity();
     typename Sx::vmask lane;  // 0, 1, ..., V - 1
@@ -366,6 +367,16 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
         }
         const vdouble lo = Ops::load_bytes(tile + kCentres + m0 * sizeof(double));
         const vdouble hi = Ops::load_bytes(tile + kCentres + kTileModels * sizeof(double) + m0 * sizeof(double));
+        // A score that is certainly capped at 100 needs no square root: with
+        // 0 <= lo < hi < inf, max(s0, s1) > (2 hi (1 + 2e-6))^2 gives, through
+        // every rounding of the exact path, dist > hi (1 + 1e-6), so
+        // (dist - lo) / (hi - lo) > 1 + 9e-7 and 100 times it exceeds 100.
+        // (NaN and overflow fail the test and take the exact path.)
+        const vdouble reach = (hi + hi) * (1.0 + 2e-6);
+        const typename Sx::vmask capped = (lo >= 0.0) & (hi > lo) & (hi < inf) & (sq0 == sq0) & (sq1 == sq1) &
+                                          (Ops::select(sq0 > sq1, sq0, sq1) > reach * reach);
+        const unsigned stored = held - base >= V ? kAll : (1u << (held - base)) - 1;  // lanes beyond: ignored
+        if (((Ops::bits(capped) | ~stored) & kAll) == kAll) return zero + 100.0;
         return score_of<Sx>(sq0, sq1, lo, hi);
     };
     // The decisions on the chunk from model `base`; the model that ends the
@@ -411,9 +422,9 @@ void block_baseline(double* blk, std::uint8_t* count, std::uint8_t* flags, const
 }
 
 template <std::size_t F>
-VoteOut vote_baseline(const unsigned char* record, std::size_t held, const double* feature, double first,
-                      double threshold100) {
-    return vote_rest<Simd<2>, F>(record, held, feature, first, threshold100);
+VoteOut vote_baseline(const unsigned char* record, std::size_t held, const double* feature, std::size_t stride,
+                      double first, double threshold100) {
+    return vote_rest<Simd<2>, F>(record, held, feature, stride, first, threshold100);
 }
 
 #if defined(PYML_BANK_AVX2)
@@ -426,8 +437,9 @@ __attribute__((target("avx2"), flatten)) void block_avx2(double* blk, std::uint8
 
 template <std::size_t F>
 __attribute__((target("avx2"), flatten)) VoteOut vote_avx2(const unsigned char* record, std::size_t held,
-                                                           const double* feature, double first, double threshold100) {
-    return vote_rest<Simd<4>, F>(record, held, feature, first, threshold100);
+                                                           const double* feature, std::size_t stride, double first,
+                                                           double threshold100) {
+    return vote_rest<Simd<4>, F>(record, held, feature, stride, first, threshold100);
 }
 #endif
 

@@ -86,7 +86,8 @@ constexpr std::size_t cold_record_bytes(std::size_t f, std::size_t n) {
 }
 
 // The rest of one slot's vote, after its model 0 scored `first` (NaN or not
-// below the threshold): models 1 .. held-1 of the record, oldest first; a NaN
+// below the threshold), on the feature vector (coordinate e at feature[e *
+// stride]): models 1 .. held-1 of the record, oldest first; a NaN
 // score is skipped; the first score below the threshold ends the vote as
 // normal. anomalous iff no model ended it and at least one score was not NaN.
 // score: the one that ended the vote, else the smallest non-NaN score of the
