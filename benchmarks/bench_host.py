@@ -43,7 +43,6 @@ def _host_with_models(n_dims: int, model: "core.Model") -> pyml.Host:
         host.add_chart(f"system.c{c}", [f"d{i}" for i in range(per_chart)])
     for dim_id in host.dimension_ids():
         host._bank.set_model(host._slot_of[dim_id], model)
-    host._store._rings[:] = 0  # fault the history pages in now, as a host that ran a while has them
     return host
 
 

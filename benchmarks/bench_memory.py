@@ -1,8 +1,10 @@
-"""Memory per dimension of the dimension bank: one model per slot (v1.33) and
-18 models per slot with v2 features and suppression (Netdata 2.x).
+"""Memory per dimension of the dimension bank: one model per slot (v1.33), the
+pyml profile's bank (one model, level features, the surprise calibration), the
+v1.33 bank with that calibration, and 18 models per slot with v2 features and
+suppression (Netdata 2.x).
 
 Budgets (DESIGN §6), C++ state and per-dimension arrays (not samples, not
-names): <= 256 bytes per dimension with one model, <= 2 KiB with 18 models
+names): <= 256 bytes per dimension with one model (calibrated or not), <= 2 KiB with 18 models
 (every slot holding all 18), measured two ways: the bank's own account
 (``memory_bytes() / size``) and the growth of the process's resident set
 (``/proc/self/statm``) while 100,000 trained slots are added.
@@ -29,6 +31,9 @@ BUDGET = 256
 # name: (Bank keyword arguments, models per slot, budget in bytes per dimension)
 CONFIGS = {
     "one-model": ({}, 1, BUDGET),
+    # the pyml profile's bank: level features, the surprise calibration (48 bytes per slot more)
+    "pyml": ({"diff_n": 0, "smooth_n": 1, "lag_n": 0, "calibration": "surprise"}, 1, BUDGET),
+    "one-model-calibrated": ({"calibration": "surprise"}, 1, BUDGET),
     "18-models": ({"models": 18, "features": "v2", "suppression_window": 900, "suppression_threshold": 450}, 18, 2048),
 }
 

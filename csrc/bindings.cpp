@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <sstream>
 #include <vector>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "pyml/bank.hpp"
+#include "pyml/calibration.hpp"
 #include "pyml/features.hpp"
 #include "pyml/kmeans.hpp"
 #include "pyml/model.hpp"
@@ -449,13 +451,86 @@ const double* float64_vector(const py::array& a, const std::string& name, std::s
     return static_cast<const double*>(a.data());
 }
 
+// The calibration keywords of Bank and calibrate.
+pyml::CalibrationParams calibration_params(const std::string& kind, double peak_window, double memory, double decades,
+                                           double bit_level, double saturation, double prior_rate) {
+    pyml::CalibrationParams p;
+    if (kind == "none") {
+        p.kind = pyml::CalibrationKind::none;
+    } else if (kind == "surprise") {
+        p.kind = pyml::CalibrationKind::surprise;
+    } else {
+        throw std::invalid_argument("calibration = '" + kind + "' must be 'none' or 'surprise'");
+    }
+    p.peak_window = peak_window;
+    p.memory = memory;
+    p.decades = decades;
+    p.bit_level = bit_level;
+    p.saturation = saturation;
+    p.prior_rate = prior_rate;
+    pyml::validate_calibration_params(p);
+    return p;
+}
+
+// A (ticks, slots) C-contiguous array of the given dtype, refused by name otherwise.
+template <class T>
+const T* matrix_of(const py::array& a, const char* name, const char* dtype, std::size_t& rows, std::size_t& cols) {
+    if (!a.dtype().is(py::dtype::of<T>())) {
+        throw py::type_error(std::string(name) + " must be a " + dtype + " array, got dtype " +
+                             std::string(py::str(a.dtype())));
+    }
+    if (a.ndim() != 2) {
+        throw std::invalid_argument(std::string(name) + " must be 2-dimensional (ticks, slots), got " +
+                                    std::to_string(a.ndim()) + " dimensions");
+    }
+    if (!(a.flags() & py::array::c_style)) throw py::type_error(std::string(name) + " must be C-contiguous");
+    rows = static_cast<std::size_t>(a.shape(0));
+    cols = static_cast<std::size_t>(a.shape(1));
+    return static_cast<const T*>(a.data());
+}
+
+py::tuple calibrate(const py::array& values, const py::array& scores, const py::array& trained,
+                    const std::string& kind, double peak_window, double memory, double decades, double bit_level,
+                    double saturation, double prior_rate) {
+    const pyml::CalibrationParams p =
+        calibration_params(kind, peak_window, memory, decades, bit_level, saturation, prior_rate);
+    if (p.kind == pyml::CalibrationKind::none) {
+        throw std::invalid_argument("calibration = 'none' has no rule to apply; use 'surprise'");
+    }
+    std::size_t ticks = 0, slots = 0, r = 0, c = 0;
+    const double* v = matrix_of<double>(values, "values", "float64", ticks, slots);
+    const double* s = matrix_of<double>(scores, "scores", "float64", r, c);
+    if (r != ticks || c != slots) {
+        throw std::invalid_argument("scores has shape (" + std::to_string(r) + ", " + std::to_string(c) +
+                                    "); expected (" + std::to_string(ticks) + ", " + std::to_string(slots) +
+                                    ") like values");
+    }
+    const auto* t = reinterpret_cast<const std::uint8_t*>(matrix_of<bool>(trained, "trained", "bool", r, c));
+    if (r != ticks || c != slots) {
+        throw std::invalid_argument("trained has shape (" + std::to_string(r) + ", " + std::to_string(c) +
+                                    "); expected (" + std::to_string(ticks) + ", " + std::to_string(slots) +
+                                    ") like values");
+    }
+    const std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(ticks), static_cast<py::ssize_t>(slots)};
+    carray<double> out_scores(shape), out_levels(shape);
+    carray<bool> out_bits(shape);
+    double* os = out_scores.mutable_data();
+    double* ol = out_levels.mutable_data();
+    auto* ob = reinterpret_cast<std::uint8_t*>(out_bits.mutable_data());
+    {
+        py::gil_scoped_release release;
+        pyml::calibrate_series(p, ticks, slots, v, s, t, os, ob, ol, pyml::kMaxStorableMagnitude);
+    }
+    return py::make_tuple(out_scores, out_bits, out_levels);
+}
+
 // What one train call did, slot by slot (arrays in request order).
 struct TrainReport {
     std::vector<pyml::TrainOutcome> outcomes;
 };
 
 py::object bank_tick(pyml::Bank& bank, const py::array& values, const py::object& reset, bool want_bits,
-                     bool want_scores) {
+                     bool want_scores, bool want_levels) {
     std::size_t n = 0;
     const double* v = float64_vector(values, "values", n);
     const std::size_t size = bank.size();
@@ -491,22 +566,28 @@ py::object bank_tick(pyml::Bank& bank, const py::array& values, const py::object
         throw py::type_error("reset must be None, a bool or a bool array, got " +
                              std::string(py::str(py::type::of(reset).attr("__name__"))));
     }
+    if (want_levels && bank.params().calibration.kind == pyml::CalibrationKind::none) {
+        throw std::invalid_argument("want_levels: levels are the calibrated scores; this bank has calibration 'none'");
+    }
     const auto count = static_cast<py::ssize_t>(n);
     carray<std::uint32_t> words(count);
     carray<bool> bits(want_bits ? count : 0);
     carray<double> scores(want_scores ? count : 0);
+    carray<double> levels(want_levels ? count : 0);
     std::uint32_t* w = words.mutable_data();
     auto* b = want_bits ? reinterpret_cast<std::uint8_t*>(bits.mutable_data()) : nullptr;
     double* s = want_scores ? scores.mutable_data() : nullptr;
+    double* l = want_levels ? levels.mutable_data() : nullptr;
     {
         py::gil_scoped_release release;
-        bank.tick(v, n, r, reset_stride, w, b, s);
+        bank.tick(v, n, r, reset_stride, w, b, s, l);
     }
-    if (!want_bits && !want_scores) return std::move(words);
+    if (!want_bits && !want_scores && !want_levels) return std::move(words);
     py::list out;
     out.append(words);
     if (want_bits) out.append(bits);
     if (want_scores) out.append(scores);
+    if (want_levels) out.append(levels);
     return py::tuple(out);
 }
 
@@ -659,6 +740,12 @@ void bind_bank(py::module_& m) {
             return out + ")";
         });
 
+    m.def("calibrate", &calibrate, py::arg("values").noconvert(), py::arg("scores").noconvert(),
+          py::arg("trained").noconvert(), py::kw_only(), py::arg("calibration") = "surprise",
+          py::arg("peak_window") = 120.0, py::arg("memory") = 4000.0, py::arg("decades") = 4.0,
+          py::arg("bit_level") = 0.75, py::arg("saturation") = 100.0, py::arg("prior_rate") = 0.01,
+          "The bank's calibration rule over (ticks, slots) of values, scores (float64) and trained (bool), each "
+          "slot from the prior: (scores float64, bits bool, levels float64), each (ticks, slots).");
     using Bank = pyml::Bank;
     py::class_<Bank>(m, "Bank", R"doc(
 Many dimensions' prediction state, scored together once per tick.
@@ -692,7 +779,8 @@ Every method may be called from any thread; the tick never waits for training.
         .def(py::init([](std::int64_t diff_n, std::int64_t smooth_n, std::int64_t lag_n, double threshold,
                          std::int64_t capacity, std::int64_t models, const std::string& features,
                          std::int64_t suppression_window, std::int64_t suppression_threshold,
-                         const std::string& kernel) {
+                         const std::string& kernel, const std::string& calibration, double peak_window,
+                         double memory, double decades, double bit_level, double saturation, double prior_rate) {
                  pyml::BankParams p;
                  p.features.diff_n = to_count(diff_n, "diff_n");
                  p.features.smooth_n = to_count(smooth_n, "smooth_n");
@@ -715,15 +803,22 @@ Every method may be called from any thread; the tick never waits for training.
                  } else {
                      throw std::invalid_argument("kernel = '" + kernel + "' must be 'best', 'baseline' or 'avx2'");
                  }
+                 p.calibration = calibration_params(calibration, peak_window, memory, decades, bit_level, saturation,
+                                                    prior_rate);
                  return std::make_unique<Bank>(p, to_count(capacity, "capacity"));
              }),
              py::arg("diff_n") = 1, py::arg("smooth_n") = 3, py::arg("lag_n") = 5, py::arg("threshold") = 0.99,
              py::arg("capacity") = 0, py::kw_only(), py::arg("models") = 1, py::arg("features") = "v1",
              py::arg("suppression_window") = 0, py::arg("suppression_threshold") = 0, py::arg("kernel") = "best",
+             py::arg("calibration") = "none", py::arg("peak_window") = 120.0, py::arg("memory") = 4000.0,
+             py::arg("decades") = 4.0, py::arg("bit_level") = 0.75, py::arg("saturation") = 100.0,
+             py::arg("prior_rate") = 0.01,
              "diff_n in [0, 1], smooth_n in [0, 5] (0 behaves as 1), lag_n in [0, 5]; threshold = "
              "dimension_anomaly_score_threshold (finite, >= 0); capacity = slots to reserve room for; models per "
              "slot in [1, 168]; features 'v1' or 'v2'; suppression window and threshold both 0 (off) or both >= 1; "
-             "kernel 'best', 'baseline' or 'avx2'.")
+             "kernel 'best', 'baseline' or 'avx2'; calibration 'none' or 'surprise' with its parameters "
+             "peak_window in [0, 2**31] and memory in [1, 2**32] (ticks), decades > 0, bit_level in (0, 1], "
+             "saturation in (0, 100], prior_rate in [0, 1].")
         .def_property_readonly("size", &Bank::size, "Number of slots, free ones included: the length tick takes.")
         .def("__len__", &Bank::size)
         .def_property_readonly("active", &Bank::active, "Number of slots in use.")
@@ -740,6 +835,52 @@ Every method may be called from any thread; the tick never waits for training.
         .def_property_readonly("suppression_window", [](const Bank& b) { return b.params().suppression_window; })
         .def_property_readonly("suppression_threshold",
                                [](const Bank& b) { return b.params().suppression_threshold; })
+        .def_property_readonly("calibration",
+                               [](const Bank& b) { return pyml::calibration_name(b.params().calibration.kind); },
+                               "The per-slot rule after the vote: 'none' or 'surprise'.")
+        .def_property_readonly("peak_window", [](const Bank& b) { return b.params().calibration.peak_window; })
+        .def_property_readonly("memory", [](const Bank& b) { return b.params().calibration.memory; })
+        .def_property_readonly("decades", [](const Bank& b) { return b.params().calibration.decades; })
+        .def_property_readonly("bit_level", [](const Bank& b) { return b.params().calibration.bit_level; })
+        .def_property_readonly("saturation", [](const Bank& b) { return b.params().calibration.saturation; })
+        .def_property_readonly("prior_rate", [](const Bank& b) { return b.params().calibration.prior_rate; })
+        .def(
+            "calibration_state",
+            [](const Bank& b) {
+                const std::size_t n = b.size();
+                std::vector<pyml::CalibrationState> got(n);
+                {
+                    py::gil_scoped_release release;
+                    b.calibration_state(got.data(), n);
+                }
+                const auto count = static_cast<py::ssize_t>(n);
+                carray<double> rate(count), mean(count), var(count), seen(count), top(count), top_age(count),
+                    prev(count);
+                for (std::size_t s = 0; s < n; ++s) {
+                    const pyml::CalibrationState& c = got[s];
+                    rate.mutable_data()[s] = c.rate;
+                    mean.mutable_data()[s] = c.mean;
+                    var.mutable_data()[s] = c.var;
+                    seen.mutable_data()[s] = static_cast<double>(c.seen);
+                    top.mutable_data()[s] = c.top;
+                    top_age.mutable_data()[s] = c.top_age == pyml::kNeverReported
+                                                    ? std::numeric_limits<double>::infinity()
+                                                    : static_cast<double>(c.top_age);
+                    prev.mutable_data()[s] = c.prev;
+                }
+                py::dict out;
+                out["rate"] = rate;
+                out["mean"] = mean;
+                out["var"] = var;
+                out["seen"] = seen;
+                out["top"] = top;
+                out["top_age"] = top_age;
+                out["prev"] = prev;
+                return out;
+            },
+            "The calibration state of every slot as float64 arrays of size `size`, keyed as the rule names "
+            "them: rate, mean, var, seen, top, top_age (inf: nothing reported yet), prev. ValueError for a bank "
+            "with calibration 'none'.")
         .def_property_readonly("warmup", &Bank::warmup,
                                "Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2).")
         .def_property_readonly(
@@ -892,17 +1033,21 @@ Every method may be called from any thread; the tick never waits for training.
             "clear_model", [](Bank& b, std::int64_t slot) { b.clear_model(to_slot(slot)); }, py::arg("slot"),
             py::call_guard<py::gil_scoped_release>(), "Forget the slot's models (it scores 0 until the next one; TRAINED cleared).")
         .def("tick", &bank_tick, py::arg("values").noconvert(), py::kw_only(), py::arg("reset") = py::none(),
-             py::arg("want_bits") = false, py::arg("want_scores") = false,
+             py::arg("want_bits") = false, py::arg("want_scores") = false, py::arg("want_levels") = false,
              R"doc(One tick of every slot.
 
 values: float64[size], C-contiguous (NaN = no value; free slots ignored).
 reset: None, a bool, or bool[1] / bool[size]: the storage word's reset flag.
-Returns words uint32[size]; with want_bits and/or want_scores, a tuple
-(words, bits, scores) holding the requested ones in that order: bits bool[size]
-(True = anomalous), scores float64[size]: the score of the model that ended
-the vote as normal, else the lowest score of the models consulted (NaN if all
-were NaN); 0 when there is no prediction (window not full, gap, silenced, free
-slot) or no model. Results queued by training are applied first.
+Returns words uint32[size]; with want_bits, want_scores and/or want_levels, a
+tuple (words, bits, scores, levels) holding the requested ones in that order:
+bits bool[size] (True = anomalous: the stored bit), scores float64[size]:
+without calibration the score of the model that ended the vote as normal,
+else the lowest score of the models consulted (NaN if all were NaN), 0 when
+there is no prediction (window not full, gap, silenced, free slot) or no
+model; with calibration the rule's reported level (0 unless a new peak).
+levels float64[size] (calibration only, else ValueError): the calibrated
+level before the once-per-incident suppression (0 without a prediction).
+Results queued by training are applied first.
 The GIL is released while the core works; nothing is allocated per tick.)doc")
         .def("train", &bank_train, py::arg("slots"), py::arg("histories"), py::kw_only(), py::arg("min_samples"),
              py::arg("max_iterations") = 1000, py::arg("threads") = 2, py::arg("after") = std::vector<std::int64_t>(),
@@ -940,6 +1085,14 @@ changes nothing. Returns a TrainReport.)doc")
             if (p.suppression_window != 0) {
                 out << ", suppression_window=" << p.suppression_window
                     << ", suppression_threshold=" << p.suppression_threshold;
+            }
+            if (p.calibration.kind != pyml::CalibrationKind::none) {
+                const auto num = [](double x) { return std::string(py::repr(py::float_(x))); };
+                out << ", calibration='" << pyml::calibration_name(p.calibration.kind)
+                    << "', peak_window=" << num(p.calibration.peak_window) << ", memory=" << num(p.calibration.memory)
+                    << ", decades=" << num(p.calibration.decades) << ", bit_level=" << num(p.calibration.bit_level)
+                    << ", saturation=" << num(p.calibration.saturation)
+                    << ", prior_rate=" << num(p.calibration.prior_rate);
             }
             out << "; " << b.active() << " active of " << b.size() << " slots, " << b.trained_count() << " trained)";
             return out.str();

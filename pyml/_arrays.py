@@ -60,6 +60,21 @@ def _first_bad(name: str, arr: np.ndarray, bad: np.ndarray) -> str:
     return f"{where} = {value.item() if hasattr(value, 'item') else value!r}"
 
 
+def _overflow_message(name: str, arr: np.ndarray) -> str:
+    """Name the first element of an object array too large for float64."""
+    for index, value in enumerate(arr.reshape(-1).tolist()):
+        try:
+            float(value)
+        except OverflowError:
+            text = repr(value)
+            shown = text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} digits)"
+            where = f"{name}[{index}]" if arr.ndim else name
+            return f"{where} = {shown} is beyond the float64 range and cannot be stored"
+        except (TypeError, ValueError):
+            continue
+    return f"{name} holds a value beyond the float64 range"
+
+
 def as_float64(name: str, x: Any) -> np.ndarray:
     """Return ``x`` as a C-contiguous float64 array of the same shape.
 
@@ -73,6 +88,8 @@ def as_float64(name: str, x: Any) -> np.ndarray:
             converted = arr.astype(np.float64)
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be numeric, got objects such as {arr.flat[0]!r}") from None
+        except OverflowError:
+            raise ValueError(_overflow_message(name, arr)) from None
         return _contiguous(converted)
     if kind == "f":
         if arr.dtype.itemsize > 8:

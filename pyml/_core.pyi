@@ -1,13 +1,45 @@
-"""Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp)."""
+"""Type stubs of ``pyml._core``, the compiled extension (each section mirrors one part of csrc/bindings.cpp).
+
+Checked against the built extension by ``stubtest`` (ci/wheel_check.sh): a
+name the extension has and this file lacks fails the check. The functions
+take exact arrays (C-contiguous, the dtype named); ``pyml.core`` converts
+array-likes first.
+"""
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, SupportsFloat, SupportsIndex, SupportsInt, overload
 
 import numpy as np
 import numpy.typing as npt
 
-# Names whose section is not written yet are typed as Any.
-def __getattr__(name: str) -> Any: ...
+# ---------------------------------------------------------------- storage word
+
+EMPTY_SLOT: int
+ANOMALY_BIT: int
+RESET_FLAG: int
+ANOMALOUS_ZERO: int
+
+def pack(
+    values: npt.NDArray[np.float64], anomalous: npt.NDArray[np.bool_], reset: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.uint32]:
+    """Pack float64 values into storage words; NaN becomes the empty slot 0."""
+
+def pack_scalar(value: SupportsFloat | SupportsIndex, anomalous: bool, reset: bool) -> int:
+    """Pack one value (the scalar path of pack)."""
+
+def pack_reference(value: SupportsFloat | SupportsIndex, flags: SupportsInt | SupportsIndex) -> int:
+    """The reference pack in 80-bit arithmetic with raw flags (NaN packs like zero)."""
+
+def unpack(
+    words: npt.NDArray[np.uint32],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Unpack storage words (80-bit reference results) into (values, anomalous, exists)."""
+
+def unpack_double(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]:
+    """Unpack storage words with the double-precision path training uses; empty gives NaN."""
+
+def unpack_reference(word: SupportsInt | SupportsIndex) -> float:
+    """The reference unpack in 80-bit arithmetic (word 0 gives 0.0)."""
 
 # ---------------------------------------------------------------- ML core: features, k-means, model
 
@@ -78,6 +110,21 @@ STATUS_TRAINED: int
 STATUS_SILENCED: int
 STATUS_VARIABLE: int
 
+def calibrate(
+    values: npt.NDArray[np.float64],
+    scores: npt.NDArray[np.float64],
+    trained: npt.NDArray[np.bool_],
+    *,
+    calibration: str = "surprise",
+    peak_window: float = 120.0,
+    memory: float = 4000.0,
+    decades: float = 4.0,
+    bit_level: float = 0.75,
+    saturation: float = 100.0,
+    prior_rate: float = 0.01,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    """The bank's calibration rule over (ticks, slots) inputs: (scores, bits, levels)."""
+
 class TrainReport:
     """What one ``Bank.train`` call did, per requested slot (in request order)."""
 
@@ -121,6 +168,13 @@ class Bank:
         suppression_window: int = 0,
         suppression_threshold: int = 0,
         kernel: str = "best",
+        calibration: str = "none",
+        peak_window: float = 120.0,
+        memory: float = 4000.0,
+        decades: float = 4.0,
+        bit_level: float = 0.75,
+        saturation: float = 100.0,
+        prior_rate: float = 0.01,
     ) -> None: ...
     @property
     def size(self) -> int:
@@ -151,6 +205,23 @@ class Bank:
     def suppression_window(self) -> int: ...
     @property
     def suppression_threshold(self) -> int: ...
+    @property
+    def calibration(self) -> str:
+        """The per-slot rule after the vote: 'none' or 'surprise'."""
+    @property
+    def peak_window(self) -> float: ...
+    @property
+    def memory(self) -> float: ...
+    @property
+    def decades(self) -> float: ...
+    @property
+    def bit_level(self) -> float: ...
+    @property
+    def saturation(self) -> float: ...
+    @property
+    def prior_rate(self) -> float: ...
+    def calibration_state(self) -> dict[str, npt.NDArray[np.float64]]:
+        """Per-slot calibration state: rate, mean, var, seen, top, top_age (inf = never), prev."""
     @property
     def warmup(self) -> int:
         """Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2)."""
@@ -201,6 +272,7 @@ class Bank:
         reset: bool | npt.NDArray[np.bool_] | None = None,
         want_bits: Literal[False] = False,
         want_scores: Literal[False] = False,
+        want_levels: Literal[False] = False,
     ) -> npt.NDArray[np.uint32]: ...
     @overload
     def tick(
@@ -210,6 +282,7 @@ class Bank:
         reset: bool | npt.NDArray[np.bool_] | None = None,
         want_bits: Literal[True],
         want_scores: Literal[False] = False,
+        want_levels: Literal[False] = False,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_]]: ...
     @overload
     def tick(
@@ -219,6 +292,7 @@ class Bank:
         reset: bool | npt.NDArray[np.bool_] | None = None,
         want_bits: Literal[False] = False,
         want_scores: Literal[True],
+        want_levels: Literal[False] = False,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64]]: ...
     @overload
     def tick(
@@ -228,7 +302,18 @@ class Bank:
         reset: bool | npt.NDArray[np.bool_] | None = None,
         want_bits: Literal[True],
         want_scores: Literal[True],
+        want_levels: Literal[False] = False,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_], npt.NDArray[np.float64]]: ...
+    @overload
+    def tick(
+        self,
+        values: npt.NDArray[np.float64],
+        *,
+        reset: bool | npt.NDArray[np.bool_] | None = None,
+        want_bits: Literal[True],
+        want_scores: Literal[True],
+        want_levels: Literal[True],
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
     @overload
     def tick(
         self,
@@ -237,6 +322,7 @@ class Bank:
         reset: bool | npt.NDArray[np.bool_] | None = None,
         want_bits: bool = False,
         want_scores: bool = False,
+        want_levels: bool = False,
     ) -> Any: ...
     def train(
         self,

@@ -9,9 +9,16 @@ restarted agent resumes where the previous one stopped.
 
 Timestamps are whole seconds on the ``update_every`` grid. A collection whose
 second is not after the previous one (the wall clock went backwards, or two
-collections fell in the same second) is skipped and logged. SIGINT and SIGTERM
-stop the agent cleanly: the open tick is completed, everything is written
-out, and the process exits with status 0.
+collections fell in the same second) is skipped; a clock going backwards is
+logged once when it starts and once when collection resumes. SIGINT and
+SIGTERM stop the agent cleanly: the open tick is completed, everything is
+written out, and the process exits with status 0 (1 if something could not
+be written).
+
+The run loop never stops on a failing collection: a full disk or a failing
+database is lived with by the host (data kept in memory within bounds and
+written when possible); any other error of a collection is logged once when
+it starts (with its traceback) and once when collections succeed again.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from .sources import ChartSpec, Collection, ProcCollector
 from .config import MLConfig
 from .engine.db import DatabaseError
 from .engine.host import Host
+from .engine.storage import StoreError
 
 log = logging.getLogger("pyml.agent")
 
@@ -78,6 +86,9 @@ class Agent:
         Train on the host's worker thread (default).
     flush_every : int
         Seconds between writes of the sample store to disk (also written at exit).
+    allow_hosts : iterable of str
+        ``Host`` header names the API accepts besides the bind address's
+        (``"*"``: any); see :func:`pyml.api.middleware.allowed_hosts`.
 
     Use :meth:`run` (blocks until the stop event is set) or drive it with
     :meth:`collect_once`; :meth:`close` writes everything out.
@@ -95,6 +106,7 @@ class Agent:
         collector: ProcCollector | None = None,
         background: bool = True,
         flush_every: int = 60,
+        allow_hosts: Any = (),
     ) -> None:
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"update_every must be a positive integer of seconds, got {update_every!r}")
@@ -118,13 +130,17 @@ class Agent:
         self._last_flush = time.monotonic()
         self.ticks = 0
         self.skipped = 0
+        self.failed = 0                        # collections that raised
+        self.clean_close = True                # False when close() could not write everything
+        self._failing: str | None = None       # the error collections currently end with
+        self._behind_clock: int | None = None  # the newest tick while the clock is behind it
         try:
             for spec in self.collector.charts():
                 self._add_chart(spec)
             if port is not None:
                 from .api import ApiServer
 
-                self.server = ApiServer(self.host, bind=bind, port=port).start()
+                self.server = ApiServer(self.host, bind=bind, port=port, allow_hosts=allow_hosts).start()
         except BaseException:
             self.host.close()
             self._unlock_data_dir()
@@ -132,6 +148,11 @@ class Agent:
         if self._last_t is not None:
             log.info("resuming from %s: %d charts, newest tick at %d", self.data_dir, len(self.host.charts()),
                      self._last_t)
+            ahead = self._last_t - time.time()
+            if ahead > update_every:
+                log.warning("the newest stored tick (%d) is %.0f s ahead of this machine's clock: collections are "
+                            "skipped until the clock passes it (move %s away to start afresh)", self._last_t, ahead,
+                            self.data_dir)
 
     # ------------------------------------------------------------------ data directory lock
 
@@ -147,15 +168,22 @@ class Agent:
         except OSError:
             handle.close()
             raise DataDirLocked(f"data directory {self.data_dir} is in use by another pyml agent") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        try:  # the process id is for people; the lock is the flock, held even if this fails
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+        except OSError as exc:
+            log.warning("cannot write the process id into %s (%s); the directory is locked all the same", path,
+                        exc.strerror or exc)
         return handle
 
     def _unlock_data_dir(self) -> None:
         if self._lock_file is not None:
-            self._lock_file.close()  # closing releases the lock
+            try:
+                self._lock_file.close()  # closing releases the lock
+            except OSError:  # the process id could not be written (full disk); the descriptor is closed anyway
+                pass
             self._lock_file = None
 
     # ------------------------------------------------------------------ charts
@@ -212,10 +240,17 @@ class Agent:
         if self._last_t is not None and t <= self._last_t:
             self.skipped += 1
             if t < self._last_t:
-                log.warning("the clock went backwards (%d after %d): skipping this collection", t, self._last_t)
+                if self._behind_clock is None:
+                    self._behind_clock = self._last_t
+                    log.warning("the clock went backwards (%d after %d): skipping collections until it passes %d",
+                                t, self._last_t, self._last_t)
             else:
-                log.info("a second collection in the second %d: skipping it", t)
+                log.debug("a second collection in the second %d: skipping it", t)
             return False
+        if self._behind_clock is not None:
+            log.warning("the clock is past %d again: collecting (%d collections skipped meanwhile)",
+                        self._behind_clock, self.skipped)
+            self._behind_clock = None
         for chart_id, values in col.values.items():
             order = self._order.get(chart_id)
             if order is None:  # a chart reported without having been announced
@@ -245,14 +280,26 @@ class Agent:
             wait = (int(now) // ue + 1) * ue - now
             if stop.wait(min(max(wait, 0.0), ue)):
                 break
-            try:
-                self.collect_once()
-            except (ValueError, KeyError) as exc:
-                # A collection the host refuses is logged and skipped; the next one goes on.
-                self.skipped += 1
-                log.warning("collection skipped: %s", exc)
+            self._collect_guarded()
             if max_ticks is not None and self.ticks >= max_ticks:
                 break
+
+    def _collect_guarded(self) -> None:
+        """One collection; an error is logged when it first appears and when it is gone, never per tick."""
+        try:
+            self.collect_once()
+        except Exception as exc:  # the loop outlives any one collection
+            self.failed += 1
+            state = f"{type(exc).__name__}: {exc}"
+            if state != self._failing:
+                expected = isinstance(exc, (ValueError, KeyError, OSError, DatabaseError, StoreError))
+                log.error("collection failed (%s); the agent keeps collecting and logs again when this changes",
+                          state, exc_info=not expected)
+                self._failing = state
+            return
+        if self._failing is not None:
+            log.warning("collections succeed again after %d failed", self.failed)
+            self._failing = None
 
     def close(self) -> None:
         """Stop the HTTP server, complete the open tick, write everything out and release the data directory."""
@@ -262,8 +309,12 @@ class Agent:
         try:
             self.host.flush()
         finally:
-            self.host.close()
-            self._unlock_data_dir()
+            try:
+                self.host.close()
+            except StoreError:  # already logged by the host, with what was not written
+                self.clean_close = False
+            finally:
+                self._unlock_data_dir()
 
     def __enter__(self) -> "Agent":
         return self
@@ -281,6 +332,7 @@ def run_agent(
     port: int = 19998,
     hostname: str | None = None,
     max_ticks: int | None = None,
+    allow_hosts: Any = (),
 ) -> int:
     """Run the agent in the foreground until SIGINT or SIGTERM; returns the exit status.
 
@@ -307,11 +359,12 @@ def run_agent(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            agent = Agent(directory, config, update_every=update_every, hostname=hostname, bind=bind, port=port)
+            agent = Agent(directory, config, update_every=update_every, hostname=hostname, bind=bind, port=port,
+                          allow_hosts=allow_hosts)
         except ImportError as exc:
             print(f"pyml agent: {exc}", file=sys.stderr)
             return 2
-        except (OSError, RuntimeError, DatabaseError) as exc:  # port in use, data directory locked or corrupt
+        except (OSError, RuntimeError, ValueError, DatabaseError) as exc:  # port in use, data dir locked or corrupt
             print(f"pyml agent: {exc}", file=sys.stderr)
             return 1
         where = agent.server.url if agent.server is not None else "no HTTP"
@@ -321,8 +374,8 @@ def run_agent(
             agent.run(stop, max_ticks=max_ticks)
         finally:
             agent.close()
-        log.info("stopped after %d collections (%d skipped)", agent.ticks, agent.skipped)
-        return 0
+        log.info("stopped after %d collections (%d skipped, %d failed)", agent.ticks, agent.skipped, agent.failed)
+        return 0 if agent.clean_close else 1
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

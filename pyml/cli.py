@@ -10,6 +10,7 @@ import numpy as np
 
 from . import __version__, core
 from .lab.formulations import DEFAULT_FORMULATION, FORMULATIONS
+from .profiles import DEFAULT_PROFILE, PROFILES
 
 
 def _word_table(values: np.ndarray, words: np.ndarray) -> str:
@@ -53,7 +54,10 @@ def _cmd_config(args: argparse.Namespace) -> int:
     logger = logging.getLogger("pyml.config")
     logger.addHandler(handler)
     try:
-        cfg = MLConfig() if args.config is None else MLConfig.from_netdata_conf(Path(args.config))
+        if args.config is None:
+            cfg = MLConfig() if args.profile is None else MLConfig(profile=args.profile)
+        else:
+            cfg = MLConfig.from_netdata_conf(Path(args.config), profile=args.profile)
     except OSError as exc:
         print(f"pyml config: cannot read {args.config}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -75,7 +79,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s pyml agent: %(levelname)s: %(message)s")
     return run_agent(args.data_dir, args.config, update_every=args.update_every, bind=args.bind, port=args.port,
-                     hostname=args.hostname)
+                     hostname=args.hostname, allow_hosts=args.allow_host or ())
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -124,10 +128,50 @@ def _cmd_lab_sweep(args: argparse.Namespace) -> int:
     try:
         return run_command(args.files, labels=args.labels, grid_items=args.grid or (), grid_file=args.grid_file,
                            jobs=args.jobs, scheduler=args.scheduler, out_dir=args.out, plots=args.plots,
-                           progress=False if args.quiet else None, formulation=args.formulation)
+                           progress=False if args.quiet else None, formulation=args.formulation,
+                           half=args.half)
     except (OSError, ImportError, ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: a task failed
         print(f"pyml lab sweep: {exc}", file=sys.stderr)
         return 2
+
+
+def _cmd_lab_nab(args: argparse.Namespace) -> int:
+    from .lab.figures import run_command
+
+    try:
+        return run_command(args.nab_dir, profiles=_names(args.profiles), half=args.half,
+                           conventions=_names(args.convention), labels=args.labels, jobs=args.jobs,
+                           out_dir=args.out, progress=False if args.quiet else None)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: a replay failed
+        print(f"pyml lab nab: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_lab_hostcase(args: argparse.Namespace) -> int:
+    from .lab.hostcase.command import run_hostcase
+
+    try:
+        return run_hostcase(args.case_dir, profile=args.profile, config_path=args.config, out_dir=args.out,
+                            progress=False if args.quiet else None)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"pyml lab hostcase: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_lab_hostcase_import(args: argparse.Namespace) -> int:
+    from .lab.hostcase.command import run_import
+
+    try:
+        return run_import(args.record_dir, args.out_dir, name=args.name, schedule=args.schedule,
+                          quiet_seconds=args.quiet_seconds, notes=args.note or [])
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        print(f"pyml lab hostcase-import: {exc}", file=sys.stderr)
+        return 2
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names (empty items dropped)."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,9 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     unpack.set_defaults(func=_cmd_unpack)
 
     config = commands.add_parser(
-        "config", help="print the effective [ml] configuration (every key, as netdata.conf lines)"
+        "config", help="print the effective [ml] configuration (the profile and its every key, as netdata.conf lines)"
     )
     config.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf")
+    config.add_argument("--profile", choices=list(PROFILES),
+                        help="the profile (default: the file's 'profile' line, else %s); "
+                             "given, it wins over the file's" % DEFAULT_PROFILE)
     config.set_defaults(func=_cmd_config)
 
     replay = commands.add_parser(
@@ -184,13 +231,59 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on a Dask cluster (e.g. tcp://host:8786; needs the 'dask' extra)")
     sweep.add_argument("--out", metavar="DIR", default="pyml-sweep", help="output directory (default: %(default)s)")
-    sweep.add_argument("--plots", choices=["best", "all", "none"], default="best",
-                       help="PNG per file for the best configuration, every configuration, or none (default: best)")
+    sweep.add_argument("--plots", choices=["best", "all", "none"], default="none",
+                       help="PNG per file for the best configuration, every configuration, or none "
+                            "(default: none; drawn after the table, about 0.2 s a plot)")
     sweep.add_argument("--formulation", choices=sorted(FORMULATIONS), default=DEFAULT_FORMULATION,
                        help="the formulation every grid point starts from (default: %(default)s); "
                             "a grid may also vary it: --grid formulation=reference,peaks")
+    sweep.add_argument("--half", choices=["tuning", "all"], default="tuning",
+                       help="NAB series of the fixed split to sweep: tuning (default: the held-out half is left "
+                            "out, never tuned on) or all (to reproduce figures that predate the split)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_lab_sweep)
+
+    nab = lab_commands.add_parser(
+        "nab", help="the evaluation protocol's NAB figures: profiles side by side on a half of the fixed split, "
+                    "reported score and stored bit, NAB and strict sizing (see the README's evaluation protocol)")
+    nab.add_argument("nab_dir", metavar="NAB_DIR", help="NAB's directory (with data/ and labels/), or its data/")
+    nab.add_argument("--profiles", default="netdata-1.33",
+                     help="comma-separated profiles, shown side by side (default: %(default)s)")
+    nab.add_argument("--half", choices=["tuning", "heldout", "all"], default="tuning",
+                     help="files of the fixed split to replay and report (default: tuning; held-out figures "
+                          "only when asked for by name: heldout, or all)")
+    nab.add_argument("--convention", default="nab,strict",
+                     help="training sizing: nab (sized from each file's length), strict (fixed, streaming) "
+                          "or both (default: %(default)s)")
+    nab.add_argument("--labels", metavar="WINDOWS_JSON", help="default: NAB_DIR/labels/combined_windows.json")
+    nab.add_argument("--jobs", type=int, default=1, help="replay in this many processes (default: 1)")
+    nab.add_argument("--out", metavar="DIR", default="pyml-nab", help="output directory (default: %(default)s)")
+    nab.add_argument("--quiet", action="store_true", help="no progress bar")
+    nab.set_defaults(func=_cmd_lab_nab)
+
+    hostcase = lab_commands.add_parser(
+        "hostcase", help="replay a recorded host case through a synchronous host and report incidents caught, "
+                         "false events per hour, noisy dimensions and the scheduled job")
+    hostcase.add_argument("case_dir", metavar="CASE_DIR", help="a host case (values.csv.gz + case.json)")
+    hostcase.add_argument("--profile", default="netdata-1.33", help="profile to replay with (default: %(default)s)")
+    hostcase.add_argument("--config", metavar="NETDATA_CONF",
+                          help="use this netdata.conf's [ml] as given instead of the profile with the host-case "
+                               "training windows")
+    hostcase.add_argument("--out", metavar="DIR", default="pyml-hostcase",
+                          help="where the .txt and .json reports go (default: %(default)s)")
+    hostcase.add_argument("--quiet", action="store_true", help="no progress bar")
+    hostcase.set_defaults(func=_cmd_lab_hostcase)
+
+    hostcase_import = lab_commands.add_parser(
+        "hostcase-import", help="convert a recording made by hostcases/record_case.py into a host case")
+    hostcase_import.add_argument("record_dir", metavar="RECORD_DIR", help="the recorder's output directory")
+    hostcase_import.add_argument("out_dir", metavar="CASE_DIR", help="where to write the case")
+    hostcase_import.add_argument("--schedule", metavar="SCHEDULE_JSON", help="the recorder's schedule (kept in case.json)")
+    hostcase_import.add_argument("--name", help="the case's name (default: RECORD_DIR's name)")
+    hostcase_import.add_argument("--quiet-seconds", type=int, default=1200,
+                                 help="leading seconds with nothing induced (default: %(default)s)")
+    hostcase_import.add_argument("--note", action="append", help="a line for the case's notes (repeatable)")
+    hostcase_import.set_defaults(func=_cmd_lab_hostcase_import)
 
     demo = commands.add_parser(
         "demo", help="replay a generated host with injected incidents through the engine and report what it found"
@@ -209,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="samples, models and events (default: $XDG_STATE_HOME/pyml or ~/.local/state/pyml)")
     agent.add_argument("--port", type=int, default=19998, help="HTTP port (default 19998; 0 picks a free one)")
     agent.add_argument("--bind", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    agent.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="a Host header name the API answers to besides the bind address's (repeatable; "
+                            "'*' for any); requests naming another host get 403")
     agent.add_argument("--config", metavar="FILE", help="read the [ml] section of this netdata.conf "
                        "(default: ML on, Netdata's defaults)")
     agent.add_argument("--update-every", type=int, default=1, metavar="SECONDS", help="collection period (default 1)")

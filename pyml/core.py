@@ -17,7 +17,7 @@ __all__ = ["pack", "unpack", "unpack_double", "EMPTY_SLOT", "ANOMALY_BIT", "RESE
            "Bank", "TrainReport", "MAX_MODELS", "STATUS_ACTIVE", "STATUS_TRAINED", "STATUS_SILENCED",
            "STATUS_VARIABLE",
            "features", "kmeans", "train", "fill_gaps", "Model", "MAX_DIFF_N", "MAX_SMOOTH_N", "MAX_LAG_N",
-           "sampling_table", "sample_mask", "DEFAULT_SEED"]
+           "sampling_table", "sample_mask", "DEFAULT_SEED", "calibrate"]
 
 EMPTY_SLOT: int = _core.EMPTY_SLOT
 ANOMALY_BIT: int = _core.ANOMALY_BIT
@@ -271,7 +271,9 @@ class Bank(_core.Bank):
 
     ``Bank(diff_n=1, smooth_n=3, lag_n=5, threshold=0.99, capacity=0, *,
     models=1, features="v1", suppression_window=0, suppression_threshold=0,
-    kernel="best")``: the feature parameters and
+    kernel="best", calibration="none", peak_window=120, memory=4000,
+    decades=4.0, bit_level=0.75, saturation=100.0, prior_rate=0.01)``: the
+    feature parameters and
     ``dimension_anomaly_score_threshold`` of the configuration; ``capacity``
     reserves room for that many slots; the keywords choose the mechanisms
     (their defaults are Netdata v1.33's, bit-exact):
@@ -282,6 +284,12 @@ class Bank(_core.Bank):
     * ``suppression_window``, ``suppression_threshold``: both 0 (off) or
       both >= 1: noisy-dimension suppression (SPEC-NETDATA-2 §6).
     * ``kernel``: ``"best"``, ``"baseline"`` or ``"avx2"`` (identical results).
+    * ``calibration``: ``"none"`` (the vote's bit and score, as above) or
+      ``"surprise"`` (the ``pyml`` profile's per-slot rule, below), with its
+      parameters ``peak_window`` (ticks, in [0, 2**31]), ``memory`` (ticks,
+      in [1, 2**32]), ``decades`` (> 0), ``bit_level`` (in (0, 1]),
+      ``saturation`` (in (0, 100]) and ``prior_rate`` (in [0, 1]); the
+      defaults are the lab's (:func:`pyml.lab.detectors.surprise_detector`).
 
     A slot is one dimension: its prediction window (the last ``window`` =
     ``diff_n + smooth_n + lag_n`` raw values), its models (each with the time
@@ -323,6 +331,34 @@ class Bank(_core.Bank):
       :attr:`warmup`).
     * Free slots are ignored and yield the empty word.
 
+    Calibration ``"surprise"``: after the vote, per slot and tick, the rule of
+    :func:`pyml.lab.detectors.surprise_detector` (bit for bit its numba
+    ``_surprise_step``) runs on the slot's value, its vote score and whether
+    it made a prediction with a model this tick (``trained``: a model, a full
+    window, not silenced). It keeps seven numbers per slot (:meth:`calibration_state`:
+    the saturation rate, the mean and variance of the value's change, how many
+    ticks fed them, the highest level reported within ``peak_window`` ticks,
+    its age, the previous value) and gives
+
+    * a **level** (``tick(want_levels=True)``): 0 without a prediction or
+      after a gap (NaN, inf or beyond the storable range: the change is
+      undefined); ``score / 2`` while the capped score is below
+      ``saturation``; ``50 + 50 * g`` when it saturates, ``g`` in [0, 1] the
+      larger of how rarely this slot saturates (``-log10(rate) / decades``)
+      and how far in the tail of its usual changes this change lies;
+    * the **reported score** (``want_scores``): the level when it is above
+      every level reported in the last ``peak_window`` ticks, else 0 (one
+      report per incident, at its onset);
+    * the **bit** (``want_bits`` and the storage word's anomaly bit): reported
+      score ``>= 100 * bit_level``.
+
+    Suppression counts the vote's bits, before calibration. The state is reset
+    when a slot is added or removed; a model install (training, ``set_models``,
+    ``queue_model``) and :meth:`clear_model` keep it: the rule is calibrated on
+    the slot's score stream, not on one model. It is not persisted: a bank
+    made again (a restarted host) starts every slot from the prior
+    (``rate = prior_rate``, no change statistics), as a new dimension does.
+
     Slots are added and removed while running without disturbing the others; a
     removed slot is reused by a later :meth:`add_slot` with its generation
     incremented. :meth:`train` trains slots on worker threads with the GIL
@@ -344,7 +380,8 @@ class Bank(_core.Bank):
     ...                    max_vectors=1440, seed=seed, skip_constant=True)  # doctest: +SKIP
     """
 
-    def tick(self, values: Any, *, reset: Any = None, want_bits: bool = False, want_scores: bool = False) -> Any:
+    def tick(self, values: Any, *, reset: Any = None, want_bits: bool = False, want_scores: bool = False,
+             want_levels: bool = False) -> Any:
         """One tick of every slot.
 
         Parameters
@@ -354,16 +391,24 @@ class Bank(_core.Bank):
         reset : None, bool or array-like of bool (one, or one per slot)
             The storage words' reset flag.
         want_bits, want_scores : bool
-            Also return the anomaly bits (True = anomalous) and the scores:
-            the score of the model that ended the vote as normal, else the
-            lowest score of the models consulted (NaN if every one was NaN);
-            0 when there is no prediction (window not full, gap, silenced,
-            free slot) or no model.
+            Also return the anomaly bits (True = anomalous; the stored bit)
+            and the scores. Without calibration: the score of the model that
+            ended the vote as normal, else the lowest score of the models
+            consulted (NaN if every one was NaN); 0 when there is no
+            prediction (window not full, gap, silenced, free slot) or no
+            model. With ``calibration="surprise"``: the rule's bit and its
+            reported score (0-100; 0 unless the level is a new peak).
+        want_levels : bool
+            Also return the calibrated levels before the once-per-incident
+            suppression (0-100; 0 without a prediction), what a host-level
+            detector reads. Only with ``calibration="surprise"`` (else
+            ``ValueError``).
 
         Returns
         -------
         words : numpy.ndarray of uint32, shape (size,)
-            Alone, or ``(words, bits, scores)`` with only the requested ones.
+            Alone, or ``(words, bits, scores, levels)`` with only the
+            requested ones, in that order.
         """
         if type(values) is np.ndarray and values.dtype == np.float64 and values.flags.c_contiguous:
             arr = values
@@ -372,7 +417,8 @@ class Bank(_core.Bank):
         if arr.ndim != 1:
             raise ValueError(f"values must be 1-dimensional with {self.size} elements, got shape {arr.shape}")
         flags = None if reset is None else as_flags("reset", reset, arr.shape)
-        return super().tick(arr, reset=flags, want_bits=bool(want_bits), want_scores=bool(want_scores))
+        return super().tick(arr, reset=flags, want_bits=bool(want_bits), want_scores=bool(want_scores),
+                            want_levels=bool(want_levels))
 
     def train(
         self, slots: Any, histories: Any, *, min_samples: int, max_iterations: int = 1000, threads: int = 2,
@@ -514,5 +560,61 @@ class Bank(_core.Bank):
         super().set_model(as_int("slot", slot), model)
 
     def clear_model(self, slot: int) -> None:
-        """Forget the slot's models (it scores 0 until the next one; TRAINED cleared)."""
+        """Forget the slot's models (it scores 0 until the next one; TRAINED cleared; calibration state kept)."""
         super().clear_model(as_int("slot", slot))
+
+    def calibration_state(self) -> dict[str, Any]:
+        """Every slot's calibration state as float64 arrays of length :attr:`size`.
+
+        Keys as the rule names them: ``rate``, ``mean``, ``var``, ``seen``,
+        ``top``, ``top_age`` (inf: nothing reported yet), ``prev``. Free
+        slots show whatever state they will drop when reused. ``ValueError``
+        for a bank with ``calibration="none"``.
+        """
+        return super().calibration_state()
+
+
+def calibrate(values: Any, scores: Any, trained: Any, *, calibration: str = "surprise", peak_window: float = 120,
+              memory: float = 4000, decades: float = 4.0, bit_level: float = 0.75, saturation: float = 100.0,
+              prior_rate: float = 0.01) -> tuple[Any, Any, Any]:
+    """The bank's calibration rule over recorded ticks, without a bank.
+
+    Parameters
+    ----------
+    values, scores : array-like of float, shape (ticks, slots)
+        Per tick and slot the value (NaN, inf or beyond the storable range =
+        a gap) and the k-means (vote) score.
+    trained : array-like of bool, shape (ticks, slots)
+        Whether the slot made a prediction with a model at that tick.
+    calibration, peak_window, memory, decades, bit_level, saturation, prior_rate
+        As :class:`Bank`'s (``calibration`` must be ``"surprise"``).
+
+    Returns
+    -------
+    scores : numpy.ndarray of float64, shape (ticks, slots)
+        The reported scores (0 unless a new peak).
+    bits : numpy.ndarray of bool, shape (ticks, slots)
+    levels : numpy.ndarray of float64, shape (ticks, slots)
+        The levels before the once-per-incident suppression.
+
+    Every slot starts from the prior; the results are those a
+    ``Bank(calibration=...)`` gives for the same inputs, and equal
+    ``pyml.lab.custom.run_detector(surprise_detector(...), ...)`` bit for bit
+    on finite values.
+    """
+    v = as_float64("values", values)
+    if v.ndim != 2:
+        raise ValueError(f"values must be 2-dimensional (ticks, slots), got shape {v.shape}")
+    s = as_float64("scores", scores)
+    if s.shape != v.shape:
+        raise ValueError(f"scores has shape {s.shape}; expected {v.shape} like values")
+    t = as_flags("trained", trained, v.shape)
+    if t.size != v.size:
+        raise ValueError(f"trained must have the values' shape {v.shape}, got a single flag")
+    numbers = {}
+    for name, x in (("peak_window", peak_window), ("memory", memory), ("decades", decades),
+                    ("bit_level", bit_level), ("saturation", saturation), ("prior_rate", prior_rate)):
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a number, got {x!r}")
+        numbers[name] = float(x)
+    return _core.calibrate(v, s, t.reshape(v.shape), calibration=calibration, **numbers)

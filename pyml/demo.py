@@ -407,15 +407,25 @@ def _overlaps(event: DemoEvent, first: int, last: int) -> bool:
 
 
 def _group_of(chart: str) -> str:
-    if chart.startswith("cpu."):
+    """The heat strip's row of a chart: one per disk and per interface, so one device's trouble is not
+    averaged away over its siblings; all cores share a row (``system.cpu`` shows a few busy ones)."""
+    family, _, instance = chart.partition(".")
+    if family == "cpu":
         return "cpu cores"
-    if chart.startswith(("disk", "system.io")):
-        return "disks"
-    if chart.startswith(("net", "system.net", "ipv4.")):
-        return "network"
     if chart.startswith(("system.ram", "mem.")):
         return "memory"
+    if family.startswith("disk"):
+        return f"disk {instance}"
+    if family.startswith("net"):
+        return f"net {instance}"
     return "system"
+
+
+def _row_order(name: str) -> tuple[int, str]:
+    fixed = ("cpu cores", "system", "memory")
+    if name in fixed:
+        return fixed.index(name), ""
+    return (3 if name.startswith("disk ") else 4), name
 
 
 def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bool = False,
@@ -492,7 +502,10 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
 
 
 def _minute_rates(host: Host, gen: GeneratedHost, after: int, before: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-minute anomaly rate (%) of each chart group, from the host's ``anomaly-bit`` queries."""
+    """Per-minute anomaly rate (%) of each row of charts (:func:`_group_of`), from the host's ``anomaly-bit`` queries.
+
+    Rows come in the order cores, system, memory, then disks and interfaces by name.
+    """
     points = max(1, (before - after + 1) // 60)
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
@@ -510,8 +523,7 @@ def _minute_rates(host: Host, gen: GeneratedHost, after: int, before: int) -> di
         counts[group] = counts.get(group, 0) + len(chart_dims)
     if stamps is None:
         return {}
-    order = ("cpu cores", "system", "memory", "disks", "network")
-    return {g: (stamps, sums[g] / counts[g]) for g in order if g in sums}
+    return {g: (stamps, sums[g] / counts[g]) for g in sorted(sums, key=_row_order)}
 
 
 # ---------------------------------------------------------------------------- report

@@ -1,10 +1,19 @@
 """PNG report of a demo run (matplotlib, imported lazily, Agg backend).
 
-The top panel is the host anomaly rate per tick (the fraction of modelled
-dimensions whose anomaly bit is set) with the detector's anomaly events
-marked and the injected incidents shaded and labelled. The bottom panel
-shows, per minute, the anomaly rate of each group of charts, as the host's
-``anomaly-bit`` queries return it.
+Three rows share the time axis, with the injected incidents shaded across
+all of them:
+
+- the host anomaly rate per tick (the fraction of modelled dimensions whose
+  anomaly bit is set) and its 1-minute mean, with the detector's threshold;
+- the detector's anomaly events, in a lane of their own (they are intervals,
+  not values: drawn on the rate axis they would read as a rate);
+- a heat strip: per minute, the anomaly rate of each row of charts (the
+  cores, the system charts, memory, each disk, each interface), as the
+  host's ``anomaly-bit`` queries return it. Its colour scale is fixed, from 0
+  to :data:`HEAT_FULL_SCALE` percent and saturated above: a few-second burst
+  on one interface (a few percent of its minute) then stays visible beside a
+  noise burst across the whole host (tens of percent), instead of the largest
+  incident setting the scale for all.
 """
 
 from __future__ import annotations
@@ -18,7 +27,10 @@ import numpy as np
 if TYPE_CHECKING:
     from .demo import DemoResult
 
-__all__ = ["import_pyplot", "plot_demo"]
+__all__ = ["HEAT_FULL_SCALE", "import_pyplot", "plot_demo"]
+
+#: The heat strip's darkest colour: this anomaly rate (%) of a row's points in a minute, or more.
+HEAT_FULL_SCALE = 10.0
 
 _INCIDENT_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#937860", "#da8bc3", "#8c8c8c")
 
@@ -56,10 +68,11 @@ def plot_demo(result: "DemoResult", path: str | Path, dpi: int = 110) -> Path:
 
     gen = result.generated
     times = when(result.times)
-    heights = (3.2, 1.6) if result.group_rates else (3.2,)
+    rows = len(result.group_rates)
+    heights = (3.2, 0.3) + ((0.14 * rows + 0.2,) if rows else ())
     fig, axes = plt.subplots(len(heights), 1, figsize=(13, 1.5 * sum(heights) + 0.8), sharex=True,
                              layout="constrained", gridspec_kw={"height_ratios": heights}, squeeze=False)
-    ax = axes[0, 0]
+    ax, lane = axes[0, 0], axes[1, 0]
     rate = 100.0 * result.host_rate
     ax.plot(times, rate, color="#9a9a9a", linewidth=0.5, label="host anomaly rate (per tick)")
     window = min(60, max(1, rate.size))
@@ -87,9 +100,13 @@ def plot_demo(result: "DemoResult", path: str | Path, dpi: int = 110) -> Path:
         right = a > gen.t0 + 0.85 * gen.ticks
         ax.text(when(b if right else a), top * (0.97 - 0.08 * (j % 2)), f" {o.incident.kind} ({mark}) ",
                 fontsize=8, color=colour, va="top", ha="right" if right else "left", fontweight="bold")
-    for j, ev in enumerate(result.events):
-        ax.plot([when(ev.after), when(ev.before)], [top * 0.78] * 2, color="#c0392b", linewidth=5,
-                solid_capstyle="butt", label="anomaly event" if j == 0 else None)
+    for ev in result.events:
+        # At least a pixel or two wide: a 30-second event is 1/720 of a 6-hour axis.
+        lane.axvspan(when(ev.after), when(max(ev.before, ev.after + gen.ticks // 400)), ymin=0.15, ymax=0.85,
+                     color="#c0392b", linewidth=0)
+    lane.set_yticks([])
+    lane.set_ylim(0, 1)
+    lane.set_ylabel(f"{len(result.events)} events", rotation=0, ha="right", va="center", fontsize=8)
     ax.set_ylabel("anomalous dimensions (%)")
     ax.set_title(f"pyml demo: {len(gen.dimension_ids)} dimensions over {gen.ticks / 3600:g} h; "
                  f"{len(result.events)} anomaly events, {result.caught} of {len(result.outcomes)} injected "
@@ -98,17 +115,17 @@ def plot_demo(result: "DemoResult", path: str | Path, dpi: int = 110) -> Path:
     ax.grid(axis="y", alpha=0.3)
 
     if result.group_rates:
-        hx = axes[1, 0]
+        hx = axes[2, 0]
         names = list(result.group_rates)
         stamps = next(iter(result.group_rates.values()))[0]
         grid = np.vstack([result.group_rates[g][1] for g in names])
         edges = np.concatenate([stamps - 60, stamps[-1:]]).astype(np.int64)
-        image = hx.pcolormesh(when(edges), np.arange(len(names) + 1), grid, cmap="Reds",
-                              vmin=0, vmax=max(2.0, float(np.percentile(grid, 99.5))), shading="flat")
+        image = hx.pcolormesh(when(edges), np.arange(len(names) + 1), grid, cmap="Reds", vmin=0,
+                              vmax=HEAT_FULL_SCALE, shading="flat")
         hx.set_yticks(np.arange(len(names)) + 0.5)
         hx.set_yticklabels(names, fontsize=8)
         hx.invert_yaxis()
-        hx.set_ylabel("per minute")
+        hx.set_ylabel("per minute", fontsize=8)
         bar = fig.colorbar(image, ax=hx, pad=0.01, fraction=0.03, extend="max")
         bar.set_label("anomalous points (%)", fontsize=8)
     last = axes[-1, 0]

@@ -49,8 +49,9 @@ def test_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     out, err = capsys.readouterr()
     assert err == ""
     pairs = parse_output(out)
-    assert [k for k, _ in pairs] == SPEC_KEYS
+    assert [k for k, _ in pairs] == ["profile"] + SPEC_KEYS
     values = dict(pairs)
+    assert values["profile"] == "netdata-1.33"
     assert values["enabled"] == "yes"
     assert values["train every"] == "3600"
     assert values["dimension anomaly score threshold"] == "0.99"
@@ -123,3 +124,66 @@ def test_command_line_process(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert dict(parse_output(result.stdout))["num samples to smooth"] == "2"
     assert "unknown [ml] key 'smooth'" in result.stderr
+
+
+NETDATA_2_KEYS = [
+    "profile", "enabled", "training window", "min training window", "max training vectors",
+    "max samples to smooth", "train every", "number of models per dimension", "delete models older than",
+    "num samples to diff", "num samples to lag", "maximum number of k-means iterations",
+    "dimension anomaly score threshold", "host anomaly rate threshold", "anomaly detection grouping method",
+    "anomaly detection grouping duration", "num training threads", "flush models batch size",
+    "dimension anomaly rate suppression window", "dimension anomaly rate suppression threshold",
+    "enable statistics charts", "hosts to skip from training", "charts to skip from training",
+    "stream anomaly detection charts",
+]
+
+
+@pytest.mark.parametrize("profile", ["netdata-2"])
+def test_profile_defaults(capsys: pytest.CaptureFixture[str], profile: str) -> None:
+    assert main(["config", "--profile", profile]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    pairs = parse_output(out)
+    assert [k for k, _ in pairs] == NETDATA_2_KEYS
+    values = dict(pairs)
+    assert values["profile"] == profile
+    assert values["training window"] == "6h" and values["train every"] == "3h"
+    assert values["host anomaly rate threshold"] == "1.0"
+    assert MLConfig.from_netdata_conf(out) == MLConfig(profile=profile)
+
+
+def test_profile_of_the_file_and_of_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "netdata.conf"
+    conf.write_text("[ml]\n\tprofile = pyml\n\ttraining window = 12h\n", encoding="utf-8")
+    assert main(["config", "--config", str(conf)]) == 0
+    out, err = capsys.readouterr()
+    assert dict(parse_output(out))["profile"] == "pyml" and err == ""
+    assert dict(parse_output(out))["training window"] == "12h"
+    assert main(["config", "--config", str(conf), "--profile", "netdata-2"]) == 0
+    out, err = capsys.readouterr()
+    assert dict(parse_output(out))["profile"] == "netdata-2"
+    assert "'profile' = 'pyml' is overridden" in err
+
+
+def test_migration_warnings_go_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "netdata.conf"
+    conf.write_text("[ml]\n\tnum samples to lag = 5\n[db]\n\tupdate every = 2s\n", encoding="utf-8")
+    assert main(["config", "--config", str(conf), "--profile", "netdata-2"]) == 0
+    out, err = capsys.readouterr()
+    values = dict(parse_output(out))
+    assert values["training window"] == "12h" and values["min training window"] == "30m"
+    assert values["max training vectors"] == "4319"
+    assert "migrating the sample-count [ml] keys" in err and "update every = 2 s" in err
+    assert "migrat" not in out
+
+
+def test_unknown_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "netdata.conf"
+    conf.write_text("[ml]\n\tprofile = netdata-3\n", encoding="utf-8")
+    assert main(["config", "--config", str(conf)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "line 2: 'profile' = 'netdata-3': unknown profile" in err and "'pyml'" in err
+    with pytest.raises(SystemExit) as info:
+        main(["config", "--profile", "netdata-3"])
+    assert info.value.code == 2
+    assert "invalid choice: 'netdata-3'" in capsys.readouterr().err

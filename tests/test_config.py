@@ -65,14 +65,26 @@ def config_warnings(caplog: pytest.LogCaptureFixture) -> List[str]:
 # ----------------------------------------------------------------- defaults and shape
 
 
+# fields of the other profiles' keys (None under netdata-1.33)
+OTHER_PROFILE_FIELDS = [
+    "training_window", "min_training_window", "training_vectors", "number_of_models", "delete_models_older_than",
+    "grouping_method", "grouping_duration", "training_threads", "flush_models_batch_size", "suppression_window",
+    "suppression_threshold", "statistics_charts", "stream_charts",
+    "surprise_memory", "surprise_decades", "surprise_bit_level", "event_onset_groups", "event_confirm_decades",
+    "event_idle_ticks",
+]
+
+
 def test_fields_and_defaults_follow_spec() -> None:
     names = [f.name for f in dataclasses.fields(MLConfig)]
-    assert names == [row[0] for row in TABLE + EXTENSIONS] + ["clamp"]
+    assert names == ["profile"] + [row[0] for row in TABLE + EXTENSIONS] + OTHER_PROFILE_FIELDS + ["clamp"]
     cfg = MLConfig()
     for name, _, default, _ in TABLE + EXTENSIONS:
         value = getattr(cfg, name)
         assert value == default and type(value) is type(default), name
     assert cfg.clamp is True
+    assert cfg.profile == "netdata-1.33"
+    assert all(getattr(cfg, name) is None for name in OTHER_PROFILE_FIELDS)
 
 
 def test_exported_from_package() -> None:
@@ -361,8 +373,9 @@ def test_ml_info_keys_order_and_values() -> None:
         "version", "enabled", "min-train-samples", "max-train-samples", "train-every", "diff-n",
         "smooth-n", "lag-n", "max-kmeans-iters", "dimension-anomaly-score-threshold",
         "host-anomaly-rate-threshold", "min-window-size", "max-window-size", "idle-window-size",
-        "window-rate-threshold", "dimension-rate-threshold", "hosts-to-skip", "charts-to-skip",
+        "window-rate-threshold", "dimension-rate-threshold", "hosts-to-skip", "charts-to-skip", "profile",
     ]
+    assert info["profile"] == "netdata-1.33"
     assert info["version"] == 1 and info["enabled"] is False
     assert info["train-every"] == 7200 and info["min-train-samples"] == 3600
     assert info["min-window-size"] == 45.0 and isinstance(info["min-window-size"], float)
@@ -378,6 +391,7 @@ def test_ml_info_keys_order_and_values() -> None:
 
 DEFAULT_CONF = (
     "[ml]\n"
+    "\tprofile = netdata-1.33\n"
     "\tenabled = yes\n"
     "\tmaximum num samples to train = 14400\n"
     "\tminimum num samples to train = 3600\n"

@@ -134,17 +134,35 @@ def test_replay_is_deterministic():
     assert [o.dimensions for o in a.outcomes] == [o.dimensions for o in b.outcomes]
 
 
-def test_minute_rates_cover_the_chart_groups(result):
-    assert list(result.group_rates) == ["cpu cores", "system", "memory", "disks", "network"]
+def test_minute_rates_have_a_row_per_disk_and_interface(result):
+    assert list(result.group_rates) == ["cpu cores", "system", "memory", "disk sda", "net eth0"]
+    assert list(demo.run_demo(120, 1.0, 2, minute_rates=True).group_rates) == [
+        "cpu cores", "system", "memory", "disk sda", "disk sdb", "net eth0", "net eth1"]
     for stamps, rates in result.group_rates.values():
         assert stamps.size == rates.size and np.all(np.diff(stamps) == 60)
         assert rates.min() >= 0 and rates.max() <= 100
-    disks_stamps, disks = result.group_rates["disks"]
     inc = next(i for i in result.generated.incidents if i.kind == "disk-latency")
+    disks_stamps, disks = result.group_rates[f"disk {inc.charts[0].split('.')[1]}"]
     first, last = inc.times(result.generated.t0)
     inside = (disks_stamps > first + 60) & (disks_stamps <= last)
     baseline = disks[disks_stamps > result.times[result.first_trained] + 60].mean()
     assert disks[inside].mean() > 1.5 * baseline
+
+
+def test_the_interface_outage_stands_out_in_its_own_row(result):
+    stamps, eth0 = result.group_rates["net eth0"]
+    inc = next(i for i in result.generated.incidents if i.kind == "network-drop")
+    first, last = inc.times(result.generated.t0)
+    # Rows are stamped at the end of their minute; the outage is seen at its edges (the features are
+    # differences), the end's until the windows refill: up to two minutes after it.
+    outage = (stamps > first) & (stamps <= last + 120)
+    quiet = stamps > result.times[result.first_trained] + 60
+    for other in result.generated.incidents:
+        a, b = other.times(result.generated.t0)
+        quiet &= ~((stamps > a) & (stamps <= b + 120))
+    assert eth0[outage].max() >= 2 * max(np.percentile(eth0[quiet], 95), 0.5)
+    # The old group row would have averaged the outage with every other network chart.
+    assert "network" not in result.group_rates
 
 
 def test_report_lists_events_and_incidents(result):
@@ -168,6 +186,39 @@ def test_png_report(result, tmp_path):
     assert width > 800 and height > 400
     with pytest.raises(ValueError, match="png"):
         plot_demo(result, tmp_path / "demo.svg")
+
+
+def test_png_draws_events_in_their_own_lane(result, tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from pyml.plot import HEAT_FULL_SCALE, plot_demo
+
+    figures = []
+    real_savefig = matplotlib.figure.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        figures.append(fig)
+        return real_savefig(fig, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    plot_demo(result, tmp_path / "demo.png")
+    (fig,) = figures
+    rate, lane, strip = fig.axes[:3]
+    # The rate axis holds rates only: no event bars drawn as lines at some height on it.
+    assert not [line for line in rate.get_lines() if "event" in str(line.get_label())]
+    red = [p for p in lane.patches if p.get_facecolor()[:3] == pytest.approx((0xc0 / 255, 0x39 / 255, 0x2b / 255))]
+    assert len(red) == len(result.events) and lane.get_yticks().size == 0
+    assert f"{len(result.events)} events" in lane.get_ylabel()
+    assert [t.get_text() for t in strip.get_yticklabels()] == list(result.group_rates)
+    assert strip.collections[0].norm.vmax == HEAT_FULL_SCALE
+
+
+def test_cli_demo_default_report_lands_in_the_current_directory(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--dims", str(DIMS), "--hours", str(HOURS), "--seed", str(SEED)]) == 0
+    printed = capsys.readouterr().out
+    assert f"report: {tmp_path.resolve() / 'demo.png'}" in printed.splitlines()
+    _png_size((tmp_path / "demo.png").read_bytes())
 
 
 def test_cli_demo_writes_the_png_and_exits_0(tmp_path, capsys):

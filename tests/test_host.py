@@ -222,7 +222,8 @@ def test_background_training_trains_due_dimensions():
 
 
 def test_history_bounds_what_queries_can_see():
-    host = pyml.Host("h", small_config(), background=False)  # keeps max_train_samples + 1 = 241 ticks
+    # keeps max_train_samples + 1 = 241 ticks, and no rollup tiers (they reach further: test_query_tiers.py)
+    host = pyml.Host("h", small_config(), background=False, tiers=())
     host.add_chart("system.cpu", ["a"])
     for i in range(600):
         host.collect_all(T0 + i, [float(i)])

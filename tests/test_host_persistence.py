@@ -153,9 +153,13 @@ def test_sigkill_at_random_moments_loses_nothing_completed(tmp_path):
         # Run outside the source tree so the installed package (with its core) is imported.
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(start)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-        time.sleep(float(rng.uniform(1.0, 2.0)))
+        # Kill at a random moment once it writes (start-up time varies with the machine's load).
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        time.sleep(float(rng.uniform(0.2, 1.0)))
         os.kill(proc.pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=30)
+        out = first + out
         ticks = [int(line.split()[1]) for line in out.splitlines() if line.startswith("tick ")]
         assert ticks, f"the writer printed no tick (round {round_}): {err[-2000:]}"
         completed.extend(ticks)

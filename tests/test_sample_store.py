@@ -1,4 +1,4 @@
-"""SampleStore: blocked rings, time index, gaps, growth, persistence."""
+"""SampleStore: blocks, time index, gaps, growth, persistence (faults: tests/faults/)."""
 
 from __future__ import annotations
 
@@ -106,33 +106,63 @@ def test_directory_store_survives_reopen(tmp_path):
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
     again.append(24, _words(24, 3))
-    assert sorted(p.name for p in tmp_path.glob("store-*")) == sorted(
-        ["store-header.i64", f"store-rings-{again.capacity}.u32", f"store-staging-{again.capacity}.u32"]
-    )
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert "store.json" in names and any(n.startswith("seg-") for n in names)
+    assert sum(n.startswith("staging-") for n in names) == 1  # the previous run's staging file is gone
+    assert again.status().persisting and not again.damage
 
 
-def test_directory_with_foreign_or_mismatched_files_is_refused(tmp_path):
-    (tmp_path / "store-header.i64").write_bytes(b"not a store" * 3)
-    with pytest.raises(StoreError, match="store-header.i64"):
-        SampleStore(20, directory=tmp_path)
-    assert (tmp_path / "store-header.i64").read_bytes() == b"not a store" * 3
-    other = tmp_path / "other"
-    SampleStore(20, update_every=1, directory=other).close()
-    with pytest.raises(StoreError, match="made with"):
-        SampleStore(20, update_every=5, directory=other)
+def test_growth_copies_nothing_and_old_blocks_keep_their_width(tmp_path):
+    store = SampleStore(16, capacity=2, block=4, directory=tmp_path)
+    _fill(store, range(0, 8), 2)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("seg-*")}
+    store.ensure_capacity(5000)
+    _fill(store, range(8, 16), 5000)
+    for name, data in before.items():  # written blocks are never rewritten
+        assert (tmp_path / name).read_bytes()[: len(data)] == data
+    _, words = store.read([1, 4999], 0, 15)
+    assert words[0].tolist() == [1000 * k + 2 for k in range(16)]
+    assert words[1].tolist() == [0] * 8 + [1000 * k + 5000 for k in range(8, 16)]
 
 
-def test_interrupted_block_flush_redoes_the_copy(tmp_path):
-    store = SampleStore(16, capacity=1, block=4, directory=tmp_path)
-    _fill(store, range(0, 8), 1)  # ticks 4..7 in staging
-    # Simulate a kill after the copy of block 1 but before the header moved on.
-    store._rings[:, store._ring_columns(1)] = store._staging.T
-    store._header[8] = 1
+def test_cleared_slot_stays_cleared_after_reopen(tmp_path):
+    store = SampleStore(16, capacity=2, block=4, directory=tmp_path)
+    _fill(store, range(0, 10), 2)
+    store.clear_slot(1)
+    store.commit_slots()
+    store.append(10, _words(10, 2))
     store.close()
+    again = SampleStore(16, capacity=2, block=4, directory=tmp_path)
+    _, words = again.read([0, 1], 0, 10)
+    assert np.all(words[0] != 0)
+    assert words[1].tolist() == [0] * 10 + [1000 * 10 + 2]
+
+
+def test_interrupted_block_write_is_recovered_from_the_staging_rows(tmp_path):
+    store = SampleStore(16, capacity=1, block=4, directory=tmp_path)
+    _fill(store, range(0, 8), 1)
+    store.flush()
+    # A kill in the middle of writing block 1: its record is cut short, the staging rows survive.
+    store._close_block()
+    store.close()
+    segment = max(tmp_path.glob("seg-*"))
+    data = segment.read_bytes()
+    segment.write_bytes(data[: len(data) - 5])
     again = SampleStore(16, capacity=1, block=4, directory=tmp_path)
     again.append(8, _words(8, 1))
     _, words = again.read([0], 0, 8)
     assert words[0].tolist() == [1000 * k + 1 for k in range(9)]
+    assert not again.damage  # an interrupted write is not damage
+
+
+def test_disk_usage_is_close_to_the_data(tmp_path):
+    store = SampleStore(3600, capacity=500, block=64, directory=tmp_path)
+    words = np.arange(1, 501, dtype=np.uint32)
+    for k in range(3 * 3600):
+        store.append(k, words)
+    store.flush()
+    assert store.disk_bytes() <= 1.2 * store.readable_ticks * 500 * 4
+    assert store.disk_bytes() <= 1.2 * store.data_bytes()
 
 
 @pytest.mark.parametrize("bad", [{"min_depth": 0}, {"min_depth": 5, "update_every": 0}, {"min_depth": 5, "block": 0}])

@@ -176,7 +176,8 @@ def test_data_jsonwrap_and_internal_charts(server: ApiServer) -> None:
         ("chart=system.cpu&options=anomaly-bit,bogus", "options"),
         ("chart=system.cpu&group=mode", "group"),
         ("chart=system.cpu&format=xml", "format"),
-        ("chart=system.cpu&tier=1", "tier"),
+        ("chart=system.cpu&tier=3", "tier"),   # tiers 0, 1 and 2 exist
+        ("chart=system.cpu&tier=one", "tier"),
         ("chart=system.cpu&gtime=x", "gtime"),
     ],
 )
@@ -241,7 +242,8 @@ def test_ml_info_counters(server: ApiServer, host: pyml.Host) -> None:
     status, info, _ = get(server, "/api/v1/ml_info")
     assert status == 200 and info == host.ml_info()
     assert list(info) == ["version", "anomalous-dimensions", "normal-dimensions", "total-dimensions",
-                          "trained-dimensions"]
+                          "trained-dimensions", "profile", "ml-config"]  # SPEC §5.7's counters, then pyml's
+    assert info["profile"] == host.config.profile and info["ml-config"] == host.config.ml_info()
     assert info["anomalous-dimensions"] + info["normal-dimensions"] == info["total-dimensions"] == 4
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -235,7 +236,8 @@ def _check_png(path: Path) -> None:
 def test_command_line_writes_table_csv_and_best_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sweep-out"
     status = main(["lab", "sweep", str(SPEED), str(NETWORK), "--labels", str(LABELS), "--grid", "diff_n=0,1",
-                   "--grid", "lag_n=3", "--jobs", "2", "--out", str(out), "--quiet"])
+                   "--grid", "lag_n=3", "--jobs", "2", "--plots", "best", "--out", str(out), "--quiet",
+                   "--half", "all"])
     printed = capsys.readouterr().out
     assert status == 0
     assert "unclamped (clamp=False" in printed.splitlines()[0]
@@ -257,7 +259,8 @@ def test_command_line_plots_every_configuration_by_index(tmp_path: Path) -> None
     grid_file.write_text(json.dumps({"lag_n": [3, 5]}), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": ""}
     done = subprocess.run([sys.executable, "-m", "pyml", "lab", "sweep", str(SPEED), "--labels", str(LABELS),
-                           "--grid-file", str(grid_file), "--plots", "all", "--jobs", "1", "--out", str(out)],
+                           "--grid-file", str(grid_file), "--plots", "all", "--jobs", "1", "--out", str(out),
+                           "--half", "all"],
                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (out / "plots" / "realTraffic").iterdir()) == [
@@ -280,7 +283,8 @@ def test_command_line_errors_exit_non_zero_with_a_message(
     empty.write_text("{}", encoding="utf-8")
     args = [a.format(missing=tmp_path / "missing.json", empty=empty) for a in args]
     labels = [] if "--labels" in args else ["--labels", str(LABELS)]
-    status = main(["lab", "sweep", str(SPEED), *labels, *args, "--out", str(tmp_path / "o"), "--quiet"])
+    status = main(["lab", "sweep", str(SPEED), *labels, *args, "--out", str(tmp_path / "o"), "--quiet",
+                   "--half", "all"])
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("pyml lab sweep: ") and message in err
@@ -290,3 +294,118 @@ def test_command_line_errors_exit_non_zero_with_a_message(
 def test_command_line_requires_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lab", "sweep", str(SPEED), "--grid", "lag_n=3", "--out", str(tmp_path / "o")]) == 2
     assert "--labels is required" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the lab's fraction rule and plots
+
+
+def test_score_peak_window_as_a_fraction_of_each_files_training(windows: dict) -> None:
+    from pyml.lab.formulations import PEAK_WINDOW_FRACTION
+    from pyml.lab.scoring import DEFAULT_PROBATIONARY_PERCENT
+    from pyml.lab.sweep import TrainingFraction, _configs
+
+    grid = parse_grid_items(["score_peak_window=0,0.2x,0.4x,50"])
+    assert grid == {"score_peak_window": [0, TrainingFraction(0.2), TrainingFraction(0.4), 50]}
+    assert [str(v) for v in grid["score_peak_window"]] == ["0", "0.2x", "0.4x", "50"]
+    lengths = {NAMES[0]: 1127, NAMES[1]: 1243}
+    configs = _configs(expand_grid(grid), lengths, None, DEFAULT_PROBATIONARY_PERCENT, "peaks")
+    for name, n in lengths.items():
+        minimum = configs[0][name].min_train_samples
+        assert [c[name].score_peak_window for c in configs] == [0, max(1, int(0.2 * minimum)),
+                                                                max(1, int(0.4 * minimum)), 50]
+        # 0.4x is the peaks formulation's own rule, file by file.
+        assert configs[2][name] == lab_config(n, formulation="peaks")
+        assert PEAK_WINDOW_FRACTION == 0.4
+    assert configs[1][NAMES[0]].score_peak_window != configs[1][NAMES[1]].score_peak_window
+    # Sized on the training minimum the grid itself sets.
+    grid = {"min_train_samples": [100, 300], "score_peak_window": [TrainingFraction(0.5)]}
+    both = _configs(expand_grid(grid), lengths, None, DEFAULT_PROBATIONARY_PERCENT)
+    assert [c[NAMES[0]].score_peak_window for c in both] == [50, 150]
+    base = MLConfig(min_train_samples=200, max_train_samples=800, train_every=200, clamp=False)
+    quarter = expand_grid({"score_peak_window": [TrainingFraction(0.25)]})
+    with_base = _configs(quarter, lengths, base, DEFAULT_PROBATIONARY_PERCENT)
+    assert with_base[0][NAMES[0]].score_peak_window == 50
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("score_peak_window=0x", "grid value score_peak_window='0x' is not a fraction of min_train_samples"),
+    ("score_peak_window=-0.5x", "must be a finite number > 0, got -0.5"),
+    ("score_peak_window=nanx", "must be a finite number > 0"),
+    ("score_peak_window=abcx", "is not a fraction of min_train_samples such as 0.4x"),
+    ("lag_n=0.4x", "grid value lag_n='0.4x' is not an integer"),
+])
+def test_bad_fractions_are_refused_by_name(item: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_grid_items([item])
+
+
+def test_command_line_sweeps_the_fraction_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "frac"
+    status = main(["lab", "sweep", str(NETWORK), "--labels", str(LABELS), "--formulation", "peaks",
+                   "--grid", "score_peak_window=0.2x,0.4x", "--jobs", "1", "--out", str(out), "--quiet"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "score_peak_window in [0.2x, 0.4x]" in printed
+    with open(out / "sweep.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["score_peak_window"] for r in rows) == ["0.2x", "0.4x"]
+
+
+def test_plots_are_opt_in_and_drawn_after_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "default"
+    assert main(["lab", "sweep", str(NETWORK), "--labels", str(LABELS), "--grid", "lag_n=3", "--jobs", "1",
+                 "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert not (out / "plots").exists() and "plot(s)" not in printed
+    out = tmp_path / "best"
+    assert main(["lab", "sweep", str(NETWORK), "--labels", str(LABELS), "--grid", "lag_n=3", "--jobs", "1",
+                 "--plots", "best", "--out", str(out), "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    timing = next(i for i, line in enumerate(lines) if " file(s) in " in line)
+    best = next(i for i, line in enumerate(lines) if line.startswith("best: config"))
+    plotted = next(i for i, line in enumerate(lines) if " plot(s) under " in line)
+    assert timing < best < plotted == len(lines) - 1
+    assert re.search(r"^1 plot\(s\) under .* in \d+\.\d\d s$", lines[plotted])
+    _check_png(out / "plots" / "realAWSCloudwatch" / "iio_us-east-1_i-a2eb1cd9_NetworkIn.png")
+
+
+@pytest.mark.parametrize(("threshold", "text"), [
+    (0.9999999967, "0.9999999967"), (0.5, "0.500"), (1.0, "1.000"), (0.0, "0.000"),
+    (0.99, "0.990"), (0.9995, "0.99950"), (3.2e-7, "0.00000032"), (1 - 2 ** -53, "0.9999999999999999"),
+    (float("inf"), "inf"),
+])
+def test_thresholds_are_printed_apart_from_one(threshold: float, text: str) -> None:
+    from pyml.lab.plots import format_threshold
+
+    assert format_threshold(threshold) == text
+    if 0 < threshold < 1:
+        assert float(format_threshold(threshold)) not in (0.0, 1.0)
+
+
+def test_the_plot_legend_shows_the_threshold_apart_from_one(tmp_path: Path, windows: dict) -> None:
+    pytest.importorskip("matplotlib")
+    from pyml.lab import plots
+
+    result = replay(SPEED, lab_config(1127), name=NAMES[0], progress=False)
+    labels: list[str] = []
+    real_subplots = plots.require_matplotlib().subplots
+
+    def spying_subplots(*args, **kwargs):  # type: ignore[no-untyped-def]
+        fig, axes = real_subplots(*args, **kwargs)
+        real_savefig = fig.savefig
+
+        def savefig(*a, **k):  # type: ignore[no-untyped-def]
+            labels.extend(line.get_label() for ax in axes for line in ax.get_lines())
+            return real_savefig(*a, **k)
+
+        fig.savefig = savefig
+        return fig, axes
+
+    plt = plots.require_matplotlib()
+    original = plt.subplots
+    plt.subplots = spying_subplots
+    try:
+        plots.plot_replay(result, tmp_path / "p.png", windows[NAMES[0]], threshold=0.9999999967)
+    finally:
+        plt.subplots = original
+    assert "threshold 0.9999999967" in labels

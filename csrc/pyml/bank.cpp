@@ -92,6 +92,7 @@ void validate_bank_params(const BankParams& p) {
                                     " and suppression_threshold = " + std::to_string(p.suppression_threshold) +
                                     ": both must be 0 (no suppression) or both at least 1");
     }
+    validate_calibration_params(p.calibration);
 }
 
 RingAction ring_action(std::size_t held, std::size_t capacity, const std::uint32_t* after, const std::uint32_t* before,
@@ -123,6 +124,9 @@ Bank::Bank(const BankParams& params, std::size_t capacity) : params_(params) {
                        : params.kernel;
     kernel_ = block_kernel(params.features, params.variant, kernel_kind_, !multi_ && !suppress_);
     vote_ = vote_kernel(dims_, kernel_kind_);
+    if (params.calibration.kind != CalibrationKind::none) {
+        calibration_ = std::make_unique<Calibration>(params.calibration, kMaxStorableMagnitude);
+    }
     if (capacity > 0) {
         std::lock_guard<std::mutex> lock(state_mutex_);
         grow_to(capacity);
@@ -171,6 +175,7 @@ void Bank::grow_to(std::size_t slots) {
         }
         if (keep_times_ && !multi_) times_.resize(2 * lanes, 0);
     }
+    if (calibration_) calibration_->grow_to(lanes);
 }
 
 void Bank::keep_times() {
@@ -203,6 +208,7 @@ void Bank::reset_lane(std::size_t slot) noexcept {
     } else if (keep_times_) {
         times_[2 * slot] = times_[2 * slot + 1] = 0;
     }
+    if (calibration_) calibration_->reset(slot);
 }
 
 std::size_t Bank::add_slot() {
@@ -650,11 +656,14 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
 }
 
 void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, std::size_t reset_stride,
-                storage_word* words, std::uint8_t* bits, double* scores) {
+                storage_word* words, std::uint8_t* bits, double* scores, double* levels) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     if (n != size_) {
         throw std::invalid_argument("values has " + std::to_string(n) + " elements; the bank has " +
                                     std::to_string(size_) + " slots");
+    }
+    if (levels != nullptr && !calibration_) {
+        throw std::invalid_argument("levels are the calibrated scores: this bank has calibration 'none'");
     }
     apply_pending();
     if (size_ == 0) return;
@@ -698,8 +707,13 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
             kernel_(block(blk), &count_[base], &flags_[base], in, rows, prev_row, threshold100_, o);
         }
         post_vote(group, first, count);
-        // (A per-slot stage on the vote's result would go here.)
         const std::size_t base = first * W, lanes = std::min(count * W, size_ - base);
+        if (calibration_) {
+            std::uint8_t scored[Group::kBlocks];
+            for (std::size_t g = 0; g < count; ++g) scored[g] = static_cast<std::uint8_t>(group.out[g].scored);
+            calibration_->apply(base, lanes, group.to_pack, scored, group.scores, group.bits,
+                                levels != nullptr ? levels + base : nullptr);
+        }
         for (std::size_t l = 0; l < lanes; ++l) {
             const bool reset_flag = reset != nullptr && reset[(base + l) * reset_stride] != 0;
             flags[l] = sample_flags(group.bits[l] != 0, reset_flag);
@@ -710,9 +724,16 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
     }
 }
 
+void Bank::calibration_state(CalibrationState* out, std::size_t n) const {
+    std::lock_guard<std::mutex> lock(state_mutex_);
+    if (!calibration_) throw std::invalid_argument("this bank has calibration 'none': it keeps no calibration state");
+    for (std::size_t s = 0; s < n; ++s) out[s] = s < size_ ? calibration_->state(s) : calibration_->initial();
+}
+
 std::size_t Bank::memory_bytes() const {
     std::lock_guard<std::mutex> lock(state_mutex_);
     std::size_t bytes = sizeof(*this);
+    if (calibration_) bytes += sizeof(Calibration) + calibration_->memory_bytes();
     bytes += chunks_.size() * kBlocksPerChunk * block_stride_ * sizeof(double);
     bytes += cold_chunks_.size() * kSlotsPerChunk * cold_stride_;
     bytes += (chunks_.capacity() + cold_chunks_.capacity()) * sizeof(Chunk);

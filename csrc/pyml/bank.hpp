@@ -56,9 +56,21 @@
 // each block against its first models; then the post-vote stage finishes, per
 // slot, what the kernel left open: the rest of the vote (the vote kernel,
 // only for slots still undecided), the VARIABLE flag, the counters and
-// silencing, the models-consulted count; then the group's words are packed
-// at once (pack_flagged). A later per-slot stage on the vote's result (e.g.
-// calibration) goes between the post-vote stage and the packing.
+// silencing, the models-consulted count; then, with BankParams::calibration
+// (calibration.hpp), the calibration stage turns each slot's vote score into
+// the score it reports and the bit it stores; then the group's words are
+// packed at once (pack_flagged).
+//
+// Calibration (BankParams::calibration.kind = surprise; none by default): per
+// slot, the rule of calibration.hpp over the value (NaN, inf or beyond the
+// storable range: a gap), the vote's score and whether the slot was scored
+// this tick (a model, a full window, not silenced); its bit is the stored
+// anomaly bit and its reported level the tick's score; `levels` may also
+// receive the level before the once-per-incident suppression. Suppression
+// counts the vote's bits, before calibration. The state (48 bytes per slot)
+// is reset when a slot is added or removed, kept across model installs and
+// clear_model, and not persisted (a new bank starts every slot from the
+// prior).
 //
 // Kernels. Both kernels are built twice: for the x86-64 baseline (SSE2) and,
 // with GCC or Clang on x86-64, for AVX2, chosen at run time
@@ -86,6 +98,7 @@
 #include <optional>
 #include <vector>
 
+#include "pyml/calibration.hpp"
 #include "pyml/features.hpp"
 #include "pyml/model.hpp"
 #include "pyml/storage_number.hpp"
@@ -122,13 +135,14 @@ struct BankParams {
     FeatureVariant variant = FeatureVariant::v1;    // feature recipe and warm-up
     std::uint32_t suppression_window = 0;           // predictions; 0 with threshold 0: no suppression
     std::uint32_t suppression_threshold = 0;        // anomalous predictions
+    CalibrationParams calibration;                  // kind none: the vote's bit and score as they are
 };
 
 // Throws std::invalid_argument naming the value for feature parameters out of
 // range, a threshold that is negative or not finite, BankKernel::avx2 on a
 // processor without AVX2, models outside 1..kMaxModels, a variant that is not
-// v1 or v2, or a suppression window and threshold that are not both 0 or both
-// at least 1.
+// v1 or v2, a suppression window and threshold that are not both 0 or both
+// at least 1, or calibration parameters out of range (calibration.hpp).
 void validate_bank_params(const BankParams& p);
 
 namespace bank_detail {  // bank_kernel.hpp
@@ -246,11 +260,17 @@ public:
 
     // One tick. values: n == size() doubles. reset: nullptr (no reset flag) or
     // flags read with stride 0 (one for all) or 1. words: n words out. bits
-    // (1 = anomalous) and scores: optional outputs (nullptr to skip). Free
-    // slots give the empty word, bit 0 and score 0. Throws
-    // std::invalid_argument if n != size() (then nothing changes).
+    // (1 = anomalous) and scores: optional outputs (nullptr to skip); with
+    // calibration, the rule's bit and reported level. levels: optional, only
+    // with calibration: the calibrated level before suppression. Free slots
+    // give the empty word, bit 0, score 0 and level 0. Throws
+    // std::invalid_argument if n != size() or levels without calibration
+    // (then nothing changes).
     void tick(const double* values, std::size_t n, const std::uint8_t* reset, std::size_t reset_stride,
-              storage_word* words, std::uint8_t* bits, double* scores);
+              storage_word* words, std::uint8_t* bits, double* scores, double* levels = nullptr);
+    // The calibration state of slots 0..n-1 (the initial state beyond
+    // size()). Throws std::invalid_argument when the bank has no calibration.
+    void calibration_state(CalibrationState* out, std::size_t n) const;
 
     // Generation of each slot, checking that every slot is in use; throws
     // std::out_of_range naming the first slot that is not (nothing changes).
@@ -326,6 +346,7 @@ private:
     std::size_t free_hint_ = 0;         // no free slot below this one
     std::size_t ring_head_ = 0;         // ring row the last tick wrote
     std::uint64_t consulted_ = 0;
+    std::unique_ptr<Calibration> calibration_;  // kind surprise only
 
     mutable std::mutex queue_mutex_;
     std::atomic<bool> pending_{false};

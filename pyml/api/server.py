@@ -18,7 +18,9 @@ follow Netdata v1.37's v1 API, checked against a real agent's answers
 * ``/api/v1/anomaly_events``, ``/api/v1/anomaly_event_info``,
   ``/api/v1/ml_info`` (SPEC §5.7);
 * ``/metrics``: Prometheus text format, read from the default host at
-  scrape time.
+  scrape time;
+* ``/``: the dashboard (:mod:`pyml.api.dashboard`), its assets under
+  ``/dashboard/``.
 
 The first host is the default (``/api/v1/...``); every host is also served
 under ``/host/<hostname>/api/v1/...`` as a Netdata parent serves its
@@ -33,13 +35,11 @@ it; an unknown chart or host, 404 (:mod:`pyml.api.v1`). The server binds to
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 try:
-    import uvicorn
+    import uvicorn  # noqa: F401  (the serving layer, pyml.api.serve, needs it too)
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
     from prometheus_client.core import GaugeMetricFamily
     from starlette.applications import Starlette
@@ -53,6 +53,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         f'pip install "pyml-anomaly[server]" ({exc})'
     ) from exc
 
+from .dashboard import dashboard_routes
 from .documents import mapping_of
 from .v1 import ApiError, QueryInPath, V1Api, error_response
 
@@ -251,100 +252,10 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         Route("/api/v1/{endpoint}", v1),
         Route("/host/{hostname}/api/v1/{endpoint}", v1),
         Route("/metrics", metrics),
+        *dashboard_routes(),   # "/" and "/dashboard/...": pyml.api.dashboard
     ]
     return Starlette(routes=routes, middleware=[Middleware(QueryInPath)])
 
 
-class ApiServer:
-    """Serve a host's HTTP API on a background thread (uvicorn).
-
-    Parameters
-    ----------
-    host : pyml.Host
-        The host to serve.
-    bind : str
-        Address to listen on; loopback (``127.0.0.1``) by default. An IPv6
-        address (containing ``:``) listens on IPv6.
-    port : int
-        TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
-    **app_options
-        Passed to :func:`create_app` (``max_points``, ``metrics_window``, ...).
-
-    The socket is bound by :meth:`start`, so an address in use raises
-    ``OSError`` there. Use as a context manager, or call :meth:`stop`.
-    """
-
-    def __init__(self, host: "Host", bind: str = DEFAULT_BIND, port: int = DEFAULT_PORT, **app_options: Any) -> None:
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port must be an integer in [0, 65535], got {port!r}")
-        if not isinstance(bind, str) or not bind:
-            raise ValueError(f"bind must be a non-empty address string, got {bind!r}")
-        self.host = host
-        self.bind = bind
-        self._requested_port = port
-        self.app = create_app(host, **app_options)
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        """The port listened on (the requested one until :meth:`start`)."""
-        if self._socket is not None:
-            return int(self._socket.getsockname()[1])
-        return self._requested_port
-
-    @property
-    def url(self) -> str:
-        """``http://address:port`` of the server."""
-        address = f"[{self.bind}]" if ":" in self.bind else self.bind
-        return f"http://{address}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> "ApiServer":
-        """Bind the socket and start serving; returns when the server accepts connections."""
-        if self._thread is not None:
-            raise RuntimeError("the server is already started")
-        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.bind, self._requested_port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"cannot listen on {self.bind} port {self._requested_port}: "
-                                     f"{exc.strerror or exc}") from exc
-        sock.set_inheritable(True)
-        self._socket = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_keep_alive=5,
-                                h11_max_incomplete_event_size=4 * MAX_QUERY_BYTES)
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                        name="pyml-http", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the HTTP server on {self.bind}:{self.port} did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and close the socket (idempotent)."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-        self._server = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-
-    def __enter__(self) -> "ApiServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+# The serving layer (socket, uvicorn, connection handling, middleware) lives in pyml.api.serve.
+from .serve import ApiServer  # noqa: E402  (re-exported; imported last because it uses create_app)

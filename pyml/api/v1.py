@@ -26,7 +26,8 @@ from starlette.responses import Response
 
 from ..query import DataQuery, NoMatch
 from ..query.window import relative_to_absolute
-from ..query.ranking import rank_weights
+from ..query.ranking import anomaly_ranking, rank_weights
+from ..query.tiers import tier_param
 from . import documents as docs
 from .formats import canonical_format, render
 
@@ -198,10 +199,7 @@ class V1Api:
         gtime = int(_number("gtime", params.get("gtime"), 0, integer=True))
         if gtime < 0:
             raise ApiError(400, f"gtime parameter must not be negative, got {params['gtime']!r}")
-        tier = int(_number("tier", params.get("tier"), 0, integer=True))
-        if tier != 0:
-            raise ApiError(400, f"tier parameter {params['tier']!r} is not available: pyml keeps tier 0 only "
-                                "(every sample); rollup tiers do not exist yet")
+        tier = tier_param(params.get("tier"))
         timeout = _number("timeout", params.get("timeout"), 0, integer=True)
         if timeout < 0:
             raise ApiError(400, f"timeout parameter must not be negative, got {params['timeout']!r}")
@@ -221,7 +219,8 @@ class V1Api:
         fmt = canonical_format(fmt_name)
         query = DataQuery(self.host, now=self._now())
         result = query.query(chart.id, after, before, points, params.get("group", "average"), "|".join(dims) or None,
-                             params.get("options", ""), gtime=gtime, group_options=params.get("group_options"))
+                             params.get("options", ""), gtime=gtime, group_options=params.get("group_options"),
+                             tier=tier)
         rendered = render(result, fmt, callback=_safe(callback), google={k: _safe(v) or "" for k, v in google.items()},
                           last_updated=result.last_entry)
         headers = {}
@@ -296,7 +295,7 @@ def weights_document(host: Any, params: dict[str, str], now: int | None = None) 
     as in ``/api/v1/data``), ``method`` (``anomaly-rate`` only), ``context``/``contexts`` and
     ``chart``/``charts`` simple patterns, ``options`` (``raw`` keeps percentages instead of
     Netdata's rank weights; ``nonzero`` drops zero rates and is the default when no option is
-    given), ``points``, ``group``, ``tier`` (0), ``timeout``; pyml adds ``baseline_after`` and
+    given), ``points``, ``group``, ``tier`` (count from that tier only), ``timeout``; pyml adds ``baseline_after`` and
     ``baseline_before``: the value ranked is then the increase of the rate over the baseline's.
     """
     started = time.perf_counter()
@@ -310,9 +309,9 @@ def weights_document(host: Any, params: dict[str, str], now: int | None = None) 
         raise ApiError(400, f"options parameter has unknown option(s) {unknown}; known: {sorted(_WEIGHT_OPTIONS)}")
     if not options:
         options = {"nonzero"}
-    tier = int(_number("tier", params.get("tier"), 0, integer=True))
-    if tier != 0:
-        raise ApiError(400, f"tier parameter {params['tier']!r} is not available: pyml keeps tier 0 only")
+    tier = tier_param(params.get("tier"))
+    if tier is not None and tier >= host.tier_count:
+        raise ApiError(400, f"tier parameter {tier} does not exist; this host keeps tiers 0..{host.tier_count - 1}")
     after_raw = params.get("after", params.get("highlight_after"))
     before_raw = params.get("before", params.get("highlight_before"))
     after = int(_number("after", after_raw, -600, integer=True))
@@ -331,9 +330,10 @@ def weights_document(host: Any, params: dict[str, str], now: int | None = None) 
         ba = int(_number("baseline_after", params.get("baseline_after"), None, integer=True))
         bb = int(_number("baseline_before", params.get("baseline_before"), None, integer=True))
         base = relative_to_absolute(ba, bb, clock_now)[:2]
-    ranking = host.anomaly_ranking(a, b, *(base if base else (None, None)),
-                                   charts=params.get("charts", params.get("chart")),
-                                   contexts=params.get("contexts", params.get("context")))
+    per_tier = [0] * host.tier_count
+    ranking = anomaly_ranking(host, a, b, *(base if base else (None, None)),
+                              charts=params.get("charts", params.get("chart")),
+                              contexts=params.get("contexts", params.get("context")), tier=tier, per_tier=per_tier)
     ids = [f"{e['chart']}|{e['dimension']}" for e in ranking]
     total = len(host.modelled_dimension_ids())
     values = [e["change"] if base else e["anomaly_rate"] for e in ranking]
@@ -357,7 +357,7 @@ def weights_document(host: Any, params: dict[str, str], now: int | None = None) 
         "after": a, "before": b, "duration": b - a, "points": int(_number("points", params.get("points"), 0)),
         "statistics": {"query_time_ms": round((time.perf_counter() - started) * 1000.0, 3), "db_queries": total,
                        "query_result_points": len(ids), "binary_searches": 0, "db_points_read": points_read,
-                       "db_points_per_tier": [points_read]},
+                       "db_points_per_tier": per_tier},
         "group": params.get("group", "average"), "method": "anomaly-rate",
         "options": ",".join(o for o in shown if o),
         "contexts": contexts, "weighted_dimensions": len(keep), "total_dimensions_count": total,

@@ -15,18 +15,23 @@ from .detector import _ABOVE, TickResult
 
 @dataclass(frozen=True)
 class InternalChart:
-    """One ``anomaly_detection.*`` chart: id, title, units, priority and (dimension, divisor) pairs."""
+    """One internal chart: id, title, units, priority and (dimension, divisor) pairs.
+
+    ``family`` defaults to the id suffix (as every v1.33 chart has it);
+    ``chart_type`` is Netdata's chart type (``line`` or ``stacked``).
+    """
 
     id: str
     title: str
     units: str
     priority: int
     dimensions: tuple[tuple[str, int], ...]
+    family: str = ""
+    chart_type: str = "line"
 
-    @property
-    def family(self) -> str:
-        """The family equals the id suffix."""
-        return self.id.split(".", 1)[1]
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.id.split(".", 1)[1])
 
 
 INTERNAL_CHARTS: tuple[InternalChart, ...] = (

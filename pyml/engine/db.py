@@ -102,12 +102,28 @@ class DatabaseError(Exception):
     """The database file cannot be used: not a database, corrupt, foreign, newer, or I/O failed.
 
     ``path`` is the file concerned (``":memory:"`` for an in-memory database);
-    the message names it too.
+    the message names it too. ``transient`` is True for failures of the
+    environment that may pass (disk full, read-only file or directory, I/O
+    error, a lock held too long), False for a file that is not a usable pyml
+    database.
     """
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, transient: bool = False) -> None:
         super().__init__(f"anomaly database {path!r}: {message}")
         self.path = path
+        self.transient = transient
+
+
+_TRANSIENT = ("disk is full", "readonly", "read-only", "unable to open", "disk i/o", "locked", "no space")
+
+
+def _is_transient(exc: BaseException | None) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return any(fragment in text for fragment in _TRANSIENT)
+    return False
 
 
 class _ThreadConnection:
@@ -273,9 +289,10 @@ class AnomalyDB:
         return f"AnomalyDB({self._path!r}, {state})"
 
     def _error(self, message: str, exc: BaseException | None = None) -> DatabaseError:
+        transient = _is_transient(exc)
         if exc is not None:
             message = f"{message}: {exc}"
-        return DatabaseError(self._path, message)
+        return DatabaseError(self._path, message, transient)
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -490,7 +507,14 @@ class AnomalyDB:
             ' AND host_id = ? AND "after" >= ? AND "before" <= ?'
             ' ORDER BY "after", "before"',
             (DETECTOR_NAME, DETECTOR_VERSION, host_id, a, b))
-        return [[int(r[0]), int(r[1])] for r in rows]
+        out = []
+        for r in rows:
+            if isinstance(r[0], int) and isinstance(r[1], int):
+                out.append([r[0], r[1]])
+            else:
+                _LOG.error("anomaly database %r: event (%s, %r, %r) has bounds that are not integers; not served",
+                           self._path, host_id, r[0], r[1])
+        return out
 
     def anomaly_event_info(self, host_id: str, after_s: int, before_s: int
                            ) -> list[Any] | None:
@@ -516,9 +540,12 @@ class AnomalyDB:
             raise self._error(
                 f"anomaly_event_info of event ({host_id}, {a}, {b}) is not valid JSON", exc
             ) from exc
-        if not isinstance(value, list):
+        if not isinstance(value, list) or not all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[1], str)
+                and isinstance(p[0], (int, float)) and not isinstance(p[0], bool) for p in value):
             raise self._error(
-                f"anomaly_event_info of event ({host_id}, {a}, {b}) is not a JSON array")
+                f"anomaly_event_info of event ({host_id}, {a}, {b}) is not a JSON array of "
+                f"[rate, dimension] pairs (starts {row[0][:60]!r})")
         return value
 
     # ------------------------------------------------------------ models
@@ -576,7 +603,16 @@ class AnomalyDB:
             "load models",
             "SELECT dimension_id, model, trained_at FROM models WHERE host_id = ? ORDER BY dimension_id",
             (host_id,))
-        return {r[0]: (bytes(r[1]), float(r[2])) for r in rows}
+        models: dict[str, tuple[bytes, float]] = {}
+        for dim, blob, trained_at in rows:
+            if (not isinstance(dim, str) or not isinstance(blob, bytes) or isinstance(trained_at, bool)
+                    or not isinstance(trained_at, (int, float))):
+                # Left in place (never served); the next save of this dimension replaces it.
+                _LOG.error("anomaly database %r: the model row of %r (host %s) is malformed (model %s, trained_at "
+                           "%r); ignored", self._path, dim, host_id, type(blob).__name__, trained_at)
+                continue
+            models[dim] = (blob, float(trained_at))
+        return models
 
     def delete_models(self, host_id: str, dimension_ids: Iterable[str]) -> int:
         """Delete the models of ``dimension_ids`` of ``host_id`` in one transaction.

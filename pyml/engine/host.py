@@ -11,13 +11,12 @@ the GIL) or, with ``background=False``, only when asked (``train_now``,
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
-import os
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -26,18 +25,22 @@ import numpy as np
 
 from .. import _core, core
 from .._arrays import as_count, as_flags, as_float64
-from .charts import INTERNAL_CHARTS, internal_row
 from ..config import MLConfig
+from .deferred import DatabaseHandle, DeferredWrites
 from .db import AnomalyDB
-from .detector import AnomalyDetector, TickResult
+from .detector import AnomalyEvent
+from .host_level import HostTickInput, HostTickOutput, make_host_level
+from .model_ring import decode_ring, encode_ring, is_ring
 from .peaks import ScorePeaks
+from .registry import REGISTRY_VERSION, load_registry, write_registry
 from ..query import DataQuery, parse_number
 from .scheduler import TrainingScheduler
 from .storage import SampleStore, StoreError
+from .tiers import DEFAULT_TIERS, TierSpec, Tiers, store_reader
 
 log = logging.getLogger("pyml.host")
 
-_REGISTRY_VERSION = 1
+_REGISTRY_VERSION = REGISTRY_VERSION
 _NO_FLAG = np.zeros(1, dtype=bool)  # one "false" broadcast to every packed value
 
 #: Charts written by the detector itself (SPEC §7); never collected, never modelled.
@@ -118,7 +121,12 @@ class Host:
         Threads one training round uses (keyword-only).
     history : int, optional
         Ticks of samples to keep per dimension (keyword-only); at least
-        ``max_train_samples + 1``, which is the default.
+        the points one training reads plus one (``max_train_samples + 1``
+        under ``netdata-1.33``), which is the default.
+    tiers : sequence of TierSpec
+        Rollup tiers kept beside the samples (keyword-only): per minute for
+        14 days and per hour for a year by default (:mod:`pyml.engine.tiers`);
+        ``()`` keeps none.
     """
 
     def __init__(
@@ -131,6 +139,7 @@ class Host:
         *,
         training_threads: int = 2,
         history: int | None = None,
+        tiers: Sequence[TierSpec] = DEFAULT_TIERS,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"host name must be a non-empty string, got {name!r}")
@@ -145,17 +154,33 @@ class Host:
         cfg = self.config
         self.ml_enabled = bool(cfg.enabled) and not cfg.host_is_skipped(name)
 
-        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.smooth_n, lag_n=cfg.lag_n,
-                                threshold=cfg.dimension_anomaly_score_threshold)
-        depth = cfg.max_train_samples + 1
+        window, threshold = cfg.suppression
+        calibration = cfg.calibration_settings(self.update_every)
+        self._calibrated = calibration["calibration"] != "none"
+        self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.effective_smooth_n(self.update_every),
+                               lag_n=cfg.lag_n, threshold=cfg.dimension_anomaly_score_threshold,
+                               models=cfg.models_per_dimension, features=cfg.feature_variant,
+                               suppression_window=window, suppression_threshold=threshold,
+                               **(calibration if self._calibrated else {}))
+        # Training: deterministic sub-sampling per host (Netdata seeds it per process at random).
+        self._training_seed = zlib.crc32(f"pyml.training.{name}".encode("utf-8"))
+        self._ring_size = cfg.models_per_dimension
+        # Points a training needs and reads (the profile's rule: samples or a time window).
+        self._min_points, self._max_points = cfg.training_points(self.update_every)
+        depth = self._max_points + 1
         if history is not None:
             depth = max(depth, as_count("history", history, 1, "a positive number of ticks"))
+        tiers = tuple(tiers)
+        depth = max(depth, tiers[0].grouping + 1 if tiers else 1)  # an open tier-1 point is rebuilt from it
         self._store = SampleStore(
             depth,
             self.update_every,
             directory=None if self.storage_dir is None else self.storage_dir / "samples",
         )
-        self._scheduler = TrainingScheduler(cfg.train_every, cfg.min_train_samples)
+        self._tiers = Tiers(self.update_every, tiers, capacity=self._store.capacity,
+                            directory=None if self.storage_dir is None else self.storage_dir / "tiers",
+                            reader=store_reader(self._store))
+        self._scheduler = TrainingScheduler(cfg.train_every_ticks(self.update_every), self._min_points)
         self._charts: dict[str, Chart] = {}
         # Collected dimensions in collect_all order (dicts keep insertion order):
         # adding or removing one is O(1); the slot index array is rebuilt
@@ -163,7 +188,16 @@ class Host:
         self._collected_dims: dict[str, int] = {}   # dimension id -> slot
         self._slot_of: dict[str, int] = {}
         self._id_of_slot: dict[int, str] = {}
-        self._detector = AnomalyDetector.from_config(cfg, update_every=self.update_every, slot_id=self._id_of_slot)
+        # Contexts (a chart's context, else its id) as small integers per slot, for the host level.
+        self._context_ids: dict[str, int] = {}
+        self._context_names: list[str] = []
+        self._context_of_slot = np.zeros(0, dtype=np.int32)  # -1 for slots of charts that are not modelled
+        # Modelled charts as small integers per slot (-1: not modelled), for detectors grouping by chart.
+        self._chart_ids: dict[str, int] = {}
+        self._chart_names: list[str] = []
+        self._chart_of_slot = np.zeros(0, dtype=np.int32)
+        self._host_level = make_host_level(cfg, self.update_every, self._id_of_slot, self._context_names.__getitem__,
+                                           self._chart_names.__getitem__)
         self._restored_charts: set[str] = set()
         self._registry_dirty = False
         self._slot_index_cache: np.ndarray | None = np.zeros(0, dtype=np.int64)  # slots in collect_all order
@@ -173,9 +207,12 @@ class Host:
         self._pending_t: float | None = None            # per-chart collect: the open tick
         self._pending_values: np.ndarray | None = None
         self._pending_reset: np.ndarray | None = None
-        self._last_result: TickResult | None = None
+        self._last_result: Any = None
+        self._last_output: HostTickOutput | None = None
         self._last_words = np.zeros(0, dtype=np.uint32)
-        self._peaks = ScorePeaks(cfg.score_peak_window) if cfg.score_peak_window > 0 else None
+        # score peaks in Python for a thresholded profile that asks for them (the calibration does its own)
+        self._peaks = (ScorePeaks(cfg.score_peak_window)
+                       if cfg.score_peak_window > 0 and not self._calibrated else None)
 
         self._lock = threading.RLock()                  # store and registry vs. the trainer
         self._models_to_save: list[tuple[int, str]] = []   # trained, applied by the next tick, then saved
@@ -188,19 +225,36 @@ class Host:
         self._worker: threading.Thread | None = None
         if self.storage_dir is not None:
             self.storage_dir.mkdir(parents=True, exist_ok=True)
-        self._db = AnomalyDB(":memory:" if self.storage_dir is None else self.storage_dir / "anomaly-detection.db")
+        self._db = DatabaseHandle(":memory:" if self.storage_dir is None else self.storage_dir / "anomaly-detection.db")
+        self._db_writes = DeferredWrites(self._db)      # events and models, retried while the database fails
+        self._registry_written: dict[str, Any] | None = None  # the document on disk (the next write's backup)
+        self._registry_error: str | None = None
+        self._registry_retry_at = 0.0
         if self.storage_dir is not None and self._registry_path.exists():
-            self._restore()
+            try:
+                self._restore()
+            except BaseException:  # nothing of a host that cannot start stays open
+                self._db.close()
+                self._store.close()
+                raise
         if self.ml_enabled:
-            for spec in INTERNAL_CHARTS:
+            for spec in self._host_level.charts:
                 if spec.id in self._charts:
                     continue
                 self.add_chart(spec.id, [d for d, _ in spec.dimensions], _internal=True, title=spec.title,
-                               units=spec.units, family=spec.family, context=spec.id, priority=spec.priority)
-        # slots of the internal charts' dimensions in INTERNAL_CHARTS order (internal_row's order)
+                               units=spec.units, family=spec.family, context=spec.id, priority=spec.priority,
+                               chart_type=spec.chart_type)
+        # slots of the internal charts' fixed dimensions, in the host level's row order
         self._internal_slot_array = np.array(
-            [self._slot_of[f"{spec.id}|{d}"] for spec in INTERNAL_CHARTS for d, _ in spec.dimensions]
+            [self._slot_of[f"{spec.id}|{d}"] for spec in self._host_level.charts for d, _ in spec.dimensions]
             if self.ml_enabled else [], dtype=np.int64)
+        # the dynamic chart (one dimension per context), created with its first dimension
+        self._dynamic_slots: dict[str, int] = {}
+        dynamic = self._host_level.dynamic_chart
+        if self.ml_enabled and dynamic is not None and dynamic in self._charts:
+            self._dynamic_slots = {d: self._slot_of[f"{dynamic}|{d}"] for d in self._charts[dynamic].dimensions}
+        if self.ml_enabled and self._last_k is not None and "anomaly_detection.anomaly_rate" in self._charts:
+            self._host_level.resume(self._last_k * self.update_every, self._read_values)
         if self.background and self.ml_enabled:
             self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}", daemon=True)
             self._worker.start()
@@ -299,6 +353,7 @@ class Host:
             slot = int(self._bank.add_slot())
             self._ensure_slot_arrays(slot + 1)
             self._store.clear_slot(slot)
+            self._tiers.clear_slot(slot)
             if self._peaks is not None:
                 self._peaks.ensure_size(slot + 1)
                 self._peaks.reset(slot)
@@ -310,10 +365,13 @@ class Host:
                 self._slot_index_cache = None
             self._modelled[slot] = chart.modelled
             self._collected[slot] = 0
+            # Only modelled charts' contexts and ids reach the host level (-1: none).
+            self._context_of_slot[slot] = self._context_id(chart) if chart.modelled else -1
+            self._chart_of_slot[slot] = self._chart_id(chart) if chart.modelled else -1
             if chart.modelled:
                 k = self._last_k if self._last_k is not None else 0
                 self._scheduler.add(slot, dim_id, k)
-                self._detector.add_slot(slot)
+                self._host_level.add_slot(slot)
             self._registry_dirty = True
 
     def _remove_dimension_ids(self, dim_ids: list[str]) -> None:
@@ -328,7 +386,7 @@ class Host:
             del self._collected_dims[dim_id]
             if self._modelled[slot]:
                 self._scheduler.remove(slot)
-                self._detector.remove_slot(slot)
+                self._host_level.remove_slot(slot)
             self._modelled[slot] = False
             self._collected[slot] = 0
             self._bank.remove_slot(slot)
@@ -336,13 +394,35 @@ class Host:
         self._models_to_delete.extend(dim_ids)
         self._registry_dirty = True
 
+    def _context_id(self, chart: Chart) -> int:
+        """The small integer standing for the chart's context (its id when it names none)."""
+        name = chart.context or chart.id
+        ident = self._context_ids.get(name)
+        if ident is None:
+            ident = self._context_ids[name] = len(self._context_names)
+            self._context_names.append(name)
+        return ident
+
+    def _chart_id(self, chart: Chart) -> int:
+        """The small integer standing for the chart (its id's position in order of appearance)."""
+        ident = self._chart_ids.get(chart.id)
+        if ident is None:
+            ident = self._chart_ids[chart.id] = len(self._chart_names)
+            self._chart_names.append(chart.id)
+        return ident
+
     def _ensure_slot_arrays(self, n: int) -> None:
         if n <= self._modelled.size:
             return
         size = max(n, 2 * self._modelled.size, 64)
         self._modelled = np.concatenate([self._modelled, np.zeros(size - self._modelled.size, dtype=bool)])
         self._collected = np.concatenate([self._collected, np.zeros(size - self._collected.size, dtype=np.int64)])
+        self._context_of_slot = np.concatenate(
+            [self._context_of_slot, np.full(size - self._context_of_slot.size, -1, dtype=np.int32)])
+        self._chart_of_slot = np.concatenate(
+            [self._chart_of_slot, np.full(size - self._chart_of_slot.size, -1, dtype=np.int32)])
         self._store.ensure_capacity(size)
+        self._tiers.ensure_capacity(size)
 
     # ------------------------------------------------------------------ collection
 
@@ -434,8 +514,11 @@ class Host:
             self._complete_pending()
         with self._lock:
             if self._registry_dirty:
+                self._registry_retry_at = 0.0  # an explicit flush tries now
                 self._write_registry()
             self._store.flush()
+            self._tiers.flush()
+        self._db_writes.run(force=True)
 
     def _complete_pending(self) -> None:
         t, values, reset = self._pending_t, self._pending_values, self._pending_reset
@@ -456,8 +539,11 @@ class Host:
               want_scores: bool = False) -> np.ndarray | None:
         k = self._store.tick_of(t)
         started = time.perf_counter()
-        scores = None
-        if want_scores or self._peaks is not None:
+        scores = levels = None
+        if self._calibrated:
+            # the calibration stage's reported scores, and its scores before the once-per-incident cut
+            words, scores, levels = self._bank.tick(by_slot, reset=reset, want_scores=True, want_levels=True)
+        elif want_scores or self._peaks is not None:
             words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
             if self._peaks is not None:
                 self._peaks.ensure_size(scores.size)
@@ -469,23 +555,32 @@ class Host:
             modelled = self._modelled[: words.size]
             self._collected[: words.size] += exists & modelled
             anomalous = exists & ((words & _core.ANOMALY_BIT) == 0) & modelled
-            result = self._detector.tick(k * self.update_every, anomalous, self._trained_mask(words.size))
-            self._last_result = result
             with self._lock:
                 durations, self._training_ms = self._training_ms, []
-            prediction_ms = (time.perf_counter() - started) * 1000.0
-            row = internal_row(result, prediction_ms, sum(durations), max(durations, default=0.0))
-            words[self._internal_slot_array] = _core.pack(np.array(row, dtype=np.float64), _NO_FLAG, _NO_FLAG)
+            out = self._host_level.tick(HostTickInput(
+                t=k * self.update_every, bits=anomalous, status=self._bank.status()[: words.size],
+                modelled=modelled, contexts=self._context_of_slot[: words.size],
+                charts=self._chart_of_slot[: words.size], levels=levels,
+                prediction_ms=(time.perf_counter() - started) * 1000.0,
+                training_total_ms=sum(durations), training_max_ms=max(durations, default=0.0)))
+            self._last_result = out.result
+            self._last_output = out
+            row = np.array(out.row, dtype=np.float64)
+            words[self._internal_slot_array] = _core.pack(row, _NO_FLAG, _NO_FLAG)
+            by_slot[self._internal_slot_array] = row  # the tiers aggregate the values of every slot
+            if out.dynamic:
+                words, by_slot = self._write_dynamic(words, by_slot, out.dynamic)
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()
             self._store.append(k * self.update_every, words)
+            self._tiers.append(k * self.update_every, by_slot, words)
             self._last_k = k
         self._last_words = words
         if not want_scores:
             scores = None
         if self.ml_enabled:
-            self._on_detector_result(self._last_result)
+            self._store_event(self._last_output.event)
             self._delete_removed_models()
             self._save_applied_models(k)
             if self.background:
@@ -496,15 +591,43 @@ class Host:
                         self._train_wakeup.notify()
         return scores
 
-    def _trained_mask(self, n: int) -> np.ndarray:
-        return self._bank.trained_mask()[:n]
+    def _write_dynamic(self, words: np.ndarray, by_slot: np.ndarray,
+                       values: list[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Write the dynamic internal chart's values into this tick's words and values.
+
+        A new name gets a new dimension, hence a new slot: the tick's arrays
+        grow to it (the bank had no value for it this tick).
+        """
+        chart_id = self._host_level.dynamic_chart
+        assert chart_id is not None
+        new = [name for name, _ in values if name not in self._dynamic_slots]
+        if new:
+            if chart_id not in self._charts:
+                self.add_chart(chart_id, new, _internal=True, title="Percentage of anomalous dimensions by context",
+                               units="percentage", family="anomaly_rate", context=chart_id, priority=39183,
+                               chart_type="stacked")
+            else:
+                chart = self._charts[chart_id]
+                for name in new:
+                    self._add_dimension(chart, name)
+            for name in new:
+                self._dynamic_slots[name] = self._slot_of[f"{chart_id}|{name}"]
+            if self._bank.size > words.size:
+                grow = self._bank.size - words.size
+                words = np.concatenate([words, np.zeros(grow, dtype=np.uint32)])
+                by_slot = np.concatenate([by_slot, np.full(grow, np.nan)])
+        slots = np.fromiter((self._dynamic_slots[name] for name, _ in values), dtype=np.int64, count=len(values))
+        numbers = np.fromiter((v for _, v in values), dtype=np.float64, count=len(values))
+        words[slots] = _core.pack(numbers, _NO_FLAG, _NO_FLAG)
+        by_slot[slots] = numbers
+        return words, by_slot
 
     def _delete_removed_models(self) -> None:
         """Delete the saved models of dimensions removed since the last tick, in one transaction."""
         if self._models_to_delete:
             with self._lock:
                 todo, self._models_to_delete = self._models_to_delete, []
-            self._db.delete_models(self.host_id, todo)
+            self._db_writes.delete_models(self.host_id, todo)
 
     def _save_applied_models(self, k: int) -> None:
         """Persist the models that this tick applied (storage_dir only)."""
@@ -515,17 +638,22 @@ class Host:
             rows = []
             for slot, dim_id in todo:
                 if self._id_of_slot.get(slot) == dim_id:
-                    model = self._bank.model(slot)
-                    if model is not None:
-                        rows.append((dim_id, model.to_bytes(), float(k * self.update_every)))
-        if rows:
-            self._db.save_models(self.host_id, rows)
+                    if self._ring_size > 1:
+                        ring = self._bank.models(slot)
+                        if ring:
+                            rows.append((dim_id, encode_ring(ring), float(ring[-1][2])))
+                    else:
+                        model = self._bank.model(slot)
+                        if model is not None:
+                            rows.append((dim_id, model.to_bytes(), float(k * self.update_every)))
+        self._db_writes.save_models(self.host_id, rows)
 
-    def _on_detector_result(self, result: TickResult | None) -> None:
-        """Store the anomaly event that ended on this tick, if any."""
-        if result is not None and result.event is not None:
-            event = result.event
-            self._db.insert_event(self.host_id, int(event.after), int(event.before), event.info)
+    def _store_event(self, event: AnomalyEvent | None) -> None:
+        """Store an anomaly event that ended (on this tick, or at close)."""
+        if event is not None:
+            self._db_writes.insert_event(self.host_id, int(event.after), int(event.before), event.info)
+        else:
+            self._db_writes.run()  # retries what a failing database left queued (rate-limited)
 
     # ------------------------------------------------------------------ training
 
@@ -555,19 +683,27 @@ class Host:
         started = time.perf_counter()
         with self._lock:
             k = self._last_k if self._last_k is not None else 0
-            _, words = self._store.latest(slots, cfg.max_train_samples)
+            _, words = self._store.latest(slots, self._max_points)
             ids = [self._id_of_slot[s] for s in slots]
+            first = self._store.first_time
+        # The range trained on (SPEC-NETDATA-2 §3.1): up to the newest tick, as far back as the window reaches.
+        before = k * self.update_every
+        after = max(before - self._max_points * self.update_every, first if first is not None else before)
         histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
         outcome = self._bank.train(np.asarray(slots, dtype=np.int64), histories,
-                                   min_samples=cfg.min_train_samples, max_iterations=cfg.max_kmeans_iters,
-                                   threads=self.training_threads)
+                                   min_samples=self._min_points, max_iterations=cfg.max_kmeans_iters,
+                                   threads=self.training_threads, after=after, before=before,
+                                   max_vectors=cfg.max_training_vectors, seed=self._training_seed,
+                                   skip_constant=cfg.skip_constant_training)
         with self._lock:
             for slot, dim_id, status, message in zip(slots, ids, outcome.status, outcome.messages):
-                ok = status == "trained"
+                # 'constant' (nothing changed since the last attempt) and 'few_vectors' (trained with no
+                # new model) are successful attempts; only 'trained' brings a model to save.
+                ok = status in ("trained", "constant", "few_vectors")
                 current = slot in self._id_of_slot and self._id_of_slot[slot] == dim_id
                 if current:
                     self._scheduler.done(slot, k, ok)
-                if ok:
+                if status == "trained":
                     report.trained.append(dim_id)
                     if current and self.storage_dir is not None:
                         self._models_to_save.append((slot, dim_id))
@@ -636,16 +772,18 @@ class Host:
         after_s, before_s = _seconds_range(after, before)
         return self._db.anomaly_event_info(self.host_id, after_s, before_s)
 
-    def ml_info(self) -> dict[str, int]:
-        """Counters from the last detector tick (``/api/v1/ml_info``)."""
-        r = self._last_result
-        return {
-            "version": 1,
-            "anomalous-dimensions": r.anomalous if r else 0,
-            "normal-dimensions": r.normal if r else 0,
-            "total-dimensions": r.total if r else 0,
-            "trained-dimensions": r.trained if r else 0,
-        }
+    def ml_info(self) -> dict[str, Any]:
+        """Counters from the last detector tick (``/api/v1/ml_info``), then the profile and its keys.
+
+        The counters are the profile's (SPEC §5.7 for ``netdata-1.33``: version 1
+        and four counts; SPEC-NETDATA-2 §8.5 for ``netdata-2``: version 2 with
+        ``ml-running``); pyml adds ``"profile"`` and ``"ml-config"``, every
+        effective ``[ml]`` key of the profile (:meth:`MLConfig.ml_info`).
+        """
+        info: dict[str, Any] = dict(self._host_level.ml_info())
+        info["profile"] = self.config.profile
+        info["ml-config"] = self.config.ml_info()
+        return info
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
@@ -683,6 +821,11 @@ class Host:
         """How many of the most recent ticks the sample store always keeps."""
         return int(self._store.readable_ticks)
 
+    def _read_values(self, dimension_id: str, after: int, before: int) -> tuple[np.ndarray, np.ndarray]:
+        """Times and stored values (NaN for no value) of one dimension over ``[after, before]``."""
+        times, words = self.read_words([dimension_id], after, before)
+        return times, core.unpack(words[0])[0]
+
     def read_words(self, dimension_ids: Sequence[str], after: float, before: float) -> tuple[np.ndarray, np.ndarray]:
         """Storage words of dimensions for the kept ticks in ``[after, before]`` (epoch seconds).
 
@@ -698,6 +841,46 @@ class Host:
             except KeyError as exc:
                 raise KeyError(f"host {self.name!r} has no dimension {exc.args[0]!r}") from None
             return self._store.read(slots, after, before)
+
+    @property
+    def tier_count(self) -> int:
+        """Number of tiers: tier 0 (every sample) and the rollup tiers (per minute, per hour, ...)."""
+        return 1 + self._tiers.count
+
+    def tier_info(self) -> list[dict[str, Any]]:
+        """Per tier (0 first): ``tier``, ``update_every`` (seconds per point), ``points`` kept,
+        ``first_time`` (first second of data it holds), ``first_point``/``last_point`` (end
+        times of its oldest and newest complete points; None when it has none)."""
+        with self._lock:
+            info = [{"tier": 0, "update_every": self.update_every, "points": self.history_ticks,
+                     "first_time": self.first_time, "first_point": self.first_time, "last_point": self.last_time}]
+            for tier in range(1, self.tier_count):
+                info.append({"tier": tier, "update_every": self._tiers.step(tier),
+                             "points": self._tiers.specs[tier - 1].points,
+                             "first_time": self._tiers.first_time(tier),
+                             "first_point": self._tiers.first_point(tier),
+                             "last_point": self._tiers.last_point(tier)})
+            return info
+
+    def read_tier(self, dimension_ids: Sequence[str], tier: int, after: float,
+                  before: float) -> tuple[np.ndarray, np.ndarray]:
+        """Rollup points of dimensions whose end lies in ``[after, before]`` (epoch seconds).
+
+        ``tier`` is 1 or more (tier 0 is :meth:`read_words`). Returns
+        ``(ends, points)``: int64[n] end times oldest first and a
+        :data:`pyml.engine.tiers.POINT` array ``(len(dimension_ids), n)``
+        (``sum``, ``min``, ``max``, ``count``, ``anomaly_count``; ``count`` 0
+        where a dimension has no sample). The newest, still open point is
+        included (partial) when its end is in the range. KeyError names an
+        unknown id; ValueError an unknown tier.
+        """
+        with self._lock:
+            try:
+                slots = [self._slot_of[d] for d in dimension_ids]
+            except KeyError as exc:
+                raise KeyError(f"host {self.name!r} has no dimension {exc.args[0]!r}") from None
+            ends, _, points = self._tiers.read(tier, slots, after, before)
+            return ends, points
 
     def modelled_dimension_ids(self) -> list[str]:
         """Ids of the dimensions that have ML, in ``dimension_ids()`` order."""
@@ -727,10 +910,19 @@ class Host:
         return self.storage_dir / "registry.json"
 
     def _write_registry(self) -> None:
-        """Write charts, dimensions and their slots atomically (called with the lock held)."""
-        self._registry_dirty = False
+        """Write charts, dimensions and their slots atomically (called with the lock held).
+
+        The dirty flag is cleared only once the file is written; a failure is
+        logged once (and once more when writing works again) and retried by
+        a tick at most every 5 s (at once by ``flush`` and ``close``), so
+        nothing added meanwhile is forgotten.
+        """
         if self.storage_dir is None:
+            self._registry_dirty = False
             return
+        if self._registry_error is not None and time.monotonic() < self._registry_retry_at:
+            return  # failing: try again every few seconds, not at every tick
+        self._registry_retry_at = time.monotonic() + 5.0
         charts = [
             {
                 "id": c.id, "name": c.name, "internal": c.internal, "title": c.title, "units": c.units,
@@ -741,30 +933,31 @@ class Host:
         ]
         document = {"version": _REGISTRY_VERSION, "host": self.name, "host_id": self.host_id,
                     "update_every": self.update_every, "order": list(self._collected_dims), "charts": charts}
-        tmp = self._registry_path.with_suffix(".json.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(document, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._registry_path)
+        try:
+            self._store.commit_slots()  # cleared slots are on disk before the registry hands them out
+            write_registry(self._registry_path, document, self._registry_written)
+        except OSError as exc:
+            if self._registry_error is None:
+                self._registry_error = f"{exc.strerror or exc}"
+                log.error("host registry %s: cannot write (%s); keeping the charts in memory and retrying every "
+                          "5 s", self._registry_path, self._registry_error)
+            return
+        self._registry_written = document
+        self._registry_dirty = False
+        if self._registry_error is not None:
+            log.warning("host registry %s: written again", self._registry_path)
+            self._registry_error = None
 
     def _restore(self) -> None:
         """Rebuild charts, slots and models from ``storage_dir`` after a restart."""
         path = self._registry_path
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            charts = document["charts"]
-            order = list(document["order"])
-            version, update_every = document["version"], document["update_every"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"host registry {path} is unreadable or not a pyml registry: {exc}") from None
-        if version != _REGISTRY_VERSION or update_every != self.update_every:
-            raise StoreError(f"host registry {path} has version {version} and update_every {update_every}; "
-                             f"expected {_REGISTRY_VERSION} and {self.update_every}")
-        self.host_id = str(document.get("host_id", self.host_id))
-        slots = [int(slot) for c in charts for _, slot in c["dimensions"]]
-        if len(set(slots)) != len(slots) or any(s < 0 for s in slots):
-            raise StoreError(f"host registry {path} assigns a slot twice")
+        registry, self._registry_written = load_registry(path, self.update_every, self._store.capacity)
+        if registry.host_id is not None:
+            self.host_id = registry.host_id
+        order = registry.order
+        charts = [{"id": c.id, "name": c.name, "internal": c.internal, **c.info,
+                   "dimensions": [[d, slot] for d, slot in c.dimensions]} for c in registry.charts]
+        slots = [slot for c in registry.charts for _, slot in c.dimensions]
         highest = max(slots, default=-1)
         for expected in range(highest + 1):
             got = int(self._bank.add_slot())
@@ -778,6 +971,7 @@ class Host:
         k = self._last_k if self._last_k is not None else 0
         saved = self._db.load_models(self.host_id)
         by_id: dict[str, tuple[Chart, str, int]] = {}
+        untrained: list[int] = []
         for c in charts:
             chart = Chart(c["id"], c["name"], [], False, bool(c["internal"]), c.get("title", ""), c.get("units", ""),
                           c.get("family", ""), c.get("context", ""), c.get("chart_type", "line"),
@@ -798,19 +992,43 @@ class Host:
             self._modelled[slot] = chart.modelled
             if not chart.modelled:
                 continue
+            self._context_of_slot[slot] = self._context_id(chart)
+            self._chart_of_slot[slot] = self._chart_id(chart)
             trained = False
             if dim_id in saved:
                 try:
-                    self._bank.set_model(slot, _core.Model.from_bytes(saved[dim_id][0]))
-                    trained = True
+                    trained = self._restore_models(slot, saved[dim_id][0])
                 except ValueError as exc:
                     log.warning("ignoring the saved model of %s: %s", dim_id, exc)
             if not trained:
-                _, words = self._store.latest([slot], self.config.min_train_samples)
-                self._collected[slot] = int(np.count_nonzero(words))
+                untrained.append(slot)
             self._scheduler.add(slot, dim_id, k, trained=trained)
-            self._detector.add_slot(slot)
+            self._host_level.add_slot(slot)
+        for start in range(0, len(untrained), 4096):  # points already collected, read in slot batches
+            batch = untrained[start:start + 4096]
+            _, words = self._store.latest(batch, self._min_points)
+            self._collected[batch] = np.count_nonzero(words, axis=1)
         self._slot_index_cache = None
+
+    def _restore_models(self, slot: int, blob: bytes) -> bool:
+        """Give ``slot`` its saved models; whether any was kept.
+
+        A ring keeps the models whose training range ended within ``delete
+        models older than`` of the newest tick (all of them when the profile
+        has no such key), at most the profile's model count, newest last.
+        """
+        if not is_ring(blob):
+            self._bank.set_model(slot, _core.Model.from_bytes(blob))
+            return True
+        ring = decode_ring(blob)
+        max_age = self.config.delete_models_older_than
+        if max_age and self._last_k is not None:
+            oldest = self._last_k * self.update_every - max_age
+            ring = [entry for entry in ring if entry[2] >= oldest]
+        ring = ring[-self._ring_size:]
+        if ring:
+            self._bank.set_models(slot, ring)
+        return bool(ring)
 
     def _merge_restored_chart(self, chart_id: str, dims: list[str], name: str | None, info: dict[str, Any]) -> Chart:
         """``add_chart`` of a chart restored from ``storage_dir``: keep its samples, add new dimensions."""
@@ -840,11 +1058,28 @@ class Host:
             self._worker.join()
             self._worker = None
         self._delete_removed_models()
+        if self.ml_enabled:
+            self._store_event(self._host_level.finish())  # an event still open ends with the host
         with self._lock:
             if self._registry_dirty:
+                self._registry_retry_at = 0.0
                 self._write_registry()
+            unsaved_registry = self._registry_dirty and self.storage_dir is not None
             self._store.close()
+            self._tiers.close()
+        self._db_writes.run(force=True)
+        unsaved_writes = len(self._db_writes)
         self._db.close()
+        if unsaved_registry or unsaved_writes:
+            lost = []
+            if unsaved_registry:
+                lost.append(f"the chart registry {self._registry_path} ({self._registry_error}): charts added "
+                            "since it was last written will be missing at the next start")
+            if unsaved_writes:
+                lost.append(f"{unsaved_writes} event/model write(s) to {self._db.path} ({self._db_writes.failing})")
+            message = f"host {self.name!r} closed without saving " + "; ".join(lost)
+            log.error("%s", message)
+            raise StoreError(message)
 
     def __enter__(self) -> "Host":
         return self

@@ -18,6 +18,18 @@ NAB (Numenta Anomaly Benchmark) support, written from NAB's published rules:
   score (``pyml lab sweep`` the command); :mod:`pyml.lab.plots` draws one
   replay as a PNG.
 
+The evaluation protocol (the README's section of that name):
+
+- :mod:`pyml.lab.split`: the fixed split of NAB into a tuning and a held-out
+  half;
+- :mod:`pyml.lab.profiles`: a profile name and training sizes to an
+  :class:`~pyml.MLConfig` (:func:`~pyml.lab.profiles.profile_config`), and
+  NAB's two sizing conventions;
+- :mod:`pyml.lab.figures`: the protocol's NAB figures, profiles side by side
+  (``pyml lab nab``);
+- :mod:`pyml.lab.hostcase`: recorded host cases, their replay and scoring
+  (``pyml lab hostcase``, ``pyml lab hostcase-import``).
+
 Typical use, with a detector's scores written by NAB's own tooling or by
 :func:`write_results`::
 

@@ -12,8 +12,13 @@ of values per dimension):
   ``[epoch_seconds, value, ...]`` with ``null`` for a missing value; the
   ``jsonwrap`` form (the same object under ``result``) is accepted too.
 
-Timestamps may be ISO strings or whole epoch seconds. Rows keep the file's
-order except for the JSON export, whose rows are put oldest first.
+Timestamps may be ISO strings or whole epoch seconds between 1970 and the
+end of year 9999. Rows keep the file's order except for the JSON export,
+whose rows are put oldest first.
+
+Every input error is a ``ValueError`` whose message starts with the file's
+path (and the line or entry when there is one): text that is not UTF-8,
+JSON nested too deeply, numbers beyond float64, timestamps out of range.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ __all__ = ["Recording", "read_csv", "read_netdata_json", "read_recording"]
 PathLike = Union[str, "os.PathLike[str]"]
 
 _TIME_COLUMNS = ("timestamp", "time")
+#: Latest epoch second accepted (9999-12-31 23:59:59 UTC); datetime64 and the engine handle it.
+MAX_EPOCH_SECONDS = 253_402_300_799
 _RESULT_COLUMNS = frozenset({"anomaly_score", "label", "raw_score", "anomaly_bit"})
 
 
@@ -81,9 +88,22 @@ def _is_result_column(name: str) -> bool:
     return name in _RESULT_COLUMNS or name.startswith("S(t)")
 
 
-def _parse_times(path: Path, stamps: list[str]) -> np.ndarray:
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text)} characters)"
+
+
+def _check_epoch(path: Path, where: str, value: int) -> int:
+    if not 0 <= value <= MAX_EPOCH_SECONDS:
+        raise ValueError(f"{path}: {where}: timestamp {_short(str(value))} is not epoch seconds between 0 and "
+                         f"{MAX_EPOCH_SECONDS} (year 9999)")
+    return value
+
+
+def _parse_times(path: Path, stamps: list[str], lines: list[int] | None = None) -> np.ndarray:
     if stamps and all(s.lstrip("+-").isdigit() for s in stamps):
-        return np.array([int(s) for s in stamps], dtype=np.int64).astype("datetime64[s]")
+        seconds = [_check_epoch(path, f"line {lines[i]}" if lines else f"row {i}", int(s))
+                   for i, s in enumerate(stamps)]
+        return np.array(seconds, dtype=np.int64).astype("datetime64[s]")
     try:
         return as_timestamps("timestamps", np.array(stamps, dtype=str))
     except ValueError as exc:
@@ -102,6 +122,16 @@ def read_csv(path: PathLike) -> Recording:
     and line.
     """
     path = Path(path)
+    try:
+        return _read_csv(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
+                         f"{exc.start} of a chunk); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not readable as CSV: {exc}") from None
+
+
+def _read_csv(path: Path) -> Recording:
     with open(path, encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         header = [h.strip() for h in next(reader, [])]
@@ -114,6 +144,7 @@ def read_csv(path: PathLike) -> Recording:
         if not data_index:
             raise ValueError(f"{path}: header {','.join(header)!r} has no value column")
         stamps: list[str] = []
+        lines: list[int] = []
         rows: list[list[float]] = []
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
@@ -121,6 +152,7 @@ def read_csv(path: PathLike) -> Recording:
             if len(row) < len(header):
                 raise ValueError(f"{path}:{reader.line_num}: expected {len(header)} fields, got {row!r}")
             stamps.append(row[time_index].strip())
+            lines.append(reader.line_num)
             out = []
             for i in data_index:
                 cell = row[i].strip()
@@ -135,7 +167,7 @@ def read_csv(path: PathLike) -> Recording:
     if not rows:
         raise ValueError(f"{path}: no data rows")
     values = np.array(rows, dtype=np.float64).reshape(len(rows), len(data_index))
-    return Recording(path.name, _parse_times(path, stamps), [header[i] for i in data_index], values)
+    return Recording(path.name, _parse_times(path, stamps, lines), [header[i] for i in data_index], values)
 
 
 def read_netdata_json(path: PathLike) -> Recording:
@@ -143,8 +175,13 @@ def read_netdata_json(path: PathLike) -> Recording:
     path = Path(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
+                         f"{exc.start}); save it as UTF-8") from None
     except ValueError as exc:
         raise ValueError(f"{path}: not JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not an /api/v1/data export (JSON nested too deeply)") from None
     return _from_netdata_document(path, document)
 
 
@@ -165,8 +202,10 @@ def _from_netdata_document(path: Path, document: Any) -> Recording:
         if not isinstance(row, list) or len(row) != width:
             raise ValueError(f"{path}: data[{i}] must be a list of {width} entries, got {row!r}")
         t = row[0]
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t != int(t) or t < 0:
-            raise ValueError(f"{path}: data[{i}][0] = {t!r} is not whole epoch seconds")
+        if (isinstance(t, bool) or not isinstance(t, (int, float)) or (isinstance(t, float) and not t.is_integer())
+                or not 0 <= t <= MAX_EPOCH_SECONDS):
+            raise ValueError(f"{path}: data[{i}][0] = {_short(repr(t))} is not whole epoch seconds between 0 and "
+                             f"{MAX_EPOCH_SECONDS} (year 9999)")
         stamps[i] = int(t)
         for j, v in enumerate(row[1:]):
             if v is None:
@@ -174,7 +213,11 @@ def _from_netdata_document(path: Path, document: Any) -> Recording:
             elif isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ValueError(f"{path}: data[{i}][{j + 1}] = {v!r} is not a number")
             else:
-                values[i, j] = float(v)
+                try:
+                    values[i, j] = float(v)
+                except OverflowError:
+                    raise ValueError(f"{path}: data[{i}][{j + 1}] = {_short(repr(v))} is beyond the float64 "
+                                     "range") from None
     if stamps.size == 0:
         raise ValueError(f"{path}: no data rows")
     order = np.argsort(stamps, kind="stable")  # newest first in the export; oldest first here

@@ -6,6 +6,7 @@ names the extra that installs it (``pip install 'pyml-anomaly[plot]'``).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from .labels import parse_windows
 if TYPE_CHECKING:
     from .replay import ReplayResult
 
-__all__ = ["plot_replay", "require_matplotlib"]
+__all__ = ["format_threshold", "plot_replay", "require_matplotlib"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -27,6 +28,24 @@ _WINDOW_COLOUR = "#f2c14e"
 _EVENT_COLOUR = "#c44e52"
 _VALUE_COLOUR = "#4c72b0"
 _SCORE_COLOUR = "#55a868"
+
+
+def format_threshold(threshold: float) -> str:
+    """A score threshold as text that tells it apart from 1 and 0: ``0.9999999967``, not ``1.000``.
+
+    NAB's optimised thresholds often sit a few 1e-9 below 1; fixed three
+    decimals would round them to ``1.000``. The text keeps three decimals, or
+    as many more as the distance to 1 (or to 0) needs to show two significant
+    digits, up to float precision.
+    """
+    t = float(threshold)
+    if not math.isfinite(t):
+        return repr(t)
+    decimals = 3
+    for distance in (1.0 - t, t):
+        if 0.0 < distance < 1e-3:
+            decimals = max(decimals, min(16, -math.floor(math.log10(distance)) + 1))
+    return f"{t:.{decimals}f}"
 
 
 def require_matplotlib() -> Any:
@@ -86,7 +105,7 @@ def plot_replay(
                            label="anomaly event" if i == 0 and ax is top else None)
         if threshold is not None:
             bottom.axhline(threshold, color="#333333", linewidth=0.8, linestyle="--",
-                           label=f"threshold {threshold:.3f}")
+                           label=f"threshold {format_threshold(threshold)}")
             hits = np.flatnonzero(score >= threshold)
             if hits.size:
                 bottom.scatter(times[hits], score[hits], s=6, color=_EVENT_COLOUR, zorder=3, label="detected")

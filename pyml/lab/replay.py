@@ -7,8 +7,9 @@ chart holding the recording's dimensions and feeds it one tick per point:
   timestamps, unless given; timestamps map to ticks ``t // update_every``;
 - ticks the recording skips are fed as gaps (NaN, which empties a
   dimension's feature window as a missing sample does in the engine); a gap
-  longer than ``max_train_samples + max_window_size`` ticks is fed only up
-  to that length, after which nothing more changes in the engine;
+  longer than ``max_train_samples`` plus the profile's host and score windows
+  (:func:`_settling_ticks`) is fed only up to that length, after which
+  nothing more changes in the engine;
 - a row whose tick is not after the previous row's (a repeated timestamp, a
   step back, or two rows closer than the cadence) is not fed: it gets the
   results of the newest tick (``ReplayResult.merged_rows`` counts them);
@@ -48,8 +49,10 @@ from ..config import MLConfig
 from ..engine.host import Host
 from .formats import Recording, read_recording
 from ..progress import Progress as _Progress
+from ..progress import write as _progress_write
 from .formulations import DEFAULT_FORMULATION, check_formulation, describe_formulation, formulation_settings
 from .nab_results import write_results
+from .profiles import training_points
 from .scoring import (
     DEFAULT_PROBATIONARY_PERCENT,
     EventMetrics,
@@ -189,6 +192,19 @@ def _dimension_names(columns: Sequence[str]) -> list[str]:
     return names
 
 
+def _settling_ticks(cfg: MLConfig) -> int:
+    """Ticks after which a run of gaps changes nothing more beyond the training window.
+
+    The sum of the windows the profile holds state in (the v1.33 host
+    detector's ``max_window_size``, the calibration's ``score_peak_window``,
+    the pyml events' ``event_idle_ticks``); a key the profile lacks counts 0.
+    A sum, not the largest, so the bound holds whichever window outlives the
+    others.
+    """
+    keys = ("max_window_size", "score_peak_window", "event_idle_ticks")
+    return sum(int(getattr(cfg, key, None) or 0) for key in keys)
+
+
 def replay(
     source: PathLike | Recording,
     config: MLConfig | None = None,
@@ -230,7 +246,15 @@ def replay(
     started = time.perf_counter()
     recording = source if isinstance(source, Recording) else read_recording(source)
     n, d = recording.values.shape
-    ue = detect_update_every(recording.timestamps) if update_every is None else update_every
+    if update_every is None:
+        try:
+            ue = detect_update_every(recording.timestamps)
+        except ValueError:
+            distinct = np.unique(recording.epoch_seconds).size
+            raise ValueError(f"{recording.name}: {n} row(s) with {distinct} distinct timestamp(s); a replay needs at "
+                             "least two to tell the cadence") from None
+    else:
+        ue = update_every
     ue = as_count("update_every", ue, 1, "a positive integer")
     seconds = recording.epoch_seconds
     if (seconds < 0).any():
@@ -246,7 +270,7 @@ def replay(
     scores = np.zeros((n, d), dtype=np.float64)
     bits = np.zeros((n, d), dtype=bool)
     ticks = gap_ticks = merged = trainings = 0
-    gap_cap = cfg.max_train_samples + cfg.max_window_size
+    gap_cap = training_points(cfg, ue)[1] + _settling_ticks(cfg)
     own_bar = _progress_bar is None
     bar = _Progress(n, label, _show_progress(progress)) if _progress_bar is None else _progress_bar
     try:
@@ -521,8 +545,12 @@ def run_command(
     (:mod:`pyml.lab.formulations`) when no ``config_path`` is given.
     """
     from .labels import load_windows
+    from .plots import format_threshold
+
+    from .nab_results import results_path
 
     stdout = sys.stdout if stdout is None else stdout
+    results_path(out_dir, detector, "category/file.csv")  # a detector name NAB cannot use fails here, before any work
     named = collect_inputs(inputs)
     windows = None if labels is None else load_windows(labels)
     config: MLConfig | None = None
@@ -560,9 +588,11 @@ def run_command(
     def report(r: ReplayResult) -> None:
         write_points(r, _points_path(out, r.name))
         anomalous = int(r.bits.any(axis=1).sum())
-        print(f"{r.name}: {len(r.timestamps)} points, update_every={r.update_every}s, {_describe_config(r.config)}, "
-              f"ticks={r.ticks} gap_ticks={r.gap_ticks} merged_rows={r.merged_rows} trainings={r.trainings}, "
-              f"anomalous points={anomalous}, events={len(r.events)}", file=stdout)
+        # Above the progress bar, not on top of it (both share a terminal).
+        _progress_write(f"{r.name}: {len(r.timestamps)} points, update_every={r.update_every}s, "
+                        f"{_describe_config(r.config)}, ticks={r.ticks} gap_ticks={r.gap_ticks} "
+                        f"merged_rows={r.merged_rows} trainings={r.trainings}, anomalous points={anomalous}, "
+                        f"events={len(r.events)}", stdout)
 
     if jobs > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -602,7 +632,7 @@ def run_command(
                 "median_delay_s": None if math.isnan(m.median_delay) else m.median_delay,
             }
             delay = "n/a" if math.isnan(m.median_delay) else f"{m.median_delay:.0f} s"
-            print(f"NAB {profile}: score {score.score:.2f} (threshold {score.threshold:.4f}); events: precision "
+            print(f"NAB {profile}: score {score.score:.2f} (threshold {format_threshold(score.threshold)}); events: precision "
                   f"{m.precision:.3f} recall {m.recall:.3f} F1 {m.f1:.3f}, median delay {delay}", file=stdout)
         document = {"detector": detector, "files": len(labelled), "points": sum(len(r.timestamps) for r in labelled.values()),
                     "seconds": elapsed, "profiles": summary}

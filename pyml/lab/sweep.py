@@ -22,6 +22,12 @@ From Python::
 
 From the command line: ``pyml lab sweep NAB/data --labels combined_windows.json
 --grid diff_n=0,1 --grid lag_n=3,5`` (see :func:`run_command`).
+
+``score_peak_window`` may also be given relative to each file's training
+size, as the lab's ``peaks`` formulation sizes it: ``0.4x`` (text) or
+``TrainingFraction(0.4)`` means ``max(1, int(0.4 x min_train_samples))`` ticks
+for each file, so ``--grid score_peak_window=0.2x,0.4x,0.8x`` sweeps the rule
+itself; plain integers stay one absolute window for every file.
 """
 
 from __future__ import annotations
@@ -54,13 +60,16 @@ from .replay import (
     score_replays,
 )
 from .scoring import DEFAULT_PROBATIONARY_PERCENT
+from .split import HELDOUT, TUNING, WHOLE, check_half, committed_split
 
 __all__ = [
     "PLOT_CHOICES",
     "SweepResult",
     "SweepRow",
+    "TrainingFraction",
     "dask_executor",
     "expand_grid",
+    "guard_heldout",
     "parse_grid_items",
     "run_command",
     "sweep",
@@ -79,6 +88,34 @@ _FIXED_FIELDS = {
     "charts_to_skip": "the replay models every chart",
     "clamp": "the lab runs unclamped (clamp=False)",
 }
+
+#: Fields whose grid values may be a :class:`TrainingFraction` (text ``0.4x``).
+_FRACTION_FIELDS = ("score_peak_window",)
+
+
+@dataclass(frozen=True)
+class TrainingFraction:
+    """A grid value sized per file: ``fraction`` x the file's ``min_train_samples``, in ticks (at least 1).
+
+    Written ``0.4x`` on the command line and in grid files; the rule is the
+    ``peaks`` formulation's (``max(1, int(fraction * min_train_samples))``).
+    Only ``score_peak_window`` takes one.
+    """
+
+    fraction: float
+
+    def __post_init__(self) -> None:
+        f = self.fraction
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f) or f <= 0:
+            raise ValueError(f"a fraction of min_train_samples must be a finite number > 0, got {f!r}")
+
+    def ticks(self, min_train_samples: int) -> int:
+        """The window in ticks for a file whose ``min_train_samples`` is given."""
+        return max(1, int(self.fraction * min_train_samples))
+
+    def __str__(self) -> str:
+        return f"{self.fraction:g}x"
+
 
 #: ``SweepRow`` attributes of the table's score columns and their headings.
 _SCORE_COLUMNS = (
@@ -99,7 +136,11 @@ _SCORE_COLUMNS = (
 def _field_types() -> dict[str, type]:
     """Sweepable keys and their types: every MLConfig field, and ``formulation`` (a lab formulation's name)."""
     hints = typing.get_type_hints(MLConfig)
-    types: dict[str, type] = {f.name: hints[f.name] for f in dataclasses.fields(MLConfig)}
+    types: dict[str, type] = {}
+    for f in dataclasses.fields(MLConfig):
+        # A field a profile may leave unused is Optional[T]: its values are T's.
+        args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]
+        types[f.name] = args[0] if len(args) == 1 else hints[f.name]
     types["formulation"] = str
     return types
 
@@ -145,6 +186,12 @@ def expand_grid(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 def _parse_value(key: str, kind: type, text: str) -> Any:
     text = text.strip()
+    if key in _FRACTION_FIELDS and text.lower().endswith("x"):
+        try:
+            return TrainingFraction(float(text[:-1]))
+        except ValueError as exc:
+            raise ValueError(f"grid value {key}={text!r} is not a fraction of min_train_samples such as 0.4x "
+                             f"({exc})") from None
     if kind is bool:
         low = text.lower()
         if low in ("yes", "true", "on", "1"):
@@ -215,9 +262,18 @@ def _configs(points: list[dict[str, Any]], lengths: Mapping[str, int], base: MLC
         name = fields.pop("formulation", formulation)
         if not isinstance(name, str):
             raise TypeError(f"formulation must be a name (str), got {type(name).__name__}: {name!r}")
+        sized = {k: fields.pop(k) for k in list(fields) if isinstance(fields[k], TrainingFraction)}
+        for key in sized:
+            if key not in _FRACTION_FIELDS:
+                raise ValueError(f"only {', '.join(_FRACTION_FIELDS)} can be a fraction of min_train_samples, "
+                                 f"not {key}")
         if base is None:
-            return lab_config(n, probationary_percent=probationary_percent, formulation=name, **fields)
-        return dataclasses.replace(base, **{**formulation_settings(name, base.min_train_samples), **fields})
+            cfg = lab_config(n, probationary_percent=probationary_percent, formulation=name, **fields)
+        else:
+            cfg = dataclasses.replace(base, **{**formulation_settings(name, base.min_train_samples), **fields})
+        if sized:  # sized on the file's final training minimum (the grid may set it too)
+            cfg = dataclasses.replace(cfg, **{k: f.ticks(cfg.min_train_samples) for k, f in sized.items()})
+        return cfg
 
     out = []
     for point in points:
@@ -403,6 +459,7 @@ def sweep(
     progress: bool | None = None,
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
     formulation: str = DEFAULT_FORMULATION,
+    half: str | None = None,
 ) -> SweepResult:
     """Replay every file with every configuration of ``grid``; score and rank the configurations.
 
@@ -443,12 +500,19 @@ def sweep(
         from, unless the grid has a ``formulation`` key of its own (e.g.
         ``{"formulation": ["reference", "peaks"]}``). With ``base``, the
         formulation's settings are applied to it before the point's fields.
+    half
+        Which NAB series of the fixed split (:mod:`pyml.lab.split`) may be
+        swept: ``"tuning"`` leaves out the series of the held-out half,
+        ``"all"`` keeps them; ``None`` (default) sweeps the files as given.
+        ``"heldout"`` is refused: the lab never tunes on the held-out half.
+        Files that are not NAB series are always kept.
 
     Raises ``ValueError``/``TypeError`` naming a bad grid key or value, a
     file without labels, or conflicting arguments, before anything runs.
     """
     started = time.perf_counter()
-    plan = _prepare(paths, grid, windows, base=base, executor=executor, scheduler=scheduler, jobs=jobs,
+    named = guard_heldout(_named_inputs(paths), half)[0] if half is not None else paths
+    plan = _prepare(named, grid, windows, base=base, executor=executor, scheduler=scheduler, jobs=jobs,
                     probationary_percent=probationary_percent, formulation=formulation)
     return _execute(plan, executor=executor, scheduler=scheduler, jobs=jobs, progress=progress, started=started)
 
@@ -462,6 +526,28 @@ class _Plan:
     windows: Mapping[str, Sequence[Any]]
     configs: list[dict[str, MLConfig]]
     probationary_percent: float
+
+
+def guard_heldout(named: Mapping[str, Any], half: str) -> tuple[dict[str, Any], list[str]]:
+    """The inputs a sweep may tune on, and the held-out NAB series it left out.
+
+    ``half`` is ``"tuning"`` (leave out the series of NAB's held-out half, by
+    the committed lists of :func:`pyml.lab.split.committed_split`) or
+    ``"all"`` (keep them); ``"heldout"`` raises ``ValueError``: the lab never
+    tunes on the held-out half. Other files are kept.
+    """
+    if half == HELDOUT:
+        raise ValueError("a sweep tunes, and the lab never tunes on the held-out half; use --half tuning "
+                         "(or all, to reproduce figures that predate the split)")
+    if check_half(half) == WHOLE:
+        return dict(named), []
+    heldout = set(committed_split()[HELDOUT])
+    kept = {k: v for k, v in named.items() if k not in heldout}
+    left_out = [k for k in named if k in heldout]
+    if not kept:
+        raise ValueError(f"every input ({len(named)}) is a NAB series of the held-out half, which a sweep never "
+                         "tunes on (--half all includes them)")
+    return kept, left_out
 
 
 def _prepare(paths: Mapping[str, PathLike] | Sequence[PathLike] | PathLike, grid: Mapping[str, Sequence[Any]],
@@ -548,12 +634,13 @@ def _plot_path(out_dir: Path, name: str, index: int | None) -> Path:
 
 
 def write_plots(result: SweepResult, windows: Mapping[str, Sequence[Any]], out_dir: PathLike,
-                which: str = "best") -> list[Path]:
+                which: str = "best", *, progress: bool | None = False) -> list[Path]:
     """PNGs of the replays under ``<out_dir>/plots/<category>/``: ``which`` is ``best``, ``all`` or ``none``.
 
     ``best`` writes ``<file>.png`` for the best configuration; ``all`` writes
     ``<file>.config<index>.png`` for every configuration. Each plot marks the
-    configuration's NAB standard threshold.
+    configuration's NAB standard threshold. ``progress``: a bar over the plots
+    on stderr (``None``: when stderr is a terminal).
     """
     if which not in PLOT_CHOICES:
         raise ValueError(f"plots must be one of {', '.join(PLOT_CHOICES)}, got {which!r}")
@@ -562,12 +649,19 @@ def write_plots(result: SweepResult, windows: Mapping[str, Sequence[Any]], out_d
     from .plots import plot_replay
 
     rows = result.rows[:1] if which == "best" else sorted(result.rows, key=lambda r: r.index)
+    show = bool(getattr(sys.stderr, "isatty", lambda: False)()) if progress is None else bool(progress)
+    bar = Progress(sum(len(result.replays[row.index]) for row in rows), "plots", show, unit="plots")
     written = []
-    for row in rows:
-        for name, replayed in result.replays[row.index].items():
-            path = _plot_path(Path(out_dir), name, None if which == "best" else row.index)
-            title = f"{name}  config {row.index}: {_describe_point(row.point)}"
-            written.append(plot_replay(replayed, path, windows.get(name, ()), threshold=row.threshold, title=title))
+    try:
+        for row in rows:
+            for name, replayed in result.replays[row.index].items():
+                path = _plot_path(Path(out_dir), name, None if which == "best" else row.index)
+                title = f"{name}  config {row.index}: {_describe_point(row.point)}"
+                written.append(plot_replay(replayed, path, windows.get(name, ()), threshold=row.threshold,
+                                           title=title))
+                bar.update()
+    finally:
+        bar.close()
     return written
 
 
@@ -599,17 +693,20 @@ def run_command(
     jobs: int | None = None,
     scheduler: str | None = None,
     out_dir: PathLike = "pyml-sweep",
-    plots: str = "best",
+    plots: str = "none",
     progress: bool | None = None,
     stdout: Any = None,
     formulation: str = DEFAULT_FORMULATION,
+    half: str = TUNING,
 ) -> int:
     """``pyml lab sweep``: run the grid, write ``sweep.csv``, ``sweep.txt`` and plots, print the table.
 
     Writes ``<out_dir>/sweep.csv`` (full precision), ``<out_dir>/sweep.txt``
-    (the header and the table as printed) and, unless ``plots="none"``, PNGs
-    under ``<out_dir>/plots/``. Returns the exit status; bad arguments raise
-    ``ValueError`` naming them.
+    (the header and the table as printed) and, with ``plots="best"`` or
+    ``"all"``, PNGs under ``<out_dir>/plots/`` (drawn after the table and the
+    time are printed). ``half`` (default ``"tuning"``) leaves out the NAB
+    series of the held-out half (see :func:`guard_heldout`). Returns the exit
+    status; bad arguments raise ``ValueError`` naming them.
     """
     stdout = sys.stdout if stdout is None else stdout
     if labels is None:
@@ -629,12 +726,16 @@ def run_command(
 
         require_matplotlib()  # before a sweep whose plots could not be drawn
     started = time.perf_counter()
-    plan = _prepare(collect_inputs(inputs), grid, load_windows(labels), base=None, executor=None,
+    named, left_out = guard_heldout(collect_inputs(inputs), half)
+    plan = _prepare(named, grid, load_windows(labels), base=None, executor=None,
                     scheduler=scheduler, jobs=jobs, probationary_percent=DEFAULT_PROBATIONARY_PERCENT,
                     formulation=formulation)
     where = f"Dask scheduler {scheduler}" if scheduler else \
         f"{min(jobs or os.cpu_count() or 1, len(plan.points) * len(plan.recordings))} local process(es)"
     header = _header(grid, None, len(plan.recordings), where, formulation)
+    if left_out:
+        header += (f"# left out {len(left_out)} NAB series of the held-out half (the fixed split; the lab never "
+                   "tunes on it)\n")
     stdout.write(header)
     stdout.flush()
     result = _execute(plan, executor=None, scheduler=scheduler, jobs=jobs, progress=progress, started=started)
@@ -643,12 +744,16 @@ def run_command(
     result.to_csv(out / "sweep.csv")
     table = result.table()
     (out / "sweep.txt").write_text(header + table, encoding="utf-8")
-    written = write_plots(result, plan.windows, out, plots)
     cpu = math.fsum(r.cpu_seconds for r in result.rows)
     stdout.write(table)
     print(f"{len(result.rows)} configuration(s) x {len(plan.recordings)} file(s) in {result.wall_seconds:.2f} s "
-          f"({cpu:.2f} s of replay CPU); table in {out / 'sweep.csv'} and {out / 'sweep.txt'}"
-          + (f", {len(written)} plot(s) under {out / 'plots'}" if written else ""), file=stdout)
+          f"({cpu:.2f} s of replay CPU); table in {out / 'sweep.csv'} and {out / 'sweep.txt'}", file=stdout)
     best = result.best
     print(f"best: config {best.index} ({_describe_point(best.point)}): NAB standard {best.standard:.2f}", file=stdout)
+    if plots != "none":
+        # Drawn after the results are out, and timed on their own (matplotlib takes ~0.2 s a plot).
+        stdout.flush()
+        drawn = time.perf_counter()
+        written = write_plots(result, plan.windows, out, plots, progress=progress)
+        print(f"{len(written)} plot(s) under {out / 'plots'} in {time.perf_counter() - drawn:.2f} s", file=stdout)
     return 0

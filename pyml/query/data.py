@@ -37,6 +37,7 @@ import numpy as np
 from .. import _core
 from ..patterns import SimplePattern
 from .grouping import GROUPINGS, canonical_group, group_blocks
+from .tiers import absolute_window, choose_tier, tier_counts, tier_param, tier_query
 from .window import QueryWindow, plan_window
 
 if TYPE_CHECKING:
@@ -143,6 +144,8 @@ class DataResult:
     latest_values: list[float | None]
     db_points: int
     anomaly_rates: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  #: percent (D, P)
+    tier: int = 0                  #: the tier that answered (0: every sample)
+    tiers: int = 1                 #: tiers the host keeps (``db_points_per_tier`` lists each)
 
     # ------------------------------------------------------------------ presentation
 
@@ -259,7 +262,9 @@ class DataResult:
         doc["dimensions"] = len(names)
         doc["points"] = w.points if names else 0
         doc["format"] = fmt
-        doc["db_points_per_tier"] = [self.db_points]
+        per_tier = [0] * max(self.tiers, self.tier + 1)
+        per_tier[self.tier] = self.db_points
+        doc["db_points_per_tier"] = per_tier
         doc["result"] = result
         if "jw-anomaly-rates" in self.options:
             rates = np.round(self.anomaly_rates[self.visible()], 7).T.tolist()
@@ -291,20 +296,28 @@ class DataQuery:
 
     def query(self, chart_id: str, after: Any = -600, before: Any = 0, points: Any = 0, group: str = "average",
               dimensions: Sequence[str] | str | None = None, options: Sequence[str] | str = (), *,
-              gtime: Any = 0, group_options: str | None = None, tier: Any = 0) -> DataResult:
+              gtime: Any = 0, group_options: str | None = None, tier: Any = None) -> DataResult:
         """Run a query of chart ``chart_id`` (KeyError if unknown; :class:`NoMatch` if the
-        ``dimensions`` pattern selects nothing; ValueError naming a bad parameter)."""
+        ``dimensions`` pattern selects nothing; ValueError naming a bad parameter).
+
+        ``tier`` None (not given) lets :func:`pyml.query.tiers.choose_tier` pick
+        the tier; a number asks for that tier."""
         host = self.host
         chart = host.chart(chart_id)
         opts = parse_options(options)
         method = canonical_group(group)
         n_points = _integer("points", points, 0)
         resampling = _integer("gtime", gtime, 0)
-        tier_n = _integer("tier", tier, 0)
-        if tier_n != 0:
-            raise ValueError(f"tier parameter {tier!r} is not available: pyml keeps tier 0 only (every sample)")
         after_s = int(parse_number("after", after))
         before_s = int(parse_number("before", before))
+        chosen = choose_tier(host, *absolute_window(host, after_s, before_s, self.now), tier_param(tier), n_points)
+        if chosen > 0:
+            selected, named = _select(list(chart.dimensions), dimensions, opts)
+            if not selected:
+                raise NoMatch(f"no dimension of chart {chart.id!r} matches dimensions={_text(dimensions)!r}")
+            queried = list(chart.dimensions) if "percentage" in opts else selected
+            return tier_query(self, chart, chosen, after_s, before_s, n_points, method, selected, named, queried,
+                              opts, resampling, group, group_options)
         with host.reading():
             first, last = host.first_time, host.last_time
             ue = host.update_every
@@ -340,7 +353,7 @@ class DataQuery:
         return DataResult(chart=chart, dimensions=selected, window=window, values=grouped, empty=empty,
                           shown=shown, nonzero=nonzero, queried=queried, options=opts, group=group,
                           update_every=ue, first_entry=first or 0, last_entry=last or 0, latest_values=latest,
-                          db_points=int(np.count_nonzero(exists)), anomaly_rates=rates)
+                          db_points=int(np.count_nonzero(exists)), anomaly_rates=rates, tiers=host.tier_count)
 
     def data(self, chart_id: str, after: Any = -600, before: Any = 0, points: Any = 0, group: str = "average",
              dimensions: Sequence[str] | str | None = None, options: Sequence[str] | str = (),
@@ -368,10 +381,10 @@ class DataQuery:
             after_s = first if first is not None else before_s
         if after_s > before_s:
             raise ValueError(f"after ({after}) is later than before ({before})")
-        widest = host.history_ticks * host.update_every
+        widest = max(i["points"] * i["update_every"] for i in host.tier_info())
         if before_s - after_s >= widest:
             raise ValueError(f"the range after={after} before={before} spans {before_s - after_s:.0f} s, wider than "
-                             f"the {widest} s of samples the store keeps (Host(history=...) keeps more)")
+                             f"the {widest} s of history the tiers keep (Host(history=..., tiers=...) keep more)")
         return int(math.ceil(after_s)), int(math.floor(before_s))
 
     def anomaly_counts(self, after: Any, before: Any,
@@ -379,10 +392,8 @@ class DataQuery:
         """Per dimension (modelled ones by default): ``(ids, existing points, anomalous points)``."""
         after_s, before_s = self.resolve_range(after, before)
         ids = self.host.modelled_dimension_ids() if ids is None else list(ids)
-        _, words = self.host.read_words(ids, after_s, before_s)
-        exists = words != 0
-        anomalous = exists & ((words & _core.ANOMALY_BIT) == 0)
-        return ids, exists.sum(axis=1), anomalous.sum(axis=1)
+        existing, anomalous, _ = tier_counts(self.host, ids, after_s, before_s)
+        return ids, existing, anomalous
 
     def anomaly_rates(self, after: Any, before: Any) -> dict[str, float]:
         """Per modelled dimension with points in the range: anomalous / existing points."""

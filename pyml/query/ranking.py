@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _core
 from .data import dimension_pattern, parse_number
+from .tiers import tier_counts
 
 if TYPE_CHECKING:
     from ..engine.host import Host
@@ -51,15 +52,19 @@ def _window(host: "Host", after: Any, before: Any, name: str) -> tuple[int, int]
     return int(math.ceil(a)), int(math.floor(b))
 
 
-def anomaly_counts(host: "Host", ids: Sequence[str], after: int, before: int) -> tuple[np.ndarray, np.ndarray]:
-    """Existing and anomalous points of each dimension in ``[after, before]`` (int64 arrays)."""
-    existing = np.zeros(len(ids), dtype=np.int64)
-    anomalous = np.zeros(len(ids), dtype=np.int64)
-    for start in range(0, len(ids), CHUNK):
-        _, words = host.read_words(ids[start:start + CHUNK], after, before)
-        present = words != 0
-        existing[start:start + CHUNK] = np.count_nonzero(present, axis=1)
-        anomalous[start:start + CHUNK] = np.count_nonzero(present & ((words & _core.ANOMALY_BIT) == 0), axis=1)
+def anomaly_counts(host: "Host", ids: Sequence[str], after: int, before: int, tier: int | None = None,
+                   per_tier: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Existing and anomalous points of each dimension in ``[after, before]`` (int64 arrays).
+
+    Counted from every sample where the host still keeps them and from the
+    rollup tiers further back (:func:`pyml.query.tiers.tier_counts`); ``tier``
+    counts from that tier only. ``per_tier``, if given, receives the points
+    read from each tier (added)."""
+    existing, anomalous, read = tier_counts(host, ids, after, before, tier)
+    if per_tier is not None:
+        per_tier.extend([0] * (len(read) - len(per_tier)))
+        for i, n in enumerate(read):
+            per_tier[i] += n
     return existing, anomalous
 
 
@@ -72,7 +77,8 @@ def _patterns(text: Sequence[str] | str | None) -> Any:
 
 def anomaly_ranking(host: "Host", after: Any, before: Any, baseline_after: Any = None, baseline_before: Any = None,
                     *, charts: Sequence[str] | str | None = None, contexts: Sequence[str] | str | None = None,
-                    nonzero: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+                    nonzero: bool = False, limit: int | None = None, tier: int | None = None,
+                    per_tier: list[int] | None = None) -> list[dict[str, Any]]:
     """Modelled dimensions ranked by anomaly rate, most anomalous first.
 
     Parameters
@@ -92,6 +98,11 @@ def anomaly_ranking(host: "Host", after: Any, before: Any, baseline_after: Any =
         Leave out dimensions whose rate (or increase, with a baseline) is 0.
     limit : int, optional
         Keep only the first ``limit`` entries.
+    tier : int, optional
+        Count from this tier only (0: every sample; 1, 2: the rollup tiers);
+        by default every sample where kept, rollup points further back.
+    per_tier : list of int, optional
+        Receives the points read from each tier.
 
     Returns
     -------
@@ -126,11 +137,11 @@ def anomaly_ranking(host: "Host", after: Any, before: Any, baseline_after: Any =
                 continue
             info[chart.id] = (context, chart.name)
         ids = [d for d in host.modelled_dimension_ids() if d.partition("|")[0] in info]
-    existing, anomalous = anomaly_counts(host, ids, a, b)
+    existing, anomalous = anomaly_counts(host, ids, a, b, tier, per_tier)
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = np.where(existing > 0, anomalous * 100.0 / np.maximum(existing, 1), 0.0)
     if base is not None:
-        base_existing, base_anomalous = anomaly_counts(host, ids, *base)
+        base_existing, base_anomalous = anomaly_counts(host, ids, *base, tier, per_tier)
         base_rates = np.where(base_existing > 0, base_anomalous * 100.0 / np.maximum(base_existing, 1), 0.0)
         key = np.maximum(rates - base_rates, 0.0)
     else:

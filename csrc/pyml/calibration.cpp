@@ -1,0 +1,204 @@
+#include "pyml/calibration.hpp"
+
+#include "pyml/describe.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace pyml {
+namespace {
+
+constexpr double kScoreCap = 100.0;
+constexpr double kMaxPeakWindow = 2147483648.0;  // 2^31 ticks
+constexpr double kMaxMemory = 4294967296.0;      // 2^32 ticks
+constexpr std::size_t kChunkAlign = 64;
+
+void require(bool ok, const char* name, double value, const char* range) {
+    if (!ok) {
+        throw std::invalid_argument(std::string(name) + " = " + describe(value) + " must be " + range);
+    }
+}
+
+std::uint32_t saturating_inc(std::uint32_t v) noexcept {
+    return v + static_cast<std::uint32_t>(v != std::numeric_limits<std::uint32_t>::max());
+}
+
+}  // namespace
+
+const char* calibration_name(CalibrationKind kind) noexcept {
+    switch (kind) {
+        case CalibrationKind::none:
+            return "none";
+        case CalibrationKind::surprise:
+            return "surprise";
+    }
+    return "?";
+}
+
+void validate_calibration_params(const CalibrationParams& p) {
+    if (p.kind != CalibrationKind::none && p.kind != CalibrationKind::surprise) {
+        throw std::invalid_argument("calibration kind " + std::to_string(static_cast<int>(p.kind)) +
+                                    " is not none or surprise");
+    }
+    // Written so that NaN fails every check.
+    require(p.peak_window >= 0.0 && p.peak_window <= kMaxPeakWindow, "peak_window", p.peak_window,
+            "a number of ticks in [0, 2147483648]");
+    require(p.memory >= 1.0 && p.memory <= kMaxMemory, "memory", p.memory, "a number of ticks in [1, 4294967296]");
+    require(p.decades > 0.0 && std::isfinite(p.decades), "decades", p.decades, "a finite number > 0");
+    require(p.bit_level > 0.0 && p.bit_level <= 1.0, "bit_level", p.bit_level, "in (0, 1]");
+    require(p.saturation > 0.0 && p.saturation <= kScoreCap, "saturation", p.saturation, "in (0, 100]");
+    require(p.prior_rate >= 0.0 && p.prior_rate <= 1.0, "prior_rate", p.prior_rate, "in [0, 1]");
+}
+
+void Calibration::ChunkDeleter::operator()(Block* p) const noexcept {
+    ::operator delete[](p, std::align_val_t(kChunkAlign));
+}
+
+Calibration::Calibration(const CalibrationParams& p, double gap_above) : p_(p), gap_above_(gap_above) {
+    validate_calibration_params(p);
+    if (p.kind != CalibrationKind::surprise) {
+        throw std::invalid_argument(std::string("a calibration stage needs kind surprise, got ") +
+                                    calibration_name(p.kind));
+    }
+    if (!(gap_above >= 0.0)) throw std::invalid_argument("gap_above = " + describe(gap_above) + " must be >= 0");
+    inv_memory_ = 1.0 / p.memory;  // 1 / min(seen + k, memory) once seen + k >= memory: the same division
+    bit_cut_ = 100.0 * p.bit_level;
+}
+
+CalibrationState Calibration::initial() const noexcept {
+    CalibrationState s;
+    s.rate = p_.prior_rate;
+    return s;
+}
+
+void Calibration::grow_to(std::size_t slots) {
+    const std::size_t per_chunk = kBlocksPerChunk * kLanes;
+    const std::size_t chunks = (slots + per_chunk - 1) / per_chunk;
+    if (chunks <= chunks_.size()) return;
+    chunks_.reserve(chunks);  // may throw: nothing changed yet
+    while (chunks_.size() < chunks) {
+        Block* raw = static_cast<Block*>(::operator new[](kBlocksPerChunk * sizeof(Block), std::align_val_t(kChunkAlign)));
+        Chunk chunk(raw);
+        const std::size_t first = chunks_.size() * per_chunk;
+        chunks_.push_back(std::move(chunk));  // capacity reserved: does not throw
+        for (std::size_t s = first; s < first + per_chunk; ++s) reset(s);
+    }
+}
+
+void Calibration::reset(std::size_t slot) noexcept {
+    Block& b = block(slot / kLanes);
+    const std::size_t l = slot % kLanes;
+    const CalibrationState s = initial();
+    b.rate[l] = s.rate;
+    b.mean[l] = s.mean;
+    b.var[l] = s.var;
+    b.seen[l] = s.seen;
+    b.top[l] = s.top;
+    b.top_age[l] = s.top_age;
+    b.prev[l] = s.prev;
+}
+
+CalibrationState Calibration::state(std::size_t slot) const noexcept {
+    const Block& b = block(slot / kLanes);
+    const std::size_t l = slot % kLanes;
+    CalibrationState s;
+    s.rate = b.rate[l];
+    s.mean = b.mean[l];
+    s.var = b.var[l];
+    s.seen = b.seen[l];
+    s.top = b.top[l];
+    s.top_age = b.top_age[l];
+    s.prev = b.prev[l];
+    return s;
+}
+
+// The level of a saturated tick (before the statistics take it in).
+__attribute__((noinline)) double Calibration::saturated_level(const Block& s, std::size_t l,
+                                                              double change) const noexcept {
+    const double g_rate = std::min(1.0, -std::log10(std::max(s.rate[l], 1e-12)) / p_.decades);
+    // g_change is in [0, 1] (NaN cannot pass max(0, .)), so with g_rate = 1
+    // the level is 100 whatever it is: skip it.
+    if (g_rate == 1.0) return 100.0;
+    double g_change = 0.0;
+    if (s.seen[l] >= 2) {
+        const double sd = std::max(std::sqrt(s.var[l]), 1e-9);
+        const double tail = 0.5 * std::erfc(std::fabs(change - s.mean[l]) / (sd * std::sqrt(2.0)));
+        g_change = std::min(1.0, std::max(0.0, -std::log10(tail + 1e-10) / 10.0));
+    }
+    return 50.0 + 50.0 * std::max(g_rate, g_change);
+}
+
+void Calibration::apply(std::size_t first, std::size_t n, const double* values, const std::uint8_t* trained,
+                        double* scores, std::uint8_t* bits, double* levels) noexcept {
+    const double memory = p_.memory, window = p_.peak_window, saturation = p_.saturation;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double minus_inf = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < n; i += kLanes) {
+        Block& s = block((first + i) / kLanes);
+        const unsigned mask = trained[i / kLanes];
+        const std::size_t lanes = std::min(kLanes, n - i);
+        for (std::size_t l = 0; l < lanes; ++l) {
+            const std::size_t k = i + l;
+            double value = values[k];
+            if (!(std::fabs(value) <= gap_above_)) value = nan;  // NaN, inf, beyond storable: a gap
+            const double change = value - s.prev[l];
+            s.prev[l] = value;
+            double level = 0.0;
+            if (((mask >> l) & 1u) != 0 && !std::isnan(change)) {
+                const double seen = static_cast<double>(s.seen[l]);
+                const double capped = std::min(scores[k], kScoreCap);
+                const bool saturated = capped >= saturation;
+                level = saturated ? saturated_level(s, l, change) : 0.5 * capped;
+                // 1 / min(seen + 2, memory): the prior rate counts as one observation.
+                const double a_rate = seen + 2.0 < memory ? 1.0 / (seen + 2.0) : inv_memory_;
+                s.rate[l] += a_rate * ((saturated ? 1.0 : 0.0) - s.rate[l]);
+                const double a = seen + 1.0 < memory ? 1.0 / (seen + 1.0) : inv_memory_;
+                const double d = change - s.mean[l];
+                s.mean[l] += a * d;
+                s.var[l] = (1.0 - a) * (s.var[l] + a * d * d);
+                s.seen[l] = saturating_inc(s.seen[l]);
+            }
+            // Once per incident: only a level above those reported in the last peak_window ticks.
+            s.top_age[l] = saturating_inc(s.top_age[l]);
+            if (static_cast<double>(s.top_age[l]) > window) s.top[l] = minus_inf;
+            if (levels != nullptr) levels[k] = level;
+            if (level > s.top[l]) {
+                s.top[l] = level;
+                s.top_age[l] = 0;
+                scores[k] = level;
+                bits[k] = level >= bit_cut_ ? 1 : 0;
+            } else {
+                scores[k] = 0.0;
+                bits[k] = 0;
+            }
+        }
+    }
+}
+
+std::size_t Calibration::memory_bytes() const noexcept {
+    return chunks_.size() * kBlocksPerChunk * sizeof(Block) + chunks_.capacity() * sizeof(Chunk);
+}
+
+void calibrate_series(const CalibrationParams& p, std::size_t ticks, std::size_t slots, const double* values,
+                      const double* scores, const std::uint8_t* trained, double* out_scores, std::uint8_t* out_bits,
+                      double* out_levels, double gap_above) {
+    Calibration stage(p, gap_above);
+    stage.grow_to(slots);
+    std::vector<std::uint8_t> masks((slots + Calibration::kLanes - 1) / Calibration::kLanes);
+    for (std::size_t t = 0; t < ticks; ++t) {
+        const std::size_t row = t * slots;
+        std::fill(masks.begin(), masks.end(), std::uint8_t{0});
+        for (std::size_t j = 0; j < slots; ++j) {
+            if (trained[row + j] != 0) masks[j / Calibration::kLanes] |= static_cast<std::uint8_t>(1u << (j % Calibration::kLanes));
+        }
+        std::copy(scores + row, scores + row + slots, out_scores + row);
+        stage.apply(0, slots, values + row, masks.data(), out_scores + row, out_bits + row,
+                    out_levels != nullptr ? out_levels + row : nullptr);
+    }
+}
+
+}  // namespace pyml

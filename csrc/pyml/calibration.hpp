@@ -1,0 +1,163 @@
+// Calibration: a per-slot rule after the vote that turns a slot's k-means
+// score into the score it reports and the anomaly bit it stores.
+//
+// The k-means score says *that* a value lies beyond what the slot's model was
+// trained on (it saturates at 100); it does not say how unusual that is for
+// this dimension. CalibrationKind::surprise (the `pyml` profile; the lab's
+// rule `pyml.lab.detectors.surprise_detector`, chosen on NAB's tuning half)
+// keeps two running statistics per slot -- how often its score saturates, and
+// the mean and variance of its value's change from one tick to the next --
+// and per tick:
+//
+//   change = value - previous value          (NaN after a gap, and at first)
+//   if trained and change is not NaN:
+//     capped = min(score, 100); saturated = capped >= saturation
+//     if saturated:
+//       g_rate   = min(1, -log10(max(rate, 1e-12)) / decades)
+//       g_change = seen >= 2 ? min(1, max(0, -log10(tail + 1e-10) / 10)) : 0,
+//                  tail = erfc(|change - mean| / (max(sqrt(var), 1e-9) * sqrt 2)) / 2
+//       level    = 50 + 50 * max(g_rate, g_change)
+//     else:
+//       level    = capped / 2
+//     rate <- rate + a' * (saturated - rate),          a' = 1 / min(seen + 2, memory)
+//     d = change - mean; mean <- mean + a * d;
+//     var <- (1 - a) * (var + a * d * d),              a  = 1 / min(seen + 1, memory)
+//     seen <- seen + 1
+//   else: level = 0 (no statistic changes)
+//   top_age <- top_age + 1; if top_age > peak_window: top <- -inf
+//   if level > top: top <- level, top_age <- 0, reported = level,
+//                   bit = level >= 100 * bit_level
+//   else:           reported = 0, bit = false
+//
+// `level` is the calibrated score before the once-per-incident suppression
+// (what a host-level detector reads), `reported` and `bit` what the slot
+// reports and stores. The arithmetic is `_surprise_step`'s operation by
+// operation (same order, min/max with the same argument order and NaN
+// behaviour, glibc's log10/erfc as numba calls them, no contraction), so the
+// results equal the lab's numba rule bit for bit.
+//
+// Inputs per slot and tick: the value (NaN, inf, or a magnitude above
+// `gap_above`, the bank's largest storable value, is a gap: the rule's NaN
+// change), the score (0-100; the bank's vote score), and `trained`: the slot
+// made a prediction with a model this tick (a model, a full window, not
+// silenced), one bit per slot.
+//
+// State per slot: rate, mean, var, top, prev as float64 (they take part in
+// the arithmetic) and seen, top_age as uint32 counters (the rule's float64
+// counters are exact integers; seen saturates at 2^32 - 1, which changes
+// nothing for memory <= 2^32; top_age saturates at 2^32 - 1 and starts there,
+// the rule's "never reported", which is above any accepted peak_window): 48
+// bytes per slot. Slots are grouped in blocks of kLanes, each field
+// lane-minor within its block (one block is six cache lines), blocks in
+// fixed-size chunks that are never moved, so growing never copies state.
+//
+// apply() works on a range of slots starting at a block boundary, slot by
+// slot in one scalar code path (the same for every bank kernel, so both
+// kernels give identical results); the saturated case (logarithms, erfc) is
+// out of line. It allocates nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+namespace pyml {
+
+enum class CalibrationKind : std::uint8_t { none = 0, surprise = 1 };
+
+// "none" or "surprise".
+const char* calibration_name(CalibrationKind kind) noexcept;
+
+// The rule's parameters (ticks where they are durations); the defaults are
+// the lab's, chosen on NAB's tuning half.
+struct CalibrationParams {
+    CalibrationKind kind = CalibrationKind::none;
+    double peak_window = 120.0;  // ticks a reported level is remembered: [0, 2^31]
+    double memory = 4000.0;      // ticks after which the running statistics forget exponentially: [1, 2^32]
+    double decades = 4.0;        // a saturation rate of 10^-decades or below gives g_rate = 1: > 0
+    double bit_level = 0.75;     // a reported level >= 100 * bit_level sets the bit: (0, 1]
+    double saturation = 100.0;   // a capped score >= saturation saturates: (0, 100]
+    double prior_rate = 0.01;    // the saturation rate a slot starts with: [0, 1]
+};
+
+// Throws std::invalid_argument naming the parameter and its value when one is
+// out of range or not finite (or the kind is unknown).
+void validate_calibration_params(const CalibrationParams& p);
+
+// top_age of a slot that has reported nothing yet (the rule's infinity).
+inline constexpr std::uint32_t kNeverReported = std::numeric_limits<std::uint32_t>::max();
+
+// One slot's state, as the rule keeps it.
+struct CalibrationState {
+    double rate = 0.0, mean = 0.0, var = 0.0;
+    std::uint32_t seen = 0;
+    double top = -std::numeric_limits<double>::infinity();
+    std::uint32_t top_age = kNeverReported;
+    double prev = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Per-slot surprise state for many slots, and the rule applied to them.
+class Calibration {
+public:
+    static constexpr std::size_t kLanes = 8;            // slots per block
+    static constexpr std::size_t kBlocksPerChunk = 64;  // 512 slots per chunk
+
+    // p validated (throws like validate_calibration_params); kind must be
+    // surprise. Values whose magnitude exceeds gap_above are gaps.
+    explicit Calibration(const CalibrationParams& p,
+                         double gap_above = std::numeric_limits<double>::infinity());
+
+    const CalibrationParams& params() const noexcept { return p_; }
+    // Slots with room (whole chunks).
+    std::size_t capacity() const noexcept { return chunks_.size() * kBlocksPerChunk * kLanes; }
+    // Makes room for `slots` slots; new slots start from the prior. Never
+    // moves existing state.
+    void grow_to(std::size_t slots);
+    // The slot starts again from the prior (slot < capacity()).
+    void reset(std::size_t slot) noexcept;
+    // The slot's state (slot < capacity()).
+    CalibrationState state(std::size_t slot) const noexcept;
+    // The state a slot starts with.
+    CalibrationState initial() const noexcept;
+
+    // The rule for slots first .. first + n - 1 (first a multiple of kLanes,
+    // first + n <= capacity()), one tick. values[i]: slot first + i's value;
+    // trained: bit l of trained[b] is slot first + b * kLanes + l's;
+    // scores[i]: in, the slot's score; out, the reported level; bits[i]: out,
+    // the rule's bit (0/1); levels: nullptr, or out, the level before
+    // suppression.
+    void apply(std::size_t first, std::size_t n, const double* values, const std::uint8_t* trained, double* scores,
+               std::uint8_t* bits, double* levels) noexcept;
+
+    // Bytes held (the chunks and their table).
+    std::size_t memory_bytes() const noexcept;
+
+private:
+    struct Block {
+        double rate[kLanes], mean[kLanes], var[kLanes], top[kLanes], prev[kLanes];
+        std::uint32_t seen[kLanes], top_age[kLanes];
+    };
+    struct ChunkDeleter {
+        void operator()(Block* p) const noexcept;
+    };
+    using Chunk = std::unique_ptr<Block[], ChunkDeleter>;
+
+    Block& block(std::size_t b) const noexcept { return chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk]; }
+    double saturated_level(const Block& s, std::size_t lane, double change) const noexcept;
+
+    CalibrationParams p_;
+    double gap_above_, inv_memory_, bit_cut_;
+    std::vector<Chunk> chunks_;
+};
+
+// The rule over ticks x slots of inputs, each slot from the prior (the stage
+// a bank runs, without a bank): values, scores (float64) and trained (0/1
+// bytes) are row-major (ticks, slots); out_scores, out_bits (0/1) and
+// out_levels (or nullptr) likewise. Throws like validate_calibration_params.
+void calibrate_series(const CalibrationParams& p, std::size_t ticks, std::size_t slots, const double* values,
+                      const double* scores, const std::uint8_t* trained, double* out_scores, std::uint8_t* out_bits,
+                      double* out_levels, double gap_above = std::numeric_limits<double>::infinity());
+
+}  // namespace pyml

@@ -1,0 +1,647 @@
+// The calibration stage (calibration.hpp): the surprise rule on hand-worked
+// sequences (table), against a plain reference written from the rule's text
+// on random slots and ranges, its state's life (reset, growth, memory), its
+// parameters; and in the bank: equal to the reference fed with the bank's own
+// values, vote scores and predictions (both kernels, one and several models,
+// suppression), kept across model installs and clear_model, reset on reuse.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "pyml/bank.hpp"
+#include "pyml/calibration.hpp"
+#include "pyml/model.hpp"
+#include "pyml/storage_number.hpp"
+
+namespace {
+
+using pyml::Bank;
+using pyml::BankParams;
+using pyml::Calibration;
+using pyml::CalibrationKind;
+using pyml::CalibrationParams;
+using pyml::CalibrationState;
+using pyml::Model;
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+const double kInf = std::numeric_limits<double>::infinity();
+
+std::uint64_t bits_of(double x) {
+    std::uint64_t u;
+    std::memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+bool same(double a, double b) { return bits_of(a) == bits_of(b); }
+
+CalibrationParams surprise(double window = 120, double memory = 4000, double decades = 4, double bit_level = 0.75,
+                           double saturation = 100, double prior = 0.01) {
+    CalibrationParams p;
+    p.kind = CalibrationKind::surprise;
+    p.peak_window = window;
+    p.memory = memory;
+    p.decades = decades;
+    p.bit_level = bit_level;
+    p.saturation = saturation;
+    p.prior_rate = prior;
+    return p;
+}
+
+// The rule for one slot, written plainly from its description (float64 state
+// as the lab keeps it, infinity for "never reported").
+struct Reference {
+    CalibrationParams p;
+    double rate, mean = 0, var = 0, seen = 0, top = -kInf, top_age = kInf, prev = kNaN;
+
+    explicit Reference(const CalibrationParams& params) : p(params), rate(params.prior_rate) {}
+
+    struct Out {
+        double score;
+        bool bit;
+        double level;
+    };
+
+    Out step(double value, double score, bool trained) {
+        if (!(std::fabs(value) <= pyml::kMaxStorableMagnitude)) value = kNaN;
+        const double change = value - prev;
+        prev = value;
+        double report = 0.0;
+        if (trained && !std::isnan(change)) {
+            const double capped = std::min(score, 100.0);
+            const bool saturated = capped >= p.saturation;
+            if (saturated) {
+                const double g_rate = std::min(1.0, -std::log10(std::max(rate, 1e-12)) / p.decades);
+                double g_change = 0.0;
+                if (seen >= 2.0) {
+                    const double sd = std::max(std::sqrt(var), 1e-9);
+                    const double tail = 0.5 * std::erfc(std::fabs(change - mean) / (sd * std::sqrt(2.0)));
+                    g_change = std::min(1.0, std::max(0.0, -std::log10(tail + 1e-10) / 10.0));
+                }
+                report = 50.0 + 50.0 * std::max(g_rate, g_change);
+            } else {
+                report = 0.5 * capped;
+            }
+            const double a_rate = 1.0 / std::min(seen + 2.0, p.memory);
+            rate += a_rate * ((saturated ? 1.0 : 0.0) - rate);
+            const double a = 1.0 / std::min(seen + 1.0, p.memory);
+            const double d = change - mean;
+            mean += a * d;
+            var = (1.0 - a) * (var + a * d * d);
+            seen += 1.0;
+        }
+        top_age += 1.0;
+        if (top_age > p.peak_window) top = -kInf;
+        if (report > top) {
+            top = report;
+            top_age = 0.0;
+            return {report, report >= 100.0 * p.bit_level, report};
+        }
+        return {0.0, false, report};
+    }
+
+    bool equals(const CalibrationState& s) const {
+        const double age = s.top_age == pyml::kNeverReported ? kInf : static_cast<double>(s.top_age);
+        return same(s.rate, rate) && same(s.mean, mean) && same(s.var, var) && static_cast<double>(s.seen) == seen &&
+               same(s.top, top) && age == top_age && same(s.prev, prev);
+    }
+};
+
+// A stage that treats values as the bank does (beyond storable: a gap).
+Calibration stage_of(const CalibrationParams& p) { return Calibration(p, pyml::kMaxStorableMagnitude); }
+
+// One tick of one slot through a one-slot stage.
+Reference::Out stage_step(Calibration& c, double value, double score, bool trained) {
+    const std::uint8_t mask = trained ? 1 : 0;
+    std::uint8_t bit = 7;
+    double level = -1.0;
+    c.apply(0, 1, &value, &mask, &score, &bit, &level);
+    return {score, bit != 0, level};
+}
+
+// ---------------------------------------------------------------- the rule by hand
+
+TEST_CASE("surprise rule: hand-worked sequences (table)") {
+    struct Tick {
+        double value, score;
+        bool trained;
+        double want_score;
+        bool want_bit;
+        double want_level;
+    };
+    struct Row {
+        const char* name;
+        CalibrationParams p;
+        std::vector<Tick> ticks;
+    };
+    // At the prior rate 0.01 with 4 decades, a saturation is worth 50 + 50 * 2/4 = 75.
+    // After one normal tick (a' = 1/2) the rate is 0.005: -log10(0.005) / 4 = 0.575257498915995;
+    // after two (a' = 1/3) 0.01 / 3.
+    const double g005 = -std::log10(0.005) / 4.0;
+    const double g0033 = -std::log10(0.01 / 3.0) / 4.0;
+    const Row rows[] = {
+        {"the first value has no change: level 0, reported once as the first peak",
+         surprise(),
+         {{1, 100, true, 0, false, 0}}},
+        {"a saturation at the prior rate: level 75, the bit at bit_level 0.75",
+         surprise(),
+         {{1, 0, true, 0, false, 0}, {2, 100, true, 75, true, 75}}},
+        {"below saturation the level is half the capped score; a lower level is not reported",
+         surprise(),
+         {{1, 0, true, 0, false, 0}, {2, 40, true, 20, false, 20}, {3, 30, true, 0, false, 15},
+          {4, 250, true, 50 + 50 * g0033, true, 50 + 50 * g0033}}},
+        {"the remembered peak is forgotten after peak_window ticks",
+         surprise(2),
+         {{1, 0, true, 0, false, 0}, {2, 40, true, 20, false, 20}, {3, 20, true, 0, false, 10},
+          {4, 20, true, 0, false, 10}, {5, 20, true, 10, false, 10}}},
+        {"peak_window 0: every tick reports its level",
+         surprise(0),
+         {{1, 0, true, 0, false, 0}, {2, 40, true, 20, false, 20}, {3, 20, true, 10, false, 10}}},
+        {"untrained: level 0 and no statistic changes (the previous value is kept)",
+         surprise(),
+         {{1, 100, false, 0, false, 0}, {2, 100, false, 0, false, 0}, {3, 0, true, 0, false, 0},
+          {4, 100, true, 50 + 50 * g005, true, 50 + 50 * g005}}},
+        {"a gap (NaN, inf, beyond storable) makes the next change NaN",
+         surprise(),
+         {{1, 0, true, 0, false, 0}, {kNaN, 100, true, 0, false, 0}, {2, 100, true, 0, false, 0},
+          {kInf, 100, true, 0, false, 0}, {3, 100, true, 0, false, 0}, {2e21, 100, true, 0, false, 0},
+          {4, 100, true, 0, false, 0}, {5, 100, true, 75, true, 75}}},
+        {"a normal tick lowers the rate: the next saturation is rarer",
+         surprise(),
+         {{1, 0, true, 0, false, 0}, {2, 0, true, 0, false, 0}, {3, 100, true, 50 + 50 * g005, true, 50 + 50 * g005}}},
+        {"prior rate 1 and no change history: level 50, no bit",
+         surprise(120, 4000, 4, 0.75, 100, 1.0),
+         {{1, 0, true, 0, false, 0}, {2, 100, true, 50, false, 50}}},
+        {"a change far in the tail of identical changes: g_change 1, level 100",
+         surprise(120, 4000, 4, 0.75, 100, 1.0),
+         {{0, 0, true, 0, false, 0}, {1, 0, true, 0, false, 0}, {2, 0, true, 0, false, 0}, {3, 0, true, 0, false, 0},
+          {13, 100, true, 50 + 50 * std::min(1.0, -std::log10(1e-10) / 10.0), true,
+           50 + 50 * std::min(1.0, -std::log10(1e-10) / 10.0)}}},
+        {"saturation 60: a capped score of 60 saturates, 59 does not",
+         surprise(0, 4000, 4, 0.75, 60),
+         {{1, 0, true, 0, false, 0}, {2, 59, true, 29.5, false, 29.5}, {3, 60, true, 50 + 50 * -std::log10(0.005) / 4,
+                                                                        true, 50 + 50 * -std::log10(0.005) / 4}}},
+    };
+    for (const Row& r : rows) {
+        Calibration c = stage_of(r.p);
+        c.grow_to(1);
+        std::size_t t = 0;
+        for (const Tick& k : r.ticks) {
+            const Reference::Out got = stage_step(c, k.value, k.score, k.trained);
+            const bool ok = std::fabs(got.score - k.want_score) <= 1e-12 && got.bit == k.want_bit &&
+                            std::fabs(got.level - k.want_level) <= 1e-12;
+            if (!ok) {
+                std::fprintf(stderr, "case '%s', tick %zu: got (%.17g, %d, %.17g), want (%.17g, %d, %.17g)\n", r.name,
+                             t, got.score, got.bit, got.level, k.want_score, k.want_bit, k.want_level);
+                CHECK(ok);
+            }
+            ++t;
+        }
+    }
+}
+
+TEST_CASE("surprise rule: memory 1 keeps only the last tick") {
+    Calibration c = stage_of(surprise(0, 1.0, 4, 0.75, 100, 0.01));
+    c.grow_to(1);
+    stage_step(c, 0, 0, true);
+    stage_step(c, 5, 100, true);  // change 5, saturated: rate 1, mean 5, var 0
+    const CalibrationState s = c.state(0);
+    CHECK_EQ(s.rate, 1.0);
+    CHECK_EQ(s.mean, 5.0);
+    CHECK_EQ(s.var, 0.0);
+    CHECK_EQ(s.seen, 1u);
+    // Rate 1 gives g_rate 0, and one change is too few for g_change: level 50.
+    CHECK(same(stage_step(c, 10, 100, true).level, 50.0));
+    // The same change again: |change - mean| = 0 gives tail 1/2.
+    const Reference::Out got = stage_step(c, 15, 100, true);
+    CHECK(same(got.level, 50.0 + 50.0 * std::min(1.0, std::max(0.0, -std::log10(0.5 + 1e-10) / 10.0))));
+    CHECK(!got.bit);
+}
+
+TEST_CASE("surprise rule: the stage's state follows the reference step by step") {
+    Calibration c = stage_of(surprise(5, 7));
+    c.grow_to(1);
+    Reference ref(surprise(5, 7));
+    CHECK(ref.equals(c.state(0)));
+    CHECK(ref.equals(c.initial()));
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int t = 0; t < 400; ++t) {
+        const double value = u(rng) < 0.05 ? kNaN : (t > 200 ? 50.0 : 0.0) + u(rng);
+        const double score = u(rng) < 0.1 ? 100.0 : 99.0 * u(rng);
+        const bool trained = t > 20;
+        const Reference::Out want = ref.step(value, score, trained);
+        const Reference::Out got = stage_step(c, value, score, trained);
+        CHECK(same(got.score, want.score));
+        CHECK_EQ(got.bit, want.bit);
+        CHECK(same(got.level, want.level));
+        CHECK(ref.equals(c.state(0)));
+    }
+    CHECK_EQ(c.state(0).seen, static_cast<std::uint32_t>(ref.seen));
+}
+
+// ---------------------------------------------------------------- many slots
+
+// Values with gaps, level shifts and spikes; scores that saturate now and then.
+struct Inputs {
+    std::vector<double> values, scores;
+    std::vector<std::uint8_t> trained;
+};
+
+Inputs random_inputs(std::size_t ticks, std::size_t slots, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::normal_distribution<double> z(0.0, 1.0);
+    Inputs in;
+    in.values.resize(ticks * slots);
+    in.scores.resize(ticks * slots);
+    in.trained.resize(ticks * slots);
+    std::vector<double> level(slots, 0.0);
+    std::vector<std::size_t> trained_from(slots);
+    for (std::size_t j = 0; j < slots; ++j) trained_from[j] = static_cast<std::size_t>(u(rng) * double(ticks) / 3);
+    for (std::size_t t = 0; t < ticks; ++t) {
+        for (std::size_t j = 0; j < slots; ++j) {
+            const std::size_t k = t * slots + j;
+            if (u(rng) < 0.01) level[j] += 20.0 * z(rng);  // a level shift
+            double v = level[j] + z(rng);
+            const double r = u(rng);
+            if (r < 0.02) v = kNaN;
+            else if (r < 0.025) v += 1e3 * z(rng);  // a spike
+            else if (r < 0.027) v = kInf;
+            in.values[k] = v;
+            const double s = u(rng);
+            in.scores[k] = s < 0.05 ? 100.0 : s < 0.07 ? 100.0 + 50.0 * u(rng) : 100.0 * u(rng);
+            in.trained[k] = t >= trained_from[j] && u(rng) > 0.01;
+        }
+    }
+    return in;
+}
+
+TEST_CASE("surprise stage: many slots, every range shape, equal the reference bit for bit") {
+    const std::size_t slots = 37, ticks = 600;
+    const Inputs in = random_inputs(ticks, slots, 11);
+    for (const CalibrationParams& p : {surprise(), surprise(10, 50, 2, 0.6, 90, 0.2), surprise(0, 1)}) {
+        Calibration c = stage_of(p);
+        c.grow_to(slots);
+        CHECK(c.capacity() >= slots);
+        std::vector<Reference> refs(slots, Reference(p));
+        std::vector<double> scores(slots), levels(slots);
+        std::vector<std::uint8_t> bits(slots), masks((slots + 7) / 8);
+        std::size_t reported = 0, set = 0;
+        for (std::size_t t = 0; t < ticks; ++t) {
+            const double* v = &in.values[t * slots];
+            std::fill(masks.begin(), masks.end(), std::uint8_t{0});
+            for (std::size_t j = 0; j < slots; ++j) {
+                if (in.trained[t * slots + j]) masks[j / 8] |= static_cast<std::uint8_t>(1u << (j % 8));
+            }
+            std::copy(&in.scores[t * slots], &in.scores[t * slots] + slots, scores.begin());
+            // Ranges starting at block boundaries: all at once, or split in two.
+            const std::size_t split = 8 * (t % 5);
+            if (split == 0 || split >= slots) {
+                c.apply(0, slots, v, masks.data(), scores.data(), bits.data(), levels.data());
+            } else {
+                c.apply(0, split, v, masks.data(), scores.data(), bits.data(), levels.data());
+                c.apply(split, slots - split, v + split, masks.data() + split / 8, scores.data() + split,
+                        bits.data() + split, t % 2 ? nullptr : levels.data() + split);
+            }
+            for (std::size_t j = 0; j < slots; ++j) {
+                const Reference::Out want = refs[j].step(v[j], in.scores[t * slots + j], in.trained[t * slots + j]);
+                CHECK(same(scores[j], want.score));
+                CHECK_EQ(bits[j] != 0, want.bit);
+                if (t % 2 == 0 || j < split || split == 0 || split >= slots) CHECK(same(levels[j], want.level));
+                reported += want.score > 0;
+                set += want.bit;
+            }
+        }
+        for (std::size_t j = 0; j < slots; ++j) CHECK(refs[j].equals(c.state(j)));
+        CHECK(reported > 0);
+        CHECK(set > 0);
+    }
+}
+
+TEST_CASE("calibrate_series equals the stage slot by slot") {
+    const std::size_t slots = 9, ticks = 300;
+    const Inputs in = random_inputs(ticks, slots, 5);
+    std::vector<double> scores(ticks * slots), levels(ticks * slots);
+    std::vector<std::uint8_t> bits(ticks * slots);
+    pyml::calibrate_series(surprise(), ticks, slots, in.values.data(), in.scores.data(), in.trained.data(),
+                           scores.data(), bits.data(), levels.data(), pyml::kMaxStorableMagnitude);
+    std::vector<Reference> refs(slots, Reference(surprise()));
+    for (std::size_t t = 0; t < ticks; ++t) {
+        for (std::size_t j = 0; j < slots; ++j) {
+            const std::size_t k = t * slots + j;
+            const Reference::Out want = refs[j].step(in.values[k], in.scores[k], in.trained[k]);
+            CHECK(same(scores[k], want.score));
+            CHECK_EQ(bits[k] != 0, want.bit);
+            CHECK(same(levels[k], want.level));
+        }
+    }
+    CHECK_THROWS(pyml::calibrate_series(CalibrationParams{}, ticks, slots, in.values.data(), in.scores.data(),
+                                        in.trained.data(), scores.data(), bits.data(), nullptr),
+                 std::invalid_argument);
+}
+
+TEST_CASE("surprise stage: reset, growth that keeps state, memory per slot") {
+    Calibration c = stage_of(surprise());
+    c.grow_to(3);
+    CHECK_EQ(c.capacity(), Calibration::kBlocksPerChunk * Calibration::kLanes);
+    for (int t = 0; t < 10; ++t) {
+        double v[3] = {double(t), double(2 * t), double(t % 3)};
+        double s[3] = {t == 9 ? 100.0 : 10.0, 10.0, 100.0};
+        std::uint8_t bits[3];
+        const std::uint8_t mask = 0x7;
+        c.apply(0, 3, v, &mask, s, bits, nullptr);
+    }
+    const CalibrationState before1 = c.state(1);
+    CHECK_EQ(before1.seen, 9u);
+    c.grow_to(5000);  // new chunks; existing state stays where it is
+    CHECK(c.capacity() >= 5000);
+    const CalibrationState after1 = c.state(1);
+    CHECK(same(after1.mean, before1.mean) && same(after1.var, before1.var) && after1.seen == before1.seen);
+    const CalibrationState fresh = c.state(4999);
+    CHECK(Reference(surprise()).equals(fresh));
+    c.reset(1);
+    CHECK(Reference(surprise()).equals(c.state(1)));
+    CHECK_EQ(c.state(0).seen, 9u);  // its neighbours keep theirs
+    // 48 bytes per slot plus the chunk table.
+    const std::size_t per_slot = (c.memory_bytes() * 100) / c.capacity();
+    CHECK(per_slot >= 4800 && per_slot < 4900);
+}
+
+TEST_CASE("calibration parameters are validated, naming the value") {
+    struct Bad {
+        CalibrationParams p;
+        const char* name;
+    };
+    const Bad bad[] = {
+        {surprise(-1), "peak_window"},        {surprise(kNaN), "peak_window"},
+        {surprise(3e9), "peak_window"},       {surprise(120, 0.5), "memory"},
+        {surprise(120, 5e9), "memory"},       {surprise(120, kInf), "memory"},
+        {surprise(120, 4000, 0), "decades"},  {surprise(120, 4000, kInf), "decades"},
+        {surprise(120, 4000, 4, 0), "bit_level"}, {surprise(120, 4000, 4, 1.5), "bit_level"},
+        {surprise(120, 4000, 4, 0.75, 0), "saturation"}, {surprise(120, 4000, 4, 0.75, 101), "saturation"},
+        {surprise(120, 4000, 4, 0.75, 100, -0.1), "prior_rate"}, {surprise(120, 4000, 4, 0.75, 100, kNaN), "prior_rate"},
+    };
+    for (const Bad& b : bad) {
+        bool thrown = false;
+        try {
+            pyml::validate_calibration_params(b.p);
+        } catch (const std::invalid_argument& e) {
+            thrown = std::string(e.what()).find(b.name) != std::string::npos;
+            if (!thrown) std::fprintf(stderr, "message without %s: %s\n", b.name, e.what());
+        }
+        CHECK(thrown);
+        BankParams bp;
+        bp.calibration = b.p;
+        CHECK_THROWS(Bank(bp), std::invalid_argument);
+    }
+    pyml::validate_calibration_params(surprise(0, 1, 1e-3, 1, 1e-9, 0));  // the edges are accepted
+    pyml::validate_calibration_params(surprise(2147483648.0, 4294967296.0, 100, 0.01, 100, 1));
+    CHECK_THROWS(Calibration(CalibrationParams{}), std::invalid_argument);  // kind none has no stage
+    CHECK_EQ(std::string(pyml::calibration_name(CalibrationKind::surprise)), std::string("surprise"));
+}
+
+// ---------------------------------------------------------------- in the bank
+
+Model level_model(double lo_centre, double hi_centre, double spread) {
+    Model m;
+    m.k = 2;
+    m.dims = 1;
+    m.centers = {lo_centre, hi_centre};
+    m.min_dist = 0.0;
+    m.max_dist = spread;
+    return m;
+}
+
+std::vector<pyml::BankKernel> kernels() {
+    std::vector<pyml::BankKernel> out = {pyml::BankKernel::baseline};
+    if (pyml::bank_avx2_available()) out.push_back(pyml::BankKernel::avx2);
+    return out;
+}
+
+// A calibrated bank and its uncalibrated twin, fed the same ticks: the
+// calibrated one's bits, scores, levels and words equal the reference fed
+// with the twin's values, vote scores and predictions.
+void run_twins(BankParams base, std::size_t slots, std::size_t ticks, std::uint64_t seed) {
+    BankParams cal = base;
+    cal.calibration = surprise(15, 200);
+    Bank plain(base), calibrated(cal);
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::normal_distribution<double> z(0.0, 1.0);
+    for (std::size_t j = 0; j < slots; ++j) {
+        plain.add_slot();
+        calibrated.add_slot();
+    }
+    const std::size_t dims = plain.dims(), warm = plain.warmup();
+    std::vector<Reference> refs(slots, Reference(cal.calibration));
+    std::vector<std::size_t> run(slots, 0);  // consecutive storable values
+    std::vector<double> level(slots, 10.0), values(slots);
+    std::vector<double> s0(slots), s1(slots), lv(slots);
+    std::vector<std::uint8_t> b0(slots), b1(slots);
+    std::vector<pyml::storage_word> w0(slots), w1(slots);
+    std::size_t reported = 0, set = 0;
+    for (std::size_t t = 0; t < ticks; ++t) {
+        // Models arrive at random ticks (a slot keeps its calibration state),
+        // some are cleared, a few slots are removed and added again (reset).
+        for (std::size_t j = 0; j < slots; ++j) {
+            const double r = u(rng);
+            if (r < 0.02) {
+                Model m;
+                m.k = 2;
+                m.dims = dims;
+                m.centers.assign(2 * dims, 0.0);
+                for (std::size_t e = 0; e < dims; ++e) {
+                    m.centers[e] = level[j] * (dims == 1 ? 1.0 : 0.01) - 1.0;
+                    m.centers[dims + e] = level[j] * (dims == 1 ? 1.0 : 0.01) + 1.0;
+                }
+                m.min_dist = 0.0;
+                m.max_dist = 2.0 + 3.0 * u(rng);
+                const auto after = static_cast<std::uint32_t>(t), before = static_cast<std::uint32_t>(t + 10);
+                plain.queue_model(j, m, after, before);
+                calibrated.queue_model(j, m, after, before);
+            } else if (r < 0.025) {
+                plain.clear_model(j);
+                calibrated.clear_model(j);
+            } else if (r < 0.027) {
+                plain.remove_slot(j);
+                calibrated.remove_slot(j);
+                CHECK_EQ(plain.add_slot(), j);
+                CHECK_EQ(calibrated.add_slot(), j);
+                refs[j] = Reference(cal.calibration);
+                run[j] = 0;
+            }
+        }
+        for (std::size_t j = 0; j < slots; ++j) {
+            if (u(rng) < 0.01) level[j] += 30.0 * z(rng);
+            double v = level[j] + z(rng);
+            const double r = u(rng);
+            if (r < 0.02) v = kNaN;
+            else if (r < 0.05) v += 40.0 * z(rng);
+            else if (r < 0.052) v = kInf;
+            values[j] = v;
+        }
+        // Which slots predict with a model this tick: the model mask after the
+        // tick (which applied the queued models first) and a full window.
+        plain.tick(values.data(), slots, nullptr, 0, w0.data(), b0.data(), s0.data());
+        calibrated.tick(values.data(), slots, nullptr, 0, w1.data(), b1.data(), s1.data(), lv.data());
+        std::vector<std::uint8_t> has(slots);
+        plain.trained_mask(has.data(), slots);
+        for (std::size_t j = 0; j < slots; ++j) {
+            const bool storable = std::fabs(values[j]) <= pyml::kMaxStorableMagnitude;
+            run[j] = storable ? std::min(run[j] + 1, warm) : 0;
+            const bool trained = has[j] != 0 && run[j] == warm;  // (no suppression here)
+            const Reference::Out want = refs[j].step(values[j], s0[j], trained);
+            const bool ok = same(s1[j], want.score) && (b1[j] != 0) == want.bit && same(lv[j], want.level) &&
+                            w1[j] == pyml::pack_sample(values[j], want.bit, false);
+            if (!ok) {
+                std::fprintf(stderr, "tick %zu slot %zu: got (%.17g, %d, %.17g), want (%.17g, %d, %.17g)\n", t, j,
+                             s1[j], b1[j], lv[j], want.score, want.bit, want.level);
+                CHECK(ok);
+                return;
+            }
+            // The twin's words carry the vote's bit: calibration changes only the bit.
+            CHECK_EQ(w0[j] & ~pyml::kAnomalyBit, w1[j] & ~pyml::kAnomalyBit);
+            reported += want.score > 0;
+            set += want.bit;
+        }
+    }
+    std::vector<CalibrationState> states(slots);
+    calibrated.calibration_state(states.data(), slots);
+    for (std::size_t j = 0; j < slots; ++j) CHECK(refs[j].equals(states[j]));
+    CHECK(reported > 0);
+    CHECK(set > 0);
+}
+
+TEST_CASE("bank with calibration equals the reference over the twin's vote (both kernels, features, models)") {
+    for (const pyml::BankKernel kernel : kernels()) {
+        BankParams level;  // the pyml configuration: the level itself, one model
+        level.features = {0, 1, 0};
+        level.kernel = kernel;
+        run_twins(level, 21, 500, 1);
+        BankParams v133;  // v1.33's features
+        v133.kernel = kernel;
+        run_twins(v133, 13, 400, 2);
+        BankParams v2 = level;  // several models, v2 features
+        v2.models = 3;
+        v2.variant = pyml::FeatureVariant::v2;
+        run_twins(v2, 11, 400, 3);
+    }
+}
+
+TEST_CASE("bank with calibration and suppression: a silenced slot is not trained for the rule") {
+    BankParams p;
+    p.features = {0, 1, 0};
+    p.suppression_window = 5;
+    p.suppression_threshold = 2;
+    p.calibration = surprise(0);
+    Bank bank(p);
+    bank.add_slot();
+    bank.set_model(0, level_model(0.0, 1.0, 10.0));
+    std::uint8_t bit = 0;
+    double score = 0, level = 0;
+    pyml::storage_word word = 0;
+    std::uint8_t status = 0;
+    int t = 0;
+    for (; t < 50 && (status & pyml::kStatusSilenced) == 0; ++t) {
+        const double v = t % 2 ? 100.0 : 0.5;  // every other value far from both centres
+        bank.tick(&v, 1, nullptr, 0, &word, &bit, &score, &level);
+        bank.status(&status, 1);
+    }
+    CHECK((status & pyml::kStatusSilenced) != 0);
+    CalibrationState s;
+    bank.calibration_state(&s, 1);
+    const std::uint32_t seen = s.seen;
+    for (int k = 0; k < 5; ++k) {
+        const double v = 100.0 + k;
+        bank.tick(&v, 1, nullptr, 0, &word, &bit, &score, &level);
+        CHECK_EQ(level, 0.0);
+        CHECK_EQ(bit, 0);
+    }
+    bank.calibration_state(&s, 1);
+    CHECK_EQ(s.seen, seen);  // silenced: no statistic changed
+}
+
+TEST_CASE("bank calibration: installs keep the state, clear_model keeps it, reuse resets it") {
+    BankParams p;
+    p.features = {0, 1, 0};
+    p.calibration = surprise();
+    Bank bank(p);
+    bank.add_slot();
+    bank.add_slot();
+    bank.set_model(0, level_model(0.0, 1.0, 10.0));
+    bank.set_model(1, level_model(0.0, 1.0, 10.0));
+    double v[2] = {0.2, 0.3};
+    pyml::storage_word w[2];
+    std::uint8_t b[2];
+    double s[2], l[2];
+    for (int t = 0; t < 20; ++t) {
+        v[0] = 0.1 * (t % 3);
+        v[1] = 0.2 * (t % 2);
+        bank.tick(v, 2, nullptr, 0, w, b, s, l);
+    }
+    CalibrationState st[2];
+    bank.calibration_state(st, 2);
+    CHECK_EQ(st[0].seen, 19u);  // the first value has no change
+    bank.set_model(0, level_model(5.0, 6.0, 10.0));  // an install
+    pyml::QueuedModel q;
+    q.slot = 1;
+    q.generation = bank.generation(1);
+    q.centers[0] = 7.0;
+    q.centers[1] = 8.0;
+    q.max_dist = 1.0;
+    bank.enqueue_models(&q, 1);
+    bank.tick(v, 2, nullptr, 0, w, b, s, l);  // applies the queued model, then calibrates
+    bank.calibration_state(st, 2);
+    CHECK_EQ(st[0].seen, 20u);
+    CHECK_EQ(st[1].seen, 20u);
+    bank.clear_model(0);
+    bank.tick(v, 2, nullptr, 0, w, b, s, l);
+    bank.calibration_state(st, 2);
+    CHECK_EQ(st[0].seen, 20u);  // no model: untrained, state kept
+    CHECK(same(st[0].prev, v[0]));
+    CHECK_EQ(st[1].seen, 21u);
+    bank.remove_slot(1);
+    bank.calibration_state(st, 2);
+    CHECK(Reference(p.calibration).equals(st[1]));
+    bank.tick(v, 2, nullptr, 0, w, b, s, l);  // a free slot: empty word, bit 0, score 0, level 0
+    CHECK_EQ(w[1], pyml::kEmptySlot);
+    CHECK_EQ(b[1], 0);
+    CHECK_EQ(s[1], 0.0);
+    CHECK_EQ(l[1], 0.0);
+    CHECK_EQ(bank.add_slot(), 1u);
+    bank.calibration_state(st, 2);
+    CHECK(Reference(p.calibration).equals(st[1]));
+    CHECK_EQ(st[0].seen, 20u);
+}
+
+TEST_CASE("bank without calibration: levels are refused before anything changes, no calibration state") {
+    BankParams p;
+    p.features = {0, 1, 0};
+    Bank bank(p);
+    bank.add_slot();
+    bank.set_model(0, level_model(0.0, 1.0, 10.0));
+    const double v = 0.5;
+    pyml::storage_word w = 0;
+    double level = -1;
+    CHECK_THROWS(bank.tick(&v, 1, nullptr, 0, &w, nullptr, nullptr, &level), std::invalid_argument);
+    CHECK_EQ(w, 0u);
+    CHECK_EQ(level, -1.0);
+    CalibrationState s;
+    CHECK_THROWS(bank.calibration_state(&s, 1), std::invalid_argument);
+    // Memory: a calibrated bank holds 48 bytes per slot more.
+    BankParams pc = p;
+    pc.calibration = surprise();
+    Bank plain(p, 4096), calibrated(pc, 4096);
+    const double extra = double(calibrated.memory_bytes() - plain.memory_bytes()) / 4096.0;
+    CHECK(extra >= 48.0 && extra < 49.0);
+}
+
+}  // namespace

@@ -1,0 +1,265 @@
+"""Serving the HTTP API: the socket, uvicorn, connection handling and the middleware stack.
+
+Design
+------
+:class:`ApiServer` runs uvicorn on a background thread over a socket it
+binds itself (so "address in use" is an ``OSError`` at :meth:`start`), with
+uvicorn's h11 protocol extended by :class:`_Protocol`:
+
+* **No Nagle delay.** The listening socket is created with
+  ``IPPROTO_TCP`` and every accepted connection gets ``TCP_NODELAY``: the
+  response's header and body are two writes, and with Nagle on, the second
+  waited for the client's delayed ACK (about 40 ms per keep-alive request).
+* **A header timeout.** A connection must deliver a request's complete
+  headers within ``header_timeout`` seconds of connecting (or of starting a
+  later request on a kept-alive connection), else it is closed; idle
+  kept-alive connections close after ``keep_alive`` seconds.
+* **Queueing, not refusing.** There is no per-request concurrency limit
+  (uvicorn's answers 503); up to ``max_connections`` connections are served
+  at once and further ones wait, accepted but not read, until one closes.
+  Requests are handled by Starlette's thread pool, so many clients queue
+  there rather than fail.
+* The application is wrapped in :class:`~pyml.api.middleware.HostCheck` and
+  :class:`~pyml.api.middleware.JsonErrors`: every error answers JSON and a
+  ``Host`` header naming another site is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Iterable
+
+try:
+    import h11
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(f'pyml.api needs the \'server\' extra (uvicorn): pip install "pyml-anomaly[server]" ({exc})'
+                      ) from exc
+
+from .middleware import HostCheck, JsonErrors, allowed_hosts
+
+if TYPE_CHECKING:
+    from ..engine.host import Host
+
+__all__ = ["ApiServer", "DEFAULT_HEADER_TIMEOUT", "DEFAULT_MAX_CONNECTIONS", "listen_socket"]
+
+#: Seconds a client has to send a request's headers.
+DEFAULT_HEADER_TIMEOUT = 10.0
+#: Connections served at once; more wait (accepted, not read) until one closes.
+DEFAULT_MAX_CONNECTIONS = 1024
+
+
+class _Gate:
+    """How many connections are being served, and those waiting for a turn (one per server)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+        self.waiting: deque["_Protocol"] = deque()
+
+
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with TCP_NODELAY, a header timeout and a connection gate."""
+
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    gate: _Gate = _Gate(DEFAULT_MAX_CONNECTIONS)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - a closed socket
+                pass
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._admitted = False
+        if self.gate.active < self.gate.limit:
+            self._admit()
+        else:
+            transport.pause_reading()
+            self.gate.waiting.append(self)
+
+    def _admit(self) -> None:
+        self._admitted = True
+        self.gate.active += 1
+        self.transport.resume_reading()
+        self._arm_header_timer()
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._header_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
+            self._arm_header_timer()  # part of a request's headers: they must all come in time
+        elif self.conn.their_state is not h11.IDLE:
+            self._disarm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
+            self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        if self._admitted:
+            self._admitted = False
+            self.gate.active -= 1
+            while self.gate.waiting and self.gate.active < self.gate.limit:
+                nxt = self.gate.waiting.popleft()
+                if not nxt.transport.is_closing():
+                    nxt._admit()
+        else:
+            try:
+                self.gate.waiting.remove(self)
+            except ValueError:
+                pass
+        super().connection_lost(exc)
+
+
+def listen_socket(bind: str, port: int) -> socket.socket:
+    """A bound TCP socket (IPv6 when ``bind`` contains ``:``); ``OSError`` naming the address if it fails."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((bind, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {bind} port {port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+class ApiServer:
+    """Serve a host's HTTP API on a background thread (uvicorn).
+
+    Parameters
+    ----------
+    host : pyml.Host
+        The host to serve.
+    bind : str
+        Address to listen on; loopback (``127.0.0.1``) by default. An IPv6
+        address (containing ``:``) listens on IPv6.
+    port : int
+        TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
+    allow_hosts : iterable of str
+        ``Host`` header names accepted besides those of the bind address
+        (:func:`pyml.api.middleware.allowed_hosts`); ``"*"`` accepts any.
+    header_timeout : float
+        Seconds a client has to send a request's headers.
+    keep_alive : float
+        Seconds an idle kept-alive connection stays open.
+    max_connections : int
+        Connections served at once; more wait until one closes.
+    **app_options
+        Passed to :func:`pyml.api.create_app` (``max_points``, ``metrics_window``, ...).
+
+    The socket is bound by :meth:`start`, so an address in use raises
+    ``OSError`` there. Use as a context manager, or call :meth:`stop`.
+    """
+
+    def __init__(self, host: "Host", bind: str | None = None, port: int | None = None, *,
+                 allow_hosts: Iterable[str] = (), header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+                 keep_alive: float = 5.0, max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 **app_options: Any) -> None:
+        from .server import DEFAULT_BIND, DEFAULT_PORT, create_app
+
+        bind = DEFAULT_BIND if bind is None else bind
+        port = DEFAULT_PORT if port is None else port
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an integer in [0, 65535], got {port!r}")
+        if not isinstance(bind, str) or not bind:
+            raise ValueError(f"bind must be a non-empty address string, got {bind!r}")
+        for name, value in (("header_timeout", header_timeout), ("keep_alive", keep_alive)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 3600:
+                raise ValueError(f"{name} must be a number of seconds in (0, 3600), got {value!r}")
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections must be a positive integer, got {max_connections!r}")
+        if isinstance(allow_hosts, str):
+            allow_hosts = [allow_hosts]
+        self.host = host
+        self.bind = bind
+        self._requested_port = port
+        self.app = create_app(host, **app_options)
+        self.allowed_hosts = allowed_hosts(bind, allow_hosts)
+        self.asgi = HostCheck(JsonErrors(self.app), self.allowed_hosts)
+        self.header_timeout = float(header_timeout)
+        self.keep_alive = float(keep_alive)
+        self.max_connections = max_connections
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the requested one until :meth:`start`)."""
+        if self._socket is not None:
+            return int(self._socket.getsockname()[1])
+        return self._requested_port
+
+    @property
+    def url(self) -> str:
+        """``http://address:port`` of the server."""
+        address = f"[{self.bind}]" if ":" in self.bind else self.bind
+        return f"http://{address}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> "ApiServer":
+        """Bind the socket and start serving; returns when the server accepts connections."""
+        from .server import MAX_QUERY_BYTES
+
+        if self._thread is not None:
+            raise RuntimeError("the server is already started")
+        self._socket = listen_socket(self.bind, self._requested_port)
+        protocol = type("PymlHttpProtocol", (_Protocol,), {"header_timeout": self.header_timeout,
+                                                           "gate": _Gate(self.max_connections)})
+        config = uvicorn.Config(self.asgi, http=protocol, log_level="warning", access_log=False, lifespan="off",
+                                timeout_keep_alive=max(1, round(self.keep_alive)), limit_concurrency=None,
+                                backlog=2048, h11_max_incomplete_event_size=4 * MAX_QUERY_BYTES)
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [self._socket]},
+                                        name="pyml-http", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the HTTP server on {self.bind}:{self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and close the socket (idempotent)."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._server = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def __enter__(self) -> "ApiServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

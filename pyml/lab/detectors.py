@@ -1,0 +1,160 @@
+"""Example detectors written with :mod:`pyml.lab.custom`'s interface (numba kernels).
+
+:func:`peaks_detector` is the engine's score-peak rule (:mod:`pyml.engine.peaks`,
+``MLConfig.score_peak_window``) written as a user would write it: two float64
+of state per dimension (the remembered score and its age in ticks), and one
+``step`` that ages the remembered score, forgets it after ``window`` ticks,
+and reports the tick's capped score when it rises above it. Over the
+``peaks`` formulation's engine it gives exactly the built-in formulation's
+scores (tests/test_custom.py).
+
+:func:`surprise_detector` is the lab's calibrated rule (measured on NAB's
+tuning half; see its docstring): the engine's k-means score says *that*
+something is beyond what the model was trained on (the score saturates at
+100), and two running statistics per dimension say *how surprising* that is
+for this dimension: how rarely its score saturates, and how far the value's
+change from the previous tick lies in the tail of its usual changes. The
+score is reported once per incident, at its onset, and the bit is set with
+it when the surprise is high enough, so bits are sparse and at the onset.
+
+Importing this module imports numba (``pip install 'pyml-anomaly[lab]'``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ..config import MLConfig
+from ..engine.peaks import SCORE_CAP
+from .custom import Detector
+from .formulations import PEAK_WINDOW_FRACTION
+
+__all__ = ["peaks_detector", "surprise_detector"]
+
+_PEAK, _AGE = 0, 1  # state layout of peaks_detector
+
+
+@numba.njit
+def _peaks_init(state: np.ndarray, params: np.ndarray) -> None:  # pragma: no cover - jitted
+    state[_PEAK] = -math.inf  # nothing reported yet
+    state[_AGE] = math.inf  # ... so nothing to remember
+
+
+@numba.njit
+def _peaks_step(state: np.ndarray, params: np.ndarray, value: float, score: float, bit: bool,
+                trained: bool) -> tuple[float, bool]:  # pragma: no cover - jitted
+    window = params[0]
+    capped = min(score, SCORE_CAP)
+    state[_AGE] += 1.0
+    if state[_AGE] > window:
+        state[_PEAK] = -math.inf
+    if capped > state[_PEAK]:
+        state[_PEAK] = capped
+        state[_AGE] = 0.0
+        return capped, bit
+    return 0.0, bit
+
+
+def _formulation_window(config: MLConfig) -> float:
+    """The ``peaks`` formulation's window: ``max(1, int(0.4 x min_train_samples))``."""
+    return float(max(1, int(PEAK_WINDOW_FRACTION * config.min_train_samples)))
+
+
+def peaks_detector(window: float | None = None) -> Detector:
+    """The score-peak rule as a :class:`~pyml.lab.custom.Detector`.
+
+    ``window`` is the ticks a reported score is remembered; default: sized
+    per recording as the ``peaks`` formulation sizes it (0.4 x
+    ``min_train_samples``). The stored bit is the engine's.
+    """
+    return Detector("peaks", state_size=2, init_state=_peaks_init, step=_peaks_step,
+                    params={"window": _formulation_window if window is None else window})
+
+
+# surprise_detector: state layout (7 float64 per dimension)
+_RATE, _MEAN, _VAR, _SEEN, _TOP, _TOP_AGE, _PREV = 0, 1, 2, 3, 4, 5, 6
+# ... and parameter order
+_WINDOW, _MEMORY, _DECADES, _BIT_LEVEL, _SATURATION, _PRIOR = 0, 1, 2, 3, 4, 5
+
+
+@numba.njit
+def _surprise_init(state: np.ndarray, params: np.ndarray) -> None:  # pragma: no cover - jitted
+    state[_RATE] = params[_PRIOR]
+    state[_MEAN] = 0.0
+    state[_VAR] = 0.0
+    state[_SEEN] = 0.0
+    state[_TOP] = -math.inf
+    state[_TOP_AGE] = math.inf
+    state[_PREV] = math.nan
+
+
+@numba.njit
+def _surprise_step(state: np.ndarray, params: np.ndarray, value: float, score: float, bit: bool,
+                   trained: bool) -> tuple[float, bool]:  # pragma: no cover - jitted
+    change = value - state[_PREV]  # NaN after a gap and at the start
+    state[_PREV] = value
+    report = 0.0
+    if trained and not math.isnan(change):
+        seen = state[_SEEN]
+        saturated = min(score, SCORE_CAP) >= params[_SATURATION]
+        if saturated:
+            # how rarely this dimension saturates: 0 at rate 1, 1 at rate 10^-decades or below
+            g_rate = min(1.0, -math.log10(max(state[_RATE], 1e-12)) / params[_DECADES])
+            # how far in the tail of its usual changes this change is: -log10(two-sided Gaussian tail) / 10
+            g_change = 0.0
+            if seen >= 2.0:
+                sd = max(math.sqrt(state[_VAR]), 1e-9)
+                tail = 0.5 * math.erfc(abs(change - state[_MEAN]) / (sd * math.sqrt(2.0)))
+                g_change = min(1.0, max(0.0, -math.log10(tail + 1e-10) / 10.0))
+            report = 50.0 + 50.0 * max(g_rate, g_change)
+        else:
+            report = 0.5 * min(score, SCORE_CAP)
+        memory = params[_MEMORY]
+        a_rate = 1.0 / min(seen + 2.0, memory)  # the prior rate counts as one observation
+        state[_RATE] += a_rate * ((1.0 if saturated else 0.0) - state[_RATE])
+        a = 1.0 / min(seen + 1.0, memory)  # running mean and variance, exponential after `memory` ticks
+        d = change - state[_MEAN]
+        state[_MEAN] += a * d
+        state[_VAR] = (1.0 - a) * (state[_VAR] + a * d * d)
+        state[_SEEN] = seen + 1.0
+    # report once per incident: only a score above what was reported in the last `window` ticks
+    state[_TOP_AGE] += 1.0
+    if state[_TOP_AGE] > params[_WINDOW]:
+        state[_TOP] = -math.inf
+    if report > state[_TOP]:
+        state[_TOP] = report
+        state[_TOP_AGE] = 0.0
+        return report, report >= 100.0 * params[_BIT_LEVEL]
+    return 0.0, False
+
+
+def surprise_detector(window: float = 120, memory: float = 4000, decades: float = 4, bit_level: float = 0.75,
+                      saturation: float = 100, prior_rate: float = 0.01) -> Detector:
+    """The lab's calibrated rule over the engine's k-means score, as a :class:`~pyml.lab.custom.Detector`.
+
+    Per dimension and tick (a tick without a model or without a value and
+    its predecessor reports 0 and changes no statistic)::
+
+        change = value - previous value
+        if score >= saturation:                      # beyond what the model was trained on
+            g_rate   = min(1, -log10(rate) / decades)
+            g_change = min(1, -log10(tail(|change - mean| / sd) + 1e-10) / 10)
+            report   = 50 + 50 * max(g_rate, g_change)
+        else:
+            report   = score / 2
+        rate        <- rate + a' * (saturated - rate),   a' = 1 / min(seen + 2, memory)
+        mean, var   <- running mean and variance of change, a = 1 / min(seen + 1, memory)
+        reported    = report if report > the highest report of the last `window` ticks, else 0
+        bit         = reported >= 100 * bit_level
+
+    ``tail(z)`` is the two-sided Gaussian tail ``erfc(z / sqrt 2) / 2``;
+    ``rate`` starts at ``prior_rate``. Seven float64 of state per dimension.
+    Parameters are in ticks; the defaults are the ones chosen on NAB's
+    tuning half (5-minute samples: ``window`` 10 hours, ``memory`` 2 weeks).
+    """
+    return Detector("surprise", state_size=7, init_state=_surprise_init, step=_surprise_step,
+                    params={"window": window, "memory": memory, "decades": decades, "bit_level": bit_level,
+                            "saturation": saturation, "prior_rate": prior_rate})
