@@ -53,9 +53,9 @@
 // never moved, so adding slots never copies the state of others.
 //
 // The tick, per group of blocks: the block kernel (bank_kernel.hpp) scores
-// each block against its first models; then the post-vote stage finishes, per
-// slot, what the kernel left open: the rest of the vote (the vote kernel,
-// only for slots still undecided), the VARIABLE flag, the counters and
+// each block against its first models and sets VARIABLE; then the post-vote
+// stage finishes, per slot, what the kernel left open: the rest of the vote
+// (the vote kernel, only for slots still undecided), the counters and
 // silencing, the models-consulted count; then, with BankParams::calibration
 // (calibration.hpp), the calibration stage turns each slot's vote score into
 // the score it reports and the bit it stores; then the group's words are
