@@ -199,14 +199,14 @@ def test_missing_points_are_made_from_the_level_below_at_opening(tmp_path):
 
 
 def test_a_store_without_tiers_is_backfilled(tmp_path):
-    host = pyml.Host("bf", MLConfig(enabled=False), storage_dir=tmp_path, background=False, tiers=(),
+    host = pyml.Host("bf", MLConfig(profile="netdata-1.33", enabled=False), storage_dir=tmp_path, background=False, tiers=(),
                      history=500)
     host.add_chart("system.cpu", ["a", "b"])
     data = np.random.default_rng(1).normal(10, 1, (300, 2))
     for i in range(300):
         host.collect_all(T0 + i, data[i])
     host.close()
-    host = pyml.Host("bf", MLConfig(enabled=False), storage_dir=tmp_path, background=False, tiers=SPECS,
+    host = pyml.Host("bf", MLConfig(profile="netdata-1.33", enabled=False), storage_dir=tmp_path, background=False, tiers=SPECS,
                      history=500)
     host.add_chart("system.cpu", ["a", "b"])
     ends, points = host.read_tier(["system.cpu|a"], 1, 0, 2**40)
@@ -320,7 +320,7 @@ def test_disk_budget_of_the_default_tiers_for_ten_thousand_dimensions():
 
 
 def test_the_host_feeds_every_slot_its_own_charts_included():
-    cfg = MLConfig(min_train_samples=60, max_train_samples=120, train_every=60, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=60, max_train_samples=120, train_every=60, clamp=False)
     host = pyml.Host("h", cfg, background=False, tiers=SPECS)
     host.add_chart("system.cpu", ["a", "b"])
     data = np.random.default_rng(4).normal(5, 1, (130, 2))
@@ -340,7 +340,7 @@ def test_the_host_feeds_every_slot_its_own_charts_included():
 
 
 def test_a_removed_and_readded_dimension_starts_empty_after_a_restart(tmp_path):
-    host = pyml.Host("r", MLConfig(enabled=False), storage_dir=tmp_path, background=False, tiers=SPECS)
+    host = pyml.Host("r", MLConfig(profile="netdata-1.33", enabled=False), storage_dir=tmp_path, background=False, tiers=SPECS)
     host.add_chart("c", ["a", "b"])
     for i in range(100):
         host.collect_all(T0 + i, [1.0, 2.0])
@@ -349,7 +349,7 @@ def test_a_removed_and_readded_dimension_starts_empty_after_a_restart(tmp_path):
     for i in range(100, 110):
         host.collect_all(T0 + i, [1.0, 3.0])
     host.close()
-    host = pyml.Host("r", MLConfig(enabled=False), storage_dir=tmp_path, background=False, tiers=SPECS)
+    host = pyml.Host("r", MLConfig(profile="netdata-1.33", enabled=False), storage_dir=tmp_path, background=False, tiers=SPECS)
     host.add_chart("c", ["a", "x"])
     _, minutes = host.read_tier(["c|x"], 1, 0, 2**40)
     _, hours = host.read_tier(["c|x"], 2, 0, 2**40)
@@ -367,7 +367,7 @@ WRITER = textwrap.dedent("""
     import pyml
     from pyml.engine.tiers import TierSpec
     directory, start = sys.argv[1], int(sys.argv[2])
-    host = pyml.Host("crashy", pyml.MLConfig(enabled=False), storage_dir=directory, background=False,
+    host = pyml.Host("crashy", pyml.MLConfig(profile="netdata-1.33", enabled=False), storage_dir=directory, background=False,
                      tiers=(TierSpec(6, 10000), TierSpec(36, 10000)), history=3000)
     host.add_chart("c", ["a", "b", "c"])
     t = start
@@ -393,7 +393,7 @@ def test_sigkill_at_random_moments_loses_no_sample_from_the_tiers(tmp_path):
         done = [int(line.split()[1]) for line in (first + out).splitlines() if line.startswith("tick ")]
         assert done, f"the writer printed no tick (round {round_}): {err[-2000:]}"
         start = done[-1] + 2
-        host = pyml.Host("crashy", MLConfig(enabled=False), storage_dir=tmp_path, background=False,
+        host = pyml.Host("crashy", MLConfig(profile="netdata-1.33", enabled=False), storage_dir=tmp_path, background=False,
                          tiers=(TierSpec(6, 10000), TierSpec(36, 10000)), history=3000)
         last = host.last_time
         assert last is not None and last >= done[-1]

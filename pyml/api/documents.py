@@ -440,7 +440,7 @@ def _detector_status(host: "Host") -> tuple[str, float, int]:
     result = host.last_detector_result
     if result is None:
         return "UNINITIALIZED", 0.0, 0
-    above = getattr(result.to_state, "name", str(result.to_state)).upper().startswith("ABOVE")
+    above = bool(result.event_open)  # every profile's detector result says whether an event is open
     rate = float(getattr(result, "host_anomaly_rate", 0.0)) * 100.0
     return ("WARNING" if above else "CLEAR"), rate, host.last_time or 0
 

@@ -27,7 +27,7 @@ import pyml
 from pyml import MLConfig
 
 directory, start = sys.argv[1], int(sys.argv[2])
-host = pyml.Host("killed", MLConfig(**%r), storage_dir=directory, background=True)
+host = pyml.Host("killed", MLConfig(profile="netdata-1.33", **%r), storage_dir=directory, background=True)
 if not host.dimension_ids():
     host.add_chart("system.cpu", ["a", "b", "c"])
 t = start
@@ -90,7 +90,7 @@ def test_sigkill_at_random_moments_during_writes_and_training(tmp_path, ledger):
         completed.update(ticks)
         if ticks:
             start = ticks[-1][0] + 2  # the tick in flight may or may not be stored
-        host = pyml.Host("killed", MLConfig(**CFG), storage_dir=directory, background=False)
+        host = pyml.Host("killed", MLConfig(profile="netdata-1.33", **CFG), storage_dir=directory, background=False)
         try:
             assert not host._store.damage, host._store.damage  # a torn write is not damage
             recent = [t for t in completed if t >= max(completed) - 100]
