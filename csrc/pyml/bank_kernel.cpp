@@ -202,17 +202,23 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
     std::uint64_t f8;
     std::memcpy(&f8, flags, sizeof f8);
     constexpr std::uint64_t kLow = 0x0101010101010101ull, kGather = 0x0102040810204080ull;
-    const unsigned silenced = static_cast<unsigned>((((f8 >> 2) & kLow) * kGather) >> 56);
+    // (A bank on the lean kernel never silences.)
+    const unsigned silenced = Lean ? 0u : static_cast<unsigned>((((f8 >> 2) & kLow) * kGather) >> 56);
+    const unsigned variable = static_cast<unsigned>((((f8 >> 3) & kLow) * kGather) >> 56);
     const unsigned has_model = static_cast<unsigned>((((f8 >> 4) & kLow) * kGather) >> 56);
     const unsigned predicted = full & ~silenced;
     const unsigned scored = predicted & has_model;
+    // Lanes whose VARIABLE flag this tick may set: a prediction's window (a
+    // previous value) and the flag still clear. Once set, it stays until the
+    // next training attempt, so most ticks have none to check.
+    const unsigned unsettled = full & had & ~variable;
 
     // Push: the newest ring row gets this tick's values (0 for a gap, so the
     // arithmetic below stays finite). A free slot packs NaN, the empty word.
     // Branch-free (gaps come at random), and the new row stays in registers:
-    // reading it back right after storing it would wait for the stores. The
-    // previous value is read before the store (with a window of one value
-    // both are the same row).
+    // reading it back right after storing it would wait for the stores. With
+    // a window of one value the previous value is in the row being written:
+    // it is compared before the store.
     const vdouble zero = {};
     const vdouble nan = zero + std::numeric_limits<double>::quiet_NaN();
     double* newest = blk + ring_rows[N - 1] * W;
@@ -222,13 +228,18 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
     for (std::size_t g = 0; g < G; ++g) {
         const std::size_t q = g * V;
         const vdouble x = Ops::load(values + q);
-        const vdouble before = Ops::load(previous + q);
         vmask active;
         for (std::size_t l = 0; l < V; ++l) active[l] = (flags[q + l] & kActive) != 0 ? -1 : 0;
         pushed[g] = Ops::select(active & (Ops::vabs(x) <= kMaxStorableMagnitude), x, zero);
-        same |= Ops::bits(pushed[g] == before) << q;
+        if constexpr (N == 1) same |= Ops::bits(pushed[g] == Ops::load(previous + q)) << q;
         Ops::store(newest + q, pushed[g]);
         Ops::store(to_pack + q, Ops::select(active, x, nan));
+    }
+
+    if constexpr (N > 1) {
+        if (unsettled != 0) {
+            for (std::size_t g = 0; g < G; ++g) same |= Ops::bits(pushed[g] == Ops::load(previous + g * V)) << (g * V);
+        }
     }
 
     const double* row[N];
@@ -320,7 +331,7 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
     out.predicted = predicted;
     out.scored = scored;
     out.undecided = undecided;
-    out.changed = full & had & ~same;
+    out.changed = unsettled & ~same;
     if (out.changed != 0) {  // VARIABLE: the value changed at a prediction (silenced or not)
         f8 |= kSpreadVariable.v[out.changed];
         std::memcpy(flags, &f8, sizeof f8);

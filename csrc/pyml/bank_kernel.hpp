@@ -6,8 +6,9 @@
 //    the distance to both centres, the min-max normalised score, the first
 //    model's vote. It reports, as bit masks over the block's lanes, which
 //    slots made a prediction, which were scored, which the first model did
-//    not call normal (so the vote must go on), and whose value changed since
-//    the previous one; and the feature vectors (lane-minor).
+//    not call normal (so the vote must go on), and which it newly flagged
+//    VARIABLE (value changed since the previous one; lanes already flagged
+//    are not compared again); and the feature vectors (lane-minor).
 //    One instantiation per (variant, D, S, L), and a lean one per (D, S, L)
 //    for v1 banks with one model and no suppression (no feature rows, no
 //    undecided mask: v1.33's tick as it was); each is built for the x86-64
@@ -63,7 +64,7 @@ struct BlockOut {
     unsigned predicted = 0;  // full window, not silenced: a prediction (Netdata §5.1 step 8)
     unsigned scored = 0;     // predicted and holding a model
     unsigned undecided = 0;  // scored and the first model's score is not below the threshold (or NaN)
-    unsigned changed = 0;    // full window and the value differs from the previous one
+    unsigned changed = 0;    // lanes whose VARIABLE flag the kernel set (full window, value changed)
 };
 
 // BlockKernel (bank.hpp): blk: the block's state; count: consecutive values
