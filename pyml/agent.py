@@ -85,7 +85,7 @@ class Agent:
         Where samples, models, events and the chart registry are kept
         (created if missing). One agent at a time may use it.
     config : MLConfig, optional
-        ``MLConfig()`` (ML enabled, Netdata's defaults) if not given.
+        ``MLConfig()`` (ML enabled, the default profile, ``pyml``) if not given.
     update_every : int
         Seconds between collections.
     hostname : str, optional

@@ -106,7 +106,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if Path(args.out).suffix.lower() != ".png":
             print(f"pyml demo: --out must end in .png, got {args.out!r}", file=sys.stderr)
             return 2
-    result = demo.run_demo(args.dims, args.hours, args.seed, progress=True, minute_rates=not args.no_plot)
+    result = demo.run_demo(args.dims, args.hours, args.seed, progress=True, minute_rates=not args.no_plot,
+                           profile=args.profile)
     print(demo.format_report(result))
     if not args.no_plot:
         from .plot import plot_demo
@@ -125,7 +126,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         return run_command(args.files, config_path=args.config, unclamped=args.unclamped, out_dir=args.out,
                            labels=args.labels, detector=args.detector, jobs=args.jobs,
-                           progress=False if args.quiet else None, formulation=args.formulation)
+                           progress=False if args.quiet else None, formulation=args.formulation,
+                           profile=args.profile)
     except (OSError, ValueError) as exc:
         print(f"pyml replay: {exc}", file=sys.stderr)
         return 2
@@ -223,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--formulation", choices=sorted(FORMULATIONS), default=DEFAULT_FORMULATION,
                         help="the lab's configuration of the engine when no --config is given "
                              "(default: %(default)s; see pyml.lab.formulations)")
+    replay.add_argument("--profile", choices=list(PROFILES), default=None,
+                        help="detection profile without --config (default: %s; netdata-1.33 with a --formulation)"
+                             % DEFAULT_PROFILE)
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.set_defaults(func=_cmd_replay)
 
@@ -256,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         "nab", help="the evaluation protocol's NAB figures: profiles side by side on a half of the fixed split, "
                     "reported score and stored bit, NAB and strict sizing (see the README's evaluation protocol)")
     nab.add_argument("nab_dir", metavar="NAB_DIR", help="NAB's directory (with data/ and labels/), or its data/")
-    nab.add_argument("--profiles", default="netdata-1.33",
+    nab.add_argument("--profiles", default=",".join(PROFILES),
                      help="comma-separated profiles, shown side by side (default: %(default)s)")
     nab.add_argument("--half", choices=["tuning", "heldout", "all"], default="tuning",
                      help="files of the fixed split to replay and report (default: tuning; held-out figures "
@@ -274,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         "hostcase", help="replay a recorded host case through a synchronous host and report incidents caught, "
                          "false events per hour, noisy dimensions and the scheduled job")
     hostcase.add_argument("case_dir", metavar="CASE_DIR", help="a host case (values.csv.gz + case.json)")
-    hostcase.add_argument("--profile", default="netdata-1.33", help="profile to replay with (default: %(default)s)")
+    hostcase.add_argument("--profile", default=DEFAULT_PROFILE, help="profile to replay with (default: %(default)s)")
     hostcase.add_argument("--config", metavar="NETDATA_CONF",
                           help="use this netdata.conf's [ml] as given instead of the profile with the host-case "
                                "training windows")
@@ -302,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=1, help="seed of the generator (default 1)")
     demo.add_argument("--out", default="demo.png", help="where to write the PNG report (default demo.png)")
     demo.add_argument("--no-plot", action="store_true", help="print the report only, write no PNG")
+    demo.add_argument("--profile", choices=list(PROFILES), default=DEFAULT_PROFILE,
+                      help="the detection profile (default: %(default)s)")
     demo.set_defaults(func=_cmd_demo)
 
     agent = commands.add_parser(

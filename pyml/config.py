@@ -331,10 +331,10 @@ class MLConfig:
     """The ML settings of a host: a profile and one field per ``[ml]`` key of netdata.conf.
 
     Construct with keyword arguments. ``profile`` (default
-    :data:`pyml.profiles.DEFAULT_PROFILE`, ``"netdata-1.33"``) chooses the key
+    :data:`pyml.profiles.DEFAULT_PROFILE`, ``"pyml"``) chooses the key
     table: ``"netdata-1.33"`` (SPEC §6.1), ``"netdata-2"`` (current Netdata,
-    SPEC-NETDATA-2 §2.1) or ``"pyml"`` (for now the same keys and defaults as
-    ``netdata-2``). Every other argument defaults to that profile's default,
+    SPEC-NETDATA-2 §2.1) or ``"pyml"`` (pyml's own detection: the calibrated
+    bit and its event detector). Every other argument defaults to that profile's default,
     except ``enabled``, which is ``True`` here (a netdata.conf that does not
     set it gives the profile's netdata.conf default: ``False`` for
     ``netdata-1.33``, ``True`` for the others, whose Netdata default ``auto``

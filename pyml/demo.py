@@ -34,6 +34,7 @@ import numpy as np
 
 from ._arrays import as_count, as_int
 from .config import MLConfig
+from .profiles import DEFAULT_PROFILE
 from .engine.host import Host
 from .progress import Progress
 
@@ -119,6 +120,7 @@ class IncidentOutcome:
     incident: Incident
     events: list[int]            # indices into DemoResult.events
     dimensions: list[str]        # the incident's dimensions among those events' top dimensions
+    flagged: list[str] = field(default_factory=list)  # the incident's dimensions with a stored anomaly bit in it
 
     @property
     def caught(self) -> bool:
@@ -392,14 +394,16 @@ def generate_host(dims: int = 300, hours: float = 6.0, seed: int = 1, t0: int = 
 # ---------------------------------------------------------------------------- replay
 
 
-def demo_config(ticks: int) -> MLConfig:
-    """Lab-sized settings for a replay of ``ticks`` seconds (``clamp=False``).
+def demo_config(ticks: int, profile: str = DEFAULT_PROFILE) -> MLConfig:
+    """Lab-sized settings of ``profile`` for a replay of ``ticks`` seconds (``clamp=False``).
 
     Models train on (and need) a quarter of the data and retrain every
-    quarter; everything else is Netdata's default.
+    quarter; everything else is the profile's default.
     """
-    quarter = max(60, ticks // 4)
-    return MLConfig(min_train_samples=quarter, max_train_samples=quarter, train_every=quarter, clamp=False)
+    from .lab.profiles import TrainingSizing, profile_config
+
+    quarter = max(60, as_count("ticks", ticks, 1, "a positive integer") // 4)
+    return profile_config(profile, TrainingSizing(quarter, quarter, quarter))
 
 
 def _overlaps(event: DemoEvent, first: int, last: int) -> bool:
@@ -429,7 +433,7 @@ def _row_order(name: str) -> tuple[int, str]:
 
 
 def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bool = False,
-             top: int = TOP_DIMENSIONS, minute_rates: bool = True) -> DemoResult:
+             top: int = TOP_DIMENSIONS, minute_rates: bool = True, profile: str = DEFAULT_PROFILE) -> DemoResult:
     """Generate a host, replay it through :class:`pyml.Host` and match events to incidents.
 
     Parameters
@@ -442,11 +446,13 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
         How many of an event's dimensions (by rate) count as its top dimensions.
     minute_rates : bool
         Also compute per-minute anomaly rates by chart group (for the plot).
+    profile : str
+        The detection profile (``"pyml"``, ``"netdata-2"`` or ``"netdata-1.33"``).
     """
     as_count("top", top, 1, "a positive integer")
     gen = generate_host(dims, hours, seed)
     n = gen.ticks
-    cfg = demo_config(n)
+    cfg = demo_config(n, profile)
     host = Host("demo-host", cfg, background=False, history=n)
     try:
         for chart, chart_dims in gen.charts:
@@ -490,7 +496,7 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
                 for _, dim_id in ev.top(top):
                     if dim_id.split("|", 1)[0] in inc.charts and dim_id not in dims_found:
                         dims_found.append(dim_id)
-            outcomes.append(IncidentOutcome(inc, hits, dims_found))
+            outcomes.append(IncidentOutcome(inc, hits, dims_found, _flagged(host, inc, first_t, last_t)))
 
         group_rates: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if minute_rates:
@@ -499,6 +505,18 @@ def run_demo(dims: int = 300, hours: float = 6.0, seed: int = 1, *, progress: bo
         host.close()
     return DemoResult(gen, cfg, events, outcomes, times, host_rate, trained, group_rates, replay_seconds,
                       first_trained)
+
+
+def _flagged(host: Host, incident: Incident, first: int, last: int) -> list[str]:
+    """The incident's dimensions whose stored anomaly bit is set at least once from ``first`` to ``last``."""
+    out = []
+    for chart in incident.charts:
+        answer = host.data(chart, first, last, options="anomaly-bit")
+        rows = answer["data"]
+        for j, name in enumerate(answer["labels"][1:], 1):
+            if any((row[j] or 0) > 0 for row in rows):
+                out.append(f"{chart}|{name}")
+    return out
 
 
 def _minute_rates(host: Host, gen: GeneratedHost, after: int, before: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -551,9 +569,9 @@ def format_report(result: DemoResult, top: int = 3) -> str:
         f"pyml demo: host 'demo-host', {len(gen.dimension_ids)} dimensions in {len(gen.charts)} charts, "
         f"{n / 3600:g} h at 1 s ({n} ticks) from {_dt.datetime.fromtimestamp(gen.t0, _dt.timezone.utc):%Y-%m-%d %H:%M} "
         f"UTC, seed {gen.seed}",
-        f"lab-sized settings (clamp=False): models train on the last {cfg.max_train_samples} samples once "
-        f"{cfg.min_train_samples} exist (1/4 of the data) and retrain every {cfg.train_every} s; "
-        f"everything else at Netdata's defaults",
+        f"profile {cfg.profile}, lab-sized (clamp=False): models train on the last {cfg.training_points(1)[1]} "
+        f"samples once {cfg.training_points(1)[0]} exist (1/4 of the data) and retrain every "
+        f"{cfg.train_every_ticks(1)} s; everything else at the profile's defaults",
     ]
     first = "never" if result.first_trained is None else _clock(int(result.times[result.first_trained]))
     lines.append(f"replayed through pyml.Host in {result.replay_seconds:.1f} s "
@@ -579,8 +597,14 @@ def format_report(result: DemoResult, top: int = 3) -> str:
                          f"but its top dimensions are elsewhere")
         else:
             lines.append(head + "missed: no event")
+        if not o.caught:
+            flagged = ", ".join(o.flagged[:top]) + (", ..." if len(o.flagged) > top else "")
+            lines.append(f"  {'':<44} {'':<17}  " + (f"anomaly bits stored on {len(o.flagged)} of its dimensions "
+                                                     f"({flagged})" if o.flagged else "no anomaly bit on its charts"))
     others = result.unexplained_events
     lines.append("")
-    lines.append(f"{result.caught} of {len(result.outcomes)} incidents caught; "
-                 f"{len(others)} event(s) outside every incident")
+    flagged = sum(bool(o.flagged) for o in result.outcomes)
+    lines.append(f"{result.caught} of {len(result.outcomes)} incidents caught by an event; "
+                 f"{len(others)} event(s) outside every incident; {flagged} of {len(result.outcomes)} "
+                 f"incidents with anomaly bits stored on their own dimensions")
     return "\n".join(lines)

@@ -4,7 +4,8 @@ Three rows share the time axis, with the injected incidents shaded across
 all of them:
 
 - the host anomaly rate per tick (the fraction of modelled dimensions whose
-  anomaly bit is set) and its 1-minute mean, with the detector's threshold;
+  anomaly bit is set) and its 1-minute mean, with the detector's threshold
+  (profiles that have one);
 - the detector's anomaly events, in a lane of their own (they are intervals,
   not values: drawn on the rate axis they would read as a rate);
 - a heat strip: per minute, the anomaly rate of each row of charts (the
@@ -86,8 +87,10 @@ def plot_demo(result: "DemoResult", path: str | Path, dpi: int = 110) -> Path:
         k = int(np.nanargmax(rate))
         ax.annotate(f"peak {peak:.0f}%", (times[k], top * 0.62), xytext=(-4, 0), textcoords="offset points",
                     fontsize=8, va="center", ha="right", color="#333333")
-    ax.axhline(100.0 * result.config.host_anomaly_rate_threshold, color="#999999", linewidth=0.8, linestyle=":",
-               label="host anomaly rate threshold")
+    threshold = result.config.host_rate_threshold_fraction
+    if threshold is not None:  # the pyml profile's events have no host-rate threshold
+        ax.axhline(100.0 * threshold, color="#999999", linewidth=0.8, linestyle=":",
+                   label="host anomaly rate threshold")
     if result.first_trained is not None:
         ax.axvline(times[result.first_trained], color="#2a9d8f", linewidth=1.0, linestyle="--",
                    label="first models trained")
@@ -96,7 +99,7 @@ def plot_demo(result: "DemoResult", path: str | Path, dpi: int = 110) -> Path:
         colour = _INCIDENT_COLOURS[j % len(_INCIDENT_COLOURS)]
         for axis in axes[:, 0]:
             axis.axvspan(when(a), when(b), color=colour, alpha=0.22, linewidth=0)
-        mark = "caught" if o.caught else "missed"
+        mark = "caught" if o.caught else ("bits only" if o.flagged else "missed")
         right = a > gen.t0 + 0.85 * gen.ticks
         ax.text(when(b if right else a), top * (0.97 - 0.08 * (j % 2)), f" {o.incident.kind} ({mark}) ",
                 fontsize=8, color=colour, va="top", ha="right" if right else "left", fontweight="bold")
@@ -110,7 +113,7 @@ def plot_demo(result: "DemoResult", path: str | Path, dpi: int = 110) -> Path:
     ax.set_ylabel("anomalous dimensions (%)")
     ax.set_title(f"pyml demo: {len(gen.dimension_ids)} dimensions over {gen.ticks / 3600:g} h; "
                  f"{len(result.events)} anomaly events, {result.caught} of {len(result.outcomes)} injected "
-                 f"incidents caught (shaded)", fontsize=10)
+                 f"incidents caught by an event (shaded); profile {result.config.profile}", fontsize=10)
     ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
     ax.grid(axis="y", alpha=0.3)
 

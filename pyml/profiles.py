@@ -26,8 +26,9 @@ The tables:
 * ``netdata-1.33``: SPEC.md §6.1, exactly (plus pyml's ``score peak window``).
 * ``netdata-2``: SPEC-NETDATA-2.md §2.1 (Netdata v2.11), with §2.3's
   migration of the old sample-count keys.
-* ``pyml``: for now netdata-2's keys, defaults and mechanisms under pyml's
-  own name; it will gain its own keys and mechanisms.
+* ``pyml``: pyml's own keys and mechanisms (the calibrated per-dimension
+  bit and the event detector chosen on NAB's tuning half and held-out data;
+  README, "The pyml profile"). The default.
 
 :data:`DEFAULT_PROFILE` is what ``MLConfig()`` and a netdata.conf without a
 ``profile`` line use.
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: The profile ``MLConfig()`` and a netdata.conf without ``profile = ...`` use.
-DEFAULT_PROFILE = "netdata-1.33"
+DEFAULT_PROFILE = "pyml"
 
 #: Largest value of an integer field (it must fit the core's 32-bit signed counters).
 INT_LIMIT = 2**31 - 1

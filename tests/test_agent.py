@@ -133,7 +133,7 @@ class Tree:
 
 
 def small_config() -> MLConfig:
-    return MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
+    return MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
 
 
 @pytest.fixture

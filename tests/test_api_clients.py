@@ -25,7 +25,7 @@ N_CHARTS = 100  # more than the 64 concurrent requests an earlier server refused
 
 
 def _host(name: str = "clients") -> pyml.Host:
-    cfg = MLConfig(min_train_samples=60, max_train_samples=120, train_every=120, min_window_size=5,
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=60, max_train_samples=120, train_every=120, min_window_size=5,
                    max_window_size=60, idle_window_size=5, clamp=False)
     host = pyml.Host(name, cfg, background=False, history=N_TICKS + 10)
     for c in range(N_CHARTS):

@@ -462,3 +462,36 @@ class RingVoteSuppression(RuleBasedStateMachine):
 
 TestRingVoteSuppression = RingVoteSuppression.TestCase
 TestRingVoteSuppression.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
+
+
+@pytest.mark.parametrize("kernel", ["baseline", "best"])
+def test_scores_at_the_cap_boundary_equal_model_score(kernel):
+    # The vote kernel decides "certainly capped at 100" without square roots;
+    # scores just below, at and above the cap must still be Model.score's.
+    rng = np.random.default_rng(9)
+    window = np.cumsum(rng.normal(size=9)) * 3.0
+    vector = core.features(window)[-1]
+    loud = _model(6, 1e6, -1e6, 0.0, 1e-9)
+    bank = core.Bank(models=3, kernel=kernel)
+    rings, factors = [], np.concatenate([1.0 + np.geomspace(1e-12, 1e-3, 40), 1.0 - np.geomspace(1e-12, 1e-3, 40),
+                                         [1.0, 0.5, 2.0]])
+    for f in factors:
+        centers = np.stack([vector + rng.normal(size=6) * 2.0, vector - rng.normal(size=6) * 2.0])
+        probe = core.Model(centers, 0.0, 1.0)
+        stored = core.Model(centers.astype(np.float32).astype(np.float64), 0.0, 1.0)
+        dist = stored.distance(vector)
+        lo = 0.0 if len(rings) % 2 else dist * 0.25
+        near = core.Model(probe.centers, lo, lo + (dist - lo) / (f * 1.0))   # score = 100 / f, around the cap
+        rings.append([(loud, 0, 1), (loud, 1, 2), (near, 2, 3)])
+    for slot, ring in enumerate(rings):
+        bank.add_slot()
+        bank.set_models(slot, ring)
+    for v in window[:-1]:
+        bank.tick(np.full(len(rings), v))
+    _, bits, scores = bank.tick(np.full(len(rings), window[-1]), want_bits=True, want_scores=True)
+    for slot in range(len(rings)):
+        models = [m for m, _, _ in bank.models(slot)]
+        want = [m.score(vector) for m in models]
+        expected = min(want) if all(w >= 99.0 for w in want) else next(w for w in want if w < 99.0)
+        assert _bits(scores[slot]) == _bits(expected), (slot, factors[slot], want)
+        assert bool(bits[slot]) == all(w >= 99.0 for w in want)

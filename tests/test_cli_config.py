@@ -44,8 +44,17 @@ def parse_output(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def test_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_profile_is_pyml(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config"]) == 0
+    out, err = capsys.readouterr()
+    values = dict(parse_output(out))
+    assert err == "" and values["profile"] == "pyml" and values["enabled"] == "yes"
+    assert values["anomaly bit level"] == "0.75" and values["event onset charts"] == "4"
+    assert MLConfig.from_netdata_conf(out) == MLConfig()
+
+
+def test_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--profile", "netdata-1.33"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
     pairs = parse_output(out)
@@ -57,7 +66,7 @@ def test_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert values["dimension anomaly score threshold"] == "0.99"
     assert values["window minimum anomaly rate"] == "0.25"
     assert values["hosts to skip from training"] == "!*"
-    assert MLConfig.from_netdata_conf(out) == MLConfig()
+    assert MLConfig.from_netdata_conf(out) == MLConfig(profile="netdata-1.33")
 
 
 def test_from_file_with_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,7 +83,7 @@ def test_from_file_with_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[s
         "\thosts to skip from training = dev-* !*\n",
         encoding="utf-8",
     )
-    assert main(["config", "--config", str(conf)]) == 0
+    assert main(["config", "--config", str(conf), "--profile", "netdata-1.33"]) == 0
     out, err = capsys.readouterr()
     values = dict(parse_output(out))
     assert values["enabled"] == "yes"
@@ -87,15 +96,19 @@ def test_from_file_with_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "colour" in err and "line 9" in err
     assert "num samples to lag" in err and "9" in err and "using 5" in err
     assert "colour" not in out
-    assert MLConfig.from_netdata_conf(conf) == MLConfig.from_netdata_conf(out)
+    assert MLConfig.from_netdata_conf(conf, profile="netdata-1.33") == MLConfig.from_netdata_conf(out)
 
 
 def test_disabled_prints_no(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "netdata.conf"
     conf.write_text("[web]\n\tbind to = 127.0.0.1\n", encoding="utf-8")
-    assert main(["config", "--config", str(conf)]) == 0
+    assert main(["config", "--config", str(conf), "--profile", "netdata-1.33"]) == 0
     out, err = capsys.readouterr()
     assert dict(parse_output(out))["enabled"] == "no" and err == ""
+    # The default profile's netdata.conf default is Netdata 2's 'auto': on.
+    assert main(["config", "--config", str(conf)]) == 0
+    out, err = capsys.readouterr()
+    assert dict(parse_output(out))["enabled"] == "yes" and err == ""
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,7 +129,8 @@ def test_bad_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_command_line_process(tmp_path: Path) -> None:
     conf = tmp_path / "netdata.conf"
-    conf.write_text("[ml]\n\tsmooth = 2\n\tnum samples to smooth = 2\n", encoding="utf-8")
+    conf.write_text("[ml]\n\tprofile = netdata-1.33\n\tsmooth = 2\n\tnum samples to smooth = 2\n",
+                    encoding="utf-8")
     result = subprocess.run(
         [sys.executable, "-m", "pyml", "config", "--config", str(conf)],
         capture_output=True, text=True, check=False, cwd=tmp_path,

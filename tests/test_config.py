@@ -19,6 +19,12 @@ from hypothesis import strategies as st
 import pyml
 from pyml import MLConfig
 
+
+def _v133_conf(source, **options):
+    """``MLConfig.from_netdata_conf`` under ``netdata-1.33``, the profile these tests read a netdata.conf as
+    (a file without a ``profile`` line gets the default profile, ``pyml``: tests/test_config_profiles.py)."""
+    return MLConfig.from_netdata_conf(source, profile="netdata-1.33", **options)
+
 DEFAULT_CHARTS = (
     "!system.* !cpu.* !mem.* !disk.* !disk_* !ip.* !ipv4.* !ipv6.* !net.* !net_* "
     "!netfilter.* !services.* !apps.* !groups.* !user.* !ebpf.* !netdata.* *"
@@ -78,7 +84,7 @@ OTHER_PROFILE_FIELDS = [
 def test_fields_and_defaults_follow_spec() -> None:
     names = [f.name for f in dataclasses.fields(MLConfig)]
     assert names == ["profile"] + [row[0] for row in TABLE + EXTENSIONS] + OTHER_PROFILE_FIELDS + ["clamp"]
-    cfg = MLConfig()
+    cfg = MLConfig(profile="netdata-1.33")
     for name, _, default, _ in TABLE + EXTENSIONS:
         value = getattr(cfg, name)
         assert value == default and type(value) is type(default), name
@@ -93,13 +99,13 @@ def test_exported_from_package() -> None:
 
 def test_defaults_need_no_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        MLConfig()
-        MLConfig(enabled=False, train_every=7200, smooth_n=0, lag_n=0, diff_n=0)
+        MLConfig(profile="netdata-1.33")
+        MLConfig(profile="netdata-1.33", enabled=False, train_every=7200, smooth_n=0, lag_n=0, diff_n=0)
     assert config_warnings(caplog) == []
 
 
 def test_frozen_and_keyword_only() -> None:
-    cfg = MLConfig()
+    cfg = MLConfig(profile="netdata-1.33")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.train_every = 7200  # type: ignore[misc]
     if sys.version_info >= (3, 10):
@@ -108,9 +114,9 @@ def test_frozen_and_keyword_only() -> None:
 
 
 def test_equality_hash_replace_pickle() -> None:
-    a = MLConfig(train_every=7200, hosts_to_skip="dev-*")
-    b = MLConfig(train_every=7200, hosts_to_skip="dev-*")
-    assert a == b and hash(a) == hash(b) and a != MLConfig()
+    a = MLConfig(profile="netdata-1.33", train_every=7200, hosts_to_skip="dev-*")
+    b = MLConfig(profile="netdata-1.33", train_every=7200, hosts_to_skip="dev-*")
+    assert a == b and hash(a) == hash(b) and a != MLConfig(profile="netdata-1.33")
     c = dataclasses.replace(a, lag_n=2)
     assert c.lag_n == 2 and c.train_every == 7200 and c.host_is_skipped("dev-1")
     d = pickle.loads(pickle.dumps(a))
@@ -157,7 +163,7 @@ def test_clamp_every_key(
     caplog: pytest.LogCaptureFixture, name: str, given_value: Any, used: Any, final: Any
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(**{name: given_value})
+        cfg = MLConfig(profile="netdata-1.33", **{name: given_value})
     assert getattr(cfg, name) == final
     assert type(getattr(cfg, name)) is type(dict((r[0], r[2]) for r in TABLE)[name])
     clamp_messages = [m for m in config_warnings(caplog) if "outside" in m]
@@ -175,7 +181,7 @@ def test_bounds_are_inclusive(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         for bound in bounds:
-            MLConfig(**{name: bound})
+            MLConfig(profile="netdata-1.33", **{name: bound})
     assert not [m for m in config_warnings(caplog) if "outside" in m]
 
 
@@ -192,7 +198,7 @@ def test_clamped_config_is_always_in_range() -> None:
     def check(ints: Dict[str, int], floats: Dict[str, float]) -> None:
         logging.getLogger("pyml.config").disabled = True
         try:
-            cfg = MLConfig(**ints, **floats)
+            cfg = MLConfig(profile="netdata-1.33", **ints, **floats)
         finally:
             logging.getLogger("pyml.config").disabled = False
         for name, _, _, bounds in TABLE:
@@ -213,7 +219,7 @@ def test_clamped_config_is_always_in_range() -> None:
 )
 def test_train_samples_cross_check(caplog: pytest.LogCaptureFixture, given_min: int, given_max: int) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(min_train_samples=given_min, max_train_samples=given_max)
+        cfg = MLConfig(profile="netdata-1.33", min_train_samples=given_min, max_train_samples=given_max)
     assert (cfg.min_train_samples, cfg.max_train_samples) == (3600, 14400)
     reset = [m for m in config_warnings(caplog) if "defaults" in m]
     assert len(reset) == 1
@@ -223,13 +229,13 @@ def test_train_samples_cross_check(caplog: pytest.LogCaptureFixture, given_min: 
 
 def test_max_train_samples_3600_never_takes_effect() -> None:
     # SPEC §9.9: the clamped minimum is >= 3600, so max 3600 always resets to 14400.
-    assert MLConfig(max_train_samples=3600).max_train_samples == 14400
+    assert MLConfig(profile="netdata-1.33", max_train_samples=3600).max_train_samples == 14400
 
 
 @pytest.mark.parametrize("given_min, given_max", [(300, 60), (100, 100), (250, 200)])
 def test_window_cross_check(caplog: pytest.LogCaptureFixture, given_min: int, given_max: int) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(min_window_size=given_min, max_window_size=given_max)
+        cfg = MLConfig(profile="netdata-1.33", min_window_size=given_min, max_window_size=given_max)
     assert (cfg.min_window_size, cfg.max_window_size) == (30, 600)
     reset = [m for m in config_warnings(caplog) if "defaults" in m]
     assert len(reset) == 1 and "min_window_size" in reset[0] and "max_window_size" in reset[0]
@@ -237,9 +243,9 @@ def test_window_cross_check(caplog: pytest.LogCaptureFixture, given_min: int, gi
 
 def test_cross_check_applies_after_clamping() -> None:
     # 1000 clamps to 300 and 10 to 60: then 300 >= 60 resets both.
-    cfg = MLConfig(min_window_size=1000, max_window_size=10)
+    cfg = MLConfig(profile="netdata-1.33", min_window_size=1000, max_window_size=10)
     assert (cfg.min_window_size, cfg.max_window_size) == (30, 600)
-    ok = MLConfig(min_window_size=299, max_window_size=300, min_train_samples=21599, max_train_samples=21600)
+    ok = MLConfig(profile="netdata-1.33", min_window_size=299, max_window_size=300, min_train_samples=21599, max_train_samples=21600)
     assert (ok.min_window_size, ok.max_window_size) == (299, 300)
     assert (ok.min_train_samples, ok.max_train_samples) == (21599, 21600)
 
@@ -251,7 +257,7 @@ def test_cross_check_applies_after_clamping() -> None:
 @pytest.mark.parametrize("bad", ["5", True, False, None, [1], b"1"])
 def test_numbers_reject_wrong_types(name: str, bad: Any) -> None:
     with pytest.raises(TypeError, match=name) as info:
-        MLConfig(**{name: bad})
+        MLConfig(profile="netdata-1.33", **{name: bad})
     assert repr(bad) in str(info.value)
 
 
@@ -259,48 +265,48 @@ def test_numbers_reject_wrong_types(name: str, bad: Any) -> None:
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, np.float64("nan")])
 def test_numbers_reject_non_finite(name: str, bad: float) -> None:
     with pytest.raises(ValueError, match=name):
-        MLConfig(**{name: bad})
+        MLConfig(profile="netdata-1.33", **{name: bad})
 
 
 @pytest.mark.parametrize("name", INT_FIELDS)
 @pytest.mark.parametrize("bad", [3600.5, np.float32(0.5), 1e-9])
 def test_integers_must_be_integral(name: str, bad: float) -> None:
     with pytest.raises(ValueError, match=re.escape(f"{name} must be an integer, got {bad!r}")):
-        MLConfig(**{name: bad})
+        MLConfig(profile="netdata-1.33", **{name: bad})
 
 
 def test_integral_values_of_other_types_are_normalised() -> None:
-    cfg = MLConfig(
+    cfg = MLConfig(profile="netdata-1.33", 
         train_every=7200.0, lag_n=np.int64(4), smooth_n=np.float32(2.0), window_rate_threshold=np.float32(0.5)
     )
     assert cfg.train_every == 7200 and type(cfg.train_every) is int
     assert cfg.lag_n == 4 and type(cfg.lag_n) is int
     assert cfg.smooth_n == 2 and type(cfg.smooth_n) is int
     assert cfg.window_rate_threshold == 0.5 and type(cfg.window_rate_threshold) is float
-    floats = MLConfig(dimension_anomaly_score_threshold=2)
+    floats = MLConfig(profile="netdata-1.33", dimension_anomaly_score_threshold=2)
     assert floats.dimension_anomaly_score_threshold == 2.0 and type(floats.dimension_anomaly_score_threshold) is float
-    assert MLConfig(enabled=np.bool_(False)).enabled is False
+    assert MLConfig(profile="netdata-1.33", enabled=np.bool_(False)).enabled is False
 
 
 @pytest.mark.parametrize("bad", [1, 0, "yes", None, 1.0])
 def test_enabled_must_be_bool(bad: Any) -> None:
     with pytest.raises(TypeError, match="enabled must be a bool"):
-        MLConfig(enabled=bad)
+        MLConfig(profile="netdata-1.33", enabled=bad)
 
 
 @pytest.mark.parametrize("name", ["hosts_to_skip", "charts_to_skip"])
 def test_patterns_must_be_strings(name: str) -> None:
     with pytest.raises(TypeError, match=name):
-        MLConfig(**{name: ["!*"]})
+        MLConfig(profile="netdata-1.33", **{name: ["!*"]})
     with pytest.raises(TypeError, match=name):
-        MLConfig(**{name: None})
+        MLConfig(profile="netdata-1.33", **{name: None})
     with pytest.raises(ValueError, match=name):
-        MLConfig(**{name: "a\0b"})
+        MLConfig(profile="netdata-1.33", **{name: "a\0b"})
 
 
 def test_clamp_must_be_bool() -> None:
     with pytest.raises(TypeError, match="clamp"):
-        MLConfig(clamp="no")  # type: ignore[arg-type]
+        MLConfig(profile="netdata-1.33", clamp="no")  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------- clamp=False
@@ -314,13 +320,13 @@ def test_unclamped_keeps_values_without_warnings(caplog: pytest.LogCaptureFixtur
         dimension_rate_threshold=1.5,
     )
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig(**values, clamp=False)
+        cfg = MLConfig(profile="netdata-1.33", **values, clamp=False)
     assert config_warnings(caplog) == []
     assert {k: getattr(cfg, k) for k in values} == values
     assert cfg.clamp is False
-    assert cfg == MLConfig(**values, clamp=False)
+    assert cfg == MLConfig(profile="netdata-1.33", **values, clamp=False)
     # clamp describes how values were checked, not a setting
-    assert MLConfig(clamp=False) == MLConfig()
+    assert MLConfig(profile="netdata-1.33", clamp=False) == MLConfig(profile="netdata-1.33")
     # replace() keeps the mode
     assert dataclasses.replace(cfg, lag_n=8).lag_n == 8
 
@@ -354,12 +360,12 @@ def test_unclamped_keeps_values_without_warnings(caplog: pytest.LogCaptureFixtur
 )
 def test_unclamped_still_rejects_nonsense(kwargs: Dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        MLConfig(**kwargs, clamp=False)
+        MLConfig(profile="netdata-1.33", **kwargs, clamp=False)
 
 
 def test_unclamped_smallest_training_window() -> None:
     # 1 (diff) + 3 - 1 (smooth) + 5 (lag) = 8 samples consumed: 10 leaves two vectors.
-    cfg = MLConfig(min_train_samples=10, max_train_samples=10, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=10, max_train_samples=10, clamp=False)
     assert cfg.min_train_samples == 10
 
 
@@ -367,7 +373,7 @@ def test_unclamped_smallest_training_window() -> None:
 
 
 def test_ml_info_keys_order_and_values() -> None:
-    cfg = MLConfig(enabled=False, train_every=7200, hosts_to_skip="dev-*", min_window_size=45)
+    cfg = MLConfig(profile="netdata-1.33", enabled=False, train_every=7200, hosts_to_skip="dev-*", min_window_size=45)
     info = cfg.ml_info()
     assert list(info) == [
         "version", "enabled", "min-train-samples", "max-train-samples", "train-every", "diff-n",
@@ -413,19 +419,19 @@ DEFAULT_CONF = (
 
 
 def test_to_netdata_conf_defaults() -> None:
-    assert MLConfig().to_netdata_conf() == DEFAULT_CONF
-    assert "\tenabled = no\n" in MLConfig(enabled=False).to_netdata_conf()
-    assert "\tdimension anomaly score threshold = 0.30000000000000004\n" in MLConfig(
+    assert MLConfig(profile="netdata-1.33").to_netdata_conf() == DEFAULT_CONF
+    assert "\tenabled = no\n" in MLConfig(profile="netdata-1.33", enabled=False).to_netdata_conf()
+    assert "\tdimension anomaly score threshold = 0.30000000000000004\n" in MLConfig(profile="netdata-1.33", 
         dimension_anomaly_score_threshold=0.1 + 0.2
     ).to_netdata_conf()
-    assert "\tdimension anomaly score threshold = 5.0\n" in MLConfig(
+    assert "\tdimension anomaly score threshold = 5.0\n" in MLConfig(profile="netdata-1.33", 
         dimension_anomaly_score_threshold=5
     ).to_netdata_conf()
 
 
 @pytest.mark.parametrize("pattern", ["a\nb", " dev-*", "dev-* ", "\t*"])
 def test_to_netdata_conf_refuses_unwritable_patterns(pattern: str) -> None:
-    cfg = MLConfig(hosts_to_skip=pattern)
+    cfg = MLConfig(profile="netdata-1.33", hosts_to_skip=pattern)
     with pytest.raises(ValueError, match="hosts_to_skip"):
         cfg.to_netdata_conf()
 
@@ -555,9 +561,9 @@ REALISTIC_CONF = """\
 
 def test_realistic_netdata_conf(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(REALISTIC_CONF)
+        cfg = _v133_conf(REALISTIC_CONF)
     assert config_warnings(caplog) == []
-    expected = MLConfig(
+    expected = MLConfig(profile="netdata-1.33", 
         enabled=True, train_every=7200, smooth_n=4, dimension_anomaly_score_threshold=0.98,
         max_window_size=900, hosts_to_skip="dev-* !*",
     )
@@ -569,9 +575,9 @@ def test_realistic_netdata_conf(caplog: pytest.LogCaptureFixture) -> None:
 def test_sources_path_string_and_text(tmp_path: Path) -> None:
     path = tmp_path / "netdata.conf"
     path.write_text(REALISTIC_CONF, encoding="utf-8")
-    from_path = MLConfig.from_netdata_conf(path)
-    from_str = MLConfig.from_netdata_conf(str(path))
-    from_text = MLConfig.from_netdata_conf(REALISTIC_CONF)
+    from_path = _v133_conf(path)
+    from_str = _v133_conf(str(path))
+    from_text = _v133_conf(REALISTIC_CONF)
     assert from_path == from_str == from_text
     assert from_path.train_every == 7200
 
@@ -579,34 +585,34 @@ def test_sources_path_string_and_text(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.conf"
     with pytest.raises(FileNotFoundError):
-        MLConfig.from_netdata_conf(missing)
+        _v133_conf(missing)
     with pytest.raises(FileNotFoundError):
-        MLConfig.from_netdata_conf(str(missing))
+        _v133_conf(str(missing))
     # a string without a newline is a path, never text
     with pytest.raises(FileNotFoundError):
-        MLConfig.from_netdata_conf("[ml] enabled = yes")
+        _v133_conf("[ml] enabled = yes")
 
 
 @pytest.mark.parametrize("bad", [5, None, b"[ml]\nenabled = yes\n", ["[ml]"]])
 def test_source_type(bad: Any) -> None:
     with pytest.raises(TypeError, match="source"):
-        MLConfig.from_netdata_conf(bad)
+        _v133_conf(bad)
 
 
 def test_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "netdata.conf"
     path.write_text("[ml]\n\ttrain every = soon\n", encoding="utf-8")
     with pytest.raises(ValueError, match=f"{path}: line 2: 'train every' = 'soon'"):
-        MLConfig.from_netdata_conf(path)
+        _v133_conf(path)
     path.write_bytes(b"[ml]\n\thosts to skip from training = \xff\xfe\n")
     with pytest.raises(ValueError, match="not UTF-8"):
-        MLConfig.from_netdata_conf(path)
+        _v133_conf(path)
 
 
 def test_enabled_defaults_to_no_and_other_keys_to_spec() -> None:
-    cfg = MLConfig.from_netdata_conf("[global]\n\thostname = x\n")
-    assert cfg == MLConfig(enabled=False)
-    assert MLConfig.from_netdata_conf("[ml]\n\n") == MLConfig(enabled=False)
+    cfg = _v133_conf("[global]\n\thostname = x\n")
+    assert cfg == MLConfig(profile="netdata-1.33", enabled=False)
+    assert _v133_conf("[ml]\n\n") == MLConfig(profile="netdata-1.33", enabled=False)
 
 
 def ml(*lines: str) -> str:
@@ -615,19 +621,19 @@ def ml(*lines: str) -> str:
 
 @pytest.mark.parametrize("word", ["yes", "true", "on", "auto", "on demand", "YES", "True", "On Demand", "AUTO"])
 def test_booleans_true(word: str) -> None:
-    assert MLConfig.from_netdata_conf(ml(f"enabled = {word}")).enabled is True
+    assert _v133_conf(ml(f"enabled = {word}")).enabled is True
 
 
 @pytest.mark.parametrize("word", ["no", "false", "off", "NO", "False", "Off"])
 def test_booleans_false(word: str) -> None:
-    cfg = MLConfig.from_netdata_conf(ml("enabled = yes", f"enabled = {word}"))
+    cfg = _v133_conf(ml("enabled = yes", f"enabled = {word}"))
     assert cfg.enabled is False
 
 
 @pytest.mark.parametrize("word", ["maybe", "1", "0", "", "on  demand", "y"])
 def test_booleans_bad(word: str) -> None:
     with pytest.raises(ValueError, match=f"line 3: 'enabled' = {word!r}"):
-        MLConfig.from_netdata_conf("[global]\n[ml]\n\tenabled = " + word + "\n")
+        _v133_conf("[global]\n[ml]\n\tenabled = " + word + "\n")
 
 
 @pytest.mark.parametrize(
@@ -648,7 +654,7 @@ def test_booleans_bad(word: str) -> None:
     ],
 )
 def test_integers(key: str, text: str, value: int) -> None:
-    cfg = MLConfig.from_netdata_conf(ml(f"{key} = {text}"))
+    cfg = _v133_conf(ml(f"{key} = {text}"))
     name = {r[1]: r[0] for r in TABLE}[key]
     assert getattr(cfg, name) == value
 
@@ -656,7 +662,7 @@ def test_integers(key: str, text: str, value: int) -> None:
 @pytest.mark.parametrize("text", ["08", "0x", "12abc", "3600.0", "", "1e4", "0b101", "3 600", "--1", "0x-5"])
 def test_integers_bad(text: str) -> None:
     with pytest.raises(ValueError, match=f"line 4: 'train every' = {text!r}"):
-        MLConfig.from_netdata_conf("[ml]\n\tenabled = yes\n\n\ttrain every = " + text + "\n")
+        _v133_conf("[ml]\n\tenabled = yes\n\n\ttrain every = " + text + "\n")
 
 
 @pytest.mark.parametrize(
@@ -672,7 +678,7 @@ def test_integers_bad(text: str) -> None:
 )
 def test_negative_integers_use_the_maximum(caplog: pytest.LogCaptureFixture, key: str, text: str, used: int) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(ml(f"{key} = {text}", "minimum num samples to train = 3600"))
+        cfg = _v133_conf(ml(f"{key} = {text}", "minimum num samples to train = 3600"))
     name = {r[1]: r[0] for r in TABLE}[key]
     assert getattr(cfg, name) == used
     messages = config_warnings(caplog)
@@ -683,7 +689,7 @@ def test_negative_integers_use_the_maximum(caplog: pytest.LogCaptureFixture, key
 
 def test_clamp_warnings_from_a_file_name_the_line(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf("[ml]\n\n\ttrain every = 60\n\tnum samples to lag = 0x10\n")
+        cfg = _v133_conf("[ml]\n\n\ttrain every = 60\n\tnum samples to lag = 0x10\n")
     assert (cfg.train_every, cfg.lag_n) == (3600, 5)
     messages = config_warnings(caplog)
     assert len(messages) == 2
@@ -700,14 +706,14 @@ def test_clamp_warnings_from_a_file_name_the_line(caplog: pytest.LogCaptureFixtu
     ],
 )
 def test_floats(text: str, value: float) -> None:
-    cfg = MLConfig.from_netdata_conf(ml(f"dimension anomaly score threshold = {text}"))
+    cfg = _v133_conf(ml(f"dimension anomaly score threshold = {text}"))
     assert cfg.dimension_anomaly_score_threshold == value
 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e999", "abc", "0x1p-1", "0,5", "", "1.2.3", "0.5%"])
 def test_floats_bad(text: str) -> None:
     with pytest.raises(ValueError, match=f"line 2: 'host anomaly rate threshold' = {text!r}"):
-        MLConfig.from_netdata_conf("[ml]\nhost anomaly rate threshold = " + text + "\n")
+        _v133_conf("[ml]\nhost anomaly rate threshold = " + text + "\n")
 
 
 @pytest.mark.parametrize(
@@ -721,19 +727,19 @@ def test_floats_bad(text: str) -> None:
     ],
 )
 def test_window_sizes(key: str, text: str, value: int) -> None:
-    cfg = MLConfig.from_netdata_conf(ml(f"{key} = {text}"))
+    cfg = _v133_conf(ml(f"{key} = {text}"))
     name = {r[1]: r[0] for r in TABLE}[key]
     assert getattr(cfg, name) == value
 
 
 def test_fractional_window_size_is_truncated(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(ml("minimum window size = 45.7"))
+        cfg = _v133_conf(ml("minimum window size = 45.7"))
     assert cfg.min_window_size == 45
     (message,) = config_warnings(caplog)
     assert "line 2" in message and "'45.7'" in message and message.endswith("using 45")
     with pytest.raises(ValueError, match="'minimum window size' = '0x20'"):
-        MLConfig.from_netdata_conf(ml("minimum window size = 0x20"))
+        _v133_conf(ml("minimum window size = 0x20"))
 
 
 def test_whitespace_comments_and_line_endings() -> None:
@@ -748,7 +754,7 @@ def test_whitespace_comments_and_line_endings() -> None:
         "charts to skip from training = !web=* *\r\n"
         "hosts to skip from training =\r\n"
     )
-    cfg = MLConfig.from_netdata_conf(text)
+    cfg = _v133_conf(text)
     assert (cfg.train_every, cfg.lag_n, cfg.smooth_n, cfg.enabled) == (7200, 2, 3, True)
     assert cfg.charts_to_skip == "!web=* *"  # the value is everything after the first '='
     assert cfg.hosts_to_skip == ""
@@ -757,7 +763,7 @@ def test_whitespace_comments_and_line_endings() -> None:
 def test_unknown_keys_warn(caplog: pytest.LogCaptureFixture) -> None:
     text = ml("train every = 7200", "Train Every = 9000", "trainevery = 1", "dbengine anomaly rate every = 30")
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(text)
+        cfg = _v133_conf(text)
     assert cfg.train_every == 7200
     messages = config_warnings(caplog)
     assert messages == [
@@ -771,7 +777,7 @@ def test_repeated_key_last_wins(caplog: pytest.LogCaptureFixture) -> None:
     text = ml("train every = 7200", "train every = nonsense-never-read", "train every = 9000")
     text += "[global]\n\ttrain every = 1\n[ml]\n\ttrain every = 10800\n"
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(text)
+        cfg = _v133_conf(text)
     assert cfg.train_every == 10800
     messages = config_warnings(caplog)
     assert len(messages) == 3 and all("later value wins" in m for m in messages)
@@ -780,37 +786,37 @@ def test_repeated_key_last_wins(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_other_sections_and_lines_outside_sections_are_ignored() -> None:
     text = "train every = 1\nnot even a key\n[mlx]\ntrain every = 1\ngarbage\n[ ml ]\ntrain every = 2\n"
-    assert MLConfig.from_netdata_conf(text) == MLConfig(enabled=False)
+    assert _v133_conf(text) == MLConfig(profile="netdata-1.33", enabled=False)
 
 
 @pytest.mark.parametrize("line, message", [("train every", "expected 'key = value'"), ("= 7200", "no key before")])
 def test_malformed_ml_lines(line: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"line 3: {message}"):
-        MLConfig.from_netdata_conf(ml("enabled = yes", line))
+        _v133_conf(ml("enabled = yes", line))
 
 
 def test_from_netdata_conf_unclamped() -> None:
-    cfg = MLConfig.from_netdata_conf(ml("num samples to smooth = 7", "train every = 60"), clamp=False)
+    cfg = _v133_conf(ml("num samples to smooth = 7", "train every = 60"), clamp=False)
     assert (cfg.smooth_n, cfg.train_every, cfg.clamp) == (7, 60, False)
     with pytest.raises(ValueError, match="line 2: 'train every' = '-1': must not be negative"):
-        MLConfig.from_netdata_conf(ml("train every = -1"), clamp=False)
+        _v133_conf(ml("train every = -1"), clamp=False)
     with pytest.raises(ValueError, match="line 3: 'minimum window size' = '0.5'.*at least 1"):
-        MLConfig.from_netdata_conf(ml("enabled = no", "minimum window size = 0.5"), clamp=False)
+        _v133_conf(ml("enabled = no", "minimum window size = 0.5"), clamp=False)
     with pytest.raises(ValueError, match="line 2: 'window minimum anomaly rate' = '2'.*at most 1.0"):
-        MLConfig.from_netdata_conf(ml("window minimum anomaly rate = 2"), clamp=False)
+        _v133_conf(ml("window minimum anomaly rate = 2"), clamp=False)
 
 
 # ----------------------------------------------------------------- pyml's own keys
 
 
 def test_score_peak_window_reads_writes_and_checks() -> None:
-    cfg = MLConfig.from_netdata_conf("[ml]\n\tscore peak window = 300\n")
+    cfg = _v133_conf("[ml]\n\tscore peak window = 300\n")
     assert cfg.score_peak_window == 300
     assert "\tscore peak window = 300\n" in cfg.to_netdata_conf()
-    assert MLConfig.from_netdata_conf(cfg.to_netdata_conf()) == cfg
-    assert "score peak window" not in MLConfig().to_netdata_conf()
-    assert "score-peak-window" not in MLConfig().ml_info()
+    assert _v133_conf(cfg.to_netdata_conf()) == cfg
+    assert "score peak window" not in MLConfig(profile="netdata-1.33").to_netdata_conf()
+    assert "score-peak-window" not in MLConfig(profile="netdata-1.33").ml_info()
     with pytest.raises(ValueError, match="score_peak_window must be at least 0, .*got -1"):
-        MLConfig(score_peak_window=-1, clamp=False)
+        MLConfig(profile="netdata-1.33", score_peak_window=-1, clamp=False)
     with pytest.raises(TypeError, match="score_peak_window"):
-        MLConfig(score_peak_window="5")
+        MLConfig(profile="netdata-1.33", score_peak_window="5")

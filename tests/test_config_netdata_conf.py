@@ -112,7 +112,20 @@ def test_current_netdata_conf_is_read(caplog: pytest.LogCaptureFixture, name: st
 def test_current_netdata_conf_under_netdata_1_33_stops_at_a_duration() -> None:
     # netdata-1.33's train every counts ticks: "3h" is not one
     with pytest.raises(ValueError, match=re.escape("line 37: 'train every' = '3h': expected an integer")):
-        MLConfig.from_netdata_conf(CURRENT_NETDATA_CONF)
+        MLConfig.from_netdata_conf(CURRENT_NETDATA_CONF, profile="netdata-1.33")
+
+
+def test_current_netdata_conf_without_a_profile_line_gets_the_default_profile(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="pyml.config"):
+        cfg = MLConfig.from_netdata_conf(CURRENT_NETDATA_CONF)
+    assert cfg.profile == "pyml"
+    # the keys pyml shares with Netdata 2 apply on top of its defaults; Netdata 2's own are warned about
+    assert cfg.train_every == 3 * 3600 and cfg.charts_to_skip == "netdata.* apps.*"
+    warned = config_warnings(caplog)
+    assert any("'anomaly detection grouping duration' is a key of profile 'netdata-2'" in w for w in warned)
+    assert not any("'train every'" in w for w in warned)
 
 
 def test_current_netdata_conf_under_netdata_1_33_warns_about_every_key_it_lacks(
@@ -120,8 +133,8 @@ def test_current_netdata_conf_under_netdata_1_33_warns_about_every_key_it_lacks(
 ) -> None:
     text = CURRENT_NETDATA_CONF.replace("\ttrain every = 3h\n", "")
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
-        cfg = MLConfig.from_netdata_conf(text)
-    assert cfg == MLConfig(enabled=True, host_anomaly_rate_threshold=1.0, charts_to_skip="netdata.* apps.*")
+        cfg = MLConfig.from_netdata_conf(text, profile="netdata-1.33")
+    assert cfg == MLConfig(profile="netdata-1.33", enabled=True, host_anomaly_rate_threshold=1.0, charts_to_skip="netdata.* apps.*")
     assert config_warnings(caplog) == [
         f"line {n}: {key!r} is a key of profile {owners}, not of 'netdata-1.33'; ignored"
         for n, key, owners in [(33, "training window", "'netdata-2' and 'pyml'"),
@@ -199,7 +212,7 @@ def test_netdata_2_text_under_netdata_1_33_stops_at_a_duration() -> None:
 
 
 def test_netdata_1_33_text_under_netdata_2_is_migrated(caplog: pytest.LogCaptureFixture) -> None:
-    text = MLConfig().to_netdata_conf()
+    text = MLConfig(profile="netdata-1.33").to_netdata_conf()
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         cfg = MLConfig.from_netdata_conf(text, profile=V2)
     # 14400 samples -> 4h, 3600 -> 60m, (14400 - 1) x 0.2 = 2879 vectors; train every 3600 read as 1h

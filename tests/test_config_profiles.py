@@ -66,9 +66,10 @@ V2_ONLY = [f for _, f, _, _ in NETDATA_2_TABLE if f not in {k.field for k in PRO
 
 def test_profiles_and_the_default() -> None:
     assert list(PROFILES) == ["netdata-1.33", "netdata-2", "pyml"]
-    assert DEFAULT_PROFILE == "netdata-1.33"
+    assert DEFAULT_PROFILE == "pyml"
     assert MLConfig().profile == DEFAULT_PROFILE
-    assert MLConfig(profile="netdata-1.33") == MLConfig()
+    assert MLConfig(profile="pyml") == MLConfig()
+    assert MLConfig().calibration_settings(1)["calibration"] == "surprise"
     assert pyml.config.DEFAULT_PROFILE == DEFAULT_PROFILE and pyml.config.PROFILES is PROFILES
     assert MLConfig.from_netdata_conf("[ml]\n\tenabled = yes\n").profile == DEFAULT_PROFILE
 
@@ -163,7 +164,7 @@ def test_pyml_profile_has_its_own_keys_and_mechanisms() -> None:
                                            "decades": 4.0, "bit_level": 0.75, "saturation": 100.0}
     assert cfg.calibration_settings(300)["memory"] == 4032  # 14 days of 5-minute points, as tuned on NAB
     assert MLConfig(profile=V2).calibration_settings(1) == {"calibration": "none"}
-    assert MLConfig().calibration_settings(1) == {"calibration": "none"}
+    assert MLConfig(profile="netdata-1.33").calibration_settings(1) == {"calibration": "none"}
 
 
 def test_pyml_profile_clamps_and_round_trips(caplog: pytest.LogCaptureFixture) -> None:
@@ -193,7 +194,7 @@ def test_defaults_need_no_warning_and_other_keys_are_none(caplog: pytest.LogCapt
 
 
 def test_v133_leaves_the_netdata_2_fields_none() -> None:
-    cfg = MLConfig()
+    cfg = MLConfig(profile="netdata-1.33")
     assert all(getattr(cfg, f) is None for f in V2_ONLY)
 
 
@@ -283,7 +284,7 @@ def test_durations_take_text_and_seconds() -> None:
         MLConfig(profile=V2, training_window=[1])
     # netdata-1.33's train every counts ticks: no duration text there
     with pytest.raises(TypeError, match="train_every must be an integer"):
-        MLConfig(train_every="1h")  # type: ignore[arg-type]
+        MLConfig(profile="netdata-1.33", train_every="1h")  # type: ignore[arg-type]
 
 
 def test_negative_durations_are_taken_by_magnitude(caplog: pytest.LogCaptureFixture) -> None:
@@ -304,7 +305,7 @@ def test_percent_threshold() -> None:
     assert cfg.host_anomaly_rate_threshold == 2.5
     assert cfg.host_rate_threshold_fraction == 2.5 / 100
     assert MLConfig(profile=V2).host_rate_threshold_fraction == 0.01
-    assert MLConfig(host_anomaly_rate_threshold=0.3).host_rate_threshold_fraction == 0.3
+    assert MLConfig(profile="netdata-1.33", host_anomaly_rate_threshold=0.3).host_rate_threshold_fraction == 0.3
 
 
 def test_percent_clamp_says_percent(caplog: pytest.LogCaptureFixture) -> None:
@@ -414,9 +415,9 @@ def test_netdata_2_booleans(field_name: str) -> None:
 def test_keys_of_another_profile_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         v2 = MLConfig(profile=V2, max_train_samples=7200, window_rate_threshold=0.5)
-        v133 = MLConfig(training_window="12h", number_of_models=9)
+        v133 = MLConfig(profile="netdata-1.33", training_window="12h", number_of_models=9)
     assert v2.max_train_samples is None and v2.window_rate_threshold is None and v2 == MLConfig(profile=V2)
-    assert v133.training_window is None and v133.number_of_models is None and v133 == MLConfig()
+    assert v133.training_window is None and v133.number_of_models is None and v133 == MLConfig(profile="netdata-1.33")
     assert config_warnings(caplog) == [
         "max_train_samples ('maximum num samples to train') = 7200 is not a key of profile 'netdata-2'; ignored",
         "window_rate_threshold ('window minimum anomaly rate') = 0.5 is not a key of profile 'netdata-2'; ignored",
@@ -428,7 +429,7 @@ def test_keys_of_another_profile_are_ignored_with_a_warning(caplog: pytest.LogCa
 def test_none_for_a_key_of_another_profile_is_silent(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="pyml.config"):
         MLConfig(profile=V2, max_train_samples=None, idle_window_size=None)
-        MLConfig(training_window=None, stream_charts=None)
+        MLConfig(profile="netdata-1.33", training_window=None, stream_charts=None)
     assert config_warnings(caplog) == []
 
 
@@ -498,12 +499,12 @@ def test_netdata_2_unclamped_rejects_nonsense(kwargs: Dict[str, Any], message: s
 
 
 def test_derived_quantities_of_netdata_1_33_are_todays_values() -> None:
-    cfg = MLConfig(min_train_samples=4000, max_train_samples=8000, train_every=5000, smooth_n=0)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=4000, max_train_samples=8000, train_every=5000, smooth_n=0)
     for ue in (1, 2, 10):
         assert cfg.training_points(ue) == (4000, 8000)
         assert cfg.train_every_ticks(ue) == 5000
         assert cfg.effective_smooth_n(ue) == 0
-    assert MLConfig().effective_smooth_n(5) == 3
+    assert MLConfig(profile="netdata-1.33").effective_smooth_n(5) == 3
     assert cfg.feature_variant == "v1" and cfg.models_per_dimension == 1 and cfg.max_training_vectors == 0
     assert cfg.suppression == (0, 0) and cfg.host_detector == "bitrate-window"
     assert cfg.host_rate_threshold_fraction == 0.01
@@ -557,7 +558,7 @@ def test_chart_pattern_under_netdata_2() -> None:
     everything = MLConfig(profile=V2, charts_to_skip="!*")
     assert everything.chart_is_skipped("anomaly_detection.anomaly_rate")  # always skipped
     assert not everything.chart_is_skipped("netdata.ml_training")
-    assert not MLConfig(charts_to_skip="!*").chart_is_skipped("anomaly_detection.anomaly_rate")  # v1.33: no prefix
+    assert not MLConfig(profile="netdata-1.33", charts_to_skip="!*").chart_is_skipped("anomaly_detection.anomaly_rate")  # v1.33: no prefix
     assert MLConfig(profile=V2, hosts_to_skip="dev-*").host_is_skipped("dev-1")
 
 

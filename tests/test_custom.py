@@ -144,7 +144,7 @@ def test_peaks_detector_equals_the_builtin_peaks_through_a_sweep() -> None:
 def test_trace_keeps_every_tick_and_the_trained_flag() -> None:
     path = TUNING_FILES[0]
     engine = trace(path, formulation="reference")
-    plain = replay(path, formulation="reference", progress=False)
+    plain = replay(path, formulation="reference", profile="netdata-1.33", progress=False)
     assert engine.ticks == plain.ticks and engine.gap_ticks == plain.gap_ticks
     assert np.array_equal(np.minimum(engine.scores[engine.row_tick] / 100.0, 1.0), plain.scores)
     assert np.array_equal(engine.bits[engine.row_tick], plain.bits)

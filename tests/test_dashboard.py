@@ -25,7 +25,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def incident_host() -> pyml.Host:
     """Six CPU dimensions and two network ones; dimensions d0-d3 jump about for 12 ticks after training."""
-    cfg = MLConfig(min_train_samples=150, max_train_samples=300, train_every=300, min_window_size=10,
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=150, max_train_samples=300, train_every=300, min_window_size=10,
                    max_window_size=40, idle_window_size=10, window_rate_threshold=0.3,
                    host_anomaly_rate_threshold=0.3, dimension_rate_threshold=0.05, clamp=False)
     host = pyml.Host("incident-host", cfg, background=False)

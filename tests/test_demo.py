@@ -16,7 +16,14 @@ DIMS, HOURS, SEED = 60, 1.0, 1
 
 @pytest.fixture(scope="module")
 def result() -> demo.DemoResult:
-    return demo.run_demo(DIMS, HOURS, SEED)
+    """The demo under netdata-1.33, whose dense bits exercise every part of the report and the PNG."""
+    return demo.run_demo(DIMS, HOURS, SEED, profile="netdata-1.33")
+
+
+@pytest.fixture(scope="module")
+def default_result() -> demo.DemoResult:
+    """The demo as ``pyml demo`` runs it: the default profile."""
+    return demo.run_demo(DIMS, HOURS, SEED, minute_rates=False)
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -100,14 +107,39 @@ def test_generation_rejects_bad_arguments(kwargs, error):
 
 
 def test_lab_sized_settings_train_on_a_quarter_of_the_data():
-    cfg = demo.demo_config(3600)
+    cfg = demo.demo_config(3600, "netdata-1.33")
     assert cfg.min_train_samples == cfg.max_train_samples == cfg.train_every == 900
     assert cfg.clamp is False and cfg.dimension_anomaly_score_threshold == 0.99
+    for profile in ("pyml", "netdata-2"):
+        cfg = demo.demo_config(3600, profile)
+        assert cfg.profile == profile and cfg.clamp is False
+        assert cfg.training_points(1) == (900, 900) and cfg.train_every_ticks(1) == 900
+    assert demo.demo_config(3600).profile == "pyml"
+    with pytest.raises(ValueError, match="netdata-3"):
+        demo.demo_config(3600, "netdata-3")
+
+
+def test_default_profile_flags_the_incidents_in_their_own_dimensions(default_result):
+    """Under pyml each incident but the slow memory leak sets stored bits on its own charts' dimensions,
+    and no event opens outside an incident (on this small host no incident reaches the 4 charts an
+    event needs; the report says so rather than counting it caught)."""
+    r = default_result
+    assert r.config.profile == "pyml"
+    flagged = {o.incident.kind: o.flagged for o in r.outcomes}
+    assert all(flagged[k] for k in ("cpu-spike", "network-drop", "disk-latency", "noise-burst")), flagged
+    for o in r.outcomes:
+        assert all(d.split("|")[0] in o.incident.charts for d in o.flagged)
+    assert r.unexplained_events == []
+    text = demo.format_report(r)
+    assert "profile pyml" in text
+    assert f"{r.caught} of 5 incidents caught by an event" in text
+    assert f"{sum(bool(o.flagged) for o in r.outcomes)} of 5 incidents with anomaly bits stored" in text
+    assert text.count("anomaly bits stored on ") - 1 == sum(bool(o.flagged) and not o.caught for o in r.outcomes)
 
 
 def test_replay_finds_events_and_catches_incidents(result):
     n = result.generated.ticks
-    assert result.first_trained == demo.demo_config(n).min_train_samples - 1
+    assert result.first_trained == demo.demo_config(n, "netdata-1.33").min_train_samples - 1
     assert result.trained[-1] == len(result.generated.dimension_ids)
     assert result.host_rate[: result.first_trained + 1].max() == 0.0      # nothing is anomalous without models
     assert result.events and result.caught >= 1
@@ -127,8 +159,8 @@ def test_replay_finds_events_and_catches_incidents(result):
 
 
 def test_replay_is_deterministic():
-    a = demo.run_demo(DIMS, HOURS, SEED, minute_rates=False)
-    b = demo.run_demo(DIMS, HOURS, SEED, minute_rates=False)
+    a = demo.run_demo(DIMS, HOURS, SEED, minute_rates=False, profile="netdata-1.33")
+    b = demo.run_demo(DIMS, HOURS, SEED, minute_rates=False, profile="netdata-1.33")
     assert [(e.after, e.before, e.info) for e in a.events] == [(e.after, e.before, e.info) for e in b.events]
     assert np.array_equal(a.host_rate, b.host_rate)
     assert [o.dimensions for o in a.outcomes] == [o.dimensions for o in b.outcomes]
@@ -136,7 +168,7 @@ def test_replay_is_deterministic():
 
 def test_minute_rates_have_a_row_per_disk_and_interface(result):
     assert list(result.group_rates) == ["cpu cores", "system", "memory", "disk sda", "net eth0"]
-    assert list(demo.run_demo(120, 1.0, 2, minute_rates=True).group_rates) == [
+    assert list(demo.run_demo(120, 1.0, 2, minute_rates=True, profile="netdata-1.33").group_rates) == [
         "cpu cores", "system", "memory", "disk sda", "disk sdb", "net eth0", "net eth1"]
     for stamps, rates in result.group_rates.values():
         assert stamps.size == rates.size and np.all(np.diff(stamps) == 60)
@@ -171,7 +203,7 @@ def test_report_lists_events_and_incidents(result):
     assert "clamp=False" in text and "1/4 of the data" in text
     for o in result.outcomes:
         assert o.incident.description in text
-    assert f"{result.caught} of 5 incidents caught" in text
+    assert f"{result.caught} of 5 incidents caught by an event" in text
     assert text.count("CAUGHT by event") == result.caught
 
 
@@ -228,6 +260,15 @@ def test_cli_demo_writes_the_png_and_exits_0(tmp_path, capsys):
     assert "injected incidents:" in printed and "incidents caught" in printed
     assert f"report: {out.resolve()}" in printed
     _png_size(out.read_bytes())
+
+
+def test_cli_demo_profile_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--dims", str(DIMS), "--hours", "1", "--no-plot", "--profile", "netdata-1.33"]) == 0
+    assert "profile netdata-1.33, lab-sized" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["demo", "--profile", "netdata-3"])
+    assert "netdata-3" in capsys.readouterr().err
 
 
 def test_cli_demo_without_plot_and_bad_arguments(tmp_path, capsys, monkeypatch):

@@ -18,7 +18,7 @@ NAB = Path(__file__).parent / "data" / "nab"
 def test_reference_is_the_default_and_changes_nothing() -> None:
     assert lab_config(4032) == lab_config(4032, formulation="reference")
     assert formulation_settings("reference", 604) == {}
-    ref = MLConfig()
+    ref = MLConfig(profile="netdata-1.33")
     cfg = lab_config(4032)
     assert (cfg.diff_n, cfg.smooth_n, cfg.lag_n, cfg.score_peak_window) == (ref.diff_n, ref.smooth_n, ref.lag_n, 0)
 
@@ -45,7 +45,7 @@ def test_unknown_formulation_is_named() -> None:
 
 def test_peaks_reports_each_rise_once_on_a_real_series() -> None:
     path = NAB / "data" / "realKnownCause" / "rogue_agent_key_hold.csv"
-    ref, peaks = replay(path, formulation="reference"), replay(path, formulation="peaks")
+    ref, peaks = replay(path, formulation="reference", profile="netdata-1.33"), replay(path, formulation="peaks")
     window = peaks.config.score_peak_window
     reported = np.flatnonzero(peaks.scores[:, 0] > 0)
     assert reported.size > 0
@@ -66,7 +66,7 @@ def test_peaks_beats_the_reference_on_the_copied_nab_files() -> None:
     files = sorted((NAB / "data").glob("*/*.csv"))
     scores = {}
     for name in ("reference", "peaks"):
-        nab, _ = score_replays(replay_files(files, formulation=name), windows)
+        nab, _ = score_replays(replay_files(files, formulation=name, profile="netdata-1.33"), windows)
         scores[name] = nab["standard"].score
     # measured: reference 2.2, peaks 37.6 on these four files
     assert scores["peaks"] > scores["reference"] + 20

@@ -17,7 +17,7 @@ def small_config(**overrides) -> MLConfig:
     """A lab-sized configuration so tests train in seconds (clamps off)."""
     values = dict(min_train_samples=120, max_train_samples=240, train_every=120, clamp=False)
     values.update(overrides)
-    return MLConfig(**values)
+    return MLConfig(profile="netdata-1.33", **values)
 
 
 def waves(n_ticks: int, n_dims: int, seed: int = 1) -> np.ndarray:
@@ -274,7 +274,7 @@ def test_reset_flags_reach_the_storage_words():
 def test_reading_holds_ticks_until_the_block_ends() -> None:
     import threading
 
-    host = pyml.Host("still", MLConfig(), background=False)
+    host = pyml.Host("still", MLConfig(profile="netdata-1.33"), background=False)
     host.add_chart("system.x", ["a"])
     host.collect_all(1_700_000_000, [1.0])
     done = threading.Event()

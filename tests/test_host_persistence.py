@@ -22,7 +22,7 @@ N_DIMS = 6
 
 def event_config() -> MLConfig:
     """Small training and detector windows so an event forms within a few hundred ticks."""
-    return MLConfig(min_train_samples=150, max_train_samples=300, train_every=300, min_window_size=10,
+    return MLConfig(profile="netdata-1.33", min_train_samples=150, max_train_samples=300, train_every=300, min_window_size=10,
                     max_window_size=40, idle_window_size=10, window_rate_threshold=0.3,
                     host_anomaly_rate_threshold=0.3, dimension_rate_threshold=0.05, clamp=False)
 
@@ -129,7 +129,7 @@ WRITER = textwrap.dedent(
 
     directory = sys.argv[1]
     start = int(sys.argv[2])
-    cfg = MLConfig(min_train_samples=60, max_train_samples=120, train_every=60, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=60, max_train_samples=120, train_every=60, clamp=False)
     host = pyml.Host("crashy", cfg, storage_dir=directory, background=False)
     host.add_chart("system.cpu", ["a", "b", "c"])
     rng = np.random.default_rng(start)
@@ -165,7 +165,7 @@ def test_sigkill_at_random_moments_loses_nothing_completed(tmp_path):
         completed.extend(ticks)
         start = ticks[-1] + 2  # the tick in flight may or may not have been stored
 
-        host = pyml.Host("crashy", MLConfig(min_train_samples=60, max_train_samples=120, train_every=60,
+        host = pyml.Host("crashy", MLConfig(profile="netdata-1.33", min_train_samples=60, max_train_samples=120, train_every=60,
                                             clamp=False), storage_dir=tmp_path, background=False)
         assert host.dimension_ids() == ["system.cpu|a", "system.cpu|b", "system.cpu|c"]
         recent = [t for t in completed if t >= completed[-1] - 100]

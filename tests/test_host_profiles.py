@@ -140,7 +140,7 @@ def test_profiles_share_the_host_api_and_v1_33_keeps_its_charts():
         assert host.ml_info()["version"] == 1 and host.ml_info()["profile"] == "netdata-1.33"
 
 
-@pytest.mark.parametrize("profile", ["netdata-2"])
+@pytest.mark.parametrize("profile", ["netdata-2", "pyml"])
 def test_a_netdata_conf_selects_the_profile_of_the_host(profile, tmp_path):
     conf = tmp_path / "netdata.conf"
     conf.write_text(f"[ml]\n\tenabled = yes\n\tprofile = {profile}\n\ttraining window = 2h\n")
@@ -148,6 +148,13 @@ def test_a_netdata_conf_selects_the_profile_of_the_host(profile, tmp_path):
     with pyml.Host("conf", cfg, background=False) as host:
         assert host.ml_info()["profile"] == profile
         assert host.ml_info()["ml-config"]["training-window"] == 7200
+
+
+def test_a_host_runs_the_default_profile_without_a_configuration():
+    with pyml.Host("default", background=False) as host:
+        assert host.ml_info()["profile"] == "pyml"
+        host.add_chart("system.cpu", ["user", "system"])
+        assert host.collect_all(T0, [1.0, 2.0], want_scores=True) is not None
 
 
 def test_a_restart_refills_the_grouped_window_from_the_stored_rates(tmp_path):
@@ -165,3 +172,22 @@ def test_a_restart_refills_the_grouped_window_from_the_stored_rates(tmp_path):
         # the window [t - 1 - 60, t - 1] holds the rates stored before the restart, so it is not empty
         assert again.last_detector_result.grouped_rate is not None
         assert again.last_detector_result.grouped_rate == pytest.approx(grouped_before, abs=0.1)
+
+
+@pytest.mark.parametrize("first, second", [("netdata-1.33", "pyml"), ("pyml", "netdata-2"), ("netdata-2", "netdata-1.33")])
+def test_a_data_dir_reopens_under_another_profile_keeping_its_history(first, second, tmp_path):
+    """Changing the profile of an existing data dir: this profile's internal charts get the dimensions they
+    lack, the samples stored before stay readable, and collection goes on."""
+    with pyml.Host("switch", MLConfig(profile=first), background=False, storage_dir=tmp_path) as host:
+        host.add_chart("system.cpu", ["user", "system"])
+        for i in range(20):
+            host.collect_all(T0 + i, [1.0 + i, 2.0])
+    with pyml.Host("switch", MLConfig(profile=second), background=False, storage_dir=tmp_path) as again:
+        assert again.ml_info()["profile"] == second
+        rows = again.data("system.cpu", T0, T0 + 19)["data"]
+        assert sorted(r[0] for r in rows) == list(range(T0, T0 + 20))
+        assert {r[0]: r[1] for r in rows}[T0 + 7] == pytest.approx(8.0)
+        again.collect_all(T0 + 20, [3.0, 4.0])
+        assert again.last_detector_result is not None
+        for chart in ("anomaly_detection.dimensions", "anomaly_detection.anomaly_rate"):
+            assert again.data(chart, T0 + 20, T0 + 20)["data"]

@@ -179,7 +179,7 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     out = tmp_path / "nab"
     assert main(["lab", "nab", str(NAB), "--convention", "strict", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "netdata-1.33 on NAB" in printed and "tuning half" in printed and "held-out half" not in printed
+    assert "netdata-1.33, netdata-2, pyml on NAB" in printed and "tuning half" in printed and "held-out half" not in printed
     assert "the scorer's probationary period, not the detector's" in printed
     for name in ("nab_figures.txt", "nab_figures.md", "nab_figures.json"):
         assert (out / name).is_file()

@@ -88,7 +88,7 @@ def case() -> HostCase:
 
 @pytest.fixture(scope="module")
 def scored(case: HostCase) -> CaseScore:
-    return score_case(case, replay_case(case, case_config(sizing=SMALL)))
+    return score_case(case, replay_case(case, case_config("netdata-1.33", sizing=SMALL)))
 
 
 # --------------------------------------------------------------------------- format
@@ -219,7 +219,7 @@ def test_bursts_covered_and_whether_the_models_had_seen_one(case: HostCase, scor
 
 def test_models_that_never_saw_a_burst(case: HostCase) -> None:
     short = TrainingSizing(120, 200, 120)  # windows of 200 s: bursts 400 s apart are never seen
-    score = score_case(case, replay_case(case, case_config(sizing=short)))
+    score = score_case(case, replay_case(case, case_config("netdata-1.33", sizing=short)))
     assert [b.seen_fraction for b in score.bursts] == [None, 0.0, 0.0, 0.0]
 
 
@@ -245,8 +245,8 @@ def test_report_table_and_json(case: HostCase, scored: CaseScore) -> None:
 
 def test_replay_is_deterministic_and_trains_on_schedule(case: HostCase) -> None:
     part = case.slice(case.start, case.start + 700)
-    a = replay_case(part, case_config(sizing=SMALL))
-    b = replay_case(part, case_config(sizing=SMALL))
+    a = replay_case(part, case_config("netdata-1.33", sizing=SMALL))
+    b = replay_case(part, case_config("netdata-1.33", sizing=SMALL))
     np.testing.assert_array_equal(a.bits, b.bits)
     assert a.trainings == b.trainings
     first = a.trainings[0]
@@ -309,11 +309,15 @@ def test_commands(case: HostCase, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["lab", "hostcase-import", str(rec), str(out), "--quiet-seconds", "900", "--name", "synth"]) == 0
     printed = capsys.readouterr().out
     assert "host case synth: 7 charts, 11 dimensions, 1501 ticks, 2 incidents, 2 bursts" in printed
-    assert main(["lab", "hostcase", str(out), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    assert main(["lab", "hostcase", str(out), "--profile", "netdata-1.33", "--out", str(tmp_path / "r"),
+                 "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "min 300 / max 1200 / every 300 points" in printed and "incidents caught" in printed
     doc = json.loads((tmp_path / "r" / "hostcase-synth-netdata-1.33.json").read_text())
     assert doc["config"]["min_train_samples"] == 300 and doc["config"]["max_train_samples"] == 1200
+    assert main(["lab", "hostcase", str(out), "--out", str(tmp_path / "r"), "--quiet"]) == 0  # the default profile
+    assert "profile pyml" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r" / "hostcase-synth-pyml.json").read_text())["profile"] == "pyml"
     assert main(["lab", "hostcase", str(out), "--profile", "fancy", "--out", str(tmp_path / "r")]) == 2
     assert "unknown profile 'fancy'" in capsys.readouterr().err
 
@@ -370,7 +374,7 @@ def test_the_real_slice_is_case_a_as_recorded(real: HostCase) -> None:
 
 
 def test_the_real_slice_replayed_with_the_host_case_windows(real: HostCase) -> None:
-    score = score_case(real, replay_case(real))
+    score = score_case(real, replay_case(real, profile="netdata-1.33"))
     cpu = score.incidents[0]
     assert cpu.caught  # measured: an event at 1461..1492 s led by cpu.cpu0|steal and cpu.cpu1|steal
     explained = score.events[cpu.explained_by]

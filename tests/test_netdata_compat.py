@@ -33,7 +33,7 @@ HIDDEN = {"idle"}  # hidden in Netdata's system.cpu: listed only when a pattern 
 def _host(chart: str, update_every: int, last: int) -> pyml.Host:
     raw = RECORD["raw"][chart]
     labels = raw["result"]["labels"][1:]
-    host = pyml.Host(f"ndref-{update_every}", pyml.MLConfig(enabled=False), update_every=update_every,
+    host = pyml.Host(f"ndref-{update_every}", pyml.MLConfig(profile="netdata-1.33", enabled=False), update_every=update_every,
                      background=False, history=1200)
     host.add_chart(chart, labels, units="", family=chart.split(".")[1], context=chart)
     for row in sorted(raw["result"]["data"]):
@@ -287,7 +287,7 @@ def test_alarms_and_alarm_log_have_netdata_shapes(clients: Any) -> None:
 
 def test_weights_have_netdata_shape() -> None:
     want = ENDPOINTS["weights"]["json"]
-    cfg = pyml.MLConfig(min_train_samples=60, max_train_samples=120, train_every=120, clamp=False)
+    cfg = pyml.MLConfig(profile="netdata-1.33", min_train_samples=60, max_train_samples=120, train_every=120, clamp=False)
     with pyml.Host("w", cfg, background=False, history=400) as host:
         host.add_chart("system.cpu", ["user", "system"], context="system.cpu")
         rng = np.random.default_rng(5)

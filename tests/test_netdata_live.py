@@ -62,7 +62,7 @@ def _fed_host(base: str) -> tuple[pyml.Host, int]:
     raw = ref.answer(base, "/api/v1/data?chart=system.cpu&after=0&before=0&points=0&dimensions=*"
                            "&options=jsonwrap,seconds")["json"]
     labels = raw["result"]["labels"][1:]
-    host = pyml.Host("ndlive", pyml.MLConfig(enabled=False), background=False, history=4000)
+    host = pyml.Host("ndlive", pyml.MLConfig(profile="netdata-1.33", enabled=False), background=False, history=4000)
     host.add_chart("system.cpu", labels, context="system.cpu")
     for row in sorted(raw["result"]["data"]):
         host.collect_all(row[0], [np.nan if v is None else v for v in row[1:]])

@@ -44,16 +44,16 @@ def matches(pattern: str, string: str) -> bool:
     ],
 )
 def test_default_charts_to_skip(chart: str, skipped: bool) -> None:
-    assert MLConfig().chart_is_skipped(chart) is skipped
+    assert MLConfig(profile="netdata-1.33").chart_is_skipped(chart) is skipped
 
 
 @pytest.mark.parametrize("host", ["node-1", "dev-web", "x", "*", "!"])
 def test_default_hosts_to_skip_skips_no_host(host: str) -> None:
-    assert MLConfig().host_is_skipped(host) is False
+    assert MLConfig(profile="netdata-1.33").host_is_skipped(host) is False
 
 
 def test_dev_hosts_skipped() -> None:
-    cfg = MLConfig(hosts_to_skip="dev-*")
+    cfg = MLConfig(profile="netdata-1.33", hosts_to_skip="dev-*")
     assert cfg.host_is_skipped("dev-web1")
     assert cfg.host_is_skipped("dev-")
     assert not cfg.host_is_skipped("dev")
@@ -63,10 +63,10 @@ def test_dev_hosts_skipped() -> None:
 
 
 def test_skip_helpers_follow_the_config_patterns() -> None:
-    cfg = MLConfig(hosts_to_skip="!keep-* *", charts_to_skip="!web.* *")
+    cfg = MLConfig(profile="netdata-1.33", hosts_to_skip="!keep-* *", charts_to_skip="!web.* *")
     assert cfg.host_is_skipped("other") and not cfg.host_is_skipped("keep-me")
     assert cfg.chart_is_skipped("db.queries") and not cfg.chart_is_skipped("web.requests")
-    assert not MLConfig(charts_to_skip="").chart_is_skipped("anything")
+    assert not MLConfig(profile="netdata-1.33", charts_to_skip="").chart_is_skipped("anything")
 
 
 # ----------------------------------------------------------------- modes
@@ -292,4 +292,4 @@ def test_bad_types() -> None:
     with pytest.raises(TypeError, match="None"):
         SimplePattern("*").matches(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="str"):
-        MLConfig().chart_is_skipped(3)  # type: ignore[arg-type]
+        MLConfig(profile="netdata-1.33").chart_is_skipped(3)  # type: ignore[arg-type]

@@ -93,8 +93,8 @@ def test_host_reports_peaks_and_keeps_bits() -> None:
     x = _level_series(400, seed=3)
     base = dict(min_train_samples=100, max_train_samples=200, train_every=100, diff_n=0, smooth_n=1, lag_n=0,
                 charts_to_skip="!*", clamp=False)
-    plain_scores, plain_bits = _replay(MLConfig(**base), x)
-    peak_scores, peak_bits = _replay(MLConfig(score_peak_window=50, **base), x)
+    plain_scores, plain_bits = _replay(MLConfig(profile="netdata-1.33", **base), x)
+    peak_scores, peak_bits = _replay(MLConfig(profile="netdata-1.33", score_peak_window=50, **base), x)
     # the stored bits do not change; the incident's 20 anomalous ticks are reported once
     assert np.array_equal(plain_bits, peak_bits)
     assert plain_bits[300:320].all()

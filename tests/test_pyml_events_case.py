@@ -100,7 +100,7 @@ def case():
     head, body = rows[0], rows[1:]
     stamps = np.array([int(r[0]) for r in body], dtype=np.int64)
     values = np.array([[float(v) if v else math.nan for v in r[1:]] for r in body])
-    cfg = pyml.MLConfig(min_train_samples=300, max_train_samples=1200, train_every=300, diff_n=0, smooth_n=1,
+    cfg = pyml.MLConfig(profile="netdata-1.33", min_train_samples=300, max_train_samples=1200, train_every=300, diff_n=0, smooth_n=1,
                         lag_n=0, clamp=False)
     host = pyml.Host("case-a", cfg, background=False)
     for chart in meta["charts"]:

@@ -19,7 +19,7 @@ SPECS = (TierSpec(6, 1000), TierSpec(36, 1000))
 
 
 def config() -> MLConfig:
-    return MLConfig(min_train_samples=100, max_train_samples=120, train_every=100, clamp=False)
+    return MLConfig(profile="netdata-1.33", min_train_samples=100, max_train_samples=120, train_every=100, clamp=False)
 
 
 def data(seed: int = 3) -> np.ndarray:

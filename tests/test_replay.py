@@ -132,7 +132,7 @@ def test_lab_config_sizes_training_to_nabs_probationary_period() -> None:
     # NAB caps the probationary period at 15% of 5000 points.
     assert lab_config(22695).min_train_samples == 750
     # The reference's other settings are kept.
-    ref = MLConfig()
+    ref = MLConfig(profile="netdata-1.33")
     assert (cfg.diff_n, cfg.smooth_n, cfg.lag_n, cfg.dimension_anomaly_score_threshold) == (
         ref.diff_n, ref.smooth_n, ref.lag_n, ref.dimension_anomaly_score_threshold)
     # Never below what two feature vectors need.
@@ -148,7 +148,7 @@ def test_replay_scores_bits_and_events(tmp_path: Path) -> None:
     n = 1200
     stamps = T0 + 300 * np.arange(n)
     path = _write_nab_csv(tmp_path / "spiky.csv", stamps, _signal(n, spike_at=900))
-    r = replay(path, MLConfig(**SMALL))
+    r = replay(path, MLConfig(profile="netdata-1.33", **SMALL))
     assert r.update_every == 300
     assert r.ticks == n and r.gap_ticks == 0 and r.merged_rows == 0
     assert r.scores.shape == r.bits.shape == (n, 1)
@@ -169,7 +169,7 @@ def test_replay_scores_bits_and_events(tmp_path: Path) -> None:
 
 
 def test_collect_all_can_return_the_ticks_scores_and_bits() -> None:
-    host = pyml.Host("h", MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False),
+    host = pyml.Host("h", MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30, clamp=False),
                      update_every=1, background=False)
     host.add_chart("system.a", ["x", "y"])
     x = _signal(80)
@@ -186,7 +186,7 @@ def test_collect_all_can_return_the_ticks_scores_and_bits() -> None:
 def test_gaps_are_fed_as_missing_ticks(tmp_path: Path) -> None:
     stamps = np.concatenate([T0 + 300 * np.arange(300), T0 + 300 * np.arange(310, 600)])
     path = _write_nab_csv(tmp_path / "gappy.csv", stamps, _signal(stamps.size))
-    r = replay(path, MLConfig(**SMALL))
+    r = replay(path, MLConfig(profile="netdata-1.33", **SMALL))
     assert r.update_every == 300
     assert r.gap_ticks == 10
     assert r.ticks == 600
@@ -200,7 +200,7 @@ def test_repeated_and_backward_timestamps_reuse_the_newest_tick(tmp_path: Path) 
     stamps = T0 + 300 * np.arange(400)
     stamps = np.concatenate([stamps[:200], [stamps[199], stamps[150]], stamps[200:]])
     path = _write_nab_csv(tmp_path / "dups.csv", stamps, _signal(stamps.size))
-    r = replay(path, MLConfig(**SMALL))
+    r = replay(path, MLConfig(profile="netdata-1.33", **SMALL))
     assert r.merged_rows == 2
     assert r.ticks == 400
     np.testing.assert_array_equal(r.scores[200], r.scores[199])
@@ -214,7 +214,7 @@ def test_wide_and_json_replays_have_one_column_per_dimension(tmp_path: Path) -> 
     doc = {"labels": ["time", "a", "b"], "data": [[T0 + i, a[i], b[i]] for i in reversed(range(n))]}
     path = tmp_path / "chart.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    cfg = MLConfig(**SMALL)
+    cfg = MLConfig(profile="netdata-1.33", **SMALL)
     r = replay(path, cfg)
     assert r.update_every == 1 and r.columns == ["a", "b"] and r.scores.shape == (n, 2)
     assert r.bits[400:406, 1].any()
@@ -228,7 +228,7 @@ def test_wide_and_json_replays_have_one_column_per_dimension(tmp_path: Path) -> 
 
 def test_replay_is_deterministic_and_models_every_chart() -> None:
     # A netdata.conf-style config (ML off, the reference's skip patterns) still models the replay.
-    cfg = MLConfig(enabled=False, **SMALL)
+    cfg = MLConfig(profile="netdata-1.33", enabled=False, **SMALL)
     r1 = replay(ROGUE, cfg)
     r2 = replay(ROGUE, cfg)
     assert r1.trainings > 0 and r1.config.enabled
@@ -283,7 +283,7 @@ def test_cli_replay_writes_points_results_and_scores(tmp_path: Path, capsys: pyt
                    "--out", str(out), "--quiet"])
     assert status == 0
     printed = capsys.readouterr().out
-    assert "min_train_samples" in printed and "NAB standard: score" in printed
+    assert "profile=pyml training=" in printed and "NAB standard: score" in printed
     points = sorted(p.relative_to(out / "points").as_posix() for p in (out / "points").rglob("*.csv"))
     assert points == sorted(read_results(NAB / "results", "numenta"))
     results = read_results(out / "results", "pyml")
@@ -297,17 +297,47 @@ def test_cli_replay_writes_points_results_and_scores(tmp_path: Path, capsys: pyt
 
 def test_cli_replay_with_a_netdata_conf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "netdata.conf"
-    conf.write_text("[ml]\n  minimum num samples to train = 200\n  maximum num samples to train = 800\n"
+    conf.write_text("[ml]\n  profile = netdata-1.33\n  minimum num samples to train = 200\n  maximum num samples to train = 800\n"
                     "  train every = 200\n", encoding="utf-8")
     out = tmp_path / "o"
     assert main(["replay", str(ROGUE), "--config", str(conf), "--unclamped", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "minimum num samples to train = 200" in printed
-    assert "min_train_samples=200" in printed
+    assert "profile=netdata-1.33 training=200..800 points every 200 ticks" in printed
     assert (out / "points" / "realKnownCause" / "rogue_agent_key_hold.csv").is_file()
     # Clamped as netdata does, the minimum becomes 3600: more than the file has, nothing trains.
     assert main(["replay", str(ROGUE), "--config", str(conf), "--out", str(out), "--quiet"]) == 0
     assert "trainings=0" in capsys.readouterr().out
+
+
+def test_replay_runs_the_default_profile_unless_told(tmp_path: Path) -> None:
+    r = replay(SPEED)
+    assert r.config.profile == "pyml" and r.config.calibration_settings(r.update_every)["calibration"] == "surprise"
+    n = len(r.timestamps)
+    least = min(750, int(0.15 * n))
+    assert r.config.training_points(r.update_every) == (least, 4 * least)
+    assert r.config.train_every_ticks(r.update_every) == least
+    # The bit is the calibrated rule's: set at onsets, far sparser than the reference's saturated ticks.
+    ref = replay(SPEED, profile="netdata-1.33")
+    assert ref.config.profile == "netdata-1.33" and ref.config.min_train_samples == least
+    assert 0 < r.bits.sum() < ref.bits.sum()
+    assert replay(SPEED, formulation="peaks").config.profile == "netdata-1.33"  # formulations are the reference's
+    with pytest.raises(ValueError, match="formulation 'peaks' is defined on profile 'netdata-1.33'"):
+        replay(SPEED, formulation="peaks", profile="pyml")
+    with pytest.raises(ValueError, match="netdata-3"):
+        replay(SPEED, profile="netdata-3")
+
+
+def test_cli_replay_profile_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(ROGUE), "--profile", "netdata-2", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "# configuration: profile netdata-2" in printed and "profile=netdata-2 training=" in printed
+    conf = tmp_path / "netdata.conf"
+    conf.write_text("[ml]\n  profile = netdata-2\n", encoding="utf-8")
+    assert main(["replay", str(ROGUE), "--config", str(conf), "--profile", "pyml", "--out", str(tmp_path)]) == 2
+    assert "either a configuration file or a profile" in capsys.readouterr().err
+    assert main(["replay", str(ROGUE), "--formulation", "peaks", "--profile", "pyml", "--out", str(tmp_path)]) == 2
+    assert "defined on profile 'netdata-1.33'" in capsys.readouterr().err
 
 
 def test_cli_replay_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

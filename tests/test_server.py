@@ -23,7 +23,7 @@ SPIKE = slice(200, 210)
 
 
 def _host() -> pyml.Host:
-    cfg = MLConfig(min_train_samples=60, max_train_samples=120, train_every=120, min_window_size=5,
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=60, max_train_samples=120, train_every=120, min_window_size=5,
                    max_window_size=60, idle_window_size=5, clamp=False)
     host = pyml.Host("api-test", cfg, background=False, history=N_TICKS + 10)
     host.add_chart("system.cpu", ["user", "system", "iowait"], title="Total CPU utilization", units="percentage",
@@ -87,7 +87,7 @@ def test_info_has_ml_info_with_settings_and_counters(server: ApiServer, host: py
 
 
 def test_info_of_a_host_without_ml() -> None:
-    host = pyml.Host("off", MLConfig(enabled=False), background=False)
+    host = pyml.Host("off", MLConfig(profile="netdata-1.33", enabled=False), background=False)
     host.add_chart("system.cpu", ["user"])
     host.collect_all(T0, [1.0])
     with ApiServer(host, port=0) as srv:
@@ -296,7 +296,7 @@ def test_address_in_use_raises_at_start(server: ApiServer, host: pyml.Host) -> N
 
 def test_chart_found_by_name_and_queries_while_collecting() -> None:
     """Queries from the server's threads while another thread keeps collecting (single writer)."""
-    host = pyml.Host("busy", MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False),
+    host = pyml.Host("busy", MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30, clamp=False),
                      background=False)
     host.add_chart("disk.dm-0", ["reads", "writes"], name="disk.vg0-root")
     host.collect_all(T0, [1.0, 2.0])

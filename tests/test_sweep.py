@@ -179,7 +179,7 @@ def test_ties_keep_grid_order() -> None:
 
 
 def test_a_base_configuration_is_varied_as_given(windows: dict, capsys: pytest.CaptureFixture[str]) -> None:
-    base = MLConfig(min_train_samples=150, max_train_samples=600, train_every=150, clamp=False)
+    base = MLConfig(profile="netdata-1.33", min_train_samples=150, max_train_samples=600, train_every=150, clamp=False)
     with ThreadPoolExecutor(2) as ex:
         result = sweep({NAMES[0]: SPEED}, {"lag_n": [2, 4]}, windows, base=base, executor=ex, progress=True)
     assert "sweep" in capsys.readouterr().err  # the progress bar over tasks
@@ -321,7 +321,7 @@ def test_score_peak_window_as_a_fraction_of_each_files_training(windows: dict) -
     grid = {"min_train_samples": [100, 300], "score_peak_window": [TrainingFraction(0.5)]}
     both = _configs(expand_grid(grid), lengths, None, DEFAULT_PROBATIONARY_PERCENT)
     assert [c[NAMES[0]].score_peak_window for c in both] == [50, 150]
-    base = MLConfig(min_train_samples=200, max_train_samples=800, train_every=200, clamp=False)
+    base = MLConfig(profile="netdata-1.33", min_train_samples=200, max_train_samples=800, train_every=200, clamp=False)
     quarter = expand_grid({"score_peak_window": [TrainingFraction(0.25)]})
     with_base = _configs(quarter, lengths, base, DEFAULT_PROBATIONARY_PERCENT)
     assert with_base[0][NAMES[0]].score_peak_window == 50

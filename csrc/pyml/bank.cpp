@@ -50,20 +50,6 @@ struct ColdPlace {
     std::size_t before(std::size_t m) const { return after(n) + m * sizeof(std::uint32_t); }
 };
 
-// Bit l of m moved to bit 3 (VARIABLE) of byte l, for the eight lanes of a block.
-struct SpreadTable {
-    std::uint64_t v[256];
-    constexpr SpreadTable() : v() {
-        for (unsigned m = 0; m < 256; ++m) {
-            std::uint64_t out = 0;
-            for (unsigned l = 0; l < 8; ++l) out |= static_cast<std::uint64_t>((m >> l) & 1u) << (8 * l + 3);
-            v[m] = out;
-        }
-    }
-};
-constexpr SpreadTable kSpreadVariable{};
-static_assert(kVariable == 1u << 3 && Bank::kLanes == 8, "VARIABLE is bit 3 of each of 8 lanes");
-
 unsigned popcount8(unsigned m) noexcept {  // m < 256; no libgcc call on the x86-64 baseline
     m = m - ((m >> 1) & 0x55u);
     m = (m & 0x33u) + ((m >> 2) & 0x33u);
@@ -136,7 +122,7 @@ Bank::Bank(const BankParams& params, std::size_t capacity) : params_(params) {
     kernel_kind_ = params.kernel == BankKernel::best
                        ? (bank_avx2_available() ? BankKernel::avx2 : BankKernel::baseline)
                        : params.kernel;
-    kernel_ = block_kernel(params.features, params.variant, kernel_kind_);
+    kernel_ = block_kernel(params.features, params.variant, kernel_kind_, !multi_ && !suppress_);
     vote_ = vote_kernel(dims_, kernel_kind_);
     if (params.calibration.kind != CalibrationKind::none) {
         calibration_ = std::make_unique<Calibration>(params.calibration, kMaxStorableMagnitude);
@@ -611,8 +597,8 @@ struct Bank::Group {
 };
 
 // The post-vote stage of one group (see bank.hpp): the rest of the vote for
-// slots the first model did not call normal, VARIABLE, the models-consulted
-// count, the suppression counters and silencing.
+// slots the first model did not call normal, the models-consulted count, the
+// suppression counters and silencing. (The block kernel sets VARIABLE.)
 void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) noexcept {
     std::uint64_t consulted = 0;
     // Slots whose vote goes on past their first model: their cold records
@@ -621,13 +607,6 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
     std::size_t undecided = 0;
     for (std::size_t g = 0; g < blocks; ++g) {
         const BlockOut& o = group.out[g];
-        const std::size_t base = (first_block + g) * W;
-        if (o.changed != 0) {
-            std::uint64_t fl;
-            std::memcpy(&fl, &flags_[base], sizeof fl);
-            fl |= kSpreadVariable.v[o.changed];
-            std::memcpy(&flags_[base], &fl, sizeof fl);
-        }
         consulted += popcount8(o.scored);
         if (multi_) {
             for (unsigned m = o.undecided; m != 0; m &= m - 1) {
@@ -647,9 +626,9 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
     for (std::size_t i = 0; i < undecided; ++i) {
         if (i + kAhead < undecided) request(rest[i + kAhead]);
         const std::size_t k = rest[i], slot = first_block * W + k;
-        double feature[kMaxFeatureDims];
-        for (std::size_t e = 0; e < dims_; ++e) feature[e] = group.features[k / W][e * W + k % W];
-        const VoteOut v = vote_(cold(slot), held_[slot], feature, group.scores[k], threshold100_);
+        // The feature vector in place: coordinate e of lane l at e * W + l.
+        const double* feature = &group.features[k / W][k % W];
+        const VoteOut v = vote_(cold(slot), held_[slot], feature, W, group.scores[k], threshold100_);
         consulted += v.visited - 1;
         group.scores[k] = v.score;
         group.bits[k] = v.anomalous ? 1 : 0;

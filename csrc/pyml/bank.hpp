@@ -53,9 +53,9 @@
 // never moved, so adding slots never copies the state of others.
 //
 // The tick, per group of blocks: the block kernel (bank_kernel.hpp) scores
-// each block against its first models; then the post-vote stage finishes, per
-// slot, what the kernel left open: the rest of the vote (the vote kernel,
-// only for slots still undecided), the VARIABLE flag, the counters and
+// each block against its first models and sets VARIABLE; then the post-vote
+// stage finishes, per slot, what the kernel left open: the rest of the vote
+// (the vote kernel, only for slots still undecided), the counters and
 // silencing, the models-consulted count; then, with BankParams::calibration
 // (calibration.hpp), the calibration stage turns each slot's vote score into
 // the score it reports and the bit it stores; then the group's words are
@@ -148,10 +148,10 @@ void validate_bank_params(const BankParams& p);
 namespace bank_detail {  // bank_kernel.hpp
 struct BlockOut;
 struct VoteOut;
-using BlockKernel = void (*)(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
+using BlockKernel = void (*)(double* blk, std::uint8_t* count, std::uint8_t* flags, const double* values,
                              const std::size_t* rows, std::size_t prev_row, double threshold100, BlockOut& out);
-using VoteKernel = VoteOut (*)(const unsigned char* record, std::size_t held, const double* feature, double first,
-                               double threshold100);
+using VoteKernel = VoteOut (*)(const unsigned char* record, std::size_t held, const double* feature,
+                               std::size_t stride, double first, double threshold100);
 }  // namespace bank_detail
 
 // Netdata's rule for a new model joining a slot's models (SPEC-NETDATA-2

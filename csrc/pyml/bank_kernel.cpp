@@ -65,6 +65,19 @@ __attribute__((target("avx2"))) inline Simd<4>::vdouble widen_floats(const unsig
 }
 #endif
 
+// Bit l of m moved to bit 3 (VARIABLE) of byte l, for the eight lanes of a block.
+struct SpreadTable {
+    std::uint64_t v[256];
+    constexpr SpreadTable() : v() {
+        for (unsigned m = 0; m < 256; ++m) {
+            std::uint64_t out = 0;
+            for (unsigned l = 0; l < 8; ++l) out |= static_cast<std::uint64_t>((m >> l) & 1u) << (8 * l + 3);
+            v[m] = out;
+        }
+    }
+};
+constexpr SpreadTable kSpreadVariable{};
+
 // Loads, stores, |x| and a lane-by-lane choice for one vector width.
 template <class Sx>
 struct VecOps {
@@ -142,8 +155,13 @@ __attribute__((always_inline)) inline typename Sx::vdouble score_of(const typena
 // a block are independent: each step is written for all of them at once, so
 // their long dependency chains (the running sum, then the distances) overlap
 // in the pipeline.
-template <class Sx, bool V2, std::size_t D, std::size_t S, std::size_t L>
-inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t* count, const std::uint8_t* flags,
+// Mode: kLean (v1 features, a bank with one model per slot and no
+// suppression: neither feature rows nor the undecided mask are needed), kV1,
+// kV2.
+constexpr int kLean = 0, kV1 = 1, kV2 = 2;
+
+template <class Sx, int Mode, std::size_t D, std::size_t S, std::size_t L>
+inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t* count, std::uint8_t* flags,
                                                        const double* values, const std::size_t* ring_rows,
                                                        std::size_t prev_row, double threshold100, BlockOut& out) {
     using vdouble = typename Sx::vdouble;
@@ -153,6 +171,13 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
     constexpr std::size_t N = D + S + L;
     constexpr std::size_t F = L + 1;
     constexpr std::size_t G = W / V;
+    constexpr bool V2 = Mode == kV2, Lean = Mode == kLean;
+    // The outputs in locals: byte stores (count, bits) may alias anything in
+    // memory, `out` included, but not these.
+    double* const scores_out = out.scores;
+    std::uint8_t* const bits_out = out.bits;
+    double* const to_pack = out.to_pack;
+    double* const feat_out = out.features;
     // v1 predicts on the N-th consecutive value, v2 on the (N+1)-th.
     constexpr unsigned Warm = V2 ? N + 1 : N;
     const double* c0 = blk + N * W;
@@ -173,21 +198,27 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
         if constexpr (kNeedHad) had |= static_cast<unsigned>(c != 0) << l;
     }
     // Flag bits of the eight lanes as masks: bit b of every byte, gathered.
-    static_assert(W == 8 && kSilenced == 1u << 2 && kHasModel == 1u << 4, "flag layout");
+    static_assert(W == 8 && kSilenced == 1u << 2 && kVariable == 1u << 3 && kHasModel == 1u << 4, "flag layout");
     std::uint64_t f8;
     std::memcpy(&f8, flags, sizeof f8);
     constexpr std::uint64_t kLow = 0x0101010101010101ull, kGather = 0x0102040810204080ull;
-    const unsigned silenced = static_cast<unsigned>((((f8 >> 2) & kLow) * kGather) >> 56);
+    // (A bank on the lean kernel never silences.)
+    const unsigned silenced = Lean ? 0u : static_cast<unsigned>((((f8 >> 2) & kLow) * kGather) >> 56);
+    const unsigned variable = static_cast<unsigned>((((f8 >> 3) & kLow) * kGather) >> 56);
     const unsigned has_model = static_cast<unsigned>((((f8 >> 4) & kLow) * kGather) >> 56);
     const unsigned predicted = full & ~silenced;
     const unsigned scored = predicted & has_model;
+    // Lanes whose VARIABLE flag this tick may set: a prediction's window (a
+    // previous value) and the flag still clear. Once set, it stays until the
+    // next training attempt, so most ticks have none to check.
+    const unsigned unsettled = full & had & ~variable;
 
     // Push: the newest ring row gets this tick's values (0 for a gap, so the
     // arithmetic below stays finite). A free slot packs NaN, the empty word.
     // Branch-free (gaps come at random), and the new row stays in registers:
-    // reading it back right after storing it would wait for the stores. The
-    // previous value is read before the store (with a window of one value
-    // both are the same row).
+    // reading it back right after storing it would wait for the stores. With
+    // a window of one value the previous value is in the row being written:
+    // it is compared before the store.
     const vdouble zero = {};
     const vdouble nan = zero + std::numeric_limits<double>::quiet_NaN();
     double* newest = blk + ring_rows[N - 1] * W;
@@ -197,13 +228,18 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
     for (std::size_t g = 0; g < G; ++g) {
         const std::size_t q = g * V;
         const vdouble x = Ops::load(values + q);
-        const vdouble before = Ops::load(previous + q);
         vmask active;
         for (std::size_t l = 0; l < V; ++l) active[l] = (flags[q + l] & kActive) != 0 ? -1 : 0;
         pushed[g] = Ops::select(active & (Ops::vabs(x) <= kMaxStorableMagnitude), x, zero);
-        same |= Ops::bits(pushed[g] == before) << q;
+        if constexpr (N == 1) same |= Ops::bits(pushed[g] == Ops::load(previous + q)) << q;
         Ops::store(newest + q, pushed[g]);
-        Ops::store(out.to_pack + q, Ops::select(active, x, nan));
+        Ops::store(to_pack + q, Ops::select(active, x, nan));
+    }
+
+    if constexpr (N > 1) {
+        if (unsettled != 0) {
+            for (std::size_t g = 0; g < G; ++g) same |= Ops::bits(pushed[g] == Ops::load(previous + g * V)) << (g * V);
+        }
     }
 
     const double* row[N];
@@ -213,7 +249,6 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
         sq0[g] = zero;
         sq1[g] = zero;
     }
-    double* feat_out = out.features;
     if constexpr (!V2) {
         // Difference (x[i] - x[i - D]), oldest first; none when D == 0.
         const double f = 1.0 / static_cast<double>(S);
@@ -235,7 +270,7 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
             for (std::size_t g = 0; g < G; ++g) {
                 if (i > 0) total[g] = (total[g] - d[N - i][g]) + d[N - i - S][g];
                 const vdouble feat = Ops::vabs(total[g] * f);
-                Ops::store(feat_out + i * W + g * V, feat);
+                if constexpr (!Lean) Ops::store(feat_out + i * W + g * V, feat);
                 const vdouble t0 = Ops::load(c0 + i * W + g * V) - feat;
                 const vdouble t1 = Ops::load(c1 + i * W + g * V) - feat;
                 sq0[g] += t0 * t0;
@@ -288,15 +323,19 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
         for (std::size_t l = 0; l < V; ++l) has_score[l] = (scored >> (q + l)) & 1u ? -1 : 0;
         vdouble score = score_of<Sx>(sq0[g], sq1[g], Ops::load(mn + q), Ops::load(mx + q));
         score = Ops::select(has_score, score, zero);
-        Ops::store(out.scores + q, score);
+        Ops::store(scores_out + q, score);
         const vmask bit = (score >= threshold100) & has_score;  // no score: normal, whatever the threshold
-        for (std::size_t l = 0; l < V; ++l) out.bits[q + l] = bit[l] != 0;
-        undecided |= Ops::bits(~(score < threshold100) & has_score) << q;
+        for (std::size_t l = 0; l < V; ++l) bits_out[q + l] = bit[l] != 0;
+        if constexpr (!Lean) undecided |= Ops::bits(~(score < threshold100) & has_score) << q;
     }
     out.predicted = predicted;
     out.scored = scored;
     out.undecided = undecided;
-    out.changed = full & had & ~same;
+    out.changed = unsettled & ~same;
+    if (out.changed != 0) {  // VARIABLE: the value changed at a prediction (silenced or not)
+        f8 |= kSpreadVariable.v[out.changed];
+        std::memcpy(flags, &f8, sizeof f8);
+    }
 }
 
 
@@ -309,7 +348,8 @@ inline __attribute__((always_inline)) void score_block(double* blk, std::uint8_t
 // is kept (min is exact and scores are never -0, so the order is irrelevant).
 template <class Sx, std::size_t F>
 inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* record, std::size_t held,
-                                                        const double* feature, double first, double threshold100) {
+                                                        const double* feature, std::size_t stride, double first,
+                                                        double threshold100) {
     using vdouble = typename Sx::vdouble;
     using Ops = VecOps<Sx>;
     constexpr std::size_t V = Sx::V;
@@ -317,7 +357,7 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
     constexpr std::size_t kCentres = 2 * F * kTileModels * sizeof(float);
     constexpr unsigned kAll = (1u << V) - 1;
     vdouble x[F];
-    for (std::size_t e = 0; e < F; ++e) x[e] = Ops::splat(feature[e]);
+    for (std::size_t e = 0; e < F; ++e) x[e] = Ops::splat(feature[e * stride]);
     const vdouble zero = {};
     const vdouble inf = zero + std::numeric_limits<double>::infinity();
     typename Sx::vmask lane;  // 0, 1, ..., V - 1
@@ -338,6 +378,16 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
         }
         const vdouble lo = Ops::load_bytes(tile + kCentres + m0 * sizeof(double));
         const vdouble hi = Ops::load_bytes(tile + kCentres + kTileModels * sizeof(double) + m0 * sizeof(double));
+        // A score that is certainly capped at 100 needs no square root: with
+        // 0 <= lo < hi < inf, max(s0, s1) > (2 hi (1 + 2e-6))^2 gives, through
+        // every rounding of the exact path, dist > hi (1 + 1e-6), so
+        // (dist - lo) / (hi - lo) > 1 + 9e-7 and 100 times it exceeds 100.
+        // (NaN and overflow fail the test and take the exact path.)
+        const vdouble reach = (hi + hi) * (1.0 + 2e-6);
+        const typename Sx::vmask capped = (lo >= 0.0) & (hi > lo) & (hi < inf) & (sq0 == sq0) & (sq1 == sq1) &
+                                          (Ops::select(sq0 > sq1, sq0, sq1) > reach * reach);
+        const unsigned stored = held - base >= V ? kAll : (1u << (held - base)) - 1;  // lanes beyond: ignored
+        if (((Ops::bits(capped) | ~stored) & kAll) == kAll) return zero + 100.0;
         return score_of<Sx>(sq0, sq1, lo, hi);
     };
     // The decisions on the chunk from model `base`; the model that ends the
@@ -376,34 +426,35 @@ inline __attribute__((always_inline)) VoteOut vote_rest(const unsigned char* rec
                    static_cast<std::uint32_t>(held)};
 }
 
-template <bool V2, std::size_t D, std::size_t S, std::size_t L>
-void block_baseline(double* blk, std::uint8_t* count, const std::uint8_t* flags, const double* values,
+template <int Mode, std::size_t D, std::size_t S, std::size_t L>
+void block_baseline(double* blk, std::uint8_t* count, std::uint8_t* flags, const double* values,
                     const std::size_t* rows, std::size_t prev_row, double threshold100, BlockOut& out) {
-    score_block<Simd<2>, V2, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
+    score_block<Simd<2>, Mode, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
 }
 
 template <std::size_t F>
-VoteOut vote_baseline(const unsigned char* record, std::size_t held, const double* feature, double first,
-                      double threshold100) {
-    return vote_rest<Simd<2>, F>(record, held, feature, first, threshold100);
+VoteOut vote_baseline(const unsigned char* record, std::size_t held, const double* feature, std::size_t stride,
+                      double first, double threshold100) {
+    return vote_rest<Simd<2>, F>(record, held, feature, stride, first, threshold100);
 }
 
 #if defined(PYML_BANK_AVX2)
-template <bool V2, std::size_t D, std::size_t S, std::size_t L>
-__attribute__((target("avx2"), flatten)) void block_avx2(double* blk, std::uint8_t* count, const std::uint8_t* flags,
+template <int Mode, std::size_t D, std::size_t S, std::size_t L>
+__attribute__((target("avx2"), flatten)) void block_avx2(double* blk, std::uint8_t* count, std::uint8_t* flags,
                                                          const double* values, const std::size_t* rows,
                                                          std::size_t prev_row, double threshold100, BlockOut& out) {
-    score_block<Simd<4>, V2, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
+    score_block<Simd<4>, Mode, D, S, L>(blk, count, flags, values, rows, prev_row, threshold100, out);
 }
 
 template <std::size_t F>
 __attribute__((target("avx2"), flatten)) VoteOut vote_avx2(const unsigned char* record, std::size_t held,
-                                                           const double* feature, double first, double threshold100) {
-    return vote_rest<Simd<4>, F>(record, held, feature, first, threshold100);
+                                                           const double* feature, std::size_t stride, double first,
+                                                           double threshold100) {
+    return vote_rest<Simd<4>, F>(record, held, feature, stride, first, threshold100);
 }
 #endif
 
-// One block kernel per (variant, D, S, L): D in 0..1, S in 1..5 (0 behaves as
+// One block kernel per (mode, D, S, L): D in 0..1, S in 1..5 (0 behaves as
 // 1), L in 0..5.
 constexpr std::size_t kSmoothChoices = kMaxSmoothN;
 constexpr std::size_t kLagChoices = kMaxLagN + 1;
@@ -411,7 +462,7 @@ constexpr std::size_t kPerVariant = (kMaxDiffN + 1) * kSmoothChoices * kLagChoic
 
 template <std::size_t I>
 struct KernelOf {
-    static constexpr bool V2 = I >= kPerVariant;
+    static constexpr int Mode = static_cast<int>(I / kPerVariant);
     static constexpr std::size_t J = I % kPerVariant;
     static constexpr std::size_t D = J / (kSmoothChoices * kLagChoices);
     static constexpr std::size_t S = (J / kLagChoices) % kSmoothChoices + 1;
@@ -420,13 +471,13 @@ struct KernelOf {
 
 template <std::size_t... I>
 constexpr std::array<BlockKernel, sizeof...(I)> make_baseline_kernels(std::index_sequence<I...>) {
-    return {{&block_baseline<KernelOf<I>::V2, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
+    return {{&block_baseline<KernelOf<I>::Mode, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
 }
 
 #if defined(PYML_BANK_AVX2)
 template <std::size_t... I>
 constexpr std::array<BlockKernel, sizeof...(I)> make_avx2_kernels(std::index_sequence<I...>) {
-    return {{&block_avx2<KernelOf<I>::V2, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
+    return {{&block_avx2<KernelOf<I>::Mode, KernelOf<I>::D, KernelOf<I>::S, KernelOf<I>::L>...}};
 }
 #endif
 
@@ -440,13 +491,14 @@ constexpr VoteKernel kVoteAvx2[kMaxFeatureDims + 1] = {nullptr,      &vote_avx2<
 
 }  // namespace
 
-BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind) {
-    static constexpr auto kBaseline = make_baseline_kernels(std::make_index_sequence<2 * kPerVariant>{});
+BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind, bool lean) {
+    static constexpr auto kBaseline = make_baseline_kernels(std::make_index_sequence<3 * kPerVariant>{});
     const std::size_t s = effective_smooth_n(p);
-    const std::size_t index = (variant == FeatureVariant::v2 ? kPerVariant : 0) +
+    const int mode = variant == FeatureVariant::v2 ? kV2 : (lean ? kLean : kV1);
+    const std::size_t index = static_cast<std::size_t>(mode) * kPerVariant +
                               p.diff_n * kSmoothChoices * kLagChoices + (s - 1) * kLagChoices + p.lag_n;
 #if defined(PYML_BANK_AVX2)
-    static constexpr auto kAvx2 = make_avx2_kernels(std::make_index_sequence<2 * kPerVariant>{});
+    static constexpr auto kAvx2 = make_avx2_kernels(std::make_index_sequence<3 * kPerVariant>{});
     if (kind == BankKernel::avx2) return kAvx2[index];
 #endif
     (void)kind;

@@ -6,9 +6,12 @@
 //    the distance to both centres, the min-max normalised score, the first
 //    model's vote. It reports, as bit masks over the block's lanes, which
 //    slots made a prediction, which were scored, which the first model did
-//    not call normal (so the vote must go on), and whose value changed since
-//    the previous one; and the feature vectors (lane-minor).
-//    One instantiation per (variant, D, S, L); each is built for the x86-64
+//    not call normal (so the vote must go on), and which it newly flagged
+//    VARIABLE (value changed since the previous one; lanes already flagged
+//    are not compared again); and the feature vectors (lane-minor).
+//    One instantiation per (variant, D, S, L), and a lean one per (D, S, L)
+//    for v1 banks with one model and no suppression (no feature rows, no
+//    undecided mask: v1.33's tick as it was); each is built for the x86-64
 //    baseline (SSE2, two lanes per instruction) and, with GCC or Clang on
 //    x86-64, for AVX2 (four). Both perform the same IEEE operations in the
 //    same order, without contraction, so their results are identical.
@@ -61,7 +64,7 @@ struct BlockOut {
     unsigned predicted = 0;  // full window, not silenced: a prediction (Netdata §5.1 step 8)
     unsigned scored = 0;     // predicted and holding a model
     unsigned undecided = 0;  // scored and the first model's score is not below the threshold (or NaN)
-    unsigned changed = 0;    // full window and the value differs from the previous one
+    unsigned changed = 0;    // lanes whose VARIABLE flag the kernel set (full window, value changed)
 };
 
 // BlockKernel (bank.hpp): blk: the block's state; count: consecutive values
@@ -70,8 +73,10 @@ struct BlockOut {
 // tick wrote.
 
 // The block kernel for these features (p validated) and kernel build
-// (baseline or avx2).
-BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind);
+// (baseline or avx2). lean (v1 features only): a bank with one model per
+// slot and no suppression, whose tick needs neither the feature rows nor the
+// undecided mask (left 0).
+BlockKernel block_kernel(const FeatureParams& p, FeatureVariant variant, BankKernel kind, bool lean);
 
 // Cold record geometry for f coordinates and n models.
 constexpr std::size_t kTileModels = 4;
@@ -82,7 +87,8 @@ constexpr std::size_t cold_record_bytes(std::size_t f, std::size_t n) {
 }
 
 // The rest of one slot's vote, after its model 0 scored `first` (NaN or not
-// below the threshold): models 1 .. held-1 of the record, oldest first; a NaN
+// below the threshold), on the feature vector (coordinate e at feature[e *
+// stride]): models 1 .. held-1 of the record, oldest first; a NaN
 // score is skipped; the first score below the threshold ends the vote as
 // normal. anomalous iff no model ended it and at least one score was not NaN.
 // score: the one that ended the vote, else the smallest non-NaN score of the

@@ -454,16 +454,8 @@ def _detector_status(host: "Host") -> tuple[str, float, int]:
     result = host.last_detector_result
     if result is None:
         return "UNINITIALIZED", 0.0, 0
-    to_state = getattr(result, "to_state", None)
-    if to_state is not None:  # netdata-1.33's window: a state, and the rate as a fraction
-        above = getattr(to_state, "name", str(to_state)).upper().startswith("ABOVE")
-        rate = float(getattr(result, "host_anomaly_rate", 0.0)) * 100.0
-    else:  # the other profiles' detectors: an open event, and the rate in percent
-        above = bool(getattr(result, "event_open", False))
-        percent = getattr(result, "anomaly_rate", None)
-        if percent is None:
-            percent = getattr(result, "grouped_rate", None)
-        rate = float(percent or 0.0)
+    above = bool(result.event_open)  # every profile's detector result says whether an event is open
+    rate = float(getattr(result, "host_anomaly_rate", 0.0)) * 100.0
     return ("WARNING" if above else "CLEAR"), rate, host.last_time or 0
 
 

@@ -172,13 +172,9 @@ class HostCollector:
                                 value=host.host_anomaly_rate(start, last))
         result = host.last_detector_result
         if result is not None:
-            fraction = getattr(result, "host_anomaly_rate", None)
-            if fraction is None:  # a detector without the figure (the pyml profile's): from its counts
-                total = int(getattr(result, "total", 0) or 0)
-                fraction = int(getattr(result, "anomalous", 0) or 0) / total if total else 0.0
             yield GaugeMetricFamily("pyml_detector_host_anomaly_rate",
                                     "Fraction of anomalous modelled dimensions at the newest tick",
-                                    value=float(fraction))
+                                    value=float(result.host_anomaly_rate))
         if not host.ml_enabled:
             return
         prediction = self._last_value(f"{_INTERNAL_PREFIX}prediction_stats", last)

@@ -73,11 +73,18 @@ class QueryInPath:
         await self.app(scope, receive, send)
 
 
+#: Parameters that are flags: present without a value (``/api/v1/alarms?all``) they are on.
+_FLAGS = frozenset({"all"})
+
+
 def _params(items: Iterable[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
-    """Non-empty parameters (first value wins), and every ``dimension``-like value."""
+    """Non-empty parameters (first value wins), flags given bare as ``"yes"``, and every ``dimension``-like value."""
     params: dict[str, str] = {}
     dims: list[str] = []
     for name, value in items:
+        if name in _FLAGS and (value is None or value == ""):
+            params.setdefault(name, "yes")
+            continue
         if not name or value is None or value == "":
             continue
         if name in ("dimension", "dim", "dimensions", "dims"):
@@ -252,7 +259,7 @@ class V1Api:
                             "'prometheus_all_hosts' and 'json' are supported")
 
     def ep_alarms(self, params: dict[str, str], dims: list[str]) -> Response:
-        return json_response(docs.alarms_document(self.host, all_alarms="all" in params or "all" in _bare(params)))
+        return json_response(docs.alarms_document(self.host, all_alarms="all" in params))
 
     def ep_alarm_log(self, params: dict[str, str], dims: list[str]) -> Response:
         after = int(_number("after", params.get("after"), 0, integer=True))
@@ -276,10 +283,6 @@ class V1Api:
 #: The endpoints served under ``/api/v1/``.
 ENDPOINTS = ("info", "charts", "chart", "contexts", "context", "data", "allmetrics", "alarms", "alarm_log", "weights",
              "anomaly_events", "anomaly_event_info", "ml_info")
-
-
-def _bare(params: dict[str, str]) -> set[str]:
-    return set(params)
 
 
 def _safe(text: str | None) -> str | None:

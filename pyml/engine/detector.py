@@ -434,6 +434,11 @@ class TickResult:
     anomalous: int
     event: AnomalyEvent | None = None
 
+    @property
+    def event_open(self) -> bool:
+        """An event is open after this tick (the window is above the threshold), as every profile's result says."""
+        return self.to_state is _ABOVE
+
     def chart_values(self) -> dict[str, dict[str, int]]:
         """The values of the detector's ``anomaly_detection.*`` charts for this tick (SPEC §7).
 

@@ -247,6 +247,12 @@ class Host:
         if self.ml_enabled:
             for spec in self._host_level.charts:
                 if spec.id in self._charts:
+                    # Restored from a run under another profile: this profile's dimensions are added; the
+                    # old ones keep their history and get no new values (gaps), nothing is dropped.
+                    restored = self._charts[spec.id]
+                    for d, _ in spec.dimensions:
+                        if d not in restored.dimensions:
+                            self._add_dimension(restored, d)
                     continue
                 self.add_chart(spec.id, [d for d, _ in spec.dimensions], _internal=True, title=spec.title,
                                units=spec.units, family=spec.family, context=spec.id, priority=spec.priority,

@@ -336,6 +336,12 @@ class PymlResult:
     scored: bool = True
 
     @property
+    def host_anomaly_rate(self) -> float:
+        """This tick's ``anomalous / total`` as a fraction (0.0 without any): the share of the
+        host's modelled dimensions whose stored bit is set (as the other profiles' results say it)."""
+        return self.anomalous / self.total if self.total else 0.0
+
+    @property
     def context_rates(self) -> dict[str, float]:
         """``{group name: percent engaged}`` for every group seen so far."""
         return dict(zip(self.contexts, self.context_values.tolist()))

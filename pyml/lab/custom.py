@@ -187,7 +187,7 @@ class Detector:
         typical inputs (with the parameters as sized for the default
         :class:`~pyml.MLConfig`) must stay inside ``state_size`` and raise nothing.
         """
-        _check_kernels(self.name, self.state_size, self.init_state, self.step, self.resolve(MLConfig()))
+        _check_kernels(self.name, self.state_size, self.init_state, self.step, self.resolve(MLConfig(profile="netdata-1.33")))
 
 
 def _short(value: Any) -> str:
@@ -303,8 +303,8 @@ def run_detector(detector: Detector, values: Any, scores: Any, bits: Any, traine
 
     ``values`` and ``scores`` are float64 ``(ticks, dimensions)``, ``bits``
     and ``trained`` bool of the same shape; ``params`` the resolved
-    parameters (default: ``detector.resolve(MLConfig())`` for parameters that
-    are numbers). Every dimension starts from ``init_state``; the returned
+    parameters (default: ``detector.resolve(MLConfig(profile="netdata-1.33"))``,
+    the lab's reference, for parameters that are numbers). Every dimension starts from ``init_state``; the returned
     scores are on the engine's 0-100 scale, uncapped. Raises ``ValueError``
     naming the tick and dimension of a NaN or negative score.
     """
@@ -320,7 +320,7 @@ def run_detector(detector: Detector, values: Any, scores: Any, bits: Any, traine
     for key, arr in arrays.items():
         if arr.shape != v.shape:
             raise ValueError(f"{key} has shape {arr.shape}; expected {v.shape} like values")
-    p = detector.resolve(MLConfig()) if params is None else np.ascontiguousarray(params, dtype=np.float64)
+    p = detector.resolve(MLConfig(profile="netdata-1.33")) if params is None else np.ascontiguousarray(params, dtype=np.float64)
     if p.shape != (len(detector.params),):
         raise ValueError(f"params must hold {len(detector.params)} value(s) for detector {detector.name!r}, "
                          f"got shape {p.shape}")

@@ -7,8 +7,9 @@ chart holding the recording's dimensions and feeds it one tick per point:
   timestamps, unless given; timestamps map to ticks ``t // update_every``;
 - ticks the recording skips are fed as gaps (NaN, which empties a
   dimension's feature window as a missing sample does in the engine); a gap
-  longer than ``max_train_samples + max_window_size`` ticks is fed only up
-  to that length, after which nothing more changes in the engine;
+  longer than ``max_train_samples`` plus the profile's host and score windows
+  (:func:`_settling_ticks`) is fed only up to that length, after which
+  nothing more changes in the engine;
 - a row whose tick is not after the previous row's (a repeated timestamp, a
   step back, or two rows closer than the cadence) is not fed: it gets the
   results of the newest tick (``ReplayResult.merged_rows`` counts them);
@@ -46,6 +47,7 @@ import numpy as np
 from .._arrays import as_count
 from ..config import MLConfig
 from ..engine.host import Host
+from ..profiles import DEFAULT_PROFILE
 from .formats import Recording, read_recording
 from ..progress import Progress as _Progress
 from ..progress import write as _progress_write
@@ -136,10 +138,11 @@ def detect_update_every(timestamps: Any) -> int:
 
 
 def lab_config(n_points: int, *, probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
-               formulation: str = DEFAULT_FORMULATION, **overrides: Any) -> MLConfig:
+               formulation: str = DEFAULT_FORMULATION, profile: str = "netdata-1.33",
+               update_every: int = 1, **overrides: Any) -> MLConfig:
     """The replay's default configuration for a recording of ``n_points`` points.
 
-    The reference's defaults (SPEC §6.1), unclamped (``clamp=False``), with
+    The reference's defaults (profile ``netdata-1.33``, SPEC §6.1), unclamped (``clamp=False``), with
     training windows sized to the recording as the reference's are to a day
     of 1-second samples: ``min_train_samples`` = NAB's probationary period
     (``floor(probationary_percent x n_points)``, at least what two feature
@@ -148,9 +151,20 @@ def lab_config(n_points: int, *, probationary_percent: float = DEFAULT_PROBATION
     :data:`pyml.lab.formulations.FORMULATIONS`; default ``"reference"``) then
     changes what it is about; ``overrides`` are further
     :class:`~pyml.MLConfig` fields and win over both.
+
+    ``profile`` other than ``"netdata-1.33"`` (the lab's reference, on which
+    the formulations are defined): that profile's defaults with the same
+    training sizes in the keys it uses (:func:`pyml.lab.profiles.profile_config`);
+    it cannot be combined with a formulation other than ``"reference"``.
+    Its duration keys are sized for ``update_every`` seconds per point.
     """
+    if profile != "netdata-1.33":
+        if formulation != DEFAULT_FORMULATION:
+            raise ValueError(f"formulation {formulation!r} is defined on profile 'netdata-1.33', "
+                             f"not on {profile!r}; give one or the other")
+        return _profile_lab_config(n_points, profile, probationary_percent, update_every, overrides)
     probation = probationary_length(as_count("n_points", n_points, 1, "a positive integer"), probationary_percent)
-    base = MLConfig(clamp=False)
+    base = MLConfig(profile="netdata-1.33", clamp=False)
     shape = {"diff_n": base.diff_n, "smooth_n": base.smooth_n, "lag_n": base.lag_n}
     chosen = formulation_settings(formulation, probation)
     for key in shape:
@@ -165,7 +179,19 @@ def lab_config(n_points: int, *, probationary_percent: float = DEFAULT_PROBATION
     settings.update(formulation_settings(formulation, int(overrides.get("min_train_samples", minimum))))
     settings.update(overrides)
     settings.setdefault("clamp", False)
+    settings.setdefault("profile", "netdata-1.33")
     return MLConfig(**settings)
+
+
+def _profile_lab_config(n_points: int, profile: str, probationary_percent: float, update_every: int,
+                        overrides: Mapping[str, Any]) -> MLConfig:
+    """:func:`lab_config`'s sizing (minimum = NAB's probationary period, maximum 4 x, every minimum) for ``profile``."""
+    from .profiles import TrainingSizing, profile_config
+
+    probation = probationary_length(as_count("n_points", n_points, 1, "a positive integer"), probationary_percent)
+    minimum = max(probation, 1)
+    sizing = TrainingSizing(minimum, LAB_TRAIN_FACTOR * minimum, minimum)
+    return profile_config(profile, sizing, update_every, **overrides)
 
 
 def _for_replay(config: MLConfig) -> MLConfig:
@@ -191,6 +217,19 @@ def _dimension_names(columns: Sequence[str]) -> list[str]:
     return names
 
 
+def _settling_ticks(cfg: MLConfig) -> int:
+    """Ticks after which a run of gaps changes nothing more beyond the training window.
+
+    The sum of the windows the profile holds state in (the v1.33 host
+    detector's ``max_window_size``, the calibration's ``score_peak_window``,
+    the pyml events' ``event_idle_ticks``); a key the profile lacks counts 0.
+    A sum, not the largest, so the bound holds whichever window outlives the
+    others.
+    """
+    keys = ("max_window_size", "score_peak_window", "event_idle_ticks")
+    return sum(int(getattr(cfg, key, None) or 0) for key in keys)
+
+
 def replay(
     source: PathLike | Recording,
     config: MLConfig | None = None,
@@ -201,6 +240,7 @@ def replay(
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
     training_threads: int = 1,
     formulation: str = DEFAULT_FORMULATION,
+    profile: str | None = None,
     _progress_bar: _Progress | None = None,
 ) -> ReplayResult:
     """Replay one recording through a synchronous :class:`pyml.Host`.
@@ -228,6 +268,11 @@ def replay(
     formulation
         Used by :func:`lab_config` when ``config`` is None: a name of
         :data:`pyml.lab.formulations.FORMULATIONS` (default ``"reference"``).
+    profile
+        Used by :func:`lab_config` when ``config`` is None: the detection
+        profile (default: :data:`pyml.profiles.DEFAULT_PROFILE`, ``"pyml"``;
+        ``"netdata-1.33"`` when a formulation other than ``"reference"`` is
+        given, the profile formulations are defined on).
     """
     started = time.perf_counter()
     recording = source if isinstance(source, Recording) else read_recording(source)
@@ -248,7 +293,8 @@ def replay(
         raise ValueError(f"{recording.name}: timestamp {recording.timestamps[bad]} (row {bad}) is before 1970")
     if config is not None and not isinstance(config, MLConfig):
         raise TypeError(f"config must be an MLConfig, got {type(config).__name__}: {config!r}")
-    cfg = _for_replay(lab_config(n, probationary_percent=probationary_percent, formulation=formulation)
+    cfg = _for_replay(lab_config(n, probationary_percent=probationary_percent, formulation=formulation,
+                                 profile=_replay_profile(profile, formulation), update_every=ue)
                       if config is None else config)
     label = name if name is not None else recording.name
 
@@ -256,7 +302,7 @@ def replay(
     scores = np.zeros((n, d), dtype=np.float64)
     bits = np.zeros((n, d), dtype=bool)
     ticks = gap_ticks = merged = trainings = 0
-    gap_cap = training_points(cfg, ue)[1] + cfg.max_window_size
+    gap_cap = training_points(cfg, ue)[1] + _settling_ticks(cfg)
     own_bar = _progress_bar is None
     bar = _Progress(n, label, _show_progress(progress)) if _progress_bar is None else _progress_bar
     try:
@@ -308,10 +354,17 @@ def replay(
     )
 
 
+def _replay_profile(profile: str | None, formulation: str) -> str:
+    """The profile a replay without a configuration uses (see :func:`replay`)."""
+    if profile is not None:
+        return profile
+    return DEFAULT_PROFILE if formulation == DEFAULT_FORMULATION else "netdata-1.33"
+
+
 def _replay_one(path: PathLike, name: str, config: MLConfig | None, probationary_percent: float,
-                formulation: str = DEFAULT_FORMULATION) -> ReplayResult:
+                formulation: str = DEFAULT_FORMULATION, profile: str | None = None) -> ReplayResult:
     return replay(path, config, name=name, progress=False, probationary_percent=probationary_percent,
-                  formulation=formulation)
+                  formulation=formulation, profile=profile)
 
 
 def replay_files(
@@ -323,6 +376,7 @@ def replay_files(
     probationary_percent: float = DEFAULT_PROBATIONARY_PERCENT,
     on_result: Callable[[ReplayResult], None] | None = None,
     formulation: str = DEFAULT_FORMULATION,
+    profile: str | None = None,
 ) -> dict[str, ReplayResult]:
     """Replay several files; return ``{name: ReplayResult}`` in input order.
 
@@ -331,7 +385,7 @@ def replay_files(
     ``executor`` (any :class:`concurrent.futures.Executor`: a process pool,
     Dask, Ray) replays files in parallel; by default they run one after the
     other in this process. ``on_result`` is called with each result as it
-    arrives (in input order). ``formulation`` is :func:`replay`'s.
+    arrives (in input order). ``formulation`` and ``profile`` are :func:`replay`'s.
     """
     check_formulation(formulation)  # an unknown name fails here, before any work
     if isinstance(paths, Mapping):
@@ -346,7 +400,7 @@ def replay_files(
     out: dict[str, ReplayResult] = {}
     show = _show_progress(progress)
     if executor is not None:
-        futures = [executor.submit(_replay_one, p, nm, config, probationary_percent, formulation) for nm, p in named.items()]
+        futures = [executor.submit(_replay_one, p, nm, config, probationary_percent, formulation, profile) for nm, p in named.items()]
         bar = _Progress(len(futures), "files", show, unit="files")
         try:
             for nm, fut in zip(named, futures):
@@ -364,7 +418,7 @@ def replay_files(
     try:
         for nm, rec in recordings.items():
             out[nm] = replay(rec, config, name=nm, probationary_percent=probationary_percent,
-                             formulation=formulation, _progress_bar=bar)
+                             formulation=formulation, profile=profile, _progress_bar=bar)
             if on_result is not None:
                 on_result(out[nm])
     finally:
@@ -482,9 +536,9 @@ def _points_path(out_dir: Path, name: str) -> Path:
     return out_dir / "points" / rel.with_suffix(".csv")
 
 
-def _describe_config(cfg: MLConfig) -> str:
-    text = (f"min_train_samples={cfg.min_train_samples} max_train_samples={cfg.max_train_samples} "
-            f"train_every={cfg.train_every}")
+def _describe_config(cfg: MLConfig, update_every: int = 1) -> str:
+    (least, most), every = training_points(cfg, update_every), cfg.train_every_ticks(update_every)
+    text = f"profile={cfg.profile} training={least}..{most} points every {every} ticks"
     return text + (f" score_peak_window={cfg.score_peak_window}" if cfg.score_peak_window else "")
 
 
@@ -520,6 +574,7 @@ def run_command(
     progress: bool | None = None,
     stdout: Any = None,
     formulation: str = DEFAULT_FORMULATION,
+    profile: str | None = None,
 ) -> int:
     """``pyml replay``: replay files, write per-point CSVs and events, score against labels if given.
 
@@ -527,8 +582,10 @@ def run_command(
     ``<out_dir>/events.json``, and with ``labels`` NAB's results layout under
     ``<out_dir>/results/<detector>/`` plus ``<out_dir>/scores.json``. Prints
     the configuration used and a summary on ``stdout``. Returns the exit
-    status. ``formulation`` names the lab's configuration of the engine
-    (:mod:`pyml.lab.formulations`) when no ``config_path`` is given.
+    status. Without ``config_path``, ``profile`` (default
+    :data:`pyml.profiles.DEFAULT_PROFILE`) or ``formulation`` (the lab's
+    configurations of ``netdata-1.33``, :mod:`pyml.lab.formulations`) says
+    what the engine runs, with training windows sized per file.
     """
     from .labels import load_windows
     from .plots import format_threshold
@@ -543,14 +600,30 @@ def run_command(
     check_formulation(formulation)  # an unknown name fails before any work
     if config_path is not None and formulation != DEFAULT_FORMULATION:
         raise ValueError(f"give either a configuration file or a formulation, not both (formulation {formulation!r})")
+    if config_path is not None and profile is not None:
+        raise ValueError(f"give either a configuration file or a profile, not both (profile {profile!r}; "
+                         "a netdata.conf names its profile with 'profile = ...' in [ml])")
+    chosen = _replay_profile(profile, formulation)
+    if chosen != "netdata-1.33" and formulation != DEFAULT_FORMULATION:
+        raise ValueError(f"formulation {formulation!r} is defined on profile 'netdata-1.33', not on {chosen!r}; "
+                         "give one or the other")
+    from .profiles import check_profile
+
+    check_profile(chosen)
     if config_path is not None:
         config = _for_replay(MLConfig.from_netdata_conf(Path(config_path), clamp=not unclamped))
         print(f"# configuration: {config_path} ({'unclamped' if unclamped else 'clamped as netdata does'}), "
               "ML on for the replayed charts", file=stdout)
         stdout.write(config.to_netdata_conf())
+    elif chosen != "netdata-1.33":
+        print(f"# configuration: profile {chosen} (its [ml] defaults), unclamped, training windows sized per file "
+              f"(first training after NAB's probationary period: floor({DEFAULT_PROBATIONARY_PERCENT} x points), at "
+              f"most {DEFAULT_PROBATIONARY_PERCENT} x 5000; at most {LAB_TRAIN_FACTOR} x that many points per "
+              "training; retraining every probationary period); `pyml lab nab` compares the profiles", file=stdout)
     else:
-        defaults = MLConfig(clamp=False)
-        print("# configuration: netdata's [ml] defaults, unclamped, training windows sized per file "
+        defaults = MLConfig(profile="netdata-1.33", clamp=False)
+        print("# configuration: profile netdata-1.33 (the lab's reference; `pyml lab nab` compares the profiles), "
+              "netdata's [ml] defaults, unclamped, training windows sized per file "
               f"(min_train_samples = NAB probationary period: floor({DEFAULT_PROBATIONARY_PERCENT} x points), "
               f"at most {DEFAULT_PROBATIONARY_PERCENT} x 5000; max_train_samples = {LAB_TRAIN_FACTOR} x "
               "min_train_samples; train_every = min_train_samples)", file=stdout)
@@ -576,7 +649,7 @@ def run_command(
         anomalous = int(r.bits.any(axis=1).sum())
         # Above the progress bar, not on top of it (both share a terminal).
         _progress_write(f"{r.name}: {len(r.timestamps)} points, update_every={r.update_every}s, "
-                        f"{_describe_config(r.config)}, ticks={r.ticks} gap_ticks={r.gap_ticks} "
+                        f"{_describe_config(r.config, r.update_every)}, ticks={r.ticks} gap_ticks={r.gap_ticks} "
                         f"merged_rows={r.merged_rows} trainings={r.trainings}, anomalous points={anomalous}, "
                         f"events={len(r.events)}", stdout)
 
@@ -585,9 +658,10 @@ def run_command(
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             results = replay_files(named, config, executor=pool, progress=progress, on_result=report,
-                                   formulation=formulation)
+                                   formulation=formulation, profile=chosen)
     else:
-        results = replay_files(named, config, progress=progress, on_result=report, formulation=formulation)
+        results = replay_files(named, config, progress=progress, on_result=report, formulation=formulation,
+                               profile=chosen)
     elapsed = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     events = {name: [list(e) for e in r.events] for name, r in results.items()}

@@ -15,7 +15,7 @@ PROC_DATA = Path(__file__).parent.parent / "data" / "proc"
 
 def snapshot_agent(data_dir: Path) -> Agent:
     collector = ProcCollector(PROC_DATA / "t0", sys_root=PROC_DATA / "sys")
-    cfg = MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
     return Agent(data_dir, cfg, port=None, collector=collector, background=False, hostname="clock")
 
 

@@ -207,7 +207,7 @@ def test_inconsistent_version_1_store_is_refused_untouched(tmp_path, ledger):
 
 
 def host_dir(tmp_path: Path) -> Path:
-    cfg = MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
     host = pyml.Host("reg", cfg, storage_dir=tmp_path, background=False)
     host.add_chart("system.cpu", ["a", "b"])
     for i in range(20):
@@ -220,7 +220,7 @@ def host_dir(tmp_path: Path) -> Path:
 
 
 def reopen(directory: Path) -> pyml.Host:
-    cfg = MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
     return pyml.Host("reg", cfg, storage_dir=directory, background=False)
 
 
@@ -285,7 +285,7 @@ def test_malformed_registry_is_named_and_bounded(tmp_path, ledger, name, change,
 
 
 def test_malformed_database_rows_are_named_and_skipped(tmp_path, ledger, caplog):
-    cfg = MLConfig(min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30, clamp=False)
     host = pyml.Host("dbrows", cfg, storage_dir=tmp_path, background=False)
     host.add_chart("system.cpu", ["a", "b"])
     rng = np.random.default_rng(1)

@@ -16,7 +16,7 @@ N_DIMS = 6
 
 
 def event_config() -> MLConfig:
-    return MLConfig(min_train_samples=150, max_train_samples=300, train_every=300, min_window_size=10,
+    return MLConfig(profile="netdata-1.33", min_train_samples=150, max_train_samples=300, train_every=300, min_window_size=10,
                     max_window_size=40, idle_window_size=10, window_rate_threshold=0.3,
                     host_anomaly_rate_threshold=0.3, dimension_rate_threshold=0.05, clamp=False)
 

@@ -23,7 +23,7 @@ T0 = 1_700_000_000
 @pytest.fixture(scope="module")
 def host(tmp_path_factory) -> pyml.Host:
     directory = tmp_path_factory.mktemp("http")
-    h = pyml.Host("http-faults", MLConfig(min_train_samples=30, max_train_samples=60, clamp=False),
+    h = pyml.Host("http-faults", MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, clamp=False),
                   storage_dir=directory, background=False)
     h.add_chart("system.cpu", ["user", "system"])
     for i in range(50):
@@ -59,7 +59,7 @@ def test_errors_are_json(server, ledger):
 
 
 def test_a_broken_stored_event_answers_json_500(tmp_path, ledger):
-    cfg = MLConfig(min_train_samples=30, max_train_samples=60, clamp=False)
+    cfg = MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, clamp=False)
     h = pyml.Host("broken-event", cfg, storage_dir=tmp_path, background=False)
     h.add_chart("system.cpu", ["user"])
     h.collect_all(T0, [1.0])

@@ -19,7 +19,7 @@ T0 = 1_700_000_000
 
 def embed(ticks: int = 240) -> dict[str, float]:
     """Collect a small host, train it, query it; return the anomaly rates."""
-    cfg: pyml.MLConfig = pyml.MLConfig(min_train_samples=120, max_train_samples=120, train_every=120, clamp=False)
+    cfg: pyml.MLConfig = pyml.MLConfig(profile="netdata-1.33", min_train_samples=120, max_train_samples=120, train_every=120, clamp=False)
     from_text = pyml.MLConfig.from_netdata_conf("[ml]\n\tenabled = yes\n\ttrain every = 7200\n")
     assert from_text.train_every == 7200
     rng = np.random.default_rng(1)

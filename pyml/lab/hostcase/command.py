@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Union
 
 from ...config import MLConfig
-from ..profiles import REFERENCE_PROFILE, check_profile, training_points
+from ...profiles import DEFAULT_PROFILE
+from ..profiles import check_profile, training_points
 from .convert import DEFAULT_QUIET_SECONDS, write_imported
 from .format import read_case
 from .replay import HOSTCASE_SIZING, case_config, replay_case
@@ -21,7 +22,7 @@ __all__ = ["run_hostcase", "run_import"]
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def run_hostcase(case_dir: PathLike, *, profile: str = REFERENCE_PROFILE, config_path: PathLike | None = None,
+def run_hostcase(case_dir: PathLike, *, profile: str = DEFAULT_PROFILE, config_path: PathLike | None = None,
                  out_dir: PathLike | None = None, progress: bool | None = None, stdout: Any = None) -> int:
     """Replay and score one case; print the table, write ``hostcase-<case>-<profile>.{txt,json}``.
 

@@ -31,7 +31,8 @@ import numpy as np
 from ...config import MLConfig
 from ...engine.host import Host
 from ...progress import Progress
-from ..profiles import REFERENCE_PROFILE, TrainingSizing, profile_config, training_points
+from ...profiles import DEFAULT_PROFILE
+from ..profiles import TrainingSizing, profile_config, training_points
 from .format import HostCase
 
 __all__ = ["HOSTCASE_SIZING", "CaseReplay", "ReplayEvent", "case_config", "replay_case"]
@@ -92,13 +93,13 @@ class CaseReplay:
         return [(max(first, t - (self.max_points - 1) * ue), t) for t in done[-self.models_per_dimension:]]
 
 
-def case_config(profile: str = REFERENCE_PROFILE, sizing: TrainingSizing = HOSTCASE_SIZING,
+def case_config(profile: str = DEFAULT_PROFILE, sizing: TrainingSizing = HOSTCASE_SIZING,
                 update_every: int = 1) -> MLConfig:
     """The configuration a host-case replay uses for ``profile`` (its own skip patterns, the lab's sizing)."""
     return profile_config(profile, sizing, update_every)
 
 
-def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str = REFERENCE_PROFILE,
+def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str = DEFAULT_PROFILE,
                 progress: bool | None = None) -> CaseReplay:
     """Replay ``case`` through a synchronous :class:`pyml.Host`; ``config`` defaults to :func:`case_config`."""
     started = time.perf_counter()
@@ -143,7 +144,7 @@ def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str 
         bar.close()
         host.close()
     return CaseReplay(
-        case_name=case.name, profile=profile, config=cfg, timestamps=case.timestamps.copy(), columns=columns,
+        case_name=case.name, profile=profile if config is None else str(getattr(cfg, "profile", profile)), config=cfg, timestamps=case.timestamps.copy(), columns=columns,
         bits=bits, has_value=~np.isnan(case.values), modelled=modelled, trainings=trainings, events=events,
         max_points=training_points(cfg, case.update_every)[1],
         models_per_dimension=int(getattr(cfg, "models_per_dimension", 1) or 1),
