@@ -14,17 +14,23 @@ event loop they run on and a limit of catch-up requests per second):
    context, type, priority, ``update_every`` and dimensions (ids and names);
    they are added to the host with one ``add_chart`` per chart (dimension ids
    are the host's dimensions; names are kept in ``Chart.dimension_names`` for
-   display), and charts the host has that the source does not are removed.
+   display), in steps between turns of the event loop, and charts the host
+   has that the source does not are removed.
 2. **Poll.** ``/api/v1/allmetrics?format=json`` every ``update_every`` seconds
-   (half-way through the second by default, when Netdata has stored the
-   previous one) gives each chart's newest second (``last_updated``) and its
-   values, Netdata's calculated values (rates for incremental dimensions),
-   stored as given. A chart whose second did not move is skipped (no double
-   counting); one whose second moved by more than its ``update_every`` (a
-   missed poll, an outage, a restart of either side) is read back from
-   ``/api/v1/data`` from the second after the last one taken up to its newest
-   (at most ``catch_up`` seconds): rows the source still has are stored, the
-   others stay gaps.
+   (at a point of the period set by the URL, between 0.3 and 0.7, when Netdata
+   has stored the previous second) gives each chart's newest second
+   (``last_updated``) and its values, Netdata's calculated values (rates for
+   incremental dimensions), stored as given. A chart whose second did not
+   move is skipped (no double counting); one whose second moved by more than
+   its ``update_every`` (a missed poll, an outage, a restart of either side)
+   is read back from ``/api/v1/data`` from the second after the last one
+   taken up to its newest (at most ``catch_up`` seconds): rows the source
+   still has are stored, the others stay gaps. A poll whose charts and
+   dimensions are those of the previous one is taken in bulk
+   (:class:`_Shape`). Catch-ups are bounded per poll (``catch_up_budget``)
+   and for all the sources of a group (:class:`CatchUpLimit`, which slows
+   them down while polls start late); one put off for longer than
+   ``catch_up_wait`` is given up (its seconds stay gaps).
 3. **Feed.** Values wait per second until every chart that is keeping up has
    delivered that second (a chart more than ``update_every + lag`` seconds
    behind the source's newest is not waited for), then each second goes into
@@ -41,12 +47,13 @@ of problem, and costs that chart's value only: a value that is not a number
 after the source's own clock (its ``Date`` header; the value is skipped), an
 answer that is not JSON (the poll fails and is retried). Charts with an
 ``update_every`` longer than the host's are stored at their own seconds, with
-gaps between.
+gaps between, and not modelled (as Netdata v1.33).
 
 Timing is on the source's timestamps: pyml stores the source's seconds, not
 its own clock's. ``SourceGroup`` runs many sources on one asyncio event loop
 in one thread; parsing and feeding run on that thread too (one core at most
-for all sources), so a host is only ever written by its source.
+for all sources), so a host is only ever written by its source. Its first
+sources all connect before any polls; then sources start polling 50 ms apart.
 """
 
 from __future__ import annotations
