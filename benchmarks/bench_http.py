@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 from conftest import SMALL, scaled
 
+import pyml
+
 CLIENTS = (1, 32, 200)
 #: Requests each client makes: about 4,000 per concurrency at full scale.
 REQUESTS_PER_CLIENT = {1: scaled(4000, 20), 32: scaled(125, 3), 200: scaled(20, 2)}
@@ -37,7 +39,8 @@ import sys, time
 import numpy as np
 import pyml
 from pyml.api import ApiServer
-host = pyml.Host("bench-http", pyml.MLConfig(min_train_samples=30, max_train_samples=60, clamp=False),
+host = pyml.Host("bench-http", pyml.MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60,
+                                            clamp=False),
                  background=False)
 host.add_chart("system.cpu", ["user", "system", "iowait"])
 for i in range(120):
@@ -52,7 +55,7 @@ server.stop()
 @pytest.fixture(scope="module")
 def server_port():
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(pyml.__file__).resolve().parent.parent)  # the pyml under test (CI: installed, not the checkout)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     proc = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True, env=env, cwd=tempfile.gettempdir())

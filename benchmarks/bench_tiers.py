@@ -59,7 +59,7 @@ def test_tiers_append_a_minute(benchmark):
 
 
 def _host(n_dims: int, tiers) -> pyml.Host:
-    host = pyml.Host("bench", pyml.MLConfig(), background=False, tiers=tiers)
+    host = pyml.Host("bench", pyml.MLConfig(profile="netdata-1.33"), background=False, tiers=tiers)
     per_chart = 100
     for c in range(max(n_dims // per_chart, 1)):
         host.add_chart(f"system.c{c}", [f"d{i}" for i in range(per_chart)])
@@ -67,7 +67,6 @@ def _host(n_dims: int, tiers) -> pyml.Host:
     model = core.train(np.cumsum(rng.normal(0, 1, 3600)) + 1000.0)
     for dim_id in host.dimension_ids():
         host._bank.set_model(host._slot_of[dim_id], model)
-    host._store._rings[:] = 0  # fault the history pages in now, as a host that ran a while has them
     return host
 
 

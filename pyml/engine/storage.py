@@ -41,6 +41,29 @@ readable. A segment is never written again after the process that wrote it
 stopped (a restart starts a new one), so a torn record left by a killed
 process is never overwritten either.
 
+Killed processes
+----------------
+A SIGKILL keeps what was written (the page cache survives it), so what
+matters is the order of the writes. A record's header is written after its
+row checksums and words: it commits the record. A process killed before
+that leaves zeros where the header goes, which the next opening takes for a
+torn write (not damage); the block's ticks are recovered from the staging
+file, whose rows are overwritten only by ticks of the next block, after the
+record is complete. When the newest staged row belongs to a written block
+(a kill between a record and the next row), that record is checked against
+the staged rows at opening and rebuilt from them if it does not check out
+(stores written header first can hold such a record). A staging file is
+created with zeros and then its header; one that is still all zeros is
+ignored (its predecessor, deleted only after the new file holds every row,
+has the rows).
+
+A write the kernel cuts short at a page boundary (the signal arrives while
+it copies) is a torn write too, not damage: a record header whose CRC is
+still zero at the end of a segment, and a staging row whose header checks
+out but whose words do not when it is the newest row (the tick in flight)
+or has an intact copy in another staging file. A row header is 32 bytes at
+a multiple of 32 and is written with its words, so it is never cut itself.
+
 Full disks
 ----------
 Nothing is ever written through a writable memory map (a full disk there is
@@ -521,8 +544,11 @@ class SampleStore:
         magic, index, first_k, last_k, width, block, update_every, _, checksum = fields
         (crc,) = struct.unpack_from("<I", head, _RECORD.size)
         if magic != _RECORD_MAGIC or crc != zlib.crc32(head[:_RECORD.size]):
-            if not any(head):
-                return "torn"  # space reserved but never written
+            if not any(head[_RECORD.size:]):
+                # Space reserved, header never written, or cut short at a page boundary (records start at
+                # multiples of 8, so a cut header lacks its whole CRC). The caller treats it as damage unless
+                # nothing follows it.
+                return "torn"
             return "bad record header"
         if block != self._block or update_every != self._update_every:
             return f"record of another store (block {block}, update_every {update_every})"
@@ -549,15 +575,31 @@ class SampleStore:
     def _load_staging(self) -> None:
         assert self._directory is not None
         rows: dict[int, tuple[np.ndarray, Path]] = {}
+        bad: list[tuple[Path, int, int, int, int | None, str]] = []
         for path in sorted(p for p in self._directory.iterdir() if _STAGING_RE.match(p.name)):
             self._old_staging.append(path)
-            for k, words in self._scan_staging(path):
+            for k, words in self._scan_staging(path, bad):
                 rows[k] = (words, path)
         flushed = {b.index for b in self._blocks}
         newest = max(rows, default=None)
+        for path, r, start, size, k, problem in bad:
+            # A row header is written with its words in one pwrite and never straddles a page, so a write cut
+            # short by a kill leaves the header of the tick in flight (newer than every intact row) over words
+            # partly written; a row being copied into a new staging file has its intact copy in the old one.
+            if k is not None and (k in rows or newest is None or k > newest):
+                log.warning("sample store: %s: row %d: %s, a write cut short when its process ended; %s", path, r,
+                            problem, "the intact copy is used" if k in rows else "that tick was not completed")
+                continue
+            self._report(f"{path}: row {r}: {problem}; read as an empty tick")
+            quarantine_bytes(self._directory, path, start, size, problem)
         current = None if newest is None else newest // self._block
         if self._last_k is not None and current is not None and current <= self._last_k // self._block:
             current = None  # every staged row is older than the newest written block
+            if newest is not None and newest // self._block in flushed:
+                # Killed after writing that block and before the next row: check its record against the rows.
+                b = newest // self._block
+                self._check_against_staged(next(x for x in self._blocks if x.index == b),
+                                           {k: words for k, (words, _) in rows.items() if k // self._block == b})
         orphans: dict[int, list[int]] = {}
         for k in rows:
             b = k // self._block
@@ -588,9 +630,61 @@ class SampleStore:
         if any(b.state == "pending" for b in self._blocks) or not self._rows_on_disk:
             self._retry()
 
-    def _scan_staging(self, path: Path) -> list[tuple[int, np.ndarray]]:
+    def _check_against_staged(self, block: _Block, staged: dict[int, np.ndarray]) -> None:
+        """Verify a written block whose rows are still staged; rebuild it from them if it fails.
+
+        The block written last before a process was killed is the one a torn
+        record would hold: records used to be written header first, so a
+        process killed between the header and the words left a valid header
+        over zeros. The staged rows are intact, so the ticks are recovered
+        from them; slot rows of the record that check out are kept for ticks
+        that are not staged.
+        """
+        assert block.path is not None
+        sums = np.memmap(block.path, dtype="<u8", mode="r", offset=block.offset + _RECORD_HEADER,
+                         shape=(block.width,))
+        if _sum64(sums) != block.checksum:
+            good = np.zeros(block.width, dtype=bool)
+            problem = "the row checksums do not add up to the header's"
+        else:
+            good = row_checksums(np.asarray(block.words)) == np.asarray(sums)
+            problem = f"{int((~good).sum())} slot row(s) fail their checksum"
+        if good.all():
+            block.sums, block.rows_ok, block.state = sums, np.ones(block.width, dtype=np.int8), "unverified"
+            return
+        width = max([block.width] + [w.size for w in staged.values()])
+        words = np.zeros((width, self._block), dtype=np.uint32)
+        words[: block.width][good] = block.words[good]
+        for k, row in staged.items():
+            words[: row.size, k % self._block] = row
+            words[row.size:, k % self._block] = 0
+        ks = sorted(staged)
+        first, last = min(block.first_k, ks[0]), max(block.last_k, ks[-1])
+        message = (f"{block.path}: record at byte {block.offset} (ticks {block.first_k * self._update_every}.."
+                   f"{block.last_k * self._update_every}): {problem}; rebuilt from the staged rows of ticks "
+                   f"{ks[0] * self._update_every}..{ks[-1] * self._update_every}")
+        self._report(message)
+        log.error("sample store: %s", message)
+        key = (block.path, block.offset)
+        if self._directory is not None and key not in self._quarantined:
+            self._quarantined.add(key)
+            quarantine_bytes(self._directory, block.path, block.offset, _record_size(block.width, self._block),
+                             problem)
+        self._add_block(_Block(block.index, first, last, words, state="pending"))
+
+    def _scan_staging(self, path: Path, bad: list[tuple[Path, int, int, int, int | None, str]]
+                      ) -> list[tuple[int, np.ndarray]]:
+        """The intact rows of a staging file, ``(tick, words)``; rows that fail their checks go to ``bad``.
+
+        ``bad`` gets ``(path, row, offset, size, tick or None, problem)``; the
+        tick only when the row's header checks out.
+        """
         raw = path.read_bytes()
         out: list[tuple[int, np.ndarray]] = []
+        if raw.count(0) == len(raw):
+            # Created, and killed before its header was written: it holds no row (the previous file has them).
+            log.warning("sample store: %s was never written (interrupted creation); ignored", path)
+            return out
         if len(raw) < _STAGING_HEADER:
             self._report(f"{path}: {len(raw)} bytes, shorter than its header")
             return out
@@ -620,12 +714,13 @@ class SampleStore:
             else:
                 words = np.frombuffer(raw, dtype="<u4", count=width, offset=start + _ROW_HEADER).astype(np.uint32)
                 if words_checksum(words.reshape(1, -1)) != checksum:
-                    problem = f"checksum mismatch in the row of tick {k * self._update_every}"
+                    # Header intact, words not: damage, or a write cut short by a kill (judged by the caller).
+                    bad.append((path, r, start, row_size, k, f"checksum mismatch in the row of tick "
+                                                             f"{k * self._update_every}"))
                 else:
                     out.append((k, words))
-                    continue
-            self._report(f"{path}: row {r}: {problem}; read as an empty tick")
-            quarantine_bytes(self._directory, path, start, row_size, problem)  # type: ignore[arg-type]
+                continue
+            bad.append((path, r, start, row_size, None, problem))
         return out
 
     # ------------------------------------------------------------------ version 1
@@ -848,9 +943,11 @@ class SampleStore:
         total = _record_size(block.width, self._block)
         try:
             os.posix_fallocate(segment.fd, offset, total)
-            _pwrite_all(segment.fd, head, offset)
+            # The header goes last: it commits the record. Killed before it, the process leaves zeros there,
+            # which the next opening reads as a torn write and recovers the block from the staged rows.
             _pwrite_all(segment.fd, memoryview(sums).cast("B"), offset + _RECORD_HEADER)
             _pwrite_all(segment.fd, memoryview(words).cast("B"), offset + _RECORD_HEADER + 8 * block.width)
+            _pwrite_all(segment.fd, head, offset)
         except OSError:
             try:
                 os.ftruncate(segment.fd, offset)

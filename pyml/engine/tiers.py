@@ -23,7 +23,9 @@ saturated as tier 0 stores them (found by the point's min/max when it closes;
 those few slots are recomputed from tier 0's words). When a tick falls in a
 later interval the open point is closed: rounded to the 16-byte point,
 written, and fed to tier 2, so tier 2 costs nothing per tick: it accumulates
-tier-1 points (``grouping`` of tier 2 is a multiple of tier 1's).
+tier-1 points (``grouping`` of tier 2 is a multiple of tier 1's). A read of
+points not closed yet folds the open points of the tiers below into them (a
+copy; nothing changes), so every stored tick is in a point of every tier.
 
 Layout and integrity (the approach of the sample store)
 -------------------------------------------------------
@@ -219,6 +221,17 @@ class _Open:
         else:
             row["anomaly_count"] = self.anomalous
         return row
+
+
+def _add_point(acc: _Open, row: np.ndarray) -> None:
+    """Add a closed point of the tier below (16-byte points, no wider than ``acc``) to ``acc``."""
+    n = row.size
+    counts = row["count"]
+    np.add(acc.sum[:n], np.where(counts > 0, row["sum"], 0.0), out=acc.sum[:n])
+    np.fmin(acc.min[:n], row["min"], out=acc.min[:n])
+    np.fmax(acc.max[:n], row["max"], out=acc.max[:n])
+    np.add(acc.count[:n], counts, out=acc.count[:n])
+    acc.anomalous[:n] += row["anomaly_count"]
 
 
 # ---------------------------------------------------------------------- point logs (one per tier)
@@ -740,12 +753,13 @@ class Tiers:
                                 f"and groupings {stored.get('groupings')}, not {self.update_every} and "
                                 f"{wanted['groupings']}; remove that directory to rebuild them from the samples")
             return
-        foreign = [p.name for p in self._directory.iterdir() if p.name != _QUARANTINE]
+        tmp = path.with_name(path.name + ".tmp")
+        # A first start killed before the rename below leaves only the temporary file: it is rewritten.
+        foreign = [p.name for p in self._directory.iterdir() if p.name not in (_QUARANTINE, tmp.name)]
         if foreign:
             raise TierError(f"{self._directory} holds {sorted(foreign)} but no {_CONFIG_FILE}; not touching them")
         body = dict(wanted)
         document = dict(body, crc32=zlib.crc32(json.dumps(body, sort_keys=True).encode()))
-        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(document), encoding="utf-8")
         os.replace(tmp, path)
 
@@ -994,15 +1008,42 @@ class Tiers:
             acc.p, acc.first_k = p, first_k
         else:
             acc.first_k = min(acc.first_k if acc.first_k is not None else first_k, first_k)
-        n = row.size
-        if n > acc.width:
-            self.ensure_capacity(n)
-        counts = row["count"]
-        np.add(acc.sum[:n], np.where(counts > 0, row["sum"], 0.0), out=acc.sum[:n])
-        np.fmin(acc.min[:n], row["min"], out=acc.min[:n])
-        np.fmax(acc.max[:n], row["max"], out=acc.max[:n])
-        np.add(acc.count[:n], counts, out=acc.count[:n])
-        acc.anomalous[:n] += row["anomaly_count"]
+        if row.size > acc.width:
+            self.ensure_capacity(row.size)
+        _add_point(acc, row)
+
+    def _open_points(self, i: int) -> list[tuple[int, int, np.ndarray]]:
+        """Tier ``i``'s open points (0-based) as points, ``[(p, first tick, row), ...]`` oldest first.
+
+        A point of the tier below is fed to this one when it closes, which is
+        when a tick of a later point arrives; until then its ticks are folded
+        in here, as the closing will do: into the open point, or into the
+        next point when they belong there (which is then open too). So every
+        stored tick is in a point of every tier, and a point whose last tick
+        is stored reads whole before the next tick comes.
+        """
+        acc = self._open[i]
+        if i == 0:
+            return [] if acc.p is None else [(acc.p, acc.first_k if acc.first_k is not None else acc.p,
+                                              acc.row(anomaly_from_bits=True))]
+        below = self._open_points(i - 1)
+        g_below, g = self.specs[i - 1].grouping, self.specs[i].grouping
+        points: dict[int, tuple[int, _Open | None]] = {}
+        if acc.p is not None:
+            points[acc.p] = (acc.first_k if acc.first_k is not None else acc.p, None)
+        for p_below, first_below, row in below:
+            p = -(-(p_below * g_below) // g)
+            first, folded = points.get(p, (first_below, None))
+            if folded is None:  # a copy of the accumulator to fold into (the open point is not changed)
+                folded = _Open(max(acc.width, row.size))
+                if p == acc.p:
+                    for name in ("sum", "min", "max", "count", "anomalous"):
+                        getattr(folded, name)[: acc.width] = getattr(acc, name)
+            folded.grow(row.size)
+            _add_point(folded, row)
+            points[p] = (min(first, first_below), folded)
+        return [(p, first, (acc if folded is None else folded).row(anomaly_from_bits=False))
+                for p, (first, folded) in sorted(points.items())]
 
     # -------------------------------------------------------------- rebuilding after a restart
 
@@ -1067,9 +1108,12 @@ class Tiers:
         """Points of ``slots`` of ``tier`` (1-based) whose end lies in ``[after, before]`` (seconds).
 
         Returns ``(ends, first_ticks, points)``: end times int64[n] oldest first, the
-        first tick each point aggregated, and POINT ``(len(slots), n)``. The open
-        point (partial) is included when its end is in the range and
-        ``include_open``. Points older than a slot's current dimension read as empty.
+        first tick each point aggregated, and POINT ``(len(slots), n)``. With
+        ``include_open``, the points not closed yet (partial: every stored tick
+        they cover, the ticks of the open points of the tiers below included)
+        are added when their end is in the range; there are two when the ticks
+        below already reach into the next point. Points older than a slot's
+        current dimension read as empty.
         """
         self._check_rollup(tier)
         self._ensure_recovered()
@@ -1081,15 +1125,15 @@ class Tiers:
         p1 = int(np.floor(before) // step)
         lg = self._logs[tier - 1]
         ps, first_ks, points = lg.read(slots, p0, p1)
-        acc = self._open[tier - 1]
-        if include_open and acc.p is not None and p0 <= acc.p <= p1 and (lg.last_p is None or acc.p > lg.last_p):
-            row = acc.row(anomaly_from_bits=(tier == 1))
+        for p_open, first_open, row in self._open_points(tier - 1) if include_open else []:
+            if not (p0 <= p_open <= p1 and (lg.last_p is None or p_open > lg.last_p)):
+                continue
             inside = slots < row.size
             column = np.empty((slots.size, 1), dtype=POINT)
             column[:] = _empty_row(1)[0]
             column[inside, 0] = row[slots[inside]]
-            ps = np.append(ps, acc.p)
-            first_ks = np.append(first_ks, acc.first_k if acc.first_k is not None else acc.p)
+            ps = np.append(ps, p_open)
+            first_ks = np.append(first_ks, first_open)
             points = np.concatenate([points, column], axis=1)
         if points.size:
             g = self.specs[tier - 1].grouping
