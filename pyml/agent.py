@@ -1,4 +1,4 @@
-"""``pyml agent``: this machine's metrics, every second, through ML and onto the HTTP API.
+"""``pyml agent``: this machine's metrics and those of Netdata agents, every second, through ML and onto the HTTP API.
 
 The agent reads ``/proc`` with :class:`pyml.sources.ProcCollector`, feeds a
 :class:`pyml.Host` chart by chart (charts and dimensions that appear, vanish
@@ -6,6 +6,17 @@ or change are added and removed as they do), lets the host train and detect,
 and serves the Netdata-compatible HTTP API of :mod:`pyml.api` from another
 thread. Samples, models and anomaly events live in a data directory, so a
 restarted agent resumes where the previous one stopped.
+
+With ``netdata=[url, ...]`` it is also the ML parent of those Netdata agents
+(:mod:`pyml.sources.netdata`): each becomes a host of its own, named by its
+hostname, with its own storage under ``<data dir>/hosts/<hostname>``, its own
+models, detector and events; their poll loops share one event loop thread
+(:class:`pyml.sources.netdata.SourceGroup`). ``local=False`` leaves this
+machine's own collection out. Every host trains on one
+:class:`pyml.engine.training_pool.TrainingPool` shared fairly, and the API
+serves each under ``/host/<hostname>/api/v1/...`` (the first host also at
+``/api/v1/...``). A hostname held by one source (or the local host) is
+refused to any other, with an error naming both.
 
 Timestamps are whole seconds on the ``update_every`` grid. A collection whose
 second is not after the previous one (the wall clock went backwards, or two
@@ -32,7 +43,8 @@ import threading
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Mapping, Sequence
+from urllib.parse import quote
 
 import numpy as np
 
@@ -40,6 +52,7 @@ from .sources import ChartSpec, Collection, ProcCollector
 from .config import MLConfig
 from .engine.db import DatabaseError
 from .engine.host import Host
+from .engine.training_pool import TrainingPool
 from .engine.storage import StoreError
 
 log = logging.getLogger("pyml.agent")
@@ -89,6 +102,16 @@ class Agent:
     allow_hosts : iterable of str
         ``Host`` header names the API accepts besides the bind address's
         (``"*"``: any); see :func:`pyml.api.middleware.allowed_hosts`.
+    netdata : sequence of str
+        URLs of Netdata agents to mirror (``http://host:19999``), each a host.
+    local : bool
+        Collect this machine's own metrics (default); ``False`` serves only
+        the Netdata sources.
+    training_threads : int, optional
+        Threads of the training pool all hosts share; ``min(4, CPUs)`` by default.
+    source_options : mapping, optional
+        Keyword arguments of every :class:`pyml.sources.netdata.NetdataSource`
+        (``timeout``, ``backoff``, ``catch_up``, ...).
 
     Use :meth:`run` (blocks until the stop event is set) or drive it with
     :meth:`collect_once`; :meth:`close` writes everything out.
@@ -107,6 +130,10 @@ class Agent:
         background: bool = True,
         flush_every: int = 60,
         allow_hosts: Any = (),
+        netdata: Sequence[str] = (),
+        local: bool = True,
+        training_threads: int | None = None,
+        source_options: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"update_every must be a positive integer of seconds, got {update_every!r}")
@@ -115,18 +142,46 @@ class Agent:
         self.data_dir = Path(data_dir)
         self.update_every = update_every
         self.flush_every = flush_every
+        if isinstance(netdata, str):
+            netdata = [netdata]
+        if not local and not netdata:
+            raise ValueError("an agent without local collection needs at least one Netdata source")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = self._lock_data_dir()
         self.server: Any = None
+        self.config = config or MLConfig()
+        self.background = background
+        self.hosts: dict[str, Host] = {}              # hostname -> host; the API serves this mapping live
+        self._owners: dict[str, Any] = {}            # hostname -> the source writing it (None: local)
+        self._hosts_lock = threading.Lock()
+        self.pool: TrainingPool | None = None
+        self.sources: list[Any] = []
+        self.source_group: Any = None
+        self.host: Host | None = None                # the local host
+        self.collector: Any = None
         try:
-            self.collector = collector if collector is not None else ProcCollector()
-            self.host = Host(hostname or socket.gethostname() or "localhost", config or MLConfig(),
-                             update_every=update_every, storage_dir=self.data_dir, background=background)
+            if background:
+                threads = training_threads if training_threads is not None else min(4, os.cpu_count() or 1)
+                self.pool = TrainingPool(threads)
+            if netdata:
+                from .sources.netdata import NetdataSource
+
+                options = dict(source_options or {})
+                options.setdefault("flush_every", flush_every)
+                self.sources = [NetdataSource(url, self, **options) for url in netdata]
+            if local:
+                self.collector = collector if collector is not None else ProcCollector()
+                self.host = self._new_host(hostname or socket.gethostname() or "localhost", update_every,
+                                           self.data_dir)
+                self.hosts[self.host.name] = self.host
+                self._owners[self.host.name] = None
         except BaseException:
+            if self.pool is not None:
+                self.pool.close()
             self._unlock_data_dir()
             raise
         self._order: dict[str, np.ndarray] = {}  # chart id -> host order as indices into the collector's values
-        self._last_t: int | None = self.host.last_time
+        self._last_t: int | None = self.host.last_time if self.host is not None else None
         self._last_flush = time.monotonic()
         self.ticks = 0
         self.skipped = 0
@@ -135,17 +190,28 @@ class Agent:
         self._failing: str | None = None       # the error collections currently end with
         self._behind_clock: int | None = None  # the newest tick while the clock is behind it
         try:
-            for spec in self.collector.charts():
-                self._add_chart(spec)
+            if self.collector is not None:
+                for spec in self.collector.charts():
+                    self._add_chart(spec)
             if port is not None:
                 from .api import ApiServer
 
-                self.server = ApiServer(self.host, bind=bind, port=port, allow_hosts=allow_hosts).start()
+                self.server = ApiServer(self.hosts, bind=bind, port=port,  # type: ignore[arg-type]
+                                        allow_hosts=allow_hosts, host_status=self.host_status).start()
+            if self.sources:
+                from .sources.netdata import SourceGroup
+
+                self.source_group = SourceGroup(self.sources, freeze_gc=True).start()
         except BaseException:
-            self.host.close()
+            if self.server is not None:
+                self.server.stop()
+            for host in self.hosts.values():
+                host.close()
+            if self.pool is not None:
+                self.pool.close()
             self._unlock_data_dir()
             raise
-        if self._last_t is not None:
+        if self._last_t is not None and self.host is not None:
             log.info("resuming from %s: %d charts, newest tick at %d", self.data_dir, len(self.host.charts()),
                      self._last_t)
             ahead = self._last_t - time.time()
@@ -153,6 +219,61 @@ class Agent:
                 log.warning("the newest stored tick (%d) is %.0f s ahead of this machine's clock: collections are "
                             "skipped until the clock passes it (move %s away to start afresh)", self._last_t, ahead,
                             self.data_dir)
+
+    # ------------------------------------------------------------------ hosts
+
+    def _new_host(self, name: str, update_every: int, storage_dir: Path) -> Host:
+        return Host(name, self.config, update_every=update_every, storage_dir=storage_dir, background=self.background,
+                    training_threads=1 if self.pool is not None else 2, training_pool=self.pool)
+
+    def host_dir(self, hostname: str) -> Path:
+        """Where the host of a Netdata source keeps its samples, models and events."""
+        return self.data_dir / "hosts" / quote(hostname, safe="-_.@")
+
+    def claim(self, hostname: str, source: Any, update_every: int) -> Host:
+        """The host named ``hostname`` for ``source`` (a Netdata source), created on first use.
+
+        Raises :class:`pyml.sources.netdata.HostnameConflict` when the name
+        belongs to another source or to the local host.
+        """
+        from .sources.netdata import HostnameConflict
+
+        with self._hosts_lock:
+            if hostname in self._owners and self._owners[hostname] is not source:
+                owner = self._owners[hostname]
+                holder = "this machine's own host" if owner is None else f"the source {owner.url}"
+                raise HostnameConflict(f"hostname {hostname!r} is already collected from {holder}; "
+                                       f"{source.url} is not mirrored while that holds")
+            host = self.hosts.get(hostname)
+            if host is None:
+                directory = self.host_dir(hostname)
+                directory.mkdir(parents=True, exist_ok=True)
+                host = self._new_host(hostname, update_every, directory)
+                self.hosts[hostname] = host
+                self._owners[hostname] = source
+            return host
+
+    def host_status(self, host: Host) -> dict[str, Any]:
+        """How this agent, a parent, sees one of its hosts (``mirrored_hosts_status`` of ``/api/v1/info``).
+
+        Its own host is ``hops`` 0 and always reachable; the host of a Netdata
+        source is a child (``hops`` 1), reachable while its source is
+        collecting (not while the source is down, refused, or has moved to
+        another hostname).
+        """
+        with self._hosts_lock:
+            if host.name not in self._owners:
+                return {"hops": 1, "reachable": False}
+            owner = self._owners[host.name]
+        if owner is None:
+            return {"hops": 0, "reachable": True}
+        return {"hops": 1, "reachable": getattr(owner, "state", "") == "up"}
+
+    def release(self, hostname: str, source: Any) -> None:
+        """``source`` stopped writing ``hostname``; the host stays served, another source may claim it."""
+        with self._hosts_lock:
+            if self._owners.get(hostname) is source:
+                del self._owners[hostname]
 
     # ------------------------------------------------------------------ data directory lock
 
@@ -232,8 +353,11 @@ class Agent:
 
         ``now`` (seconds since the epoch) is passed to the collector; by
         default the wall clock. Returns False when the collection was skipped
-        because its second is not after the previous one.
+        because its second is not after the previous one (or there is no
+        local collection).
         """
+        if self.host is None:
+            return False
         col = self.collector.collect() if now is None else self.collector.collect(now)
         self._apply_chart_changes(col)
         t = int(col.t) // self.update_every * self.update_every
@@ -265,8 +389,12 @@ class Agent:
         return True
 
     def flush(self) -> None:
-        """Complete the open tick and write the sample store to disk."""
-        self.host.flush()
+        """Complete the local host's open tick and write its sample store to disk.
+
+        The hosts of Netdata sources are written by their own loops.
+        """
+        if self.host is not None:
+            self.host.flush()
         self._last_flush = time.monotonic()
 
     def run(self, stop: threading.Event, max_ticks: int | None = None) -> None:
@@ -274,6 +402,9 @@ class Agent:
 
         ``max_ticks`` stops after that many collections (for short runs).
         """
+        if self.host is None:  # only Netdata sources: their loops run on their own thread
+            stop.wait()
+            return
         ue = self.update_every
         while not stop.is_set():
             now = time.time()
@@ -302,17 +433,31 @@ class Agent:
             self._failing = None
 
     def close(self) -> None:
-        """Stop the HTTP server, complete the open tick, write everything out and release the data directory."""
+        """Stop the sources and the HTTP server, complete open ticks, write everything out, release the data
+        directory."""
+        if self.source_group is not None:
+            self.source_group.stop()  # each source feeds what it has and writes its host
+            self.source_group = None
         if self.server is not None:
             self.server.stop()
             self.server = None
         try:
-            self.host.flush()
+            if self.host is not None:
+                self.host.flush()
         finally:
             try:
-                self.host.close()
-            except StoreError:  # already logged by the host, with what was not written
-                self.clean_close = False
+                with self._hosts_lock:
+                    hosts = list(self.hosts.values())
+                for host in hosts:
+                    try:
+                        host.close()
+                    except StoreError:  # already logged by the host, with what was not written
+                        self.clean_close = False
+                    except Exception:  # noqa: BLE001 - one host failing to close must not keep the others open
+                        self.clean_close = False
+                        log.exception("closing host %r failed", host.name)
+                if self.pool is not None:
+                    self.pool.close()
             finally:
                 self._unlock_data_dir()
 
@@ -332,6 +477,9 @@ def run_agent(
     port: int = 19998,
     hostname: str | None = None,
     max_ticks: int | None = None,
+    netdata: Sequence[str] = (),
+    local: bool = True,
+    training_threads: int | None = None,
     allow_hosts: Any = (),
 ) -> int:
     """Run the agent in the foreground until SIGINT or SIGTERM; returns the exit status.
@@ -360,6 +508,7 @@ def run_agent(
     try:
         try:
             agent = Agent(directory, config, update_every=update_every, hostname=hostname, bind=bind, port=port,
+                          netdata=netdata, local=local, training_threads=training_threads,
                           allow_hosts=allow_hosts)
         except ImportError as exc:
             print(f"pyml agent: {exc}", file=sys.stderr)
@@ -368,8 +517,13 @@ def run_agent(
             print(f"pyml agent: {exc}", file=sys.stderr)
             return 1
         where = agent.server.url if agent.server is not None else "no HTTP"
-        log.info("collecting %d charts every %d s into %s; API on %s", len(agent.collector.charts()),
-                 update_every, directory, where)
+        if agent.collector is not None:
+            log.info("collecting %d charts every %d s into %s; API on %s", len(agent.collector.charts()),
+                     update_every, directory, where)
+        for source in agent.sources:
+            log.info("mirroring the Netdata agent at %s into %s", source.url, agent.data_dir / "hosts")
+        if agent.collector is None:
+            log.info("API on %s", where)
         try:
             agent.run(stop, max_ticks=max_ticks)
         finally:

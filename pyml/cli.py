@@ -78,8 +78,17 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s pyml agent: %(levelname)s: %(message)s")
+    if args.no_local and not args.netdata:
+        raise ValueError("--no-local needs at least one --netdata URL")
+    from .sources._http import split_base_url
+
+    for url in args.netdata or ():
+        split_base_url(url)  # a bad URL is refused here (status 2), naming it
+    if args.training_threads is not None and args.training_threads < 1:
+        raise ValueError(f"--training-threads must be at least 1, got {args.training_threads}")
     return run_agent(args.data_dir, args.config, update_every=args.update_every, bind=args.bind, port=args.port,
-                     hostname=args.hostname, allow_hosts=args.allow_host or ())
+                     hostname=args.hostname, netdata=args.netdata or (), local=not args.no_local,
+                     training_threads=args.training_threads, allow_hosts=args.allow_host or ())
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -303,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     agent = commands.add_parser(
-        "agent", help="collect this machine's metrics every second, detect anomalies and serve the HTTP API"
+        "agent", help="collect this machine's metrics (and those of Netdata agents, --netdata) every second, "
+                      "detect anomalies and serve the HTTP API"
     )
     agent.add_argument("--data-dir", metavar="DIR",
                        help="samples, models and events (default: $XDG_STATE_HOME/pyml or ~/.local/state/pyml)")
@@ -316,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: ML on, Netdata's defaults)")
     agent.add_argument("--update-every", type=int, default=1, metavar="SECONDS", help="collection period (default 1)")
     agent.add_argument("--hostname", help="host name (default: this machine's)")
+    agent.add_argument("--netdata", action="append", metavar="URL",
+                       help="a Netdata agent to mirror and run ML for, e.g. http://10.0.0.5:19999 (repeatable); "
+                            "each is a host named by its hostname, served at /host/<hostname>/api/v1/...")
+    agent.add_argument("--no-local", action="store_true", help="do not collect this machine's own metrics")
+    agent.add_argument("--training-threads", type=int, metavar="N",
+                       help="threads of the training pool all hosts share (default: min(4, CPUs))")
     agent.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     agent.set_defaults(func=_cmd_agent)
     return parser

@@ -24,7 +24,7 @@ import os
 import platform
 import shutil
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -83,13 +83,26 @@ def _dimension_names(chart: "Chart") -> dict[str, str]:
     return {d: names.get(d, d) for d in chart.dimensions}
 
 
-def info_document(host: "Host", hosts: Iterable["Host"] = ()) -> dict[str, Any]:
+def info_document(host: "Host", hosts: Iterable["Host"] = (),
+                  status: Callable[["Host"], Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """``/api/v1/info``: Netdata v1.37's keys in its order, then ``ml-info`` (SPEC §5.7).
 
-    ``hosts`` are all the hosts the server serves (``mirrored_hosts``), this
-    one first.
+    ``hosts`` are all the hosts the server serves (``mirrored_hosts``). Without
+    ``status`` this one is listed first, with ``hops`` 0, and the others with
+    ``hops`` 1. With ``status`` (a parent's view: ``status(h)`` gives ``hops``
+    and ``reachable`` of each host) they are listed as a Netdata parent lists
+    them, the same list whichever host is asked: in the order served, each
+    with its own hops (0 for the parent's own host, 1 for a child) and
+    whether it is reachable now (a child whose connection is down is not).
     """
-    mirrored = [host] + [h for h in hosts if h is not host]
+    if status is None:
+        mirrored = [host] + [h for h in hosts if h is not host]
+        states = [{"hops": 0 if h is host else 1, "reachable": True} for h in mirrored]
+    else:
+        mirrored = list(hosts)
+        if not any(h is host for h in mirrored):
+            mirrored.insert(0, host)
+        states = [dict(status(h)) for h in mirrored]
     charts = host.charts()
     release = _os_release()
     uname = platform.uname()
@@ -104,8 +117,9 @@ def info_document(host: "Host", hosts: Iterable["Host"] = ()) -> dict[str, Any]:
         "version": f"v{__version__}",
         "uid": host.host_id,
         "mirrored_hosts": [h.name for h in mirrored],
-        "mirrored_hosts_status": [{"guid": h.host_id, "hostname": h.name, "reachable": True, "hops": 0 if h is host
-                                   else 1, "claim_id": None, "node_id": None} for h in mirrored],
+        "mirrored_hosts_status": [{"guid": h.host_id, "hostname": h.name, "reachable": bool(st.get("reachable", True)),
+                                   "hops": int(st.get("hops", 0 if h is host else 1)), "claim_id": None,
+                                   "node_id": None} for h, st in zip(mirrored, states)],
         "alarms": {"normal": sum(a["status"] == "CLEAR" for a in alarms.values()),
                    "warning": sum(a["status"] == "WARNING" for a in alarms.values()), "critical": 0},
         "os_name": release.get("NAME", "unknown"),
@@ -185,7 +199,7 @@ def _chart_object(host: "Host", chart: "Chart", first: int, last: int) -> dict[s
         "duration": duration,
         "first_entry": first,
         "last_entry": last,
-        "update_every": host.update_every,
+        "update_every": getattr(chart, "update_every", 0) or host.update_every,
         "dimensions": {d: {"name": n} for d, n in _dimension_names(chart).items()},
         "chart_variables": {},
         "green": None,

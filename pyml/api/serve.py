@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 try:
     import h11
@@ -153,8 +153,8 @@ class ApiServer:
 
     Parameters
     ----------
-    host : pyml.Host
-        The host to serve.
+    host : pyml.Host or mapping of hostname to Host
+        The host (or hosts, served live: see :func:`pyml.api.create_app`) to serve.
     bind : str
         Address to listen on; loopback (``127.0.0.1``) by default. An IPv6
         address (containing ``:``) listens on IPv6.
@@ -176,7 +176,7 @@ class ApiServer:
     ``OSError`` there. Use as a context manager, or call :meth:`stop`.
     """
 
-    def __init__(self, host: "Host", bind: str | None = None, port: int | None = None, *,
+    def __init__(self, host: "Host | Mapping[str, Host]", bind: str | None = None, port: int | None = None, *,
                  allow_hosts: Iterable[str] = (), header_timeout: float = DEFAULT_HEADER_TIMEOUT,
                  keep_alive: float = 5.0, max_connections: int = DEFAULT_MAX_CONNECTIONS,
                  **app_options: Any) -> None:

@@ -17,14 +17,17 @@ follow Netdata v1.37's v1 API, checked against a real agent's answers
 * ``/api/v1/weights?method=anomaly-rate``: metrics ranked by anomaly rate;
 * ``/api/v1/anomaly_events``, ``/api/v1/anomaly_event_info``,
   ``/api/v1/ml_info`` (SPEC §5.7);
-* ``/metrics``: Prometheus text format, read from the default host at
-  scrape time;
+* ``/metrics``: Prometheus text format, read at scrape time: the one host's
+  series, or, when the app serves a mapping of hosts, every host's series
+  labelled ``host="<hostname>"``;
 * ``/``: the dashboard (:mod:`pyml.api.dashboard`), its assets under
   ``/dashboard/``.
 
 The first host is the default (``/api/v1/...``); every host is also served
 under ``/host/<hostname>/api/v1/...`` as a Netdata parent serves its
-children. A bad parameter answers HTTP 400 with ``{"error": "..."}`` naming
+children. A mapping is served live: hosts added to it later (a Netdata
+source that connects) are served from then on; while it is empty, requests
+answer HTTP 503. A bad parameter answers HTTP 400 with ``{"error": "..."}`` naming
 it; an unknown chart or host, 404 (:mod:`pyml.api.v1`). The server binds to
 ``127.0.0.1`` unless told otherwise.
 
@@ -60,7 +63,8 @@ from .v1 import ApiError, QueryInPath, V1Api, error_response
 if TYPE_CHECKING:
     from ..engine.host import Host
 
-__all__ = ["ApiServer", "HostCollector", "create_app", "DEFAULT_PORT", "DEFAULT_BIND", "MAX_POINTS"]
+__all__ = ["ApiServer", "HostCollector", "HostsCollector", "create_app", "DEFAULT_PORT", "DEFAULT_BIND",
+           "MAX_POINTS"]
 
 #: Netdata listens on 19999; pyml's agent defaults to the port next to it.
 DEFAULT_PORT = 19998
@@ -188,11 +192,55 @@ class HostCollector:
             yield family
 
 
+class HostsCollector:
+    """:class:`HostCollector`'s metrics for every host of a mapping, each series labelled ``host``.
+
+    The mapping is read at every scrape, so hosts added later are exported.
+    """
+
+    def __init__(self, hosts: "Mapping[str, Host]", window: int = 600) -> None:
+        HostCollector(None, window)  # type: ignore[arg-type]  # checks the window
+        self.hosts = hosts
+        self.window = window
+
+    def describe(self) -> list[Any]:
+        """No fixed description: the metrics depend on the hosts' charts."""
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        """Yield one family per metric name, with the samples of every host."""
+        from prometheus_client.metrics_core import Metric
+
+        merged: dict[str, Any] = {}
+        for name, host in list(dict(self.hosts).items()):
+            for family in HostCollector(host, self.window).collect():
+                out = merged.get(family.name)
+                if out is None:
+                    out = merged[family.name] = Metric(family.name, family.documentation, family.type)
+                for sample in family.samples:
+                    out.add_sample(sample.name, {**sample.labels, "host": name}, sample.value)
+        yield from merged.values()
+
+
+class _HostsView:
+    """The hosts of a live mapping, read afresh at every iteration (``mirrored_hosts``)."""
+
+    def __init__(self, hosts: "Mapping[str, Host]") -> None:
+        self._hosts = hosts
+
+    def __iter__(self) -> Iterator["Host"]:
+        return iter(list(dict(self._hosts).values()))
+
+    def __len__(self) -> int:
+        return len(self._hosts)
+
+
 # ---------------------------------------------------------------------- application
 
 
 def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POINTS, metrics_window: int = 600,
-               max_query_bytes: int = MAX_QUERY_BYTES, clock: Callable[[], float] | None = None) -> Starlette:
+               max_query_bytes: int = MAX_QUERY_BYTES, clock: Callable[[], float] | None = None,
+               host_status: "Callable[[Host], Mapping[str, Any]] | None" = None) -> Starlette:
     """The ASGI application serving one host or several (see the module docstring for the endpoints).
 
     Parameters
@@ -201,7 +249,9 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         The hosts to serve; the first is the default host, answered at
         ``/api/v1/...``; every host is also answered under Netdata's parent
         paths ``/host/<hostname>/api/v1/...`` (its ``host_id`` works too).
-        Only their public read view is used.
+        Only their public read view is used. A mapping is read at every
+        request (hosts may be added while serving; empty answers 503), and
+        ``/metrics`` labels every series with ``host``.
     max_points : int
         Largest ``points`` accepted by ``/api/v1/data``.
     metrics_window : int
@@ -211,6 +261,12 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
     clock : callable, optional
         Wall clock (``time.time``) for windows relative to *now*, as Netdata
         (now = clock - 1 s); by default *now* is each host's newest tick.
+    host_status : callable, optional
+        ``host_status(host) -> {"hops": int, "reachable": bool}``: how a
+        parent sees each host it serves. With it ``/api/v1/info`` lists the
+        hosts as a Netdata parent does (the same list, in the order served,
+        whichever host is asked; each with its hops and whether it is
+        reachable now); without it the asked host comes first with hops 0.
 
     The application never refuses a request for load: endpoints run on the
     thread pool, and requests beyond it wait their turn.
@@ -219,22 +275,46 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
     if isinstance(max_query_bytes, bool) or not isinstance(max_query_bytes, int) or max_query_bytes < 1:
         raise ValueError(f"max_query_bytes must be a positive integer, got {max_query_bytes!r}")
-    served = mapping_of(hosts)
-    default_name = next(iter(served))
-    default = served[default_name]
-    apis = {name: V1Api(host, list(served.values()), max_points=max_points, clock=clock)
-            for name, host in served.items()}
-    by_id = {host.host_id: apis[name] for name, host in served.items()}
+    if host_status is not None and not callable(host_status):
+        raise TypeError(f"host_status must be callable, got {host_status!r}")
+    from ..engine.host import Host as _Host
+
+    live = not isinstance(hosts, _Host)
+    if live:
+        if not isinstance(hosts, Mapping):
+            raise ValueError(f"hosts must be a pyml.Host or a mapping of hostname to Host, got {hosts!r}")
+        served: Mapping[str, Host] = hosts
+        if hosts:
+            mapping_of(hosts)  # checks the hosts given now
+    else:
+        served = mapping_of(hosts)
+    view = _HostsView(served)
+    apis: dict[str, V1Api] = {}
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HostCollector(default, metrics_window))  # type: ignore[arg-type]
+    if live:
+        registry.register(HostsCollector(served, metrics_window))  # type: ignore[arg-type]
+    else:
+        registry.register(HostCollector(next(iter(served.values())), metrics_window))  # type: ignore[arg-type]
 
     def api_of(request: Request) -> V1Api:
+        current = dict(served)
+        if not current:
+            raise ApiError(503, "no host is collected yet")
         name = request.path_params.get("hostname")
         if name is None:
-            return apis[default_name]
-        api = apis.get(name) or by_id.get(name)
-        if api is None:
-            raise ApiError(404, f"host {name!r} is not served here; hosts: {', '.join(served)}")
+            name = next(iter(current))
+        host = current.get(name)
+        if host is None:
+            host = next((h for h in current.values() if h.host_id == name), None)
+            if host is None:
+                raise ApiError(404, f"host {name!r} is not served here; hosts: {', '.join(current)}")
+            name = host.name
+        api = apis.get(name)
+        if api is None or api.host is not host:
+            if not isinstance(host, _Host):
+                raise ApiError(500, f"hosts[{name!r}] is not a pyml.Host")
+            api = apis[name] = V1Api(host, view, max_points=max_points, clock=clock,  # type: ignore[arg-type]
+                                     host_status=host_status)
         return api
 
     def v1(request: Request) -> Response:

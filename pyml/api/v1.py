@@ -138,13 +138,19 @@ class V1Api:
     clock : callable, optional
         Wall clock for windows relative to now (Netdata's now = clock - 1);
         the host's newest tick when None.
+    host_status : callable, optional
+        ``host_status(host)`` gives ``hops`` and ``reachable`` of a served
+        host for ``/api/v1/info`` (a parent's view of its children); see
+        :func:`pyml.api.documents.info_document`.
     """
 
-    def __init__(self, host: Any, hosts: list[Any], *, max_points: int, clock: Callable[[], float] | None) -> None:
+    def __init__(self, host: Any, hosts: list[Any], *, max_points: int, clock: Callable[[], float] | None,
+                 host_status: Callable[[Any], Any] | None = None) -> None:
         self.host = host
         self.hosts = hosts
         self.max_points = max_points
         self.clock = clock
+        self.host_status = host_status
 
     def handle(self, endpoint: str, items: Iterable[tuple[str, str]]) -> Response:
         """Answer ``/api/v1/<endpoint>`` with query parameters ``items``."""
@@ -166,7 +172,7 @@ class V1Api:
     # ------------------------------------------------------------------ endpoints
 
     def ep_info(self, params: dict[str, str], dims: list[str]) -> Response:
-        return json_response(docs.info_document(self.host, self.hosts))
+        return json_response(docs.info_document(self.host, self.hosts, self.host_status))
 
     def ep_charts(self, params: dict[str, str], dims: list[str]) -> Response:
         return json_response(docs.charts_document(self.host, self.hosts))

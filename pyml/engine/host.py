@@ -62,6 +62,8 @@ class Chart:
     context: str = ""
     chart_type: str = "line"
     priority: int = 1000
+    dimension_names: dict[str, str] = field(default_factory=dict)  # id -> display name, where they differ
+    update_every: int = 0          # seconds between the chart's values; 0: the host's
 
 
 @dataclass
@@ -127,6 +129,10 @@ class Host:
         Rollup tiers kept beside the samples (keyword-only): per minute for
         14 days and per hour for a year by default (:mod:`pyml.engine.tiers`);
         ``()`` keeps none.
+    training_pool : pyml.engine.training_pool.TrainingPool, optional
+        With ``background=True``, train on this pool's threads (shared
+        fairly with the other hosts registered there) instead of a worker
+        thread of the host's own (keyword-only).
     """
 
     def __init__(
@@ -140,6 +146,7 @@ class Host:
         training_threads: int = 2,
         history: int | None = None,
         tiers: Sequence[TierSpec] = DEFAULT_TIERS,
+        training_pool: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"host name must be a non-empty string, got {name!r}")
@@ -261,14 +268,25 @@ class Host:
             self._dynamic_slots = {d: self._slot_of[f"{dynamic}|{d}"] for d in self._charts[dynamic].dimensions}
         if self.ml_enabled and self._last_k is not None and "anomaly_detection.anomaly_rate" in self._charts:
             self._host_level.resume(self._last_k * self.update_every, self._read_values)
+        self._pool_client: Any = None
         if self.background and self.ml_enabled:
-            self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}", daemon=True)
-            self._worker.start()
+            if training_pool is not None:
+                self._pool_client = training_pool.register(name, self._train_slots)
+            else:
+                self._worker = threading.Thread(target=self._training_worker, name=f"pyml-train-{name}",
+                                                daemon=True)
+                self._worker.start()
 
     # ------------------------------------------------------------------ registry
 
     def add_chart(self, chart_id: str, dimensions: Sequence[str] = (), name: str | None = None, **info: Any) -> Chart:
-        """Add a chart (and its dimensions). ``name`` defaults to the id; skip patterns match it."""
+        """Add a chart (and its dimensions). ``name`` defaults to the id; skip patterns match it.
+
+        ``info`` sets the other fields of :class:`Chart` (title, units, family,
+        ...). A chart whose ``update_every`` differs from the host's (a Netdata
+        chart collected every 5 s on a 1 s host) is stored at its own seconds
+        and, as Netdata v1.33 does, not modelled.
+        """
         if not isinstance(chart_id, str) or not chart_id:
             raise ValueError(f"chart id must be a non-empty string, got {chart_id!r}")
         if chart_id in self._restored_charts:
@@ -284,7 +302,12 @@ class Host:
         for d in dims:
             self._check_dim_name(d)
         chart_name = chart_id if name is None else name
-        modelled = self.ml_enabled and not internal and not self.config.chart_is_skipped(chart_name)
+        every = info.get("update_every", 0)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+            raise ValueError(f"chart {chart_id!r}: update_every must be a non-negative integer of seconds "
+                             f"(0: the host's), got {every!r}")
+        modelled = (self.ml_enabled and not internal and not self.config.chart_is_skipped(chart_name)
+                    and every in (0, self.update_every))
         chart = Chart(chart_id, chart_name, [], modelled, internal, **info)
         self._charts[chart_id] = chart
         for d in dims:
@@ -591,7 +614,9 @@ class Host:
             self._save_applied_models(k)
             if self.background:
                 due = self._scheduler.due(k, self._collected)
-                if due:
+                if due and self._pool_client is not None:
+                    self._pool_client.submit(due)
+                elif due:
                     with self._train_wakeup:
                         self._train_queue.extend(due)
                         self._train_wakeup.notify()
@@ -742,6 +767,8 @@ class Host:
 
     def wait_for_training(self, timeout: float = 60.0) -> bool:
         """Block until the background worker has drained its queue; False on timeout."""
+        if self._pool_client is not None:
+            return bool(self._pool_client.wait_idle(timeout))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -933,6 +960,8 @@ class Host:
             {
                 "id": c.id, "name": c.name, "internal": c.internal, "title": c.title, "units": c.units,
                 "family": c.family, "context": c.context, "chart_type": c.chart_type, "priority": c.priority,
+                **({"dimension_names": c.dimension_names} if c.dimension_names else {}),
+                **({"update_every": c.update_every} if c.update_every else {}),
                 "dimensions": [[d, self._slot_of[f"{c.id}|{d}"]] for d in c.dimensions],
             }
             for c in self._charts.values()
@@ -981,8 +1010,10 @@ class Host:
         for c in charts:
             chart = Chart(c["id"], c["name"], [], False, bool(c["internal"]), c.get("title", ""), c.get("units", ""),
                           c.get("family", ""), c.get("context", ""), c.get("chart_type", "line"),
-                          int(c.get("priority", 1000)))
-            chart.modelled = self.ml_enabled and not chart.internal and not self.config.chart_is_skipped(chart.name)
+                          int(c.get("priority", 1000)), dict(c.get("dimension_names", {})),
+                          int(c.get("update_every", 0)))
+            chart.modelled = (self.ml_enabled and not chart.internal and not self.config.chart_is_skipped(chart.name)
+                              and chart.update_every in (0, self.update_every))
             self._charts[chart.id] = chart
             if not chart.internal:
                 self._restored_charts.add(chart.id)
@@ -1060,6 +1091,9 @@ class Host:
         with self._train_wakeup:
             self._closing = True
             self._train_wakeup.notify_all()
+        if self._pool_client is not None:
+            self._pool_client.close()
+            self._pool_client = None
         if self._worker is not None:
             self._worker.join()
             self._worker = None

@@ -50,7 +50,8 @@ class RegistryChart:
     id: str
     name: str
     internal: bool
-    info: dict[str, Any] = field(default_factory=dict)   # title, units, family, context, chart_type, priority
+    info: dict[str, Any] = field(default_factory=dict)   # title, units, family, context, chart_type, priority,
+    #                                                      update_every, dimension_names
     dimensions: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -129,6 +130,17 @@ def parse_registry(path: Path, document: dict[str, Any], update_every: int, stor
             if isinstance(c["priority"], bool) or not isinstance(c["priority"], int):
                 raise _fail(path, f"chart {cid!r}: priority {c['priority']!r} is not an integer")
             info["priority"] = c["priority"]
+        if "update_every" in c:
+            every = c["update_every"]
+            if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+                raise _fail(path, f"chart {cid!r}: update_every {every!r} is not a non-negative integer")
+            info["update_every"] = every
+        if "dimension_names" in c:
+            names = c["dimension_names"]
+            if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in names.items()):
+                raise _fail(path, f"chart {cid!r}: dimension_names {names!r:.80} is not an object of strings")
+            info["dimension_names"] = dict(names)
         dims = c.get("dimensions")
         if not isinstance(dims, list):
             raise _fail(path, f"chart {cid!r}: dimensions is not a list")

@@ -413,6 +413,20 @@
     enableDrag($("host-rate"));
     get("info", {}).then((info) => {
       $("host-name").textContent = HOST || (info.mirrored_hosts && info.mirrored_hosts[0]) || "pyml";
+      const hosts = info.mirrored_hosts || [];
+      if (hosts.length > 1 && !$("host-pick")) {   // a parent serving many hosts: switch between them
+        const pick = document.createElement("select");
+        pick.id = "host-pick";
+        pick.title = "host";
+        for (const name of [...hosts].sort()) pick.add(new Option(name, name));
+        pick.value = HOST || hosts[0];
+        pick.addEventListener("change", () => {
+          const next = new URLSearchParams(location.search);
+          next.set("host", pick.value);
+          location.search = next.toString();
+        });
+        $("host-name").after(pick);
+      }
     }).catch(() => {});
     once("overview", refreshOverview).then(() => once("charts", loadCharts));
     setInterval(tick, 1000);

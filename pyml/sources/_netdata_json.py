@@ -1,0 +1,201 @@
+"""Decoding Netdata's JSON answers, fast when it can be and tolerant when it must be.
+
+``/api/v1/allmetrics?format=json`` is read every second from every source, so
+its decoding is the hot path of ingestion: with ``msgspec`` installed (the
+``fast`` extra) it is decoded straight into small typed structs that keep only
+what a source needs (each chart's ``last_updated`` and its dimensions' names
+and values), which is several times cheaper than building dictionaries; the
+standard library's ``json`` is the fallback and gives the same objects.
+
+A document that does not fit the expected shape is decoded again leniently:
+every chart is checked on its own, and what is wrong (a value that is not a
+number, a ``last_updated`` that is not an integer, a chart that is not an
+object) is reported per chart as a :class:`Problem`, so one bad chart costs
+that chart only. A body that is not JSON at all is tried once more with bare
+``nan``/``inf`` tokens (which a C ``printf`` produces) quoted, so that they are
+reported as non-numeric values of their chart and dimension; if
+that fails too, :class:`MalformedAnswer` names the position. Numbers beyond a
+double's range are read as infinities (stored saturated).
+
+The other answers (``info``, ``charts``, ``chart``, ``data``) are small or rare
+and are decoded into plain Python objects by :func:`loads`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+try:  # the 'fast' extra
+    import msgspec
+except ImportError:  # pragma: no cover - exercised when the extra is absent
+    msgspec = None  # type: ignore[assignment]
+
+__all__ = ["AllmetricsChart", "AllmetricsDim", "MalformedAnswer", "Problem", "parse_allmetrics", "loads",
+           "BACKEND"]
+
+#: Which JSON decoder the hot path uses: ``"msgspec"`` or ``"json"``.
+BACKEND = "msgspec" if msgspec is not None else "json"
+
+
+class MalformedAnswer(ValueError):
+    """A body that is not the JSON document expected."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one chart (or one dimension) of an answer."""
+
+    chart: str
+    message: str
+
+
+if msgspec is not None:
+
+    # gc=False: thousands are made every second and none can be part of a reference cycle (a
+    # chart holds a dict of dimensions, which hold strings and numbers), so the collector need not
+    # track them
+
+    class AllmetricsDim(msgspec.Struct, gc=False):
+        """One dimension of an ``allmetrics`` chart: its display name and value (None: no value)."""
+
+        name: str = ""
+        value: Optional[float] = None
+
+    class AllmetricsChart(msgspec.Struct, gc=False):
+        """One chart of an ``allmetrics`` answer: newest second and dimensions by id."""
+
+        last_updated: int = 0
+        dimensions: dict[str, AllmetricsDim] = {}
+
+    _TYPED = msgspec.json.Decoder(dict[str, AllmetricsChart])
+    _ANY = msgspec.json.Decoder()
+    _DecodeError: tuple[type[Exception], ...] = (msgspec.DecodeError,)
+
+else:  # pragma: no cover - the stdlib fallback defines the same two classes
+
+    class AllmetricsDim:  # type: ignore[no-redef]
+        """One dimension of an ``allmetrics`` chart: its display name and value (None: no value)."""
+
+        __slots__ = ("name", "value")
+
+        def __init__(self, name: str = "", value: Optional[float] = None) -> None:
+            self.name = name
+            self.value = value
+
+    class AllmetricsChart:  # type: ignore[no-redef]
+        """One chart of an ``allmetrics`` answer: newest second and dimensions by id."""
+
+        __slots__ = ("last_updated", "dimensions")
+
+        def __init__(self, last_updated: int = 0, dimensions: Optional[dict[str, AllmetricsDim]] = None) -> None:
+            self.last_updated = last_updated
+            self.dimensions = dimensions if dimensions is not None else {}
+
+    _DecodeError = ()
+
+
+_BARE_NONFINITE = re.compile(rb'(?<=[:\[,])(\s*)([-+]?(?:nan|inf(?:inity)?))(?=\s*[,}\]])', re.IGNORECASE)
+
+
+def loads(body: bytes) -> Any:
+    """Decode a JSON body into Python objects (MalformedAnswer names the problem)."""
+    try:
+        if msgspec is not None:
+            return _ANY.decode(body)
+        return json.loads(body)
+    except (ValueError, *_DecodeError) as exc:
+        raise MalformedAnswer(f"not valid JSON: {exc}") from None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _lenient_chart(chart_id: str, raw: Any, problems: list[Problem]) -> Optional[AllmetricsChart]:
+    """One chart checked field by field; None when nothing of it is usable."""
+    if not isinstance(raw, dict):
+        problems.append(Problem(chart_id, f"is not a JSON object but {type(raw).__name__}"))
+        return None
+    lu = raw.get("last_updated")
+    if isinstance(lu, float) and lu.is_integer():
+        lu = int(lu)
+    if not isinstance(lu, int) or isinstance(lu, bool) or lu < 0:
+        problems.append(Problem(chart_id, f"has a last_updated that is not a timestamp: {lu!r}"))
+        return None
+    dims_raw = raw.get("dimensions")
+    if not isinstance(dims_raw, dict):
+        problems.append(Problem(chart_id, f"has dimensions that are not a JSON object: {dims_raw!r:.80}"))
+        return None
+    dims: dict[str, AllmetricsDim] = {}
+    for dim_id, d in dims_raw.items():
+        if not isinstance(d, dict):
+            problems.append(Problem(chart_id, f"dimension {dim_id!r} is not a JSON object"))
+            continue
+        name = d.get("name", dim_id)
+        value = d.get("value")
+        if value is not None and not _is_number(value):
+            problems.append(Problem(chart_id, f"dimension {dim_id!r} has a value that is not a number: "
+                                              f"{value!r:.40}"))
+            value = None
+        elif value is not None:
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond float's range: saturates when stored
+                value = math.inf if value > 0 else -math.inf
+        dims[str(dim_id)] = AllmetricsDim(name=str(name) if isinstance(name, str) else str(dim_id), value=value)
+    return AllmetricsChart(last_updated=lu, dimensions=dims)
+
+
+def _lenient(document: Any, problems: list[Problem]) -> dict[str, AllmetricsChart]:
+    if not isinstance(document, dict):
+        raise MalformedAnswer(f"allmetrics is not a JSON object but {type(document).__name__}")
+    out: dict[str, AllmetricsChart] = {}
+    for chart_id, raw in document.items():
+        chart = _lenient_chart(str(chart_id), raw, problems)
+        if chart is not None:
+            out[str(chart_id)] = chart
+    return out
+
+
+def _stdlib_loads(body: bytes) -> Any:
+    # numbers beyond a double's range become +-inf (saturated when stored), where msgspec refuses them
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise MalformedAnswer(f"not valid JSON: {exc}") from None
+
+
+def _loads_tolerant(body: bytes, problems: list[Problem]) -> Any:
+    try:
+        return _stdlib_loads(body)
+    except MalformedAnswer as first:
+        # quoted, so that the check of each chart names the chart and dimension holding them
+        repaired, count = _BARE_NONFINITE.subn(rb'\1"\2"', body)
+        if not count:
+            raise first from None
+        try:
+            document = _stdlib_loads(repaired)
+        except MalformedAnswer:
+            raise first from None
+        return document
+
+
+def parse_allmetrics(body: bytes) -> tuple[dict[str, AllmetricsChart], list[Problem]]:
+    """``/api/v1/allmetrics?format=json``: charts by id, and what was wrong with some of them.
+
+    Raises MalformedAnswer when the body is not a JSON object at all.
+    """
+    problems: list[Problem] = []
+    if msgspec is not None:
+        try:
+            return _TYPED.decode(body), problems
+        except msgspec.ValidationError:
+            pass  # some chart has the wrong shape: check them one by one
+        except msgspec.DecodeError:
+            pass  # not JSON as it stands: maybe bare nan/inf
+    document = _loads_tolerant(body, problems)
+    return _lenient(document, problems), problems
