@@ -46,6 +46,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -266,7 +267,8 @@ class _Sims:
             [sys.executable, "-m", "pyml.sources.netdata_sim", "--sources", str(sources), "--dims", str(DIMS),
              "--dims-per-chart", str(DIMS_PER_CHART), "--port", str(port), "--first", str(first),
              "--period", "10"],
-            stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(Path(pyml.__file__).parent.parent)))
+            stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(Path(pyml.__file__).parent.parent)),
+            cwd=tempfile.gettempdir())  # not the checkout: "-m" would import its pyml/, which CI does not build
         self.urls = self.proc.stdout.readline().split()  # type: ignore[union-attr]
         assert len(self.urls) == sources, self.urls
 
