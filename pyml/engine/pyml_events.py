@@ -85,6 +85,7 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import numpy as np
 
 from .detector import MAX_EVENT_DIMS, AnomalyEvent, _index, _slot, _slot_array, _timestamp
+from .grouped_rate import _array, _bools, _grow, _lookup, _lookup_check, _status  # the same argument checks
 
 __all__ = [
     "ACTIVE",
@@ -167,66 +168,6 @@ def _count(name: str, value: Any, low: int = 1) -> int:
     return number
 
 
-def _lookup_check(name: str, mapping: Any) -> None:
-    if mapping is not None and not callable(mapping) and not hasattr(mapping, "__getitem__"):
-        raise TypeError(f"{name} must be a callable, a sequence or a mapping of names, got {mapping!r}")
-
-
-def _lookup(name: str, mapping: Any, key: int, what: str) -> str:
-    if mapping is None:
-        return str(key)
-    try:
-        found = mapping(key) if callable(mapping) else mapping[key]
-    except (IndexError, KeyError) as exc:
-        raise ValueError(f"{name} has no name for {what} {key}: {exc!r}") from None
-    if not isinstance(found, str):
-        raise TypeError(f"{name} gave {found!r} for {what} {key}; names must be str")
-    return found
-
-
-def _array(name: str, value: Any) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        arr = value
-    else:
-        try:
-            arr = np.asarray(value)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be array-like: {exc}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one entry per slot), got shape {arr.shape}")
-    return arr
-
-
-def _bools(name: str, value: Any) -> np.ndarray:
-    arr = _array(name, value)
-    if arr.dtype == np.bool_:
-        return arr
-    if arr.size == 0:
-        return np.zeros(0, dtype=bool)
-    if arr.dtype.kind in "iuf":
-        bad = (arr != 0) & (arr != 1)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name}[{first}] = {arr[first].item()!r} is not a boolean (0 or 1)")
-        return arr.astype(bool)
-    raise TypeError(f"{name} must be boolean, got dtype {arr.dtype}")
-
-
-def _status(value: Any) -> np.ndarray:
-    arr = _array("status", value)
-    if arr.dtype == np.uint8:
-        return arr
-    if arr.size == 0:
-        return np.zeros(0, dtype=np.uint8)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"status must hold uint8 flags, got dtype {arr.dtype}")
-    bad = (arr < 0) | (arr > 255) if arr.dtype.kind == "i" else arr > 255
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"status[{first}] = {int(arr[first])} is not a uint8 set of flags")
-    return arr.astype(np.uint8)
-
-
 def _groups(value: Any) -> np.ndarray:
     arr = _array("context_ids", value)
     if arr.dtype == np.int64:
@@ -247,14 +188,6 @@ def _scores(value: Any) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise TypeError(f"scores must be real numbers (calibrated scores, 0-100), got dtype {arr.dtype}")
     return arr.astype(np.float64)
-
-
-def _grow(arr: np.ndarray, size: int, fill: Any) -> np.ndarray:
-    if size <= arr.size:
-        return arr
-    out = np.full(max(size, 2 * arr.size, 64), fill, dtype=arr.dtype)
-    out[: arr.size] = arr
-    return out
 
 
 def _distinct(keys: np.ndarray) -> int:
