@@ -18,11 +18,12 @@ caller can log one line per change of state.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import email.utils
 import os
 import zlib
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Awaitable, Optional, TypeVar
 from urllib.parse import urlsplit
 
 __all__ = ["HttpClient", "HttpError", "HttpResponse", "split_base_url"]
@@ -30,6 +31,43 @@ __all__ = ["HttpClient", "HttpError", "HttpResponse", "split_base_url"]
 #: Largest answer accepted (bytes): a 100,000-dimension allmetrics is ~12 MB.
 MAX_BODY = 256 * 1024 * 1024
 _MAX_HEADER_LINES = 100
+
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"), start=1)}
+
+_T = TypeVar("_T")
+
+
+async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
+    """``await awaitable`` with a deadline (``asyncio.TimeoutError`` past it).
+
+    On Python 3.11 and later with :func:`asyncio.timeout`, which runs the
+    awaitable in the calling task, where :func:`asyncio.wait_for` makes a
+    task of its own for every call (a poll of many sources makes two a second
+    each).
+    """
+    timeout: Any = getattr(asyncio, "timeout", None)
+    if timeout is None:  # pragma: no cover - Python < 3.11
+        return await asyncio.wait_for(awaitable, seconds)
+    async with timeout(seconds):
+        return await awaitable
+
+
+def http_date(value: str) -> Optional[float]:
+    """Epoch seconds of an HTTP ``Date`` header (RFC 9110's preferred form read directly, others via email.utils)."""
+    parts = value.split()
+    # "Sun, 06 Nov 1994 08:49:37 GMT": read without the general parser, which costs more than a poll's bookkeeping
+    if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS and len(parts[4]) == 8:
+        try:
+            day, hh, mm, ss = int(parts[1]), *(int(x) for x in parts[4].split(":"))
+            if 1 <= day <= 31 and 0 <= hh <= 23 and 0 <= mm <= 59 and 0 <= ss <= 59:
+                return float(calendar.timegm((int(parts[3]), _MONTHS[parts[2]], day, hh, mm, ss, 0, 0, 0)))
+        except ValueError:
+            pass
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 class HttpError(Exception):
@@ -50,10 +88,7 @@ class HttpResponse:
         value = self.headers.get("date")
         if not value:
             return None
-        try:
-            return email.utils.parsedate_to_datetime(value).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
+        return http_date(value)
 
 
 def split_base_url(url: str) -> tuple[str, int, str]:
@@ -104,7 +139,7 @@ class HttpClient:
     async def get(self, path: str) -> HttpResponse:
         """GET ``path`` (with its query string); HttpError on any failure."""
         try:
-            return await asyncio.wait_for(self._get(path), self.timeout)
+            return await within(self._get(path), self.timeout)
         except asyncio.TimeoutError:
             self.close()
             raise HttpError(f"GET http://{self._host_header}{path}: no answer within {self.timeout:g} s") from None

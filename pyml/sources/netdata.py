@@ -72,8 +72,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ._http import HttpClient, HttpError, HttpResponse, split_base_url
-from ._netdata_json import AllmetricsChart, MalformedAnswer, Problem, loads, parse_allmetrics
+from ._http import HttpClient, HttpError, HttpResponse, split_base_url, within
+from ._netdata_json import AllmetricsChart, MalformedAnswer, Problem, decode_values, loads, parse_allmetrics
 
 log = logging.getLogger("pyml.sources.netdata")
 
@@ -176,7 +176,7 @@ class _Shape:
     the host's layout drops the shape (the next regular poll makes a new one).
     """
 
-    __slots__ = ("ids", "charts", "dims", "counts", "ue", "dim_chart", "_positions")
+    __slots__ = ("ids", "charts", "dims", "counts", "ue", "ue_all", "dim_chart", "_positions")
 
     def __init__(self, ids: list[str], charts: list[_Chart], dims: list[str], counts: list[int]) -> None:
         self.ids = ids                       # chart ids in the answer's order
@@ -184,6 +184,8 @@ class _Shape:
         self.dims = dims                     # every chart's dimension ids in the answer, flattened
         self.counts = np.asarray(counts, dtype=np.int64)        # dimensions of each chart in the answer
         self.ue = np.asarray([c.update_every for c in charts], dtype=np.int64)
+        # the update_every of every chart when they all have the same one, else 0
+        self.ue_all = int(self.ue[0]) if len(charts) and (self.ue == self.ue[0]).all() else 0
         self.dim_chart = np.repeat(np.arange(len(ids)), self.counts)  # chart index of each flattened value
         self._positions: Optional[np.ndarray] = None
 
@@ -317,6 +319,9 @@ class NetdataSource:
         self._connected = False
         self._last_flush = time.monotonic() - flush_every * (zlib.crc32(b"flush " + url.encode()) % 1000) / 1000.0
         self._target: Optional[float] = None            # when the previous poll was due
+        # the second every mirrored chart has reached, when they all have and are collected every
+        # host period (the last answer was taken whole in bulk); None otherwise
+        self._uniform: Optional[int] = None
 
     # ------------------------------------------------------------------ logging
 
@@ -517,6 +522,7 @@ class NetdataSource:
         """The charts or their dimensions are changing: bulk values become per-chart ones, the shape is gone."""
         self._explode()
         self._shape = None
+        self._uniform = None
         self._layout_dirty = True
 
     def _remove_chart(self, chart_id: str, why: str) -> None:
@@ -537,15 +543,18 @@ class NetdataSource:
         if response.status != 200:
             text = response.body[:120].decode("utf-8", "replace").strip()
             raise SourceError(f"allmetrics answered HTTP {response.status}: {text!r}")
-        try:
-            charts, problems = parse_allmetrics(response.body)
-        except MalformedAnswer as exc:
-            raise SourceError(f"allmetrics: {exc}") from None
-        if not isinstance(charts, dict):
-            raise SourceError("allmetrics is not a JSON object")
+        date = response.date
+        now = date if date is not None else self.clock()
+        plan = self._take_values(response.body, now) if self._shape is not None else None
+        if plan is None:  # not the shape of the previous answer (or not decodable for values alone)
+            try:
+                charts, problems = parse_allmetrics(response.body)
+            except MalformedAnswer as exc:
+                raise SourceError(f"allmetrics: {exc}") from None
+            if not isinstance(charts, dict):
+                raise SourceError("allmetrics is not a JSON object")
+            plan = self.take_allmetrics(charts, now, problems)
         self.stats.polls += 1
-        now = response.date if response.date is not None else self.clock()
-        plan = self.take_allmetrics(charts, now, problems)
         if plan.new_charts:
             await self._add_new_charts(plan.new_charts, now)
         # catch-ups oldest first, within a time budget of this poll and a rate for all the sources of a
@@ -578,6 +587,7 @@ class NetdataSource:
 
     def _give_up(self, chart: _Chart, lu: int, values: Optional[list[Optional[float]]]) -> tuple[str, str, str]:
         """A catch-up put off for longer than ``catch_up_wait``: the chart goes on from ``lu``, the rest stay gaps."""
+        self._uniform = None
         missed = (chart.last_t, lu)
         if values is not None and len(values) == len(chart.dims):
             self._pending.setdefault(lu, {})[chart.id] = values
@@ -589,9 +599,32 @@ class NetdataSource:
                                   f"{self.catch_up_wait} s (more sources than this process keeps up with?); "
                                   f"they stay gaps")
 
+    def _take_values(self, body: bytes, now: float) -> Optional[_Plan]:
+        """An answer of the shape's charts and dimensions, decoded for its values alone and taken in bulk.
+
+        None (nothing taken) when the answer is not of the shape, or does not
+        decode that way: the caller then decodes it whole (names, problems)
+        and takes it the regular way.
+        """
+        host_last = self.host.last_time
+        if host_last is None:
+            return None
+        charts = decode_values(body)
+        if charts is None:
+            return None
+        plan = _Plan()
+        problems: list[tuple[str, str, str]] = []
+        self._uniform = None
+        if not self._take_bulk(charts, now, host_last, plan, problems):  # type: ignore[arg-type]
+            return None
+        if problems:
+            self._report(problems)
+        return plan
+
     def take_allmetrics(self, charts: dict[str, AllmetricsChart], now: float,
                         parse_problems: Sequence[Problem] = ()) -> _Plan:
         """Take one allmetrics answer's values into the pending seconds; say what else is needed."""
+        self._uniform = None
         plan = _Plan()
         problems: list[tuple[str, str, str]] = [(p.chart, "value", p.message) for p in parse_problems]
         host_last = self.host.last_time
@@ -694,6 +727,8 @@ class NetdataSource:
             first = seconds[0] if n else 0
             if n and lus.min() == lus.max():
                 self._blocks.setdefault(first, []).append((None, values))
+                if shape.ue_all == self.update_every and n == len(self._charts):
+                    self._uniform = first
             else:
                 self._block_per_second(lus, ok, values)
             for chart, t in zip(shape.charts, seconds):
@@ -854,6 +889,7 @@ class NetdataSource:
 
     async def _catch_up(self, chart_id: str, after: int, lu: int, values: Optional[list[Optional[float]]]) -> None:
         """Read a chart's rows from ``after`` to its newest second; the rest of the gap stays empty."""
+        self._uniform = None
         chart = self._charts.get(chart_id)
         if chart is None:
             return
@@ -937,6 +973,8 @@ class NetdataSource:
         if not self._pending and not self._blocks:
             return None
         newest = max(chain(self._pending, self._blocks))
+        if self._uniform is not None:  # every chart at the same second, none deferred: the loop below, at once
+            return newest if newest - self._uniform > self.update_every + self.lag else min(newest, self._uniform)
         mark = newest
         host_ue = self.update_every
         for chart in self._charts.values():
@@ -1088,10 +1126,11 @@ class NetdataSource:
                 except Exception:  # noqa: BLE001 - logged; the next flush tries again
                     log.exception("netdata source %s: writing host %r failed", self.url, self.hostname)
                     self._last_flush = time.monotonic()
-            try:
-                await asyncio.wait_for(stop.wait(), max(wait, 0.0))
-            except asyncio.TimeoutError:
-                pass
+            if not stop.is_set():
+                try:
+                    await within(stop.wait(), max(wait, 0.0))
+                except asyncio.TimeoutError:
+                    pass
         self.close()
 
     def close(self) -> None:
