@@ -64,6 +64,10 @@ class HostTickOutput:
 
     row: list[float]                                   # values of the fixed charts, in chart/dimension order
     dynamic: list[tuple[str, float]] = field(default_factory=list)  # (dimension, value) of the dynamic chart
+    # the dynamic chart's dimensions and their values as one tuple and one array (what the tick writes when
+    # given, instead of ``dynamic``); the tuple is the same object from tick to tick while no dimension is added
+    dynamic_names: tuple[str, ...] = ()
+    dynamic_values: Optional[np.ndarray] = None
     event: Optional[AnomalyEvent] = None               # an anomaly event that ended on this tick
     result: Any = None                                 # the detector's own result (Host.last_detector_result)
 
@@ -145,9 +149,8 @@ class GroupedRateLevel:
 
     def tick(self, tick: HostTickInput) -> HostTickOutput:
         result = self.detector.tick(tick.t, tick.bits, tick.status, tick.modelled, tick.contexts)
-        dynamic = list(zip(result.contexts, (float(v) for v in result.context_values)))
-        return HostTickOutput(row=internal_row_v2(result, self._statistics), dynamic=dynamic, event=result.event,
-                              result=result)
+        return HostTickOutput(row=internal_row_v2(result, self._statistics), dynamic_names=result.contexts,
+                              dynamic_values=result.context_values, event=result.event, result=result)
 
     def finish(self) -> Optional[AnomalyEvent]:
         return self.detector.finish()
@@ -189,8 +192,8 @@ class PymlLevel:
 
     def tick(self, tick: HostTickInput) -> HostTickOutput:
         result = self.detector.tick(tick.t, tick.bits, tick.status, tick.modelled, tick.charts, tick.levels)
-        dynamic = list(zip(result.contexts, (float(v) for v in result.context_values)))
-        return HostTickOutput(row=internal_row_pyml(result), dynamic=dynamic, event=result.event, result=result)
+        return HostTickOutput(row=internal_row_pyml(result), dynamic_names=result.contexts,
+                              dynamic_values=result.context_values, event=result.event, result=result)
 
     def finish(self) -> Optional[AnomalyEvent]:
         return self.detector.finish()
