@@ -320,7 +320,8 @@ class NetdataSource:
         self._last_flush = time.monotonic() - flush_every * (zlib.crc32(b"flush " + url.encode()) % 1000) / 1000.0
         self._target: Optional[float] = None            # when the previous poll was due
         # the second every mirrored chart has reached, when they all have and are collected every
-        # host period (the last answer was taken whole in bulk); None otherwise
+        # host period (the last answers were taken whole in bulk): the charts' ``last_t`` are then
+        # stale and this is their value, written back by _leave_uniform; None otherwise
         self._uniform: Optional[int] = None
 
     # ------------------------------------------------------------------ logging
@@ -447,6 +448,7 @@ class NetdataSource:
         together (the agent starting, a network coming back) they would all
         miss seconds and have to read them back chart by chart.
         """
+        self._leave_uniform()
         host = self.host
         problems: list[tuple[str, str, str]] = []
         wanted: dict[str, _Chart] = {}
@@ -518,11 +520,19 @@ class NetdataSource:
         self._changed()
         return True
 
+    def _leave_uniform(self) -> None:
+        """Write the second of the uniform state into every chart's ``last_t`` (before anything reads them)."""
+        second = self._uniform
+        if second is not None:
+            self._uniform = None
+            for chart in self._charts.values():
+                chart.last_t = second
+
     def _changed(self) -> None:
         """The charts or their dimensions are changing: bulk values become per-chart ones, the shape is gone."""
+        self._leave_uniform()
         self._explode()
         self._shape = None
-        self._uniform = None
         self._layout_dirty = True
 
     def _remove_chart(self, chart_id: str, why: str) -> None:
@@ -587,7 +597,7 @@ class NetdataSource:
 
     def _give_up(self, chart: _Chart, lu: int, values: Optional[list[Optional[float]]]) -> tuple[str, str, str]:
         """A catch-up put off for longer than ``catch_up_wait``: the chart goes on from ``lu``, the rest stay gaps."""
-        self._uniform = None
+        self._leave_uniform()
         missed = (chart.last_t, lu)
         if values is not None and len(values) == len(chart.dims):
             self._pending.setdefault(lu, {})[chart.id] = values
@@ -614,7 +624,6 @@ class NetdataSource:
             return None
         plan = _Plan()
         problems: list[tuple[str, str, str]] = []
-        self._uniform = None
         if not self._take_bulk(charts, now, host_last, plan, problems):  # type: ignore[arg-type]
             return None
         if problems:
@@ -624,7 +633,7 @@ class NetdataSource:
     def take_allmetrics(self, charts: dict[str, AllmetricsChart], now: float,
                         parse_problems: Sequence[Problem] = ()) -> _Plan:
         """Take one allmetrics answer's values into the pending seconds; say what else is needed."""
-        self._uniform = None
+        self._leave_uniform()
         plan = _Plan()
         problems: list[tuple[str, str, str]] = [(p.chart, "value", p.message) for p in parse_problems]
         host_last = self.host.last_time
@@ -716,24 +725,31 @@ class NetdataSource:
             lus = np.fromiter([c.last_updated for c in got], dtype=np.int64, count=n)
         except (OverflowError, TypeError, ValueError):  # a timestamp beyond int64: the per-chart way reports it
             return False
-        lasts = [c.last_t for c in shape.charts]
-        if None in lasts:
-            return False
-        ok = (lus == np.asarray(lasts, dtype=np.int64) + shape.ue) & (lus <= now + self.max_ahead)
+        uniform = self._uniform
+        if uniform is not None:  # every chart's newest second is ``uniform``, each collected every period
+            ok = (lus == uniform + shape.ue_all) & (lus <= now + self.max_ahead)
+        else:
+            lasts = [c.last_t for c in shape.charts]
+            if None in lasts:
+                return False
+            ok = (lus == np.asarray(lasts, dtype=np.int64) + shape.ue) & (lus <= now + self.max_ahead)
         values = np.array([d.value for c in got for d in c.dimensions.values()], dtype=np.float64)
-        seconds = lus.tolist()
         if ok.all():  # the common case: every chart one second further
             taken = n
-            first = seconds[0] if n else 0
+            first = int(lus[0]) if n else 0
             if n and lus.min() == lus.max():
                 self._blocks.setdefault(first, []).append((None, values))
-                if shape.ue_all == self.update_every and n == len(self._charts):
-                    self._uniform = first
             else:
                 self._block_per_second(lus, ok, values)
-            for chart, t in zip(shape.charts, seconds):
-                chart.last_t = t
+            if n and shape.ue_all == self.update_every and n == len(self._charts) and lus.min() == lus.max():
+                self._uniform = first       # every chart's last_t, written when this state ends
+            else:
+                self._uniform = None
+                for chart, t in zip(shape.charts, lus.tolist()):
+                    chart.last_t = t
         else:
+            self._leave_uniform()
+            seconds = lus.tolist()
             taken = int(ok.sum())
             if taken:
                 self._block_per_second(lus, ok, values)
@@ -889,7 +905,7 @@ class NetdataSource:
 
     async def _catch_up(self, chart_id: str, after: int, lu: int, values: Optional[list[Optional[float]]]) -> None:
         """Read a chart's rows from ``after`` to its newest second; the rest of the gap stays empty."""
-        self._uniform = None
+        self._leave_uniform()
         chart = self._charts.get(chart_id)
         if chart is None:
             return
