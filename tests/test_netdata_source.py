@@ -546,11 +546,19 @@ def _scenario(sim: SimulatedNetdata, name: str) -> list[Any]:
                                              do(lambda: sim.remove_chart("sim.c3")), 1,
                                              do(lambda: sim.add_chart(SimChart("new.c", ["a", "b"]))), 1,
                                              do(lambda: sim.stale.clear())] + [1] * 5,
+        # long steady stretches (every chart at one second, taken as one) broken by each kind of change
+        "steady between changes": [1] * 4 + [do(lambda: sim.stale.update({"sim.c2": 1}))] + [1] * 3 +
+                                  [do(lambda: sim.stale.clear())] + [1] * 3 + [5] + [1] * 3 +
+                                  [do(lambda: sim.bad_values.update({("sim.c1", "d0"): "null"}))] + [1] * 3 +
+                                  [do(lambda: sim.bad_values.clear())] + [1] * 3 +
+                                  [do(lambda: sim.set_dimensions("sim.c0", ["d0", "d1", "d2", "d3"]))] + [1] * 3 +
+                                  [do(lambda: setattr(c2, "update_every", 2))] + [1] * 4,
     }[name]
 
 
 @pytest.mark.parametrize("name", ["steady", "missed polls", "a lagging chart", "a chart every 2 s",
-                                  "timestamps that jump", "bad values", "charts change while seconds wait"])
+                                  "timestamps that jump", "bad values", "charts change while seconds wait",
+                                  "steady between changes"])
 def test_polls_taken_in_bulk_store_what_the_per_chart_way_stores(sim: SimulatedNetdata, clock: Clock,
                                                                  name: str) -> None:
     bulk, single = Provider(), Provider()
@@ -580,6 +588,62 @@ def test_polls_taken_in_bulk_store_what_the_per_chart_way_stores(sim: SimulatedN
     finally:
         bulk.close()
         single.close()
+
+
+def test_steady_polls_keep_one_second_for_all_charts_and_write_it_back_on_a_change(
+        sim: SimulatedNetdata, provider: Provider, clock: Clock) -> None:
+    source = NetdataSource(sim.url, provider, clock=clock, catch_up_budget=60, lag=2)
+    drive(source, clock, [source.connect, source.poll] + [1, source.poll] * 4)
+    host = provider.hosts["sim-a"]
+    newest = sim.newest()
+    assert source._uniform == newest == host.last_time          # every chart at the newest second, as one
+    source._leave_uniform()
+    assert source._uniform is None and {c.last_t for c in source._charts.values()} == {newest}
+
+    async def lag() -> None:
+        sim.stale["sim.c2"] = 1
+
+    drive(source, clock, [1, source.poll, 1, source.poll, lag, 1, source.poll])
+    assert source._uniform is None                             # sim.c2 one second behind: per chart
+    assert source._charts["sim.c2"].last_t == sim.newest() - 1
+    assert source._charts["sim.c0"].last_t == sim.newest()
+    got = stored(host, "sim.c2", ["d0", "d1", "d2"], T0 - 10, T0 + 20)
+    assert sorted(got) == list(range(T0 - 1, sim.newest()))   # nothing lost, nothing twice
+    for t, values in got.items():
+        assert values == expected("sim.c2", ["d0", "d1", "d2"], t)
+
+
+def test_values_alone_decode_as_the_whole_answer_does(sim: SimulatedNetdata) -> None:
+    from pyml.sources import _netdata_json as nj
+
+    if nj.msgspec is None:
+        pytest.skip("msgspec (the 'fast' extra) is not installed")
+    body = sim.answer("/api/v1/allmetrics?format=json")[1]
+    whole, problems = nj.parse_allmetrics(body)
+    values = nj.decode_values(body)
+    assert not problems and values is not None
+    assert list(values) == list(whole)
+    for chart_id, chart in whole.items():
+        assert values[chart_id].last_updated == chart.last_updated
+        assert [(d, v.value) for d, v in values[chart_id].dimensions.items()] == \
+               [(d, v.value) for d, v in chart.dimensions.items()]
+    # what the values alone cannot take is left to the whole decoding, which says what is wrong
+    bad = body.replace(b'"value": ', b'"value": "x', 1).replace(b"\n\t\t\t}", b'"\n\t\t\t}', 1)
+    assert nj.decode_values(bad) is None and nj.parse_allmetrics(bad)[1]
+    assert nj.decode_values(b"{not json") is None
+    assert nj.decode_values(body.replace(b'"value": ', b'"value": 1e999', 1)) is None
+
+
+def test_the_date_header_is_read_as_the_general_parser_reads_it() -> None:
+    import email.utils
+
+    from pyml.sources._http import http_date
+
+    for text in ("Mon, 07 Dec 2026 08:47:08 GMT", "Sun, 06 Nov 1994 08:49:37 GMT", "Thu, 29 Feb 2024 23:59:59 GMT",
+                 "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"):
+        assert http_date(text) == email.utils.parsedate_to_datetime(text).timestamp(), text
+    for text in ("Mon, 07 Dec 2026 25:61:08 GMT", "garbage", "Mon, 07 Dec 2026 08:47:0x GMT"):
+        assert http_date(text) is None, text
 
 
 def test_bad_urls_are_refused() -> None:

@@ -744,7 +744,7 @@ class NetdataSource:
             if n and shape.ue_all == self.update_every and n == len(self._charts) and lus.min() == lus.max():
                 self._uniform = first       # every chart's last_t, written when this state ends
             else:
-                self._uniform = None
+                self._leave_uniform()
                 for chart, t in zip(shape.charts, lus.tolist()):
                     chart.last_t = t
         else:
