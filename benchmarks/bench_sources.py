@@ -37,7 +37,8 @@ the profile (the package's default otherwise). Run the figures at low load
     PYML_PROFILE=netdata-1.33 PYTHONPATH=$PWD pytest benchmarks/bench_sources.py -s -k sources_at_1hz
 
 ``PYML_BENCH_SCALE=small`` (CI) runs 3 sources of 200 dimensions for 8 seconds,
-and a ramp of 2 and 4 sources.
+and a ramp of 2 and 4 sources. ``PYML_SOURCES_PORT`` sets the simulators' first
+port (20310).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ DIMS_PER_CHART = int(os.environ.get("PYML_SOURCE_DIMS_PER_CHART", 4))   # a real
 SECONDS = int(os.environ.get("PYML_SOURCES_SECONDS", scaled(60, 8)))
 RAMP = [int(n) for n in os.environ.get("PYML_SOURCES_RAMP", "50,100,150,200,250,300" if not SMALL else "2,4").split(",")]
 RAMP_SECONDS = int(os.environ.get("PYML_SOURCES_RAMP_SECONDS", scaled(40, 6)))
-PORT = 20310                       # this project's range: 20300-20399 (one port per simulator process)
+# the first port of the simulators (one per simulator process, the next ones for a ramp's steps)
+PORT = int(os.environ.get("PYML_SOURCES_PORT", 20310))
 STARTUP_DIMS = scaled(100_000, 5_000)
 #: The profile measured: the package's default unless PYML_PROFILE names another.
 PROFILE = os.environ.get("PYML_PROFILE", pyml.MLConfig().profile)
