@@ -26,8 +26,10 @@ event loop they run on and a limit of catch-up requests per second):
    is read back from ``/api/v1/data`` from the second after the last one
    taken up to its newest (at most ``catch_up`` seconds): rows the source
    still has are stored, the others stay gaps. A poll whose charts and
-   dimensions are those of the previous one is taken in bulk
-   (:class:`_Shape`). Catch-ups are bounded per poll (``catch_up_budget``)
+   dimensions are those of the previous one is decoded for its values
+   alone (:func:`decode_values`) and taken in bulk (:class:`_Shape`); while
+   every chart is at the same second, that second stands for all their
+   ``last_t`` (written back to them when that ends). Catch-ups are bounded per poll (``catch_up_budget``)
    and for all the sources of a group (:class:`CatchUpLimit`, which slows
    them down while polls start late); one put off for longer than
    ``catch_up_wait`` is given up (its seconds stay gaps).
