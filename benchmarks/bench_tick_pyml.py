@@ -1,6 +1,7 @@
 """One tick of the bank configured for the ``pyml`` profile: one model per
 slot, level features (diff_n=0, smooth_n=1, lag_n=0) and the ``surprise``
-calibration after the vote; against the netdata-1.33 bank (one model, v1.33
+calibration after the vote, with the profile's parameters (its score tail
+included); against the netdata-1.33 bank (one model, v1.33
 features, no calibration) ticking the same values in the same run.
 
 Budget: at D = 100,000 on one thread, the pyml tick costs at most twice the
@@ -28,13 +29,14 @@ import pytest
 from budget import median, record
 from conftest import SMALL, scaled
 
-from pyml import core
+from pyml import MLConfig, core
 
 SIZE = scaled(100_000, 2_000)
 ROWS = 64              # distinct ticks cycled through by the benchmarks
 MODELS = 48            # distinct trained models spread over the slots
 LEVEL = {"diff_n": 0, "smooth_n": 1, "lag_n": 0}
 CHECKED = 48           # ticks compared with core.calibrate before timing
+RULE = MLConfig(profile="pyml").calibration_settings(1)   # the pyml profile's rule at 1 s per tick
 
 
 def _classes(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -81,9 +83,9 @@ class Setup:
         # Far from every model: every slot saturates on every tick with a value.
         self.far = self.ticks + 1e6 * (1.0 + level[kind])
         seed = int(rng.integers(2**32))
-        self.pyml = core.Bank(capacity=SIZE, calibration="surprise", **LEVEL)
+        self.pyml = core.Bank(capacity=SIZE, **RULE, **LEVEL)
         self.uncalibrated = core.Bank(capacity=SIZE, **LEVEL)
-        self.saturating = core.Bank(capacity=SIZE, calibration="surprise", **LEVEL)
+        self.saturating = core.Bank(capacity=SIZE, **RULE, **LEVEL)
         self.v133 = core.Bank(capacity=SIZE)
         for bank in (self.pyml, self.uncalibrated, self.saturating, self.v133):
             _trained(bank, kind, level, scale, seed)
@@ -105,7 +107,7 @@ class Setup:
                              ("out", out), ("bits", bits), ("levels", levels)):
                 rows[key].append(row)
         r = {k: np.stack(v) for k, v in rows.items()}
-        want_out, want_bits, want_levels = (x[1:] for x in core.calibrate(r["values"], r["scores"], r["trained"]))
+        want_out, want_bits, want_levels = (x[1:] for x in core.calibrate(r["values"], r["scores"], r["trained"], **RULE))
         assert np.array_equal(r["out"], want_out) and np.array_equal(r["levels"], want_levels)
         assert np.array_equal(r["bits"], want_bits)
         assert r["bits"].any() and (r["levels"] >= 50.0).any()
