@@ -337,10 +337,13 @@ def test_properties_repr_and_tuple_order():
     assert "score_decades=12.0, score_warmup=7.0" in repr(tailed)
 
 
-def test_memory_per_slot_grows_by_64_bytes():
+def test_memory_per_slot_grows_by_48_bytes_64_with_the_score_tail():
     plain = core.Bank(capacity=4096, **LEVEL)
     calibrated = core.Bank(capacity=4096, calibration="surprise", **LEVEL)
     extra = (calibrated.memory_bytes() - plain.memory_bytes()) / 4096
+    assert 48.0 <= extra < 49.0
+    tailed = core.Bank(capacity=4096, calibration="surprise", score_decades=12.0, **LEVEL)
+    extra = (tailed.memory_bytes() - plain.memory_bytes()) / 4096
     assert 64.0 <= extra < 65.0
 
 

@@ -58,7 +58,7 @@ void validate_calibration_params(const CalibrationParams& p) {
             "a number of predictions in [0, 4294967296]");
 }
 
-void Calibration::ChunkDeleter::operator()(Block* p) const noexcept {
+void Calibration::ChunkDeleter::operator()(void* p) const noexcept {
     ::operator delete[](p, std::align_val_t(kChunkAlign));
 }
 
@@ -83,12 +83,20 @@ void Calibration::grow_to(std::size_t slots) {
     const std::size_t per_chunk = kBlocksPerChunk * kLanes;
     const std::size_t chunks = (slots + per_chunk - 1) / per_chunk;
     if (chunks <= chunks_.size()) return;
+    const bool score_tail = p_.score_decades > 0.0;
     chunks_.reserve(chunks);  // may throw: nothing changed yet
+    if (score_tail) tail_chunks_.reserve(chunks);
     while (chunks_.size() < chunks) {
         Block* raw = static_cast<Block*>(::operator new[](kBlocksPerChunk * sizeof(Block), std::align_val_t(kChunkAlign)));
         Chunk chunk(raw);
+        TailChunk tail;
+        if (score_tail) {
+            tail.reset(static_cast<TailBlock*>(
+                ::operator new[](kBlocksPerChunk * sizeof(TailBlock), std::align_val_t(kChunkAlign))));
+        }
         const std::size_t first = chunks_.size() * per_chunk;
         chunks_.push_back(std::move(chunk));  // capacity reserved: does not throw
+        if (score_tail) tail_chunks_.push_back(std::move(tail));
         for (std::size_t s = first; s < first + per_chunk; ++s) reset(s);
     }
 }
@@ -104,8 +112,11 @@ void Calibration::reset(std::size_t slot) noexcept {
     b.top[l] = s.top;
     b.top_age[l] = s.top_age;
     b.prev[l] = s.prev;
-    b.smean[l] = s.smean;
-    b.svar[l] = s.svar;
+    if (!tail_chunks_.empty()) {
+        TailBlock& t = tail_block(slot / kLanes);
+        t.smean[l] = s.smean;
+        t.svar[l] = s.svar;
+    }
 }
 
 CalibrationState Calibration::state(std::size_t slot) const noexcept {
@@ -119,8 +130,11 @@ CalibrationState Calibration::state(std::size_t slot) const noexcept {
     s.top = b.top[l];
     s.top_age = b.top_age[l];
     s.prev = b.prev[l];
-    s.smean = b.smean[l];
-    s.svar = b.svar[l];
+    if (!tail_chunks_.empty()) {
+        const TailBlock& t = tail_block(slot / kLanes);
+        s.smean = t.smean[l];
+        s.svar = t.svar[l];
+    }
     return s;
 }
 
@@ -141,7 +155,7 @@ __attribute__((noinline)) double Calibration::saturated_level(const Block& s, st
 }
 
 // The level with the score tail of x = log(1 + capped score) taken in (seen >= score_warmup).
-__attribute__((noinline)) double Calibration::score_tail_level(const Block& s, std::size_t l, double x,
+__attribute__((noinline)) double Calibration::score_tail_level(const TailBlock& s, std::size_t l, double x,
                                                                double level) const noexcept {
     const double sd = std::max(std::sqrt(s.svar[l]), 1e-6);
     const double z = (x - s.smean[l]) / (sd * std::sqrt(2.0));
@@ -160,6 +174,7 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
     const double minus_inf = -std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < n; i += kLanes) {
         Block& s = block((first + i) / kLanes);
+        TailBlock* tb = score_tail ? &tail_block((first + i) / kLanes) : nullptr;
         const unsigned mask = trained[i / kLanes];
         const std::size_t lanes = std::min(kLanes, n - i);
         for (std::size_t l = 0; l < lanes; ++l) {
@@ -177,11 +192,11 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
                 double x = 0.0;
                 if (score_tail) {
                     x = capped == 0.0 ? 0.0 : std::log(1.0 + capped);  // log(1) is 0: no call
-                    const double above = x - s.smean[l];
+                    const double above = x - tb->smean[l];
                     // z >= 3 needs above^2 >= 9 sd^2: far below that (8.9, a margin no rounding
                     // of z can cross), the tail adds nothing and needs no sqrt or division.
-                    if (seen >= warmup && above > 0.0 && above * above >= 8.9 * std::max(s.svar[l], 1e-12)) {
-                        level = score_tail_level(s, l, x, level);
+                    if (seen >= warmup && above > 0.0 && above * above >= 8.9 * std::max(tb->svar[l], 1e-12)) {
+                        level = score_tail_level(*tb, l, x, level);
                     }
                 }
                 // 1 / min(seen + 2, memory): the prior rate counts as one observation.
@@ -192,9 +207,9 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
                 s.mean[l] += a * d;
                 s.var[l] = (1.0 - a) * (s.var[l] + a * d * d);
                 if (score_tail) {
-                    const double ds = x - s.smean[l];
-                    s.smean[l] += a * ds;
-                    s.svar[l] = (1.0 - a) * (s.svar[l] + a * ds * ds);
+                    const double ds = x - tb->smean[l];
+                    tb->smean[l] += a * ds;
+                    tb->svar[l] = (1.0 - a) * (tb->svar[l] + a * ds * ds);
                 }
                 s.seen[l] = saturating_inc(s.seen[l]);
             }
@@ -216,7 +231,8 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
 }
 
 std::size_t Calibration::memory_bytes() const noexcept {
-    return chunks_.size() * kBlocksPerChunk * sizeof(Block) + chunks_.capacity() * sizeof(Chunk);
+    return chunks_.size() * kBlocksPerChunk * sizeof(Block) + chunks_.capacity() * sizeof(Chunk) +
+           tail_chunks_.size() * kBlocksPerChunk * sizeof(TailBlock) + tail_chunks_.capacity() * sizeof(TailChunk);
 }
 
 void calibrate_series(const CalibrationParams& p, std::size_t ticks, std::size_t slots, const double* values,

@@ -57,14 +57,15 @@
 // made a prediction with a model this tick (a model, a full window, not
 // silenced), one bit per slot.
 //
-// State per slot: rate, mean, var, top, prev, smean, svar as float64 (they
-// take part in the arithmetic; smean and svar stay 0 with the score tail off)
-// and seen, top_age as uint32 counters (the rule's float64
+// State per slot: rate, mean, var, top, prev as float64 (they take part in
+// the arithmetic) and seen, top_age as uint32 counters (the rule's float64
 // counters are exact integers; seen saturates at 2^32 - 1, which changes
 // nothing for memory <= 2^32; top_age saturates at 2^32 - 1 and starts there,
-// the rule's "never reported", which is above any accepted peak_window): 64
-// bytes per slot. Slots are grouped in blocks of kLanes, each field
-// lane-minor within its block (one block is eight cache lines), blocks in
+// the rule's "never reported", which is above any accepted peak_window): 48
+// bytes per slot; with the score tail, smean and svar (float64) in blocks of
+// their own, allocated only then: 64 bytes. Slots are grouped in blocks of
+// kLanes, each field lane-minor within its block (one block is six cache
+// lines, a score-tail block two), blocks in
 // fixed-size chunks that are never moved, so growing never copies state.
 //
 // apply() works on a range of slots starting at a block boundary, slot by
@@ -155,21 +156,29 @@ public:
 
 private:
     struct Block {
-        double rate[kLanes], mean[kLanes], var[kLanes], top[kLanes], prev[kLanes], smean[kLanes], svar[kLanes];
+        double rate[kLanes], mean[kLanes], var[kLanes], top[kLanes], prev[kLanes];
         std::uint32_t seen[kLanes], top_age[kLanes];
     };
+    struct TailBlock {  // the score tail's statistics (only with score_decades > 0)
+        double smean[kLanes], svar[kLanes];
+    };
     struct ChunkDeleter {
-        void operator()(Block* p) const noexcept;
+        void operator()(void* p) const noexcept;
     };
     using Chunk = std::unique_ptr<Block[], ChunkDeleter>;
+    using TailChunk = std::unique_ptr<TailBlock[], ChunkDeleter>;
 
     Block& block(std::size_t b) const noexcept { return chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk]; }
+    TailBlock& tail_block(std::size_t b) const noexcept {
+        return tail_chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk];
+    }
     double saturated_level(const Block& s, std::size_t lane, double change) const noexcept;
-    double score_tail_level(const Block& s, std::size_t lane, double x, double level) const noexcept;
+    double score_tail_level(const TailBlock& s, std::size_t lane, double x, double level) const noexcept;
 
     CalibrationParams p_;
     double gap_above_, inv_memory_, bit_cut_;
     std::vector<Chunk> chunks_;
+    std::vector<TailChunk> tail_chunks_;  // as many as chunks_ with the score tail, else none
 };
 
 // The rule over ticks x slots of inputs, each slot from the prior (the stage

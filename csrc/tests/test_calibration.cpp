@@ -418,9 +418,14 @@ TEST_CASE("surprise stage: reset, growth that keeps state, memory per slot") {
     c.reset(1);
     CHECK(Reference(surprise()).equals(c.state(1)));
     CHECK_EQ(c.state(0).seen, 9u);  // its neighbours keep theirs
-    // 64 bytes per slot plus the chunk table.
+    // 48 bytes per slot plus the chunk table; 64 with the score tail.
     const std::size_t per_slot = (c.memory_bytes() * 100) / c.capacity();
-    CHECK(per_slot >= 6400 && per_slot < 6500);
+    CHECK(per_slot >= 4800 && per_slot < 4900);
+    Calibration t = stage_of(tailed());
+    t.grow_to(5000);
+    const std::size_t tail_per_slot = (t.memory_bytes() * 100) / t.capacity();
+    CHECK(tail_per_slot >= 6400 && tail_per_slot < 6500);
+    CHECK(Reference(tailed()).equals(t.state(4999)));
 }
 
 TEST_CASE("calibration parameters are validated, naming the value") {
@@ -691,7 +696,7 @@ TEST_CASE("bank without calibration: levels are refused before anything changes,
     CHECK_EQ(level, -1.0);
     CalibrationState s;
     CHECK_THROWS(bank.calibration_state(&s, 1), std::invalid_argument);
-    // Memory: a calibrated bank holds 48 bytes per slot more.
+    // Memory: a calibrated bank holds 48 bytes per slot more (without the score tail).
     BankParams pc = p;
     pc.calibration = surprise();
     Bank plain(p, 4096), calibrated(pc, 4096);
