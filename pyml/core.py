@@ -296,7 +296,8 @@ class Bank(_core.Bank):
       slot's level is at least ``100 * min(1, -log10(tail) / score_decades)``,
       ``tail`` the upper Gaussian tail of ``ln(1 + score)`` against its running
       mean and variance, when that lies 3 standard deviations or more above
-      the mean (the ``pyml`` profile: 12 decades, 100 predictions).
+      the mean (measured on NAB with 12 decades and 100 predictions; the
+      ``pyml`` profile runs without it).
 
     A slot is one dimension: its prediction window (the last ``window`` =
     ``diff_n + smooth_n + lag_n`` raw values), its models (each with the time

@@ -37,7 +37,8 @@
 //                   bit = level >= 100 * bit_level
 //   else:           reported = 0, bit = false
 //
-// The score tail (chosen on NAB's tuning half after the rest) says how far in
+// The score tail (off unless asked for; measured on NAB, not in the pyml
+// profile: README, "The score tail") says how far in
 // the upper tail of the slot's usual k-means scores this one lies, on a log
 // scale, so a slot whose model was trained on an outlier (every later score
 // small) still reports what is unusual for it; below 3 standard deviations

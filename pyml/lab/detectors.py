@@ -179,9 +179,10 @@ def surprise_detector(window: float = 120, memory: float = 4000, decades: float 
     (``score`` capped at 100 throughout). Nine float64 of state per dimension.
     Parameters are in ticks; the defaults are the ones chosen on NAB's
     tuning half (5-minute samples: ``window`` 10 hours, ``memory`` 2 weeks),
-    except ``score_decades``: 0 (off) keeps the rule as first chosen; the
-    ``pyml`` profile runs it with 12 (chosen later on the same half; README,
-    "The score tail").
+    except ``score_decades``: 0 (off) is the rule as chosen and as the
+    ``pyml`` profile runs it; 12 (with ``score_warmup`` 100) was the best
+    score tail on the same half, which did not carry over to the held-out
+    half (README, "The score tail").
     """
     return Detector("surprise", state_size=9, init_state=_surprise_init, step=_surprise_step,
                     params={"window": window, "memory": memory, "decades": decades, "bit_level": bit_level,
