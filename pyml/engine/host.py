@@ -574,8 +574,9 @@ class Host:
             row = np.array(out.row, dtype=np.float64)
             words[self._internal_slot_array] = _core.pack(row, _NO_FLAG, _NO_FLAG)
             by_slot[self._internal_slot_array] = row  # the tiers aggregate the values of every slot
-            if out.dynamic:
-                words, by_slot = self._write_dynamic(words, by_slot, out.dynamic)
+            dynamic = out.dynamic_pairs()
+            if dynamic:
+                words, by_slot = self._write_dynamic(words, by_slot, dynamic)
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()

@@ -21,9 +21,9 @@ for everything that decides a result:
 - training through ``Host._train_histories`` (the scheduler's outcome, the
   trained range ``after``/``before``) on the histories the store would have
   returned: the double-precision decoding of the tick's storage words, kept
-  here in a tick-major ring of ``max_points`` rows (a skipped tick is a row of
-  NaN, as the store's empty word decodes), so a training reads one gather
-  instead of the store's blocks.
+  here in a ring of ``max_points`` ticks per slot (a skipped tick is NaN, as
+  the store's empty word decodes), so a training reads a row or two instead
+  of the store's blocks.
 
 What it leaves out: the sample store and the tiers (nothing is written; the
 host's ``data``/``read_words`` show nothing of a replay run this way) and the
@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Sequence
+
 import numpy as np
 
 from .. import _core
@@ -83,9 +85,10 @@ class ReplayTicker:
         self._ids = host.dimension_ids()
         self._depth = max(1, int(host._max_points))
         self._width = int(host._bank.size)  # slots that can train (the dynamic chart's come later, unmodelled)
-        self._ring = np.full((self._depth, self._width), np.nan)
+        self._ring = np.full((self._width, self._depth), np.nan)  # slot-major: a history is one row
         self._first_k: int | None = None
         self._last_k: int | None = None
+        self._names_seen: Sequence[str] = ()  # the dynamic chart's names at the last tick, all known to the host
 
     @property
     def dimension_ids(self) -> list[str]:
@@ -119,10 +122,12 @@ class ReplayTicker:
         words, scores, levels = host._bank_tick(by_slot, None, self._want_scores)
         out = host._level_tick(k, words, levels, started)
         self._remember(k, words)
-        if out.dynamic:
+        names = out.dynamic_names if out.dynamic_names else [name for name, _ in out.dynamic]
+        if names is not self._names_seen and names != self._names_seen:
             known = host._dynamic_slots
-            if any(name not in known for name, _ in out.dynamic):
-                host._write_dynamic(words, by_slot, out.dynamic)  # new groups take slots, as in the host's tick
+            if any(name not in known for name in names):
+                host._write_dynamic(words, by_slot, out.dynamic_pairs())  # new groups take slots, as in the host's tick
+            self._names_seen = names
         host._last_k = k
         host._last_words = words
         if out.event is not None:
@@ -137,14 +142,13 @@ class ReplayTicker:
         ring, depth = self._ring, self._depth
         if self._first_k is None:
             self._first_k = k
-        elif k - self._last_k > 1:
+        elif self._last_k is not None and k - self._last_k > 1:
             skipped = k - self._last_k - 1
             if skipped >= depth:
                 ring.fill(math.nan)
             else:
-                rows = np.arange(self._last_k + 1, k) % depth
-                ring[rows] = math.nan
-        ring[k % depth] = _core.unpack_double(words[: self._width])
+                ring[:, np.arange(self._last_k + 1, k) % depth] = math.nan
+        ring[:, k % depth] = _core.unpack_double(words[: self._width])
         self._last_k = k
 
     def _train(self, k: int) -> TrainingReport:
@@ -158,7 +162,9 @@ class ReplayTicker:
             return TrainingReport()
         started = time.perf_counter()
         assert self._first_k is not None
-        oldest = max(self._first_k, k - self._depth + 1)
-        rows = np.arange(oldest, k + 1) % self._depth
-        histories = np.ascontiguousarray(self._ring[np.ix_(rows, slots)].T)
-        return host._train_histories(slots, histories, k, self._first_k * self._ue, started)
+        depth = self._depth
+        oldest = max(self._first_k, k - depth + 1)
+        start, end = oldest % depth, k % depth + 1  # the ring's columns of ticks oldest..k, in time order
+        rows = self._ring[slots]
+        histories = rows[:, start:end] if start < end else np.concatenate([rows[:, start:], rows[:, :end]], axis=1)
+        return host._train_histories(slots, np.ascontiguousarray(histories), k, self._first_k * self._ue, started)
