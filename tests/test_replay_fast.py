@@ -51,7 +51,7 @@ def test_host_case_fast_path_equals_the_per_tick_path(case_a: HostCase, profile:
 
 
 def _nab_like(seed: int) -> Recording:
-    """Three series at 300 s on a NAB file's clock: gaps short and long, repeated rows, NaNs, spikes."""
+    """Three series at 300 s on a NAB file's clock: gaps short and long, repeated rows, NaN, inf, spikes."""
     real = read_recording(DATA / "nab" / "data" / "realKnownCause" / "rogue_agent_key_hold.csv")
     n = real.values.shape[0]
     rng = np.random.default_rng(seed)
@@ -62,6 +62,8 @@ def _nab_like(seed: int) -> Recording:
         sine[at:at + 4] += 90
     steps = np.where(t % 200 < 100, 1.0, 5.0) + rng.normal(0, 0.05, n)
     steps[rng.random(n) < 0.03] = np.nan
+    steps[[333, 1111]] = np.inf      # stored saturated, a gap for the model
+    steps[1500] = -2e21              # beyond the storage word's range: the same
     values = np.column_stack([real.values[:, 0], sine, steps])
     keep = np.ones(n, dtype=bool)
     keep[400:406] = False            # a short gap
@@ -169,3 +171,14 @@ def test_a_ticker_needs_a_fresh_synchronous_host_and_checks_its_input() -> None:
         assert report.trained == []
         with pytest.raises(ValueError, match="t = 100 is not after the last tick 100"):
             ticker.tick(100, np.zeros(2))
+
+
+def test_the_dynamic_chart_given_as_names_and_values_reads_as_pairs() -> None:
+    from pyml.engine.host_level import HostTickOutput
+
+    given = HostTickOutput(row=[], dynamic_names=("a", "b"), dynamic_values=np.array([1.25, 0.0]))
+    assert given.dynamic_pairs() == [("a", 1.25), ("b", 0.0)]
+    assert all(type(v) is float for _, v in given.dynamic_pairs())
+    assert HostTickOutput(row=[], dynamic_names=["x"], dynamic_values=[3]).dynamic_pairs() == [("x", 3.0)]
+    assert HostTickOutput(row=[], dynamic=[("c", 2.0)]).dynamic_pairs() == [("c", 2.0)]
+    assert HostTickOutput(row=[]).dynamic_pairs() == []
