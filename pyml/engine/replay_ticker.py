@@ -20,10 +20,17 @@ for everything that decides a result:
   space the detector sees is the same), events stored in the host's database;
 - training through ``Host._train_histories`` (the scheduler's outcome, the
   trained range ``after``/``before``) on the histories the store would have
-  returned: the double-precision decoding of the tick's storage words, kept
-  here in a ring of ``max_points`` ticks per slot (a skipped tick is NaN, as
-  the store's empty word decodes), so a training reads a row or two instead
-  of the store's blocks.
+  returned: the tick's storage words, kept here in a ring of ``max_points``
+  ticks per slot (a skipped tick is the empty word, as in the store),
+  decoded in double precision as the host decodes them, so a training reads
+  a row or two instead of the store's blocks.
+
+Layout. The ring is slot-major (one row of ``max_points`` words per slot of
+the host at the start, 4 bytes a word, the store's own size): a training
+reads contiguous rows, a tick writes one word per slot with a stride. That
+suits replays of up to some thousands of dimensions; a tick of 10^5 of them
+would pay a cache miss per slot, the cost the store's time-major staging
+avoids.
 
 What it leaves out: the sample store and the tiers (nothing is written; the
 host's ``data``/``read_words`` show nothing of a replay run this way) and the
@@ -85,7 +92,7 @@ class ReplayTicker:
         self._ids = host.dimension_ids()
         self._depth = max(1, int(host._max_points))
         self._width = int(host._bank.size)  # slots that can train (the dynamic chart's come later, unmodelled)
-        self._ring = np.full((self._width, self._depth), np.nan)  # slot-major: a history is one row
+        self._ring = np.zeros((self._width, self._depth), dtype=np.uint32)  # slot-major: a history is one row
         self._first_k: int | None = None
         self._last_k: int | None = None
         self._names_seen: Sequence[str] = ()  # the dynamic chart's names at the last tick, all known to the host
@@ -138,17 +145,17 @@ class ReplayTicker:
         return (None if scores is None or not self._want_scores else scores[self._index]), bits, report
 
     def _remember(self, k: int, words: np.ndarray) -> None:
-        """Keep the decoded words of tick ``k`` (NaN for the ticks skipped since the last one)."""
+        """Keep the words of tick ``k`` (the empty word for the ticks skipped since the last one)."""
         ring, depth = self._ring, self._depth
         if self._first_k is None:
             self._first_k = k
         elif self._last_k is not None and k - self._last_k > 1:
             skipped = k - self._last_k - 1
             if skipped >= depth:
-                ring.fill(math.nan)
+                ring.fill(0)
             else:
-                ring[:, np.arange(self._last_k + 1, k) % depth] = math.nan
-        ring[:, k % depth] = _core.unpack_double(words[: self._width])
+                ring[:, np.arange(self._last_k + 1, k) % depth] = 0
+        ring[:, k % depth] = words[: self._width]
         self._last_k = k
 
     def _train(self, k: int) -> TrainingReport:
@@ -166,5 +173,7 @@ class ReplayTicker:
         oldest = max(self._first_k, k - depth + 1)
         start, end = oldest % depth, k % depth + 1  # the ring's columns of ticks oldest..k, in time order
         rows = self._ring[slots]
-        histories = rows[:, start:end] if start < end else np.concatenate([rows[:, start:], rows[:, :end]], axis=1)
-        return host._train_histories(slots, np.ascontiguousarray(histories), k, self._first_k * self._ue, started)
+        words = rows[:, start:end] if start < end else np.concatenate([rows[:, start:], rows[:, :end]], axis=1)
+        words = np.ascontiguousarray(words)
+        histories = _core.unpack_double(words.reshape(-1)).reshape(words.shape)
+        return host._train_histories(slots, histories, k, self._first_k * self._ue, started)
