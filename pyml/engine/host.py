@@ -736,15 +736,16 @@ class Host:
         with self._lock:
             k = self._last_k if self._last_k is not None else 0
             _, words = self._store.latest(slots, self._max_points)
+            ids = [self._id_of_slot[s] for s in slots]
             first = self._store.first_time
         histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
-        return self._train_histories(slots, histories, k, first, started)
+        return self._train_histories(slots, ids, histories, k, first, started)
 
-    def _train_histories(self, slots: list[int], histories: np.ndarray, k: int, first: int | None,
+    def _train_histories(self, slots: list[int], ids: list[str], histories: np.ndarray, k: int, first: int | None,
                          started: float) -> TrainingReport:
-        """Train ``slots`` (in use, modelled) on ``histories`` (float64, one row per slot) at tick ``k``.
+        """Train ``slots`` (in use, modelled; ``ids`` their dimension ids) on ``histories`` at tick ``k``.
 
-        ``histories`` are the decoded words of the newest ``max_points`` ticks
+        ``histories`` (float64, one row per slot) are the decoded words of the newest ``max_points`` ticks
         up to ``k`` (fewer when fewer are kept), oldest first; ``first`` is the
         timestamp of the oldest tick kept (None: none), ``started`` the
         ``perf_counter`` at which the round began. Reports the outcome to the
@@ -752,8 +753,6 @@ class Host:
         """
         report = TrainingReport()
         cfg = self.config
-        with self._lock:
-            ids = [self._id_of_slot[s] for s in slots]
         # The range trained on (SPEC-NETDATA-2 §3.1): up to the newest tick, as far back as the window reaches.
         before = k * self.update_every
         after = max(before - self._max_points * self.update_every, first if first is not None else before)

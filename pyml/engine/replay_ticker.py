@@ -176,4 +176,5 @@ class ReplayTicker:
         words = rows[:, start:end] if start < end else np.concatenate([rows[:, start:], rows[:, :end]], axis=1)
         words = np.ascontiguousarray(words)
         histories = _core.unpack_double(words.reshape(-1)).reshape(words.shape)
-        return host._train_histories(slots, histories, k, self._first_k * self._ue, started)
+        ids = [host._id_of_slot[s] for s in slots]
+        return host._train_histories(slots, ids, histories, k, self._first_k * self._ue, started)
