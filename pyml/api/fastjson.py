@@ -53,6 +53,8 @@ __all__ = ["JsonEncoder", "StdlibEncoder", "OrjsonEncoder", "ENCODER", "BACKEND"
 
 #: Stamps from this magnitude on are not written through the float table (exact and without exponent below it).
 _STAMP_LIMIT = 10**15
+#: Tables of at most this many values are written from Python lists (one pass of orjson, no byte pass).
+_SMALL_TABLE = 2048
 #: 10, 100, ..., 10**15: the number of a stamp's digits is one plus how many of these it reaches.
 _POWERS = 10 ** np.arange(1, 16, dtype=np.int64)
 
@@ -176,6 +178,9 @@ class OrjsonEncoder(JsonEncoder):
         n_rows = stamps.shape[0]
         if n_rows == 0:
             return b"[]"
+        if cells.size <= _SMALL_TABLE:
+            table = cells.tolist()  # few values: Python lists cost less than the byte pass below
+            return orjson.dumps([[t, *row] for t, row in zip(stamps.tolist(), table)], default=_default)
         if stamps.min() < 0 or stamps.max() >= _STAMP_LIMIT:
             return self._fallback.data_rows(stamps, cells)
         table = np.empty((n_rows, cells.shape[1] + 1), dtype=np.float64)
@@ -186,9 +191,9 @@ class OrjsonEncoder(JsonEncoder):
         starts = np.flatnonzero(text == ord("["))[1:]
         digits = np.searchsorted(_POWERS, stamps, side="right") + 1
         dot = starts + 1 + digits if starts.size == n_rows else None
-        if dot is None or dot[-1] + 2 >= text.size or not (
-                (text[dot] == ord(".")).all() and (text[dot + 1] == ord("0")).all()
-                and np.isin(text[dot + 2], (ord(","), ord("]"))).all()):
+        after = None if dot is None or dot[-1] + 2 >= text.size else text[dot + 2]
+        if after is None or not ((text[dot] == ord(".")).all() and (text[dot + 1] == ord("0")).all()
+                                 and ((after == ord(",")) | (after == ord("]"))).all()):
             return self._fallback.data_rows(stamps, cells)  # pragma: no cover - orjson printed stamps otherwise
         keep = np.ones(text.size, dtype=bool)
         keep[dot] = False

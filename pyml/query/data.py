@@ -354,7 +354,10 @@ class DataQuery:
             else:
                 lo = window.after - window.view_update_every
                 times, words = host.read_words(ids, lo, window.before + ue)
-            latest = _latest(host, ids, last)
+            if last is not None and times.size and times[-1] == last:
+                latest = _latest_of(words[:, -1])
+            else:
+                latest = _latest(host, ids, last)
         values, exists, anomalous = _decode(words, "anomaly-bit" in opts)
         blocks, rates = _blocks(window, ue, times, values, exists, anomalous)
         grouped, empty = group_blocks(blocks, method, options=group_options, points=window.points,
@@ -461,7 +464,12 @@ def _latest(host: "Host", ids: list[str], last: int | None) -> list[float | None
     _, words = host.read_words(ids, last, last)
     if words.shape[1] == 0:
         return [None] * len(ids)
-    values, _, exists = _core.unpack(np.ascontiguousarray(words[:, -1]))
+    return _latest_of(words[:, -1])
+
+
+def _latest_of(words: np.ndarray) -> list[float | None]:
+    """The newest tick's words (one per dimension) as ``latest_values``: rounded values, None when empty."""
+    values, _, exists = _core.unpack(np.ascontiguousarray(words))
     return [round(float(v), 7) if e else None for v, e in zip(values, exists)]
 
 

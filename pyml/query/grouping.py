@@ -261,9 +261,11 @@ def group_blocks(blocks: np.ndarray, method: str, *, options: str | None = None,
     method = canonical_group(method)
     if blocks.ndim == 3 and blocks.shape[2] == 1 and divisor is None and method in _OF_ONE_SAMPLE:
         single = blocks[:, :, 0]
+        empty = ~np.isfinite(single)
+        values = np.where(empty, 0.0, single)
         if method in ("average", "sum"):
-            single = single + 0.0  # a sum starts from +0.0: a lone -0.0 sample sums to 0.0, as the reduction gives
-        return _finish(single, np.isnan(single))
+            values += 0.0  # a sum starts from +0.0: a lone -0.0 sample sums to 0.0, as the reduction gives
+        return values, empty
     if method == "average":
         return _average(blocks, divisor)
     if method == "min":

@@ -89,6 +89,10 @@ def choose_tier(host: "Host", after: int, before: int, tier: int | None = None, 
                 info: list[dict[str, Any]] | None = None) -> int:
     """The tier that answers a query of ``[after, before]`` (absolute seconds) for ``points`` rows
     (0: every sample); see the module docstring."""
+    if tier is None and info is None:
+        first = host.first_time
+        if first is not None and first <= after:
+            return 0  # tier 0 reaches back to the start: the finest covering tier, without reading the others
     info = host.tier_info() if info is None else info
     if tier is not None:
         _check_tier(info, tier)
