@@ -133,6 +133,40 @@ class _Guard:
                 pass
 
 
+class _HeadHeld:
+    """A transport for one response: its first write (the status line and headers) is held and
+    sent with the next one (the body), or at :meth:`flush` / :meth:`close`."""
+
+    __slots__ = ("_transport", "_held", "_first")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes) -> None:
+        if self._first:
+            self._first = False
+            self._held = bytes(data)
+            return
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _Protocol(_Guard, H11Protocol):
     """uvicorn's h11 protocol (pure Python) with :class:`_Guard`."""
 
@@ -187,7 +221,20 @@ if HttpToolsProtocol is not None:
         def on_headers_complete(self) -> None:
             self._disarm_header_timer()
             self._in_head = False
+            previous = self.cycle
             super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not previous and cycle is not None and not self.expect_100_continue:
+                # The response's head waits for its body, so both leave in one write (one segment).
+                held = _HeadHeld(cycle.transport)
+                cycle.transport = held  # type: ignore[assignment]
+                finished = cycle.on_response
+
+                def on_response() -> None:
+                    held.flush()
+                    finished()
+
+                cycle.on_response = on_response
 
         def on_response_complete(self) -> None:
             self._in_head = True
