@@ -15,6 +15,9 @@ string. ``csvjsonarray`` prints local-time stamps unquoted, exactly as
 Netdata does (valid JSON only with ``seconds`` or ``ms``).
 
 Rendering never changes the query; it reads :class:`pyml.query.DataResult`.
+``json`` (with or without ``jsonwrap``) is written from the result's arrays
+(:meth:`pyml.query.DataResult.table`) by :mod:`pyml.api.fastjson`, with no
+Python object per value when orjson is installed.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ Design
 ------
 :class:`ApiServer` runs uvicorn on a background thread over a socket it
 binds itself (so "address in use" is an ``OSError`` at :meth:`start`), with
-uvicorn's h11 protocol extended by :class:`_Protocol`:
+one of uvicorn's HTTP/1.1 protocols extended by :class:`_Guard`: the
+httptools one (a C parser, the ``fast`` extra; :class:`_FastProtocol`) when
+it is installed, else the pure-Python h11 one (:class:`_Protocol`;
+``ApiServer(http="h11")`` chooses it). Both get:
 
 * **No Nagle delay.** The listening socket is created with
   ``IPPROTO_TCP`` and every accepted connection gets ``TCP_NODELAY``: the
@@ -17,11 +20,21 @@ uvicorn's h11 protocol extended by :class:`_Protocol`:
 * **Queueing, not refusing.** There is no per-request concurrency limit
   (uvicorn's answers 503); up to ``max_connections`` connections are served
   at once and further ones wait, accepted but not read, until one closes.
-  Requests are handled by Starlette's thread pool, so many clients queue
-  there rather than fail.
-* The application is wrapped in :class:`~pyml.api.middleware.HostCheck` and
-  :class:`~pyml.api.middleware.JsonErrors`: every error answers JSON and a
-  ``Host`` header naming another site is refused.
+  Requests are handled by worker threads, so many clients queue there
+  rather than fail.
+* **A bounded head.** More than ``4 * MAX_QUERY_BYTES`` bytes before a
+  request's headers end is answered 400 and the connection closed.
+
+With httptools, a response's status line and headers are held until its
+body is written, so both leave in one write (one TCP segment, one wake-up of
+the client) instead of two.
+
+The application is wrapped in :class:`~pyml.api.middleware.HostCheck`,
+:class:`~pyml.api.dispatch.V1Dispatch` (``GET /api/v1/...`` answered
+without the framework's routing; cheap requests seen before on the event
+loop) and :class:`~pyml.api.middleware.JsonErrors`: every error answers JSON
+and a ``Host`` header naming another site is refused. Proxy headers
+(``X-Forwarded-*``) are not read.
 """
 
 from __future__ import annotations
