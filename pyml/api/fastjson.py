@@ -146,14 +146,12 @@ class StdlibEncoder(JsonEncoder):
 
     def data_rows(self, stamps: np.ndarray, cells: np.ndarray) -> bytes:
         stamps, cells = _check_table(stamps, cells)
-        finite = np.isfinite(cells)
-        if finite.all():
-            table = cells.tolist()
-        else:
-            table = [[v if ok else None for v, ok in zip(row, oks)]
-                     for row, oks in zip(cells.tolist(), finite.tolist())]
-        rows = [[t, *row] for t, row in zip(stamps.tolist(), table)]
-        return json.dumps(rows, separators=(",", ":"), allow_nan=False).encode("ascii")
+        rows = [[t, *row] for t, row in zip(stamps.tolist(), cells.tolist())]
+        text = json.dumps(rows, separators=(",", ":"), allow_nan=True)
+        if not np.isfinite(cells).all():
+            # The text holds only numbers: its non-finite ones are these tokens, and become null.
+            text = text.replace("NaN", "null").replace("-Infinity", "null").replace("Infinity", "null")
+        return text.encode("ascii")
 
 
 class OrjsonEncoder(JsonEncoder):
