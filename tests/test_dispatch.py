@@ -219,3 +219,18 @@ def test_host_apis_name_a_value_that_is_not_a_host(host: pyml.Host) -> None:
     apis = HostApis({"x": "not a host"}, [], pyml.Host, max_query_bytes=100, max_points=10, clock=None)  # type: ignore[dict-item]
     response = apis.answer("x", "info", b"")
     assert response.status_code == 500 and "hosts['x'] is not a pyml.Host" in response.body.decode()
+
+
+@pytest.mark.parametrize("module", ["pyml.api", "pyml.query", "pyml.api.fastjson", "pyml.engine"])
+def test_each_package_imports_first_in_a_fresh_interpreter(module: str) -> None:
+    """``import pyml`` no longer loads the engine, so the query and API packages must import on their own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(pyml.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-c", f"import {module}; import pyml; pyml.Host"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

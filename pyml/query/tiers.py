@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .. import _core
-from ..engine.tiers import POINT
 from .grouping import group_blocks
 from .window import QueryWindow, plan_window, relative_to_absolute
 
@@ -182,6 +181,8 @@ def tier_query(query: "DataQuery", chart: "Chart", tier: int, after: int, before
         if window is None:
             window = QueryWindow(0, 0, 0, 1, step, 1.0, True, True, True)
             ends = np.zeros(0, dtype=np.int64)
+            from ..engine.tiers import POINT  # here, not at import: pyml.engine imports this package
+
             tier_points = np.zeros((len(ids), 0), dtype=POINT)
         else:
             ends, tier_points = host.read_tier(ids, tier, window.after - window.view_update_every,
