@@ -26,6 +26,11 @@ each time with one vectorised pass over the bytes, so times stay integers;
 it checks the layout it relies on and takes the slow path when it does not
 hold. :class:`StdlibEncoder` builds the rows as Python lists.
 
+orjson was chosen over msgspec (the ``fast`` extra's decoder) by measurement: for a table of
+3,600 rows of 10 values, orjson writes the float array in about 1.3 ms of CPU and the byte pass
+takes 0.3 to 0.5 ms, where msgspec needs the values as Python lists (1.2 ms to build) and 1.5 ms to
+encode them, and the standard library about 10 ms (this 2-core machine, under load).
+
 Documents that embed such a table (``jsonwrap``) are written with
 :meth:`JsonEncoder.dumps_with`: the document holds a placeholder string where
 the table goes, and the encoded table replaces it.
