@@ -478,11 +478,12 @@ def _decode(words: np.ndarray, anomaly_bit: bool) -> tuple[np.ndarray, np.ndarra
     if not words.size:
         empty = np.zeros(words.shape, dtype=bool)
         return words.astype(np.float64), empty, empty
+    if anomaly_bit:  # the flags only: no value is unpacked
+        exists = words != 0
+        anomalous = exists & ((words & _core.ANOMALY_BIT) == 0)
+        return np.where(exists, np.where(anomalous, 100.0, 0.0), np.nan), exists, anomalous
     values, anomalous, exists = _core.unpack(np.ascontiguousarray(words).reshape(-1))
-    values, anomalous, exists = (a.reshape(words.shape) for a in (values, anomalous, exists))
-    if anomaly_bit:
-        values = np.where(exists, np.where(anomalous, 100.0, 0.0), np.nan)
-    return values, exists, anomalous
+    return tuple(a.reshape(words.shape) for a in (values, exists, anomalous))  # type: ignore[return-value]
 
 
 def _dense(columns: np.ndarray, first: int, ue: int, n: int, arrays: Sequence[np.ndarray],
