@@ -65,7 +65,8 @@ Cost. Per tick the full slot space is read a handful of times, a byte per
 slot (the bits to find the new onsets, the status and "modelled" flags for
 the ``ml_info`` counts); everything else (evidence, episodes, groups, events)
 works on the slots in an episode and the slots with a bit, gathered by index,
-which on a quiet host are a tiny fraction. The per-group denominators of
+which on a quiet host are a tiny fraction; a tick with none of them and no
+open event stops after the counts. The per-group denominators of
 ``anomaly_detection.context_anomaly_rate`` are recounted when the slot space
 or the slots change (``add_slot``/``remove_slot``) and every
 ``refresh_ticks`` ticks, not on every tick.
