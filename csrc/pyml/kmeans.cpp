@@ -491,6 +491,15 @@ inline float float_below(double v) {
 // float(v) >= v for every double v >= 0 (beyond FLT_MAX: +inf).
 inline float float_above(double v) { return static_cast<float>(v * (1 + 0x1p-20)) + 0x1p-126f; }
 
+// v rounded to float as the hardware converts (beyond the float range: +-inf).
+inline float to_float(double v) {
+#if defined(__SSE2__)
+    return _mm_cvtss_f32(_mm_cvtsd_ss(_mm_setzero_ps(), _mm_set_sd(v)));
+#else
+    return static_cast<float>(v);
+#endif
+}
+
 // Evaluates the samples of a word selected by `stale` (pairs of samples at a
 // time), refreshing their bounds: in `choice`, bit j becomes 1 if sample
 // r0 + j surely goes to c1 and 0 if it surely goes to c0 or is undecided; bit
@@ -772,36 +781,96 @@ void accumulate_word(const Rows<D, Reversed>& X, std::size_t r0, std::size_t len
 }
 
 // Largest |x| over `len` values, whether all are finite and whether none is
-// negative.
-void scan_magnitude(const double* p, std::size_t len, double& amax, bool& finite, bool& nonneg) {
-    double m = 0.0, z = 0.0, lo = 0.0;
+// negative; with `fout`, also a float copy of the values (where a value is
+// beyond the float range the copy is +-inf: it is only read when every
+// magnitude is small, see lloyd2). Independent accumulators keep the loop
+// throughput-bound.
+void scan_magnitude(const double* p, std::size_t len, float* fout, double& amax, bool& finite, bool& nonneg) {
+    double m = 0.0, lo = 0.0;
+    bool bad = false;
     std::size_t i = 0;
 #if defined(__SSE2__)
     const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+    const __m128d dmax = _mm_set1_pd(DBL_MAX);
     const __m128d zero = _mm_setzero_pd();
-    __m128d mv = zero, zv = zero, lov = zero;
-    for (; i + 2 <= len; i += 2) {
-        const __m128d x = _mm_loadu_pd(p + i);
-        mv = _mm_max_pd(mv, _mm_and_pd(x, absmask));
-        lov = _mm_min_pd(lov, x);
-        zv = _mm_add_pd(zv, _mm_mul_pd(x, zero));  // NaN iff some x is inf or NaN
+    __m128d m0 = zero, m1 = zero, l0 = zero, l1 = zero, b0 = zero, b1 = zero;
+    for (; i + 4 <= len; i += 4) {
+        const __m128d x0 = _mm_loadu_pd(p + i), x1 = _mm_loadu_pd(p + i + 2);
+        const __m128d a0 = _mm_and_pd(x0, absmask), a1 = _mm_and_pd(x1, absmask);
+        m0 = _mm_max_pd(m0, a0);
+        m1 = _mm_max_pd(m1, a1);
+        l0 = _mm_min_pd(l0, x0);
+        l1 = _mm_min_pd(l1, x1);
+        b0 = _mm_or_pd(b0, _mm_cmpnle_pd(a0, dmax));  // true for inf and NaN
+        b1 = _mm_or_pd(b1, _mm_cmpnle_pd(a1, dmax));
+        if (fout != nullptr) _mm_storeu_ps(fout + i, _mm_movelh_ps(_mm_cvtpd_ps(x0), _mm_cvtpd_ps(x1)));
     }
-    double mt[2], zt[2], lt[2];
-    _mm_storeu_pd(mt, mv);
-    _mm_storeu_pd(zt, zv);
-    _mm_storeu_pd(lt, lov);
+    double mt[2], lt[2];
+    _mm_storeu_pd(mt, _mm_max_pd(m0, m1));
+    _mm_storeu_pd(lt, _mm_min_pd(l0, l1));
     m = std::max(mt[0], mt[1]);
-    z = zt[0] + zt[1];
     lo = std::min(lt[0], lt[1]);
+    bad = _mm_movemask_pd(_mm_or_pd(b0, b1)) != 0;
 #endif
     for (; i < len; ++i) {
-        m = std::max(m, std::fabs(p[i]));
+        const double a = std::fabs(p[i]);
+        m = std::max(m, a);
         lo = std::min(lo, p[i]);
-        z += p[i] * 0.0;
+        bad = bad || !(a <= DBL_MAX);
+        if (fout != nullptr) fout[i] = to_float(p[i]);
     }
     amax = std::max(amax, m);
-    finite = finite && z == 0.0;
+    finite = finite && !bad;
     nonneg = nonneg && lo >= 0.0;
+}
+
+// acc[r] = |p[r]| (first) or acc[r] + |p[r]| for r < n.
+void add_magnitudes(const double* p, std::size_t n, bool first, double* acc) {
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+    for (; r + 2 <= n; r += 2) {
+        const __m128d a = _mm_and_pd(_mm_loadu_pd(p + r), absmask);
+        _mm_storeu_pd(acc + r, first ? a : _mm_add_pd(_mm_loadu_pd(acc + r), a));
+    }
+#endif
+    for (; r < n; ++r) acc[r] = first ? std::fabs(p[r]) : acc[r] + std::fabs(p[r]);
+}
+
+// out[r] >= acc[r] as floats: float_above(acc[r] * (1 + 16 u)).
+void l1_bounds(const double* acc, std::size_t n, float* out) {
+    constexpr double slack = 1 + 16 * kUnitRoundoff;
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    const __m128d sv = _mm_set1_pd(slack), gv = _mm_set1_pd(1 + 0x1p-20);
+    const __m128 tiny = _mm_set1_ps(0x1p-126f);
+    for (; r + 4 <= n; r += 4) {
+        const __m128 f0 = _mm_cvtpd_ps(_mm_mul_pd(_mm_mul_pd(_mm_loadu_pd(acc + r), sv), gv));
+        const __m128 f1 = _mm_cvtpd_ps(_mm_mul_pd(_mm_mul_pd(_mm_loadu_pd(acc + r + 2), sv), gv));
+        _mm_storeu_ps(out + r, _mm_add_ps(_mm_movelh_ps(f0, f1), tiny));
+    }
+#endif
+    for (; r < n; ++r) out[r] = float_above(acc[r] * slack);
+}
+
+// The preparation of lloyd2, one pass per column: magnitudes (every |x_e| <=
+// amax), finiteness, signs; each sample's sum_e |x_e| rounded up to a float
+// (l1); float copies of the columns (xf, pointing into fdata).
+template <std::size_t D, bool Reversed>
+void prepare_samples(const Columns<D>& X, std::size_t n, double* acc, float* l1, float* fdata, const float** xf,
+                     double& amax, bool& finite, bool& nonneg) {
+    if (Reversed) {
+        // Lagged views of one series: X.c[D - 1] is its start, n + D - 1 values.
+        scan_magnitude(X.c[D - 1], n + D - 1, fdata, amax, finite, nonneg);
+        for (std::size_t e = 0; e < D; ++e) xf[e] = fdata + (D - 1 - e);
+    } else {
+        for (std::size_t e = 0; e < D; ++e) {
+            scan_magnitude(X.c[e], n, fdata + e * n, amax, finite, nonneg);
+            xf[e] = fdata + e * n;
+        }
+    }
+    for (std::size_t e = 0; e < D; ++e) add_magnitudes(X.c[e], n, e == 0, acc);
+    l1_bounds(acc, n, l1);
 }
 
 // The two clusters' sums and how far they may be from dlib's: S[c][e] with
@@ -929,59 +998,35 @@ void drift_step(const double* p0, const double* p1, const double* c0, const doub
     dw_sum = (dw_sum + 4 * dw * (1 + 16 * u)) * kGrow;
 }
 
-// Upper bounds of sum_e |x_e| for every sample, as floats.
-template <std::size_t D>
-void sample_l1(const Columns<D>& X, std::size_t n, float* out) {
-    for (std::size_t r = 0; r < n; ++r) {
-        double a = 0.0;
-        for (std::size_t e = 0; e < D; ++e) a += std::fabs(X.c[e][r]);
-        out[r] = float_above(a * (1 + 16 * kUnitRoundoff));
-    }
-}
-
 template <std::size_t D, bool Reversed>
 std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t n, std::size_t max_iterations,
                    double* centers, KmeansWorkspace& ws) {
     constexpr double u = kUnitRoundoff;
     constexpr double dd = static_cast<double>(D);
-    // Magnitudes for the bounds: every |x_e| <= amax, so |x|^2 <= D amax^2 and
-    // sum_e |x_e| <= D amax.
-    double amax = 0.0;
-    bool finite = true, nonneg = true;
-    if (Reversed) {
-        scan_magnitude(X.c[D - 1], n + D - 1, amax, finite, nonneg);
-    } else {
-        for (std::size_t e = 0; e < D; ++e) scan_magnitude(X.c[e], n, amax, finite, nonneg);
-    }
-    const double l1max = dd * amax;
-    const double qmax = dd * amax * amax;
-
     // Assignments as bits (1 = second centre), 64 samples a word: `prev` made
-    // the current centres, `cur` is being decided. Each sample's bound.
+    // the current centres, `cur` is being decided.
     const std::size_t words = (n + 63) / 64;
     ws.bits.assign(3 * words, 0);
     std::uint64_t* prev = ws.bits.data();
     std::uint64_t* cur = prev + words;
     std::uint64_t* unsure_words = cur + words;
-    // Bounds and l1 (floats); float copies of the columns for first looks.
+    // Each sample's bound and l1 (floats); float copies of the columns for
+    // first looks; magnitudes for the bounds: every |x_e| <= amax, so
+    // |x|^2 <= D amax^2 and sum_e |x_e| <= D amax.
     const std::size_t span = Reversed ? n + D - 1 : D * n;
-    ws.bound.assign(2 * n + span, -std::numeric_limits<float>::infinity());
+    ws.bound.resize(2 * n + span);
     float* bound = ws.bound.data();
+    std::fill(bound, bound + n, -std::numeric_limits<float>::infinity());
     float* l1 = bound + n;
-    sample_l1<D>(X, n, l1);
     float* fdata = l1 + n;
     const float* xf[D];
+    ws.l1.resize(n);
+    double amax = 0.0;
+    bool finite = true, nonneg = true;
+    prepare_samples<D, Reversed>(X, n, ws.l1.data(), l1, fdata, xf, amax, finite, nonneg);
+    const double l1max = dd * amax;
+    const double qmax = dd * amax * amax;
     const bool small = finite && amax < 0x1p60;
-    if (Reversed) {
-        const double* src = X.c[D - 1];
-        for (std::size_t i = 0; i < span; ++i) fdata[i] = static_cast<float>(small ? src[i] : 0.0);
-        for (std::size_t e = 0; e < D; ++e) xf[e] = fdata + (D - 1 - e);
-    } else {
-        for (std::size_t e = 0; e < D; ++e) {
-            for (std::size_t r = 0; r < n; ++r) fdata[e * n + r] = static_cast<float>(small ? X.c[e][r] : 0.0);
-            xf[e] = fdata + e * n;
-        }
-    }
     double* c0 = centers;
     double* c1 = centers + D;
     ClusterSums<D> sums;  // the initial centres are samples: exact

@@ -37,6 +37,7 @@ long sorted_record_index(std::vector<ScoreRecord>& records, std::size_t rank);
 // training many models does not allocate.
 struct KmeansWorkspace {
     std::vector<double> dist, select, rows;
+    std::vector<double> l1;        // per sample: sum of the magnitudes of its elements
     std::vector<double> gathered;  // kmeans_columns: row-major copy of columns that are not lagged views
     std::vector<float> bound;
     std::vector<std::uint64_t> bits;
