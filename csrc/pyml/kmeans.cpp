@@ -1183,15 +1183,83 @@ bool lagged(const double* const* columns, std::size_t dims) {
     return true;
 }
 
-// Column pointers into a transposed copy of row-major X.
+// Column pointers into a transposed copy of row-major X: two rows at a time,
+// each pair of elements of one row going to two columns.
+template <std::size_t D>
+void transpose_fixed(const double* X, std::size_t n, double* out) {
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    for (; r + 2 <= n; r += 2) {
+        const double* a = X + r * D;
+        const double* b = a + D;
+        for (std::size_t e = 0; e + 2 <= D; e += 2) {
+            const __m128d pa = _mm_loadu_pd(a + e), pb = _mm_loadu_pd(b + e);
+            _mm_storeu_pd(out + e * n + r, _mm_unpacklo_pd(pa, pb));
+            _mm_storeu_pd(out + (e + 1) * n + r, _mm_unpackhi_pd(pa, pb));
+        }
+        if (D % 2 == 1) {
+            out[(D - 1) * n + r] = a[D - 1];
+            out[(D - 1) * n + r + 1] = b[D - 1];
+        }
+    }
+#endif
+    for (; r < n; ++r)
+        for (std::size_t e = 0; e < D; ++e) out[e * n + r] = X[r * D + e];
+}
+
+using TransposeFn = void (*)(const double*, std::size_t, double*);
+constexpr TransposeFn kTranspose[kMaxFastDims + 1] = {nullptr,
+                                                      &transpose_fixed<1>,
+                                                      &transpose_fixed<2>,
+                                                      &transpose_fixed<3>,
+                                                      &transpose_fixed<4>,
+                                                      &transpose_fixed<5>,
+                                                      &transpose_fixed<6>};
+
 void transpose(const double* X, std::size_t n, std::size_t dims, KmeansWorkspace& ws) {
     ws.rows.resize(n * dims);
     ws.columns.resize(dims);
     double* out = ws.rows.data();
     for (std::size_t e = 0; e < dims; ++e) ws.columns[e] = out + e * n;
+    if (dims <= kMaxFastDims) {
+        kTranspose[dims](X, n, out);
+        return;
+    }
     for (std::size_t r = 0; r < n; ++r)
         for (std::size_t e = 0; e < dims; ++e) out[e * n + r] = X[r * dims + e];
 }
+
+// The calling thread's workspace for the entry points that take none: kept
+// between calls (no allocation for repeated trainings of similar size), and
+// given back after a call that grew it beyond kKeepBytes.
+constexpr std::size_t kKeepBytes = std::size_t{1} << 22;
+
+KmeansWorkspace& thread_workspace() {
+    thread_local KmeansWorkspace ws;
+    return ws;
+}
+
+std::size_t workspace_bytes(const KmeansWorkspace& ws) {
+    return (ws.dist.capacity() + ws.select.capacity() + ws.rows.capacity() + ws.l1.capacity() +
+            ws.gathered.capacity()) * sizeof(double) +
+           ws.bound.capacity() * sizeof(float) + ws.bits.capacity() * sizeof(std::uint64_t) +
+           ws.records.capacity() * sizeof(ScoreRecord) + ws.columns.capacity() * sizeof(const double*);
+}
+
+// Releases the thread's workspace when it is large (also when the call threw).
+class ThreadWorkspace {
+public:
+    ThreadWorkspace() : ws_(thread_workspace()) {}
+    ~ThreadWorkspace() {
+        if (workspace_bytes(ws_) > kKeepBytes) ws_ = KmeansWorkspace{};
+    }
+    ThreadWorkspace(const ThreadWorkspace&) = delete;
+    ThreadWorkspace& operator=(const ThreadWorkspace&) = delete;
+    KmeansWorkspace& get() { return ws_; }
+
+private:
+    KmeansWorkspace& ws_;
+};
 
 }  // namespace
 
@@ -1269,7 +1337,8 @@ void pick_initial_centers(const double* X, std::size_t n, std::size_t dims, std:
         pick_generic(X, n, dims, k, centers);
         return;
     }
-    KmeansWorkspace ws;
+    ThreadWorkspace scope;
+    KmeansWorkspace& ws = scope.get();
     transpose(X, n, dims, ws);
     kPick2[dims](ws.columns.data(), n, centers, ws);
 }
@@ -1278,7 +1347,8 @@ std::size_t find_clusters(const double* X, std::size_t n, std::size_t dims, std:
                           std::size_t max_iterations, double* centers) {
     check_lloyd(n, dims, k, max_iterations);
     if (k != 2 || dims > kMaxFastDims) return lloyd_generic(X, n, dims, k, max_iterations, centers);
-    KmeansWorkspace ws;
+    ThreadWorkspace scope;
+    KmeansWorkspace& ws = scope.get();
     transpose(X, n, dims, ws);
     return kKmeans2[dims](ws.columns.data(), X, n, max_iterations, centers, false, ws);
 }
@@ -1291,15 +1361,16 @@ std::size_t kmeans(const double* X, std::size_t n, std::size_t dims, std::size_t
         pick_generic(X, n, dims, k, centers);
         return lloyd_generic(X, n, dims, k, max_iterations, centers);
     }
-    KmeansWorkspace ws;
+    ThreadWorkspace scope;
+    KmeansWorkspace& ws = scope.get();
     transpose(X, n, dims, ws);
     return kKmeans2[dims](ws.columns.data(), X, n, max_iterations, centers, true, ws);
 }
 
 std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,
                            std::size_t max_iterations, double* centers) {
-    KmeansWorkspace ws;
-    return kmeans_columns(columns, n, dims, k, max_iterations, centers, ws);
+    ThreadWorkspace scope;
+    return kmeans_columns(columns, n, dims, k, max_iterations, centers, scope.get());
 }
 
 std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,
