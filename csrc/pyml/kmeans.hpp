@@ -33,9 +33,19 @@ struct ScoreRecord {
 long sorted_record_index(std::vector<ScoreRecord>& records, std::size_t rank);
 }  // namespace detail
 
+// The build of the fast path's first looks in float (x86-64): the baseline
+// (SSE2, four samples per instruction) or AVX2 (eight). They only decide which
+// samples need a closer look, so both give identical results. `best` takes
+// AVX2 when the processor has it; the others are for tests and measurements.
+enum class KmeansKernel { best, baseline, avx2 };
+
+// Whether this processor (and build) can run KmeansKernel::avx2.
+bool kmeans_avx2_available() noexcept;
+
 // Buffers of the fast path, reusable across calls (one per thread) so that
-// training many models does not allocate.
+// training many models does not allocate; and the kernel to use.
 struct KmeansWorkspace {
+    KmeansKernel kernel = KmeansKernel::best;  // KmeansKernel::avx2 without AVX2: std::invalid_argument
     std::vector<double> dist, select, rows;
     std::vector<double> l1;        // per sample: sum of the magnitudes of its elements
     std::vector<double> gathered;  // kmeans_columns: row-major copy of columns that are not lagged views
