@@ -73,7 +73,7 @@ inline double dot(const double* a, const double* b, std::size_t dims) {
 // to its m largest and the threshold raised to the m-th of them. (A value at
 // or below the threshold cannot change the m-th largest.)
 double mth_largest(const double* d, std::size_t n, std::size_t m, std::vector<double>& buf) {
-    const std::size_t cap = std::max<std::size_t>(4 * m, 1024);
+    const std::size_t cap = std::max<std::size_t>(4 * m, 64);
     buf.resize(cap);
     double* b = buf.data();
     std::size_t used = 0, i = 0;
@@ -1077,6 +1077,122 @@ void exact_sums(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* 
     cs.exact = true;
 }
 
+// The sum of every sample, per element, in any order (eight partial sums per
+// element): within 1.01 n u * n amax of the real sum.
+template <std::size_t D>
+void column_totals(const Columns<D>& X, std::size_t n, double* total) {
+    for (std::size_t e = 0; e < D; ++e) {
+        const double* p = X.c[e];
+        double t = 0.0;
+        std::size_t r = 0;
+#if defined(__SSE2__)
+        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (; r + 8 <= n; r += 8) {
+            a0 = _mm_add_pd(a0, _mm_loadu_pd(p + r));
+            a1 = _mm_add_pd(a1, _mm_loadu_pd(p + r + 2));
+            a2 = _mm_add_pd(a2, _mm_loadu_pd(p + r + 4));
+            a3 = _mm_add_pd(a3, _mm_loadu_pd(p + r + 6));
+        }
+        double h[2];
+        _mm_storeu_pd(h, _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3)));
+        t = h[0] + h[1];
+#endif
+        for (; r < n; ++r) t += p[r];
+        total[e] = t;
+    }
+}
+
+// Estimates of the two cluster sums of the assignment `bits`, for the
+// iterations before the last: the smaller cluster summed in any order (two
+// partial sums per element), the larger one as total - smaller. Error bounds
+// from |x_e| <= amax: a sum of m values in any order errs by at most
+// 1.01 m u * m amax; the subtraction adds u |result| (relative to the
+// rounded result, hence the 1 + 2u).
+template <std::size_t D, bool Reversed>
+void estimate_sums(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* bits, const double* total,
+                   double amax, ClusterSums<D>& cs) {
+    constexpr double u = kUnitRoundoff;
+    const std::size_t words = (n + 63) / 64;
+    std::size_t ones = 0;
+    for (std::size_t w = 0; w < words; ++w) ones += popcount64(bits[w]);
+    const std::size_t small = ones <= n - ones ? 1 : 0;  // the cluster summed directly
+    const std::size_t m = small ? ones : n - ones;
+    double a0[D] = {}, a1[D] = {};
+#if defined(__SSE2__)
+    // Pairs of elements per SSE lane pair (the lane layout of accumulate_word),
+    // selected samples alternating between two partial sums.
+    constexpr std::size_t P = (D + 1) / 2;
+    const auto load = [&R](std::size_t r, std::size_t p) -> __m128d {
+        if (2 * p + 1 >= D) return _mm_load_sd(R.at(r, 2 * p));
+        return _mm_loadu_pd(Reversed ? R.at(r, 2 * p + 1) : R.at(r, 2 * p));
+    };
+    __m128d v0[P], v1[P];
+    for (std::size_t p = 0; p < P; ++p) v0[p] = v1[p] = _mm_setzero_pd();
+#endif
+    bool odd = false;
+    for (std::size_t w = 0; w < words; ++w) {
+        const std::size_t r0 = w * 64;
+        const std::size_t len = std::min<std::size_t>(64, n - r0);
+        const std::uint64_t valid = len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << len) - 1);
+        std::uint64_t sel = (small ? bits[w] : ~bits[w]) & valid;
+#if defined(__SSE2__)
+        if (odd && sel) {
+            const std::size_t r = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            for (std::size_t p = 0; p < P; ++p) v1[p] = _mm_add_pd(v1[p], load(r, p));
+            odd = false;
+        }
+        while (sel) {
+            const std::size_t r = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            for (std::size_t p = 0; p < P; ++p) v0[p] = _mm_add_pd(v0[p], load(r, p));
+            if (!sel) {
+                odd = true;
+                break;
+            }
+            const std::size_t r2 = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            for (std::size_t p = 0; p < P; ++p) v1[p] = _mm_add_pd(v1[p], load(r2, p));
+        }
+#else
+        while (sel) {
+            const std::size_t r = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            double* a = odd ? a1 : a0;
+            for (std::size_t e = 0; e < D; ++e) a[e] += *R.at(r, e);
+            odd = !odd;
+        }
+#endif
+    }
+#if defined(__SSE2__)
+    for (std::size_t p = 0; p < P; ++p) {
+        double t0[2], t1[2];
+        _mm_storeu_pd(t0, v0[p]);
+        _mm_storeu_pd(t1, v1[p]);
+        for (std::size_t l = 0; l < 2; ++l) {
+            const std::size_t e = 2 * p + 1 >= D ? (l == 0 ? 2 * p : D) : (Reversed ? 2 * p + 1 - l : 2 * p + l);
+            if (e < D) {
+                a0[e] = t0[l];
+                a1[e] = t1[l];
+            }
+        }
+    }
+#endif
+    const std::size_t big = 1 - small;
+    cs.count[small] = m;
+    cs.count[big] = n - m;
+    const double md = static_cast<double>(m), nd = static_cast<double>(n);
+    const double err_small = md == 0 ? 0.0 : 1.01 * md * u * (md * amax) * (1 + 16 * u);
+    const double err_total = 1.01 * nd * u * (nd * amax) * (1 + 16 * u);
+    for (std::size_t e = 0; e < D; ++e) {
+        cs.S[small][e] = a0[e] + a1[e];
+        cs.err[small][e] = err_small;
+        cs.S[big][e] = total[e] - cs.S[small][e];
+        cs.err[big][e] = ((err_total + err_small) + u * std::fabs(cs.S[big][e]) * (1 + 2 * u)) * (1 + 16 * u);
+    }
+    cs.exact = false;
+}
+
 // Moves the samples whose bit differs between `before` and `after` from one
 // sum to the other (not dlib's order: the sums become estimates). Each of the
 // m additions or subtractions on a sum errs by at most u times the sum's
@@ -1171,6 +1287,8 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
     double* c0 = centers;
     double* c1 = centers + D;
     ClusterSums<D> sums;  // the initial centres are samples: exact
+    double totals[D];  // every sample's sum, for estimate_sums
+    bool totals_known = false;
     double p0[D], p1[D];
     double db = 0.0, dw = 0.0;  // drift so far: db + dw * l1(x)
     Step<D> s;
@@ -1288,7 +1406,11 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
         // always after the first pass), otherwise the previous sums with the
         // moved samples transferred, as estimates with error bounds.
         if (first || moved * 16 > n) {
-            exact_sums<D, Reversed>(R, n, cur, sums, nonneg, amax);
+            if (!totals_known) {
+                column_totals<D>(X, n, totals);
+                totals_known = true;
+            }
+            estimate_sums<D, Reversed>(R, n, cur, totals, amax, sums);
         } else {
             move_samples<D, Reversed>(R, n, prev, cur, sums);
         }
