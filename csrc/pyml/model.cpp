@@ -369,10 +369,21 @@ Model train_model(const double* series, std::size_t n, const TrainParams& p, Tra
         scratch.kept.resize(used * dims);
         double* kept = scratch.kept.data();
         std::size_t i = 0;
-        for (std::size_t r = 0; r < rows; ++r) {
-            if (table != nullptr && !sample_kept(r, table, m, cutoff)) continue;
+        const auto keep = [&](std::size_t r) {
             for (std::size_t e = 0; e < dims; ++e) kept[e * used + i] = element(r, e);
             ++i;
+        };
+        if (table != nullptr) {
+            // The kept offsets repeat in every block of m vectors.
+            kept_offsets(table, m, cutoff, scratch.offsets);
+            for (std::size_t block = 0; block < rows; block += m) {
+                for (const std::uint32_t offset : scratch.offsets) {
+                    if (block + offset >= rows) break;
+                    keep(block + offset);
+                }
+            }
+        } else {
+            for (std::size_t r = 0; r < rows; ++r) keep(r);
         }
         for (std::size_t e = 0; e < dims; ++e) columns[e] = kept + e * used;
     }

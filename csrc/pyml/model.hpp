@@ -77,6 +77,7 @@ struct TrainScratch {
     std::vector<double> kept;      // the sub-sampled (or v2) vectors, column-major
     std::vector<const double*> columns;
     std::vector<std::uint32_t> table;  // sampling table for (table_m, table_seed)
+    std::vector<std::uint32_t> offsets;  // the table's kept offsets (sampling.hpp, kept_offsets)
     std::size_t table_m = 0;
     std::uint32_t table_seed = 0;
     KmeansWorkspace kmeans;
