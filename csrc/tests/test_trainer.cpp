@@ -2,6 +2,7 @@
 // statuses, validation before any change, stale models dropped, the thread
 // pool's exception forwarding, training while another thread ticks.
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -205,9 +206,13 @@ TEST_CASE("parallel_for runs every item once and forwards the first exception") 
         std::atomic<int> ran{0};
         bool caught = false;
         try {
+            // The other items take a millisecond each, so the hand-out stops
+            // long before they are all done even when the failing thread is
+            // descheduled for a while on a busy machine.
             pyml::parallel_for(1000, threads, [&](std::size_t i, std::size_t) {
                 ran.fetch_add(1);
                 if (i == 10) throw std::length_error("item 10 failed");
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
             });
         } catch (const std::length_error& e) {
             caught = std::string(e.what()) == "item 10 failed";
