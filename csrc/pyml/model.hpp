@@ -57,6 +57,9 @@ struct TrainParams {
 // max_iterations < 1, k < 1 or max_vectors outside {0} u [2, kMaxTrainingVectors].
 void validate_train_params(const TrainParams& p);
 
+// Whether no value of x[0..n) is inf or NaN.
+bool all_finite(const double* x, std::size_t n) noexcept;
+
 // Gap handling of a raw history (NaN = missing point): leading NaNs are
 // dropped, later NaNs take the previous value (forward fill). Writes the
 // filled series to `out` (resized) and returns how many points existed
