@@ -322,7 +322,7 @@ def test_dimension_rate_threshold_and_max_event_dims(caplog):
     with caplog.at_level(logging.WARNING, logger="pyml.engine.pyml_events"):
         r = _short_event(h)
     assert r.event.info == [[1.0, "3"]]
-    assert "3 dimensions took part" in caplog.text and "keeping the top 1" in caplog.text
+    assert "3 dimensions reached the event rate threshold" in caplog.text and "keeping the top 1" in caplog.text
 
 
 def test_slot_id_names_the_dimensions():

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "numeric.hpp"
 #include "pyml/bank.hpp"
 #include "pyml/features.hpp"
 #include "pyml/model.hpp"
@@ -22,14 +23,10 @@ using pyml::BankParams;
 using pyml::FeatureParams;
 using pyml::Model;
 
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
-const double kInf = std::numeric_limits<double>::infinity();
-
-std::uint64_t bits_of(double x) {
-    std::uint64_t u;
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-}
+using testutil::bits_of;
+using testutil::kernels;
+using testutil::kInf;
+using testutil::kNaN;
 
 // What one slot should produce: the last feature row of its window, scored by
 // the model, the bit, the word. `window` holds the values since the last gap.
@@ -84,12 +81,6 @@ std::vector<double> make_series(std::mt19937_64& rng, std::size_t n, int kind) {
 }
 
 // Every kernel build this processor runs: the baseline, and AVX2 if present.
-std::vector<pyml::BankKernel> kernels() {
-    std::vector<pyml::BankKernel> out = {pyml::BankKernel::baseline};
-    if (pyml::bank_avx2_available()) out.push_back(pyml::BankKernel::avx2);
-    return out;
-}
-
 Model trained_model(std::mt19937_64& rng, const FeatureParams& p, int kind) {
     const auto series = make_series(rng, 400, kind);
     pyml::TrainParams tp;

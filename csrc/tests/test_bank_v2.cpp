@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "numeric.hpp"
 #include "pyml/bank.hpp"
 #include "pyml/features.hpp"
 #include "pyml/model.hpp"
@@ -31,20 +32,10 @@ using pyml::QueuedModel;
 using pyml::RingAction;
 using pyml::SlotModel;
 
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
-const double kInf = std::numeric_limits<double>::infinity();
-
-std::uint64_t bits_of(double x) {
-    std::uint64_t u;
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-std::vector<pyml::BankKernel> kernels() {
-    std::vector<pyml::BankKernel> out = {pyml::BankKernel::baseline};
-    if (pyml::bank_avx2_available()) out.push_back(pyml::BankKernel::avx2);
-    return out;
-}
+using testutil::bits_of;
+using testutil::kernels;
+using testutil::kInf;
+using testutil::kNaN;
 
 // ---------------------------------------------------------------- the ring rule
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "numeric.hpp"
 #include "pyml/bank.hpp"
 #include "pyml/calibration.hpp"
 #include "pyml/model.hpp"
@@ -31,16 +32,11 @@ using pyml::CalibrationParams;
 using pyml::CalibrationState;
 using pyml::Model;
 
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
-const double kInf = std::numeric_limits<double>::infinity();
-
-std::uint64_t bits_of(double x) {
-    std::uint64_t u;
-    std::memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-bool same(double a, double b) { return bits_of(a) == bits_of(b); }
+using testutil::bits_of;
+using testutil::kernels;
+using testutil::kInf;
+using testutil::kNaN;
+using testutil::same;
 
 CalibrationParams surprise(double window = 120, double memory = 4000, double decades = 4, double bit_level = 0.75,
                            double saturation = 100, double prior = 0.01) {
@@ -418,12 +414,6 @@ Model level_model(double lo_centre, double hi_centre, double spread) {
     m.min_dist = 0.0;
     m.max_dist = spread;
     return m;
-}
-
-std::vector<pyml::BankKernel> kernels() {
-    std::vector<pyml::BankKernel> out = {pyml::BankKernel::baseline};
-    if (pyml::bank_avx2_available()) out.push_back(pyml::BankKernel::avx2);
-    return out;
 }
 
 // A calibrated bank and its uncalibrated twin, fed the same ticks: the

@@ -29,6 +29,7 @@ from typing import Any, Callable, NamedTuple, Sequence, Union
 import numpy as np
 
 from .._arrays import as_flags
+from .event_info import rank_event_dimensions
 
 __all__ = [
     "MAX_EVENT_DIMS",
@@ -761,26 +762,8 @@ class AnomalyDetector:
         n = self._n_slots
         slots = np.flatnonzero(self._active[:n])
         k = self._k[slots].astype(np.int64) + bits[slots]
-        rates = k.astype(np.float64) / float(window)
-        qualified = rates >= self._dim_threshold
-        slots, k = slots[qualified], k[qualified]
-        limit = self._max_event_dims
-        if slots.size > limit:
-            logger.warning(
-                "%d dimensions reached the event rate threshold %r; keeping the top %d in the event info",
-                slots.size,
-                self._dim_threshold,
-                limit,
-            )
-            # Ordering by rate is ordering by K (same W); keep every slot that
-            # ties with the last kept K so the id tie-break below sees them all.
-            cut = np.sort(k)[::-1][limit - 1]
-            keep = k >= cut
-            slots, k = slots[keep], k[keep]
-        pairs = [(kk / window, self._id_of(slot)) for kk, slot in zip(k.tolist(), slots.tolist())]
-        # The reference sorts ascending and reverses: rate descending, then id descending.
-        pairs.sort(reverse=True)
-        return [[rate, ident] for rate, ident in pairs[:limit]]
+        return rank_event_dimensions(slots, k.astype(np.float64) / float(window), threshold=self._dim_threshold,
+                                     limit=self._max_event_dims, ident=self._id_of, log=logger)
 
     def tick(self, t: Any, bits: Any, trained: Any) -> TickResult:
         """Run one detector pass (SPEC §5.1) for the host tick at ``t``.

@@ -72,6 +72,7 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import numpy as np
 
 from .detector import MAX_EVENT_DIMS, AnomalyEvent, _positive_int, _real, _slot, _slot_array, _timestamp
+from .event_info import rank_event_dimensions
 
 __all__ = [
     "ACTIVE",
@@ -889,29 +890,9 @@ class GroupedRateDetector:
         slots = np.flatnonzero(counts)
         if slots.size == 0:
             return []
-        k = counts[slots].astype(np.int64)
-        rates = k.astype(np.float64) / float(ticks)
-        qualified = rates >= self._dim_threshold
-        slots, k = slots[qualified], k[qualified]
-        limit = self._max_event_dims
-        if slots.size > limit:
-            logger.warning(
-                "%d dimensions reached the event rate threshold %r; keeping the top %d in the event info",
-                slots.size,
-                self._dim_threshold,
-                limit,
-            )
-            # Rates share the divisor, so ordering by rate is ordering by count; keep
-            # every slot tied with the last kept count for the id tie-break below.
-            cut = np.sort(k)[::-1][limit - 1]
-            keep = k >= cut
-            slots, k = slots[keep], k[keep]
-        pairs = [
-            (count / ticks, _lookup("slot_id", self._slot_id, slot, "slot"))
-            for count, slot in zip(k.tolist(), slots.tolist())
-        ]
-        pairs.sort(reverse=True)
-        return [[rate, ident] for rate, ident in pairs[:limit]]
+        rates = counts[slots].astype(np.float64) / float(ticks)
+        return rank_event_dimensions(slots, rates, threshold=self._dim_threshold, limit=self._max_event_dims,
+                                     ident=lambda slot: _lookup("slot_id", self._slot_id, slot, "slot"), log=logger)
 
     def tick(
         self,

@@ -85,6 +85,7 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import numpy as np
 
 from .detector import MAX_EVENT_DIMS, AnomalyEvent, _index, _slot, _slot_array, _timestamp
+from .event_info import rank_event_dimensions
 from .grouped_rate import _array, _bools, _grow, _lookup, _lookup_check, _status  # the same argument checks
 
 __all__ = [
@@ -664,19 +665,10 @@ class PymlDetector:
                 starts = np.where(current, start[at], starts)
             slots = slots[starts < before_k]
         values = self._share[slots] / float(ticks)
-        keep = (values > 0.0) & (values >= self._dim_threshold)
-        slots, values = slots[keep], values[keep]
-        limit = self._max_event_dims
-        if slots.size > limit:
-            logger.warning("%d dimensions took part in an anomaly event; keeping the top %d in its info",
-                           slots.size, limit)
-            cut = np.sort(values)[::-1][limit - 1]
-            keep = values >= cut
-            slots, values = slots[keep], values[keep]
-        pairs = [(value, _lookup("slot_id", self._slot_id, slot, "slot"))
-                 for value, slot in zip(values.tolist(), slots.tolist())]
-        pairs.sort(reverse=True)
-        return [[value, ident] for value, ident in pairs[:limit]]
+        positive = values > 0.0
+        return rank_event_dimensions(slots[positive], values[positive], threshold=self._dim_threshold,
+                                     limit=self._max_event_dims,
+                                     ident=lambda slot: _lookup("slot_id", self._slot_id, slot, "slot"), log=logger)
 
     def _close(self, split: tuple[int, np.ndarray, np.ndarray] | None = None) -> AnomalyEvent:
         """The open event as it stands (info looked up; may raise). Changes nothing."""
