@@ -204,20 +204,27 @@ void insertion_sort(ScoreRecord* first, ScoreRecord* last) {
 long index_at_rank(const double* dist, std::size_t n, std::size_t rank, std::vector<double>& select,
                    std::vector<ScoreRecord>& records) {
     const double value = mth_largest(dist, n, n - rank, select);
-    long idx = -1;
-    bool unique = true;
-    for (std::size_t r = 0; r < n; ++r) {
-        if (dist[r] == value) {
-            const long this_idx = value < kInf ? static_cast<long>(r) : 0;
-            if (idx < 0) {
-                idx = this_idx;
-            } else if (this_idx != idx) {
-                unique = false;
-                break;
-            }
+    // Every +inf record has idx 0. A finite (or -inf) value is unique when it
+    // occurs once.
+    if (!(value < kInf)) return 0;
+    std::size_t count = 0, first = n, r = 0;
+#if defined(__SSE2__)
+    const __m128d v = _mm_set1_pd(value);
+    for (; r + 2 <= n && count < 2; r += 2) {
+        const unsigned m = static_cast<unsigned>(_mm_movemask_pd(_mm_cmpeq_pd(_mm_loadu_pd(dist + r), v)));
+        if (m != 0) {
+            if (first == n) first = r + ((m & 1) ? 0 : 1);
+            count += (m & 1) + (m >> 1);
         }
     }
-    if (unique) return idx;
+#endif
+    for (; r < n && count < 2; ++r) {
+        if (dist[r] == value) {
+            if (first == n) first = r;
+            ++count;
+        }
+    }
+    if (count == 1) return static_cast<long>(first);
     records.resize(n);
     for (std::size_t r = 0; r < n; ++r) records[r] = ScoreRecord{dist[r] < kInf ? static_cast<long>(r) : 0, dist[r]};
     return detail::sorted_record_index(records, rank);
@@ -387,12 +394,60 @@ void kernel_distances(const Columns<D>& X, std::size_t n, const double* c0, doub
     }
 }
 
+#if defined(PYML_KMEANS_AVX2)
+// kernel_distances four samples per AVX step (each lane the same operations).
+template <std::size_t D>
+__attribute__((target("avx2"))) void kernel_distances_avx2(const Columns<D>& X, std::size_t n, const double* c0,
+                                                           double* out) {
+    double kcc = 0.0;
+    for (std::size_t e = 0; e < D; ++e) kcc += c0[e] * c0[e];
+    const double* x[D];
+    for (std::size_t e = 0; e < D; ++e) x[e] = X.c[e];
+    const __m256d kccv = _mm256_set1_pd(kcc);
+    const __m256d two = _mm256_set1_pd(2.0);
+    const __m256d infv = _mm256_set1_pd(kInf);
+    __m256d cv[D];
+    for (std::size_t e = 0; e < D; ++e) cv[e] = _mm256_set1_pd(c0[e]);
+    std::size_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        __m256d kss = _mm256_setzero_pd(), ksc = _mm256_setzero_pd();
+        for (std::size_t e = 0; e < D; ++e) {
+            const __m256d v = _mm256_loadu_pd(x[e] + r);
+            kss = _mm256_add_pd(kss, _mm256_mul_pd(v, v));
+            ksc = _mm256_add_pd(ksc, _mm256_mul_pd(v, cv[e]));
+        }
+        const __m256d d = _mm256_sub_pd(_mm256_add_pd(kccv, kss), _mm256_mul_pd(two, ksc));
+        _mm256_storeu_pd(out + r, _mm256_blendv_pd(infv, d, _mm256_cmp_pd(d, infv, _CMP_LT_OQ)));
+    }
+    for (; r < n; ++r) {
+        double kss = 0.0, ksc = 0.0;
+        for (std::size_t e = 0; e < D; ++e) {
+            const double v = x[e][r];
+            kss += v * v;
+            ksc += v * c0[e];
+        }
+        const double d = (kcc + kss) - 2 * ksc;
+        out[r] = d < kInf ? d : kInf;
+    }
+}
+#endif
+
+bool wide_kernel(KmeansKernel kernel);
+
 template <std::size_t D>
 void pick2(const Columns<D>& X, std::size_t n, double* centers, KmeansWorkspace& ws) {
     double c0[D];
     for (std::size_t e = 0; e < D; ++e) c0[e] = X.c[e][0];
     ws.dist.resize(n);
+#if defined(PYML_KMEANS_AVX2)
+    if (wide_kernel(ws.kernel)) {
+        kernel_distances_avx2<D>(X, n, c0, ws.dist.data());
+    } else {
+        kernel_distances<D>(X, n, c0, ws.dist.data());
+    }
+#else
     kernel_distances<D>(X, n, c0, ws.dist.data());
+#endif
     const long idx = index_at_rank(ws.dist.data(), n, initial_center_rank(n), ws.select, ws.records);
     for (std::size_t e = 0; e < D; ++e) {
         centers[e] = c0[e];
