@@ -324,13 +324,19 @@ std::size_t lloyd_generic(const double* X, std::size_t n, std::size_t dims, std:
 //   g moves by at most db + dw * sum_e |x_e| (from how far the centres
 //   moved), so a sample whose bound stays above esq keeps its assignment
 //   without being evaluated.
-// * Centres: between iterations the two cluster sums are carried over with
-//   the moved samples transferred (estimates, with rigorous error bounds that
-//   widen esq); dlib's sequential sums are computed when many samples moved,
-//   when a literal decision needs them, and for the result. They are summed
-//   per cluster in sample order and scaled by 1/count; an empty cluster's
-//   centre is the zero vector. An iteration without changes ends the loop
-//   (recomputing the centres from the same assignment gives the same values).
+// * Centres: between iterations the two cluster sums are estimates with
+//   rigorous error bounds that widen esq: after the first pass, or when many
+//   samples moved, the smaller cluster's sum (in any order) and the column
+//   totals minus it; otherwise the previous sums with the moved samples
+//   transferred. dlib's sequential sums are computed when a literal decision
+//   needs them and for the result: per cluster in sample order, scaled by
+//   1/count; an empty cluster's centre is the zero vector. An iteration
+//   without changes ends the loop (recomputing the centres from the same
+//   assignment gives the same values).
+// * Preparation: one pass per coordinate gives the magnitudes the bounds
+//   use, finiteness, each sample's l1 norm and the float copies; the float
+//   evaluation runs four samples per SSE2 instruction or eight per AVX2 one
+//   (KmeansKernel), with the same operations per sample.
 
 inline std::size_t popcount64(std::uint64_t v) {
     v = v - ((v >> 1) & 0x5555555555555555ULL);

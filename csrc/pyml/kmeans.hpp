@@ -8,7 +8,15 @@
 // All arrays are row-major: X is n rows of `dims` doubles, centers is k rows.
 // k = 2 with dims <= 6 (every configuration of the reference) takes a fast
 // path whose results are identical to the literal transcription
-// (`*_reference` below); other shapes run the literal algorithm.
+// (`*_reference` below); other shapes run the literal algorithm. The fast
+// path (kmeans.cpp explains its arguments) prepares the samples once per
+// coordinate, decides most assignments from a float evaluation with a
+// rigorous error bound (SSE2 or, chosen at run time, AVX2), skips samples
+// whose bound still holds after the centres moved, estimates the cluster
+// sums with error bounds until the assignment is final, and computes dlib's
+// exact distances and sums only where they decide something. Its buffers
+// live in a KmeansWorkspace: the caller's, or one kept per thread by the
+// entry points that take none (given back when a call grew it beyond 4 MiB).
 #pragma once
 
 #include <cstddef>
