@@ -217,10 +217,12 @@ carray<double> ml_kmeans(const carray<double>& X, std::int64_t k, std::int64_t m
                                     std::to_string(n) + ")");
     }
     const double* x = X.data();
-    for (std::size_t i = 0; i < n * dims; ++i) {
-        if (!std::isfinite(x[i])) {
-            throw std::invalid_argument("X[" + std::to_string(i / dims) + ", " + std::to_string(i % dims) +
-                                        "] = " + ml_describe(x[i]) + " is not finite");
+    if (!pyml::all_finite(x, n * dims)) {
+        for (std::size_t i = 0; i < n * dims; ++i) {
+            if (!std::isfinite(x[i])) {
+                throw std::invalid_argument("X[" + std::to_string(i / dims) + ", " + std::to_string(i % dims) +
+                                            "] = " + ml_describe(x[i]) + " is not finite");
+            }
         }
     }
     carray<double> out({static_cast<py::ssize_t>(kk), static_cast<py::ssize_t>(dims)});
