@@ -33,6 +33,9 @@ CONFIGS = {
     "one-model": ({}, 1, BUDGET),
     # the pyml profile's bank: level features, the surprise calibration (48 bytes per slot more)
     "pyml": ({"diff_n": 0, "smooth_n": 1, "lag_n": 0, "calibration": "surprise"}, 1, BUDGET),
+    # ... with the calibration's score tail (not in the profile): 64 bytes per slot more
+    "pyml-score-tail": ({"diff_n": 0, "smooth_n": 1, "lag_n": 0, "calibration": "surprise", "score_decades": 12.0},
+                        1, BUDGET),
     "one-model-calibrated": ({"calibration": "surprise"}, 1, BUDGET),
     "18-models": ({"models": 18, "features": "v2", "suppression_window": 900, "suppression_threshold": 450}, 18, 2048),
 }

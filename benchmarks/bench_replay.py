@@ -15,6 +15,24 @@ Measured in the same run:
 - ``replay-bank-only`` (baseline): the bare dimension bank ticking the same
   points one by one, no host, no training, no scoring: the floor a replay
   through the host is compared with.
+
+Cost per point, training included, of the replay's two paths (the default
+profile, ``pyml``): the fast path (:class:`pyml.engine.replay_ticker.ReplayTicker`,
+what ``pyml lab hostcase``, ``pyml replay`` and ``pyml lab nab`` run) and, as
+the baseline in the same run, the per-tick path (``Host.collect_all`` +
+``Host.train_due``, ``per_tick=True``):
+
+- ``hostcase-fast`` / ``hostcase-per-tick``: ``replay_case`` of host case A
+  (``hostcases/caseA``, 290 dimensions x 3,901 ticks; small scale: the
+  first 400 ticks of the committed slice);
+- ``nab-series-fast`` / ``nab-series-per-tick``: ``replay`` of one
+  NAB-length series (NAB's ``realKnownCause/nyc_taxi.csv``, 10,320 points;
+  small scale: a committed NAB file).
+
+Budget (the product's acceptance figure): the host case's fast replay costs at
+most 1 us per point (dimension x tick), training included, in CPU time of
+the process (wall time on a shared machine depends on its load; both are
+printed), and it is at least twice as fast as the per-tick path.
 """
 
 from __future__ import annotations
@@ -22,19 +40,31 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from budget import median, record
 from conftest import SMALL
 
+import time
+
 from pyml import core
-from pyml.lab import load_windows, read_recording, replay_files, score_replays
+from pyml.lab import load_windows, read_recording, replay, replay_files, score_replays
+from pyml.lab.hostcase import read_case
+from pyml.lab.hostcase.replay import replay_case
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "tests" / "data" / "nab"
 CORPUS = Path(os.environ.get("PYML_NAB_DIR", ROOT.parent / "shared" / "data" / "nab"))
 TARGET_SECONDS = 30.0
+CASE = ROOT / "hostcases" / "caseA"
+CASE_SLICE = ROOT / "tests" / "data" / "hostcases" / "caseA-slice"
+SERIES = "realKnownCause/nyc_taxi.csv"
+SERIES_SMALL = LOCAL / "data" / "realKnownCause" / "rogue_agent_key_hold.csv"
+POINT_BUDGET_US = 1.0      # host case, fast path, CPU time per point with training
+PATH_RATIO = 2.0           # fast path at least this many times faster than the per-tick path
+ROUNDS = 1 if SMALL else 3
 
 
 def _corpus() -> tuple[dict[str, Path], dict]:
@@ -135,3 +165,90 @@ def test_replay_budget():
     print(f"\nreplay of the corpus end to end: {seconds:.1f} s in one process ({verdict} the {TARGET_SECONDS:.0f} s "
           f"target), {two:.1f} s with two; the bank alone ticks the same points in {floor:.2f} s "
           f"({seconds / floor:.0f}x less than the replay); the 'peaks' formulation in one process: {peaks:.1f} s")
+
+
+# --------------------------------------------------------------------------- cost per point of the two paths
+
+_cpu: dict[str, list[float]] = {}   # CPU seconds per point of each round, by key
+_points: dict[str, int] = {}        # points per replay, by case
+
+
+def _timed(key: str, points: int, run: Any) -> Any:
+    """``run()`` with its process CPU time per point remembered under ``key``."""
+    started = time.process_time()
+    out = run()
+    _cpu.setdefault(key, []).append((time.process_time() - started) / points)
+    return out
+
+
+@pytest.fixture(scope="module")
+def host_case():
+    if SMALL:
+        full = read_case(CASE_SLICE)
+        return full.slice(int(full.timestamps[0]), int(full.timestamps[399]))
+    if not (CASE / "case.json").is_file():
+        pytest.skip(f"no host case at {CASE}")
+    return read_case(CASE)
+
+
+@pytest.mark.benchmark(group="replay-point")
+@pytest.mark.parametrize("path", ["fast", "per-tick"])
+def test_hostcase_point_cost(benchmark, host_case, path):
+    points = _points["hostcase"] = host_case.values.size
+    out = benchmark.pedantic(
+        _timed, args=(f"hostcase-{path}", points,
+                      lambda: replay_case(host_case, progress=False, per_tick=path == "per-tick")),
+        rounds=ROUNDS, iterations=1)
+    record(f"hostcase-{path}", benchmark)
+    benchmark.extra_info.update(points=points, profile=out.profile, events=len(out.events),
+                                trainings=sum(len(t) for t in out.trainings))
+    assert out.profile == "pyml" and sum(len(t) for t in out.trainings) > 0
+
+
+@pytest.fixture(scope="module")
+def series():
+    if SMALL:
+        return read_recording(SERIES_SMALL)
+    path = CORPUS / "data" / SERIES
+    if not path.is_file():
+        pytest.skip(f"no NAB corpus at {CORPUS} (set PYML_NAB_DIR)")
+    return read_recording(path)
+
+
+@pytest.mark.benchmark(group="replay-point")
+@pytest.mark.parametrize("path", ["fast", "per-tick"])
+def test_nab_series_point_cost(benchmark, series, path):
+    points = _points["nab-series"] = series.values.shape[0]
+    out = benchmark.pedantic(
+        _timed, args=(f"nab-series-{path}", points,
+                      lambda: replay(series, progress=False, per_tick=path == "per-tick")),
+        rounds=ROUNDS, iterations=1)
+    record(f"nab-series-{path}", benchmark)
+    benchmark.extra_info.update(points=points, profile=out.config.profile, trainings=out.trainings)
+    assert out.config.profile == "pyml" and out.trainings > 0
+
+
+def _point_costs(what: str) -> str:
+    """One line of figures for ``what`` (``hostcase`` or ``nab-series``); skips when it was not timed."""
+    fast, slow = median(f"{what}-fast"), median(f"{what}-per-tick")
+    points = _points[what]
+    cpu_fast = float(np.median(_cpu[f"{what}-fast"])) * 1e6
+    cpu_slow = float(np.median(_cpu[f"{what}-per-tick"])) * 1e6
+    return (f"{what} ({points} points, medians of {ROUNDS} runs): fast {fast / points * 1e6:.3f} us per point wall, "
+            f"{cpu_fast:.3f} us CPU; per-tick {slow / points * 1e6:.3f} us wall, {cpu_slow:.3f} us CPU; "
+            f"per-tick / fast {slow / fast:.2f}x wall, {cpu_slow / cpu_fast:.2f}x CPU; "
+            f"load average (1 min) {os.getloadavg()[0]:.2f}")
+
+
+def test_hostcase_point_budget():
+    """The host case's fast replay: at most 1 us of CPU per point, at least 2x the per-tick path (full scale)."""
+    print("\n" + _point_costs("hostcase"))
+    if not SMALL:
+        assert float(np.median(_cpu["hostcase-fast"])) * 1e6 <= POINT_BUDGET_US
+        assert median("hostcase-per-tick") / median("hostcase-fast") >= PATH_RATIO
+
+
+def test_nab_series_point_costs():
+    """A NAB-length series: the figures (no budget: a one-dimension host pays the tick's fixed cost per point)."""
+    print("\n" + _point_costs("nab-series"))
+    assert median("nab-series-fast") < median("nab-series-per-tick")

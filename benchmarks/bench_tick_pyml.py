@@ -1,6 +1,7 @@
 """One tick of the bank configured for the ``pyml`` profile: one model per
 slot, level features (diff_n=0, smooth_n=1, lag_n=0) and the ``surprise``
-calibration after the vote; against the netdata-1.33 bank (one model, v1.33
+calibration after the vote, with the profile's parameters (a score tail
+too if the profile turns it on); against the netdata-1.33 bank (one model, v1.33
 features, no calibration) ticking the same values in the same run.
 
 Budget: at D = 100,000 on one thread, the pyml tick costs at most twice the
@@ -28,13 +29,15 @@ import pytest
 from budget import median, record
 from conftest import SMALL, scaled
 
-from pyml import core
+from pyml import MLConfig, core
 
 SIZE = scaled(100_000, 2_000)
 ROWS = 64              # distinct ticks cycled through by the benchmarks
 MODELS = 48            # distinct trained models spread over the slots
 LEVEL = {"diff_n": 0, "smooth_n": 1, "lag_n": 0}
 CHECKED = 48           # ticks compared with core.calibrate before timing
+RULE = MLConfig(profile="pyml").calibration_settings(1)   # the pyml profile's rule at 1 s per tick
+TAILED = {**RULE, "score_decades": 12.0, "score_warmup": 100}   # ... with the score tail measured on NAB
 
 
 def _classes(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -81,11 +84,12 @@ class Setup:
         # Far from every model: every slot saturates on every tick with a value.
         self.far = self.ticks + 1e6 * (1.0 + level[kind])
         seed = int(rng.integers(2**32))
-        self.pyml = core.Bank(capacity=SIZE, calibration="surprise", **LEVEL)
+        self.pyml = core.Bank(capacity=SIZE, **RULE, **LEVEL)
         self.uncalibrated = core.Bank(capacity=SIZE, **LEVEL)
-        self.saturating = core.Bank(capacity=SIZE, calibration="surprise", **LEVEL)
+        self.saturating = core.Bank(capacity=SIZE, **RULE, **LEVEL)
+        self.tailed = core.Bank(capacity=SIZE, **TAILED, **LEVEL)
         self.v133 = core.Bank(capacity=SIZE)
-        for bank in (self.pyml, self.uncalibrated, self.saturating, self.v133):
+        for bank in (self.pyml, self.uncalibrated, self.saturating, self.tailed, self.v133):
             _trained(bank, kind, level, scale, seed)
         self.i = 0
 
@@ -105,7 +109,7 @@ class Setup:
                              ("out", out), ("bits", bits), ("levels", levels)):
                 rows[key].append(row)
         r = {k: np.stack(v) for k, v in rows.items()}
-        want_out, want_bits, want_levels = (x[1:] for x in core.calibrate(r["values"], r["scores"], r["trained"]))
+        want_out, want_bits, want_levels = (x[1:] for x in core.calibrate(r["values"], r["scores"], r["trained"], **RULE))
         assert np.array_equal(r["out"], want_out) and np.array_equal(r["levels"], want_levels)
         assert np.array_equal(r["bits"], want_bits)
         assert r["bits"].any() and (r["levels"] >= 50.0).any()
@@ -140,6 +144,8 @@ CASES = {
     "v133-words": ("v133", "ticks", {}),
     "v133-host": ("v133", "ticks", {"want_bits": True, "want_scores": True}),
     "pyml-host-all-saturated": ("saturating", "far", HOST_PYML),
+    "score-tail-words": ("tailed", "ticks", {}),
+    "score-tail-host": ("tailed", "ticks", HOST_PYML),
 }
 
 
@@ -168,7 +174,8 @@ def test_budget_pyml_tick():
     print(f"\nD={SIZE} ns/dim: " + ", ".join(f"{case} {v:.1f}" for case, v in ns.items()) +
           f"; pyml/netdata-1.33 words {ns['pyml-words'] / ns['v133-words']:.2f}x, "
           f"host call {ns['pyml-host'] / ns['v133-host']:.2f}x; calibration stage "
-          f"{ns['pyml-words'] - ns['level-uncalibrated-words']:.1f} ns/dim")
+          f"{ns['pyml-words'] - ns['level-uncalibrated-words']:.1f} ns/dim; with the score tail "
+          f"{ns['score-tail-words'] / ns['v133-words']:.2f}x and {ns['score-tail-host'] / ns['v133-host']:.2f}x")
     if not SMALL:   # the budget is for D = 100,000
         assert ns["pyml-words"] <= 2.0 * ns["v133-words"]
         assert ns["pyml-host"] <= 2.0 * ns["v133-host"]

@@ -217,10 +217,12 @@ carray<double> ml_kmeans(const carray<double>& X, std::int64_t k, std::int64_t m
                                     std::to_string(n) + ")");
     }
     const double* x = X.data();
-    for (std::size_t i = 0; i < n * dims; ++i) {
-        if (!std::isfinite(x[i])) {
-            throw std::invalid_argument("X[" + std::to_string(i / dims) + ", " + std::to_string(i % dims) +
-                                        "] = " + ml_describe(x[i]) + " is not finite");
+    if (!pyml::all_finite(x, n * dims)) {
+        for (std::size_t i = 0; i < n * dims; ++i) {
+            if (!std::isfinite(x[i])) {
+                throw std::invalid_argument("X[" + std::to_string(i / dims) + ", " + std::to_string(i % dims) +
+                                            "] = " + ml_describe(x[i]) + " is not finite");
+            }
         }
     }
     carray<double> out({static_cast<py::ssize_t>(kk), static_cast<py::ssize_t>(dims)});
@@ -453,7 +455,8 @@ const double* float64_vector(const py::array& a, const std::string& name, std::s
 
 // The calibration keywords of Bank and calibrate.
 pyml::CalibrationParams calibration_params(const std::string& kind, double peak_window, double memory, double decades,
-                                           double bit_level, double saturation, double prior_rate) {
+                                           double bit_level, double saturation, double prior_rate,
+                                           double score_decades, double score_warmup) {
     pyml::CalibrationParams p;
     if (kind == "none") {
         p.kind = pyml::CalibrationKind::none;
@@ -468,6 +471,8 @@ pyml::CalibrationParams calibration_params(const std::string& kind, double peak_
     p.bit_level = bit_level;
     p.saturation = saturation;
     p.prior_rate = prior_rate;
+    p.score_decades = score_decades;
+    p.score_warmup = score_warmup;
     pyml::validate_calibration_params(p);
     return p;
 }
@@ -491,9 +496,9 @@ const T* matrix_of(const py::array& a, const char* name, const char* dtype, std:
 
 py::tuple calibrate(const py::array& values, const py::array& scores, const py::array& trained,
                     const std::string& kind, double peak_window, double memory, double decades, double bit_level,
-                    double saturation, double prior_rate) {
-    const pyml::CalibrationParams p =
-        calibration_params(kind, peak_window, memory, decades, bit_level, saturation, prior_rate);
+                    double saturation, double prior_rate, double score_decades, double score_warmup) {
+    const pyml::CalibrationParams p = calibration_params(kind, peak_window, memory, decades, bit_level, saturation,
+                                                         prior_rate, score_decades, score_warmup);
     if (p.kind == pyml::CalibrationKind::none) {
         throw std::invalid_argument("calibration = 'none' has no rule to apply; use 'surprise'");
     }
@@ -744,6 +749,7 @@ void bind_bank(py::module_& m) {
           py::arg("trained").noconvert(), py::kw_only(), py::arg("calibration") = "surprise",
           py::arg("peak_window") = 120.0, py::arg("memory") = 4000.0, py::arg("decades") = 4.0,
           py::arg("bit_level") = 0.75, py::arg("saturation") = 100.0, py::arg("prior_rate") = 0.01,
+          py::arg("score_decades") = 0.0, py::arg("score_warmup") = 100.0,
           "The bank's calibration rule over (ticks, slots) of values, scores (float64) and trained (bool), each "
           "slot from the prior: (scores float64, bits bool, levels float64), each (ticks, slots).");
     using Bank = pyml::Bank;
@@ -780,7 +786,8 @@ Every method may be called from any thread; the tick never waits for training.
                          std::int64_t capacity, std::int64_t models, const std::string& features,
                          std::int64_t suppression_window, std::int64_t suppression_threshold,
                          const std::string& kernel, const std::string& calibration, double peak_window,
-                         double memory, double decades, double bit_level, double saturation, double prior_rate) {
+                         double memory, double decades, double bit_level, double saturation, double prior_rate,
+                         double score_decades, double score_warmup) {
                  pyml::BankParams p;
                  p.features.diff_n = to_count(diff_n, "diff_n");
                  p.features.smooth_n = to_count(smooth_n, "smooth_n");
@@ -804,7 +811,7 @@ Every method may be called from any thread; the tick never waits for training.
                      throw std::invalid_argument("kernel = '" + kernel + "' must be 'best', 'baseline' or 'avx2'");
                  }
                  p.calibration = calibration_params(calibration, peak_window, memory, decades, bit_level, saturation,
-                                                    prior_rate);
+                                                    prior_rate, score_decades, score_warmup);
                  return std::make_unique<Bank>(p, to_count(capacity, "capacity"));
              }),
              py::arg("diff_n") = 1, py::arg("smooth_n") = 3, py::arg("lag_n") = 5, py::arg("threshold") = 0.99,
@@ -812,13 +819,14 @@ Every method may be called from any thread; the tick never waits for training.
              py::arg("suppression_window") = 0, py::arg("suppression_threshold") = 0, py::arg("kernel") = "best",
              py::arg("calibration") = "none", py::arg("peak_window") = 120.0, py::arg("memory") = 4000.0,
              py::arg("decades") = 4.0, py::arg("bit_level") = 0.75, py::arg("saturation") = 100.0,
-             py::arg("prior_rate") = 0.01,
+             py::arg("prior_rate") = 0.01, py::arg("score_decades") = 0.0, py::arg("score_warmup") = 100.0,
              "diff_n in [0, 1], smooth_n in [0, 5] (0 behaves as 1), lag_n in [0, 5]; threshold = "
              "dimension_anomaly_score_threshold (finite, >= 0); capacity = slots to reserve room for; models per "
              "slot in [1, 168]; features 'v1' or 'v2'; suppression window and threshold both 0 (off) or both >= 1; "
              "kernel 'best', 'baseline' or 'avx2'; calibration 'none' or 'surprise' with its parameters "
              "peak_window in [0, 2**31] and memory in [1, 2**32] (ticks), decades > 0, bit_level in (0, 1], "
-             "saturation in (0, 100], prior_rate in [0, 1].")
+             "saturation in (0, 100], prior_rate in [0, 1], score_decades >= 0 (0: no score tail), score_warmup in "
+             "[0, 2**32] predictions.")
         .def_property_readonly("size", &Bank::size, "Number of slots, free ones included: the length tick takes.")
         .def("__len__", &Bank::size)
         .def_property_readonly("active", &Bank::active, "Number of slots in use.")
@@ -844,6 +852,8 @@ Every method may be called from any thread; the tick never waits for training.
         .def_property_readonly("bit_level", [](const Bank& b) { return b.params().calibration.bit_level; })
         .def_property_readonly("saturation", [](const Bank& b) { return b.params().calibration.saturation; })
         .def_property_readonly("prior_rate", [](const Bank& b) { return b.params().calibration.prior_rate; })
+        .def_property_readonly("score_decades", [](const Bank& b) { return b.params().calibration.score_decades; })
+        .def_property_readonly("score_warmup", [](const Bank& b) { return b.params().calibration.score_warmup; })
         .def(
             "calibration_state",
             [](const Bank& b) {
@@ -855,7 +865,7 @@ Every method may be called from any thread; the tick never waits for training.
                 }
                 const auto count = static_cast<py::ssize_t>(n);
                 carray<double> rate(count), mean(count), var(count), seen(count), top(count), top_age(count),
-                    prev(count);
+                    prev(count), smean(count), svar(count);
                 for (std::size_t s = 0; s < n; ++s) {
                     const pyml::CalibrationState& c = got[s];
                     rate.mutable_data()[s] = c.rate;
@@ -867,6 +877,8 @@ Every method may be called from any thread; the tick never waits for training.
                                                     ? std::numeric_limits<double>::infinity()
                                                     : static_cast<double>(c.top_age);
                     prev.mutable_data()[s] = c.prev;
+                    smean.mutable_data()[s] = c.smean;
+                    svar.mutable_data()[s] = c.svar;
                 }
                 py::dict out;
                 out["rate"] = rate;
@@ -876,6 +888,8 @@ Every method may be called from any thread; the tick never waits for training.
                 out["top"] = top;
                 out["top_age"] = top_age;
                 out["prev"] = prev;
+                out["smean"] = smean;
+                out["svar"] = svar;
                 return out;
             },
             "The calibration state of every slot as float64 arrays of size `size`, keyed as the rule names "
@@ -1093,6 +1107,10 @@ changes nothing. Returns a TrainReport.)doc")
                     << ", decades=" << num(p.calibration.decades) << ", bit_level=" << num(p.calibration.bit_level)
                     << ", saturation=" << num(p.calibration.saturation)
                     << ", prior_rate=" << num(p.calibration.prior_rate);
+                if (p.calibration.score_decades != 0.0) {
+                    out << ", score_decades=" << num(p.calibration.score_decades)
+                        << ", score_warmup=" << num(p.calibration.score_warmup);
+                }
             }
             out << "; " << b.active() << " active of " << b.size() << " slots, " << b.trained_count() << " trained)";
             return out.str();

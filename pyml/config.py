@@ -730,7 +730,8 @@ class MLConfig:
         (:func:`pyml.lab.detectors.surprise_detector`): ``peak_window`` =
         ``score_peak_window`` ticks, ``memory`` = ``surprise_memory`` in ticks,
         ``decades``, ``bit_level``, and ``saturation`` = 100 x ``dimension
-        anomaly score threshold``.
+        anomaly score threshold``, and the profile's score tail
+        (``score_decades``, ``score_warmup``; :attr:`pyml.profiles.Profile.score_tail`).
         """
         if self._profile.calibration != "surprise":
             return {"calibration": "none"}
@@ -742,6 +743,8 @@ class MLConfig:
             "decades": float(self.surprise_decades),  # type: ignore[arg-type]
             "bit_level": float(self.surprise_bit_level),  # type: ignore[arg-type]
             "saturation": 100.0 * float(self.dimension_anomaly_score_threshold),
+            "score_decades": float(self._profile.score_tail[0]),
+            "score_warmup": float(self._profile.score_tail[1]),
         }
 
     # ------------------------------------------------------------------ export

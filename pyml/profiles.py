@@ -191,6 +191,9 @@ class Profile:
         Netdata generations) or ``"surprise"`` (pyml: the score is calibrated
         against the dimension's own history and the bit marks an unusual
         onset; see :meth:`pyml.MLConfig.calibration_settings`).
+    score_tail : tuple of (float, int)
+        With ``"surprise"``: the score tail's ``(decades, warm-up predictions)``
+        (``core.Bank``'s ``score_decades``, ``score_warmup``); ``(0.0, 0)``: none.
     """
 
     name: str
@@ -211,6 +214,7 @@ class Profile:
     migrates: bool
     skip_constant: bool = False
     calibration: str = "threshold"
+    score_tail: Tuple[float, int] = (0.0, 0)
 
     def key(self, field: str) -> Optional[Key]:
         """The key stored in ``field``, or ``None`` if this profile has none."""
@@ -511,6 +515,9 @@ _PYML = Profile(
     migrates=False,
     skip_constant=True,
     calibration="surprise",
+    # No score tail: it won on NAB's tuning half but lost on the held-out half and costs more than the
+    # tick budget allows (README, "The score tail"); Bank(score_decades=12.0, score_warmup=100) is it.
+    score_tail=(0.0, 0),
 )
 
 #: Every profile, by name.

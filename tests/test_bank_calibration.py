@@ -37,14 +37,16 @@ TUNING_FILES = [
 KERNELS = ["baseline"] + (["avx2"] if "avx2" in (core.Bank().kernel,) else [])
 MAX_STORABLE = 1.6777215e21
 LEVEL = {"diff_n": 0, "smooth_n": 1, "lag_n": 0}  # the pyml configuration's features
-NAMES = ("peak_window", "memory", "decades", "bit_level", "saturation", "prior_rate")
+NAMES = ("peak_window", "memory", "decades", "bit_level", "saturation", "prior_rate", "score_decades",
+         "score_warmup")
 
 
 def _rule(params: dict[str, float]) -> object:
     """The lab's detector with the bank's parameter names."""
     return surprise_detector(window=params["peak_window"], memory=params["memory"], decades=params["decades"],
                              bit_level=params["bit_level"], saturation=params["saturation"],
-                             prior_rate=params["prior_rate"])
+                             prior_rate=params["prior_rate"], score_decades=params.get("score_decades", 0.0),
+                             score_warmup=params.get("score_warmup", 100.0))
 
 
 def _lab(params: dict[str, float], values: np.ndarray, scores: np.ndarray, trained: np.ndarray):
@@ -141,6 +143,8 @@ params_strategy = st.fixed_dictionaries({
     "bit_level": st.sampled_from([0.5, 0.75, 1.0]),
     "saturation": st.sampled_from([50.0, 99.0, 100.0]),
     "prior_rate": st.sampled_from([0.0, 0.01, 0.5]),
+    "score_decades": st.sampled_from([0.0, 0.0, 1.0, 12.0]),   # 0: no score tail (the rule as first chosen)
+    "score_warmup": st.sampled_from([0.0, 5.0, 100.0]),
 })
 
 
@@ -170,6 +174,12 @@ def test_calibrate_equals_the_numba_rule_over_nab_traces(path):
     """The engine's trace of a NAB file (the level features of the peaks formulation), then both rules."""
     engine = trace(path, formulation="peaks")
     params = _params(peak_window=max(1.0, 0.4 * engine.config.min_train_samples), memory=2016.0)
+    for tail in (0.0, 12.0):   # without and with the score tail (the pyml profile's)
+        params["score_decades"] = tail
+        _check_nab_trace(engine, params)
+
+
+def _check_nab_trace(engine, params):
     out, bits, levels = core.calibrate(engine.values, engine.scores, engine.trained, **params)
     want_out, want_bits, want_levels = _lab(params, engine.values, engine.scores, engine.trained)
     assert _same(out, want_out)
@@ -210,7 +220,7 @@ def test_bank_equals_the_numba_rule_over_nab_files(path, kernel):
 
     x = read_recording(path).values[:, 0]
     values = np.stack([x, np.roll(x, 500), 2.0 * x + 1.0], axis=1)
-    params = _params(peak_window=240.0, memory=2016.0)
+    params = _params(peak_window=240.0, memory=2016.0, score_decades=12.0)
     twins = Twins(values.shape[1], params, kernel, LEVEL)
     for t in range(values.shape[0]):
         if t >= 300 and t % 288 == 0:
@@ -277,7 +287,9 @@ def test_an_onset_is_reported_once_with_its_bit():
 def test_parameters_are_validated_naming_the_value():
     for name, bad in (("peak_window", -1.0), ("peak_window", 3e9), ("memory", 0.5), ("memory", 1e10),
                       ("decades", 0.0), ("decades", math.inf), ("bit_level", 0.0), ("bit_level", 1.5),
-                      ("saturation", 0.0), ("saturation", 100.5), ("prior_rate", -0.1), ("prior_rate", math.nan)):
+                      ("saturation", 0.0), ("saturation", 100.5), ("prior_rate", -0.1), ("prior_rate", math.nan),
+                      ("score_decades", -1.0), ("score_decades", math.inf), ("score_warmup", -1.0),
+                      ("score_warmup", 5e9), ("score_warmup", math.nan)):
         with pytest.raises(ValueError, match=name):
             core.Bank(calibration="surprise", **{name: bad})
         with pytest.raises(ValueError, match=name):
@@ -317,11 +329,40 @@ def test_properties_repr_and_tuple_order():
     assert len(out) == 2 and out[1].dtype == np.float64
     words, bits, levels = bank.tick([1.0], want_bits=True, want_levels=True)
     assert bits.dtype == np.bool_ and levels.dtype == np.float64
-    assert sorted(bank.calibration_state()) == ["mean", "prev", "rate", "seen", "top", "top_age", "var"]
+    assert sorted(bank.calibration_state()) == ["mean", "prev", "rate", "seen", "smean", "svar", "top", "top_age",
+                                                "var"]
+    assert (bank.score_decades, bank.score_warmup) == (0.0, 100.0) and "score_decades" not in repr(bank)
+    tailed = core.Bank(calibration="surprise", score_decades=12.0, score_warmup=7, **LEVEL)
+    assert (tailed.score_decades, tailed.score_warmup) == (12.0, 7.0)
+    assert "score_decades=12.0, score_warmup=7.0" in repr(tailed)
 
 
-def test_memory_per_slot_grows_by_48_bytes():
+def test_memory_per_slot_grows_by_48_bytes_64_with_the_score_tail():
     plain = core.Bank(capacity=4096, **LEVEL)
     calibrated = core.Bank(capacity=4096, calibration="surprise", **LEVEL)
     extra = (calibrated.memory_bytes() - plain.memory_bytes()) / 4096
     assert 48.0 <= extra < 49.0
+    tailed = core.Bank(capacity=4096, calibration="surprise", score_decades=12.0, **LEVEL)
+    extra = (tailed.memory_bytes() - plain.memory_bytes()) / 4096
+    assert 64.0 <= extra < 65.0
+
+
+def test_score_tail_reports_a_score_unusual_for_the_slot_without_saturation():
+    """A slot whose scores stay small: a score far above its usual ones is an onset with the tail, not without."""
+    ticks = 600
+    values = np.ones((ticks, 2)) + 0.001 * np.arange(ticks)[:, None]
+    rng = np.random.default_rng(11)
+    scores = np.repeat(np.abs(rng.normal(1.0, 0.3, ticks))[:, None], 2, axis=1)
+    scores[400] = 40.0   # far below saturation, far above this slot's usual scores
+    trained = np.ones((ticks, 2), dtype=bool)
+    out, bits, levels = core.calibrate(values, scores, trained, score_decades=12.0, score_warmup=100)
+    plain_out, plain_bits, plain_levels = core.calibrate(values, scores, trained)
+    assert np.flatnonzero(bits[:, 0]).tolist() == [400] and not plain_bits.any()
+    assert levels[400, 0] > 75.0 and plain_levels[400, 0] == 20.0
+    # the score tail only ever raises the level, and with a warm-up longer than the series changes nothing
+    assert (levels >= plain_levels).all()
+    late = core.calibrate(values, scores, trained, score_decades=12.0, score_warmup=ticks)
+    assert _same(late[2], plain_levels)
+    state = core.Bank(calibration="surprise", score_decades=12.0, **LEVEL)
+    state.add_slot()
+    assert state.calibration_state()["smean"][0] == 0.0

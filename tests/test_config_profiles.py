@@ -161,7 +161,8 @@ def test_pyml_profile_has_its_own_keys_and_mechanisms() -> None:
     assert cfg.skip_constant_training and cfg.host_rate_threshold_fraction is None
     assert cfg.training_points(1) == (900, 21600) and cfg.train_every_ticks(1) == 3600
     assert cfg.calibration_settings(1) == {"calibration": "surprise", "peak_window": 120, "memory": 14 * 86400,
-                                           "decades": 4.0, "bit_level": 0.75, "saturation": 100.0}
+                                           "decades": 4.0, "bit_level": 0.75, "saturation": 100.0,
+                                           "score_decades": 0.0, "score_warmup": 0.0}   # no score tail
     assert cfg.calibration_settings(300)["memory"] == 4032  # 14 days of 5-minute points, as tuned on NAB
     assert MLConfig(profile=V2).calibration_settings(1) == {"calibration": "none"}
     assert MLConfig(profile="netdata-1.33").calibration_settings(1) == {"calibration": "none"}

@@ -92,6 +92,37 @@ def test_latest_returns_the_newest_n_oldest_first():
     assert words[0].tolist() == [1000 * k + 1 for k in range(40, 50)]
 
 
+@pytest.mark.parametrize("directory", [False, True])
+def test_reads_of_a_few_slots_equal_reads_of_many(tmp_path, directory):
+    """One to four slots take a shorter path through the blocks; it must give the words of the general one.
+
+    Covers blocks narrower than a slot (it arrived later), a gap of whole
+    blocks, a cleared slot and ranges starting and ending inside blocks.
+    """
+    store = SampleStore(200, capacity=3, block=8, directory=tmp_path / "s" if directory else None)
+    rng = np.random.default_rng(7)
+    for k in range(0, 70):
+        store.append(k, _words(k, 3))
+    store.ensure_capacity(6)
+    for k in range(70, 150):
+        store.append(k, _words(k, 6))
+    for k in range(175, 260):  # ticks 150..174: a gap across whole blocks
+        store.append(k, _words(k, 6))
+    store.clear_slot(4)
+    every = list(range(6)) * 2  # more than four slots: the general path
+    for _ in range(60):
+        after = int(rng.integers(0, 260))
+        before = int(rng.integers(after, 261))
+        _, want = store.read(every, after, before)
+        for size in (1, 2, 3, 4):
+            slots = [int(s) for s in rng.integers(0, 6, size)]
+            times, got = store.read(slots, after, before)
+            np.testing.assert_array_equal(got, want[slots], err_msg=f"slots {slots}, ticks {after}..{before}")
+        _, newest = store.latest([5], 40)
+        assert newest[0].tolist() == [1000 * k + 6 for k in range(220, 260)]
+    store.close()
+
+
 def test_directory_store_survives_reopen(tmp_path):
     store = SampleStore(20, capacity=2, block=4, directory=tmp_path)
     _fill(store, range(0, 23), 2)

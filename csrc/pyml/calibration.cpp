@@ -52,9 +52,13 @@ void validate_calibration_params(const CalibrationParams& p) {
     require(p.bit_level > 0.0 && p.bit_level <= 1.0, "bit_level", p.bit_level, "in (0, 1]");
     require(p.saturation > 0.0 && p.saturation <= kScoreCap, "saturation", p.saturation, "in (0, 100]");
     require(p.prior_rate >= 0.0 && p.prior_rate <= 1.0, "prior_rate", p.prior_rate, "in [0, 1]");
+    require(p.score_decades >= 0.0 && std::isfinite(p.score_decades), "score_decades", p.score_decades,
+            "a finite number >= 0 (0: no score tail)");
+    require(p.score_warmup >= 0.0 && p.score_warmup <= kMaxMemory, "score_warmup", p.score_warmup,
+            "a number of predictions in [0, 4294967296]");
 }
 
-void Calibration::ChunkDeleter::operator()(Block* p) const noexcept {
+void Calibration::ChunkDeleter::operator()(void* p) const noexcept {
     ::operator delete[](p, std::align_val_t(kChunkAlign));
 }
 
@@ -79,12 +83,20 @@ void Calibration::grow_to(std::size_t slots) {
     const std::size_t per_chunk = kBlocksPerChunk * kLanes;
     const std::size_t chunks = (slots + per_chunk - 1) / per_chunk;
     if (chunks <= chunks_.size()) return;
+    const bool score_tail = p_.score_decades > 0.0;
     chunks_.reserve(chunks);  // may throw: nothing changed yet
+    if (score_tail) tail_chunks_.reserve(chunks);
     while (chunks_.size() < chunks) {
         Block* raw = static_cast<Block*>(::operator new[](kBlocksPerChunk * sizeof(Block), std::align_val_t(kChunkAlign)));
         Chunk chunk(raw);
+        TailChunk tail;
+        if (score_tail) {
+            tail.reset(static_cast<TailBlock*>(
+                ::operator new[](kBlocksPerChunk * sizeof(TailBlock), std::align_val_t(kChunkAlign))));
+        }
         const std::size_t first = chunks_.size() * per_chunk;
         chunks_.push_back(std::move(chunk));  // capacity reserved: does not throw
+        if (score_tail) tail_chunks_.push_back(std::move(tail));
         for (std::size_t s = first; s < first + per_chunk; ++s) reset(s);
     }
 }
@@ -100,6 +112,11 @@ void Calibration::reset(std::size_t slot) noexcept {
     b.top[l] = s.top;
     b.top_age[l] = s.top_age;
     b.prev[l] = s.prev;
+    if (!tail_chunks_.empty()) {
+        TailBlock& t = tail_block(slot / kLanes);
+        t.smean[l] = s.smean;
+        t.svar[l] = s.svar;
+    }
 }
 
 CalibrationState Calibration::state(std::size_t slot) const noexcept {
@@ -113,6 +130,11 @@ CalibrationState Calibration::state(std::size_t slot) const noexcept {
     s.top = b.top[l];
     s.top_age = b.top_age[l];
     s.prev = b.prev[l];
+    if (!tail_chunks_.empty()) {
+        const TailBlock& t = tail_block(slot / kLanes);
+        s.smean = t.smean[l];
+        s.svar = t.svar[l];
+    }
     return s;
 }
 
@@ -132,13 +154,27 @@ __attribute__((noinline)) double Calibration::saturated_level(const Block& s, st
     return 50.0 + 50.0 * std::max(g_rate, g_change);
 }
 
+// The level with the score tail of x = log(1 + capped score) taken in (seen >= score_warmup).
+__attribute__((noinline)) double Calibration::score_tail_level(const TailBlock& s, std::size_t l, double x,
+                                                               double level) const noexcept {
+    const double sd = std::max(std::sqrt(s.svar[l]), 1e-6);
+    const double z = (x - s.smean[l]) / (sd * std::sqrt(2.0));
+    if (!(z >= 3.0 / std::sqrt(2.0))) return level;  // below 3 standard deviations: nothing to add
+    const double tail = 0.5 * std::erfc(z);
+    const double g_score = std::min(1.0, std::max(0.0, -std::log10(tail + 1e-300) / p_.score_decades));
+    return std::max(level, 100.0 * g_score);
+}
+
 void Calibration::apply(std::size_t first, std::size_t n, const double* values, const std::uint8_t* trained,
                         double* scores, std::uint8_t* bits, double* levels) noexcept {
     const double memory = p_.memory, window = p_.peak_window, saturation = p_.saturation;
+    const bool score_tail = p_.score_decades > 0.0;
+    const double warmup = p_.score_warmup;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const double minus_inf = -std::numeric_limits<double>::infinity();
     for (std::size_t i = 0; i < n; i += kLanes) {
         Block& s = block((first + i) / kLanes);
+        TailBlock* tb = score_tail ? &tail_block((first + i) / kLanes) : nullptr;
         const unsigned mask = trained[i / kLanes];
         const std::size_t lanes = std::min(kLanes, n - i);
         for (std::size_t l = 0; l < lanes; ++l) {
@@ -153,6 +189,16 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
                 const double capped = std::min(scores[k], kScoreCap);
                 const bool saturated = capped >= saturation;
                 level = saturated ? saturated_level(s, l, change) : 0.5 * capped;
+                double x = 0.0;
+                if (score_tail) {
+                    x = capped == 0.0 ? 0.0 : std::log(1.0 + capped);  // log(1) is 0: no call
+                    const double above = x - tb->smean[l];
+                    // z >= 3 needs above^2 >= 9 sd^2: far below that (8.9, a margin no rounding
+                    // of z can cross), the tail adds nothing and needs no sqrt or division.
+                    if (seen >= warmup && above > 0.0 && above * above >= 8.9 * std::max(tb->svar[l], 1e-12)) {
+                        level = score_tail_level(*tb, l, x, level);
+                    }
+                }
                 // 1 / min(seen + 2, memory): the prior rate counts as one observation.
                 const double a_rate = seen + 2.0 < memory ? 1.0 / (seen + 2.0) : inv_memory_;
                 s.rate[l] += a_rate * ((saturated ? 1.0 : 0.0) - s.rate[l]);
@@ -160,6 +206,11 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
                 const double d = change - s.mean[l];
                 s.mean[l] += a * d;
                 s.var[l] = (1.0 - a) * (s.var[l] + a * d * d);
+                if (score_tail) {
+                    const double ds = x - tb->smean[l];
+                    tb->smean[l] += a * ds;
+                    tb->svar[l] = (1.0 - a) * (tb->svar[l] + a * ds * ds);
+                }
                 s.seen[l] = saturating_inc(s.seen[l]);
             }
             // Once per incident: only a level above those reported in the last peak_window ticks.
@@ -180,7 +231,8 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
 }
 
 std::size_t Calibration::memory_bytes() const noexcept {
-    return chunks_.size() * kBlocksPerChunk * sizeof(Block) + chunks_.capacity() * sizeof(Chunk);
+    return chunks_.size() * kBlocksPerChunk * sizeof(Block) + chunks_.capacity() * sizeof(Chunk) +
+           tail_chunks_.size() * kBlocksPerChunk * sizeof(TailBlock) + tail_chunks_.capacity() * sizeof(TailChunk);
 }
 
 void calibrate_series(const CalibrationParams& p, std::size_t ticks, std::size_t slots, const double* values,

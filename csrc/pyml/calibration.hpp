@@ -19,15 +19,31 @@
 //       level    = 50 + 50 * max(g_rate, g_change)
 //     else:
 //       level    = capped / 2
+//     if score_decades > 0:                       (the score tail; 0 = off)
+//       x = capped == 0 ? 0 : log(1 + capped)
+//       if seen >= score_warmup:
+//         z = (x - smean) / (max(sqrt(svar), 1e-6) * sqrt 2)
+//         if z >= 3 / sqrt 2:                     (decided without sqrt when far below)
+//           g_score = min(1, max(0, -log10(erfc(z) / 2 + 1e-300) / score_decades))
+//           level   = max(level, 100 * g_score)
 //     rate <- rate + a' * (saturated - rate),          a' = 1 / min(seen + 2, memory)
 //     d = change - mean; mean <- mean + a * d;
 //     var <- (1 - a) * (var + a * d * d),              a  = 1 / min(seen + 1, memory)
+//     if score_decades > 0: the same update of smean, svar with x
 //     seen <- seen + 1
 //   else: level = 0 (no statistic changes)
 //   top_age <- top_age + 1; if top_age > peak_window: top <- -inf
 //   if level > top: top <- level, top_age <- 0, reported = level,
 //                   bit = level >= 100 * bit_level
 //   else:           reported = 0, bit = false
+//
+// The score tail (off unless asked for; measured on NAB, not in the pyml
+// profile: README, "The score tail") says how far in
+// the upper tail of the slot's usual k-means scores this one lies, on a log
+// scale, so a slot whose model was trained on an outlier (every later score
+// small) still reports what is unusual for it; below 3 standard deviations
+// it contributes nothing, so per tick only a logarithm (none for a score of 0)
+// and a comparison run; the tail itself is out of line.
 //
 // `level` is the calibrated score before the once-per-incident suppression
 // (what a host-level detector reads), `reported` and `bit` what the slot
@@ -47,8 +63,10 @@
 // counters are exact integers; seen saturates at 2^32 - 1, which changes
 // nothing for memory <= 2^32; top_age saturates at 2^32 - 1 and starts there,
 // the rule's "never reported", which is above any accepted peak_window): 48
-// bytes per slot. Slots are grouped in blocks of kLanes, each field
-// lane-minor within its block (one block is six cache lines), blocks in
+// bytes per slot; with the score tail, smean and svar (float64) in blocks of
+// their own, allocated only then: 64 bytes. Slots are grouped in blocks of
+// kLanes, each field lane-minor within its block (one block is six cache
+// lines, a score-tail block two), blocks in
 // fixed-size chunks that are never moved, so growing never copies state.
 //
 // apply() works on a range of slots starting at a block boundary, slot by
@@ -80,6 +98,8 @@ struct CalibrationParams {
     double bit_level = 0.75;     // a reported level >= 100 * bit_level sets the bit: (0, 1]
     double saturation = 100.0;   // a capped score >= saturation saturates: (0, 100]
     double prior_rate = 0.01;    // the saturation rate a slot starts with: [0, 1]
+    double score_decades = 0.0;  // score tail: an upper tail of 10^-score_decades gives level 100; 0 = off: >= 0
+    double score_warmup = 100.0; // predictions a slot makes before its score tail counts: [0, 2^32]
 };
 
 // Throws std::invalid_argument naming the parameter and its value when one is
@@ -96,6 +116,7 @@ struct CalibrationState {
     double top = -std::numeric_limits<double>::infinity();
     std::uint32_t top_age = kNeverReported;
     double prev = std::numeric_limits<double>::quiet_NaN();
+    double smean = 0.0, svar = 0.0;  // running mean and variance of log(1 + capped score)
 };
 
 // Per-slot surprise state for many slots, and the rule applied to them.
@@ -139,17 +160,26 @@ private:
         double rate[kLanes], mean[kLanes], var[kLanes], top[kLanes], prev[kLanes];
         std::uint32_t seen[kLanes], top_age[kLanes];
     };
+    struct TailBlock {  // the score tail's statistics (only with score_decades > 0)
+        double smean[kLanes], svar[kLanes];
+    };
     struct ChunkDeleter {
-        void operator()(Block* p) const noexcept;
+        void operator()(void* p) const noexcept;
     };
     using Chunk = std::unique_ptr<Block[], ChunkDeleter>;
+    using TailChunk = std::unique_ptr<TailBlock[], ChunkDeleter>;
 
     Block& block(std::size_t b) const noexcept { return chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk]; }
+    TailBlock& tail_block(std::size_t b) const noexcept {
+        return tail_chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk];
+    }
     double saturated_level(const Block& s, std::size_t lane, double change) const noexcept;
+    double score_tail_level(const TailBlock& s, std::size_t lane, double x, double level) const noexcept;
 
     CalibrationParams p_;
     double gap_above_, inv_memory_, bit_cut_;
     std::vector<Chunk> chunks_;
+    std::vector<TailChunk> tail_chunks_;  // as many as chunks_ with the score tail, else none
 };
 
 // The rule over ticks x slots of inputs, each slot from the prior (the stage

@@ -14,6 +14,13 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+// On x86-64 with GCC or Clang the float first looks also exist for AVX2
+// (eight samples per instruction instead of four), chosen at run time. They
+// only decide which samples need a closer look; the results are the same.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PYML_KMEANS_AVX2 1
+#include <immintrin.h>
+#endif
 
 namespace pyml {
 
@@ -66,7 +73,7 @@ inline double dot(const double* a, const double* b, std::size_t dims) {
 // to its m largest and the threshold raised to the m-th of them. (A value at
 // or below the threshold cannot change the m-th largest.)
 double mth_largest(const double* d, std::size_t n, std::size_t m, std::vector<double>& buf) {
-    const std::size_t cap = std::max<std::size_t>(4 * m, 1024);
+    const std::size_t cap = std::max<std::size_t>(4 * m, 64);
     buf.resize(cap);
     double* b = buf.data();
     std::size_t used = 0, i = 0;
@@ -197,20 +204,27 @@ void insertion_sort(ScoreRecord* first, ScoreRecord* last) {
 long index_at_rank(const double* dist, std::size_t n, std::size_t rank, std::vector<double>& select,
                    std::vector<ScoreRecord>& records) {
     const double value = mth_largest(dist, n, n - rank, select);
-    long idx = -1;
-    bool unique = true;
-    for (std::size_t r = 0; r < n; ++r) {
-        if (dist[r] == value) {
-            const long this_idx = value < kInf ? static_cast<long>(r) : 0;
-            if (idx < 0) {
-                idx = this_idx;
-            } else if (this_idx != idx) {
-                unique = false;
-                break;
-            }
+    // Every +inf record has idx 0. A finite (or -inf) value is unique when it
+    // occurs once.
+    if (!(value < kInf)) return 0;
+    std::size_t count = 0, first = n, r = 0;
+#if defined(__SSE2__)
+    const __m128d v = _mm_set1_pd(value);
+    for (; r + 2 <= n && count < 2; r += 2) {
+        const unsigned m = static_cast<unsigned>(_mm_movemask_pd(_mm_cmpeq_pd(_mm_loadu_pd(dist + r), v)));
+        if (m != 0) {
+            if (first == n) first = r + ((m & 1) ? 0 : 1);
+            count += (m & 1) + (m >> 1);
         }
     }
-    if (unique) return idx;
+#endif
+    for (; r < n && count < 2; ++r) {
+        if (dist[r] == value) {
+            if (first == n) first = r;
+            ++count;
+        }
+    }
+    if (count == 1) return static_cast<long>(first);
     records.resize(n);
     for (std::size_t r = 0; r < n; ++r) records[r] = ScoreRecord{dist[r] < kInf ? static_cast<long>(r) : 0, dist[r]};
     return detail::sorted_record_index(records, rank);
@@ -310,13 +324,19 @@ std::size_t lloyd_generic(const double* X, std::size_t n, std::size_t dims, std:
 //   g moves by at most db + dw * sum_e |x_e| (from how far the centres
 //   moved), so a sample whose bound stays above esq keeps its assignment
 //   without being evaluated.
-// * Centres: between iterations the two cluster sums are carried over with
-//   the moved samples transferred (estimates, with rigorous error bounds that
-//   widen esq); dlib's sequential sums are computed when many samples moved,
-//   when a literal decision needs them, and for the result. They are summed
-//   per cluster in sample order and scaled by 1/count; an empty cluster's
-//   centre is the zero vector. An iteration without changes ends the loop
-//   (recomputing the centres from the same assignment gives the same values).
+// * Centres: between iterations the two cluster sums are estimates with
+//   rigorous error bounds that widen esq: after the first pass, or when many
+//   samples moved, the smaller cluster's sum (in any order) and the column
+//   totals minus it; otherwise the previous sums with the moved samples
+//   transferred. dlib's sequential sums are computed when a literal decision
+//   needs them and for the result: per cluster in sample order, scaled by
+//   1/count; an empty cluster's centre is the zero vector. An iteration
+//   without changes ends the loop (recomputing the centres from the same
+//   assignment gives the same values).
+// * Preparation: one pass per coordinate gives the magnitudes the bounds
+//   use, finiteness, each sample's l1 norm and the float copies; the float
+//   evaluation runs four samples per SSE2 instruction or eight per AVX2 one
+//   (KmeansKernel), with the same operations per sample.
 
 inline std::size_t popcount64(std::uint64_t v) {
     v = v - ((v >> 1) & 0x5555555555555555ULL);
@@ -380,12 +400,60 @@ void kernel_distances(const Columns<D>& X, std::size_t n, const double* c0, doub
     }
 }
 
+#if defined(PYML_KMEANS_AVX2)
+// kernel_distances four samples per AVX step (each lane the same operations).
+template <std::size_t D>
+__attribute__((target("avx2"))) void kernel_distances_avx2(const Columns<D>& X, std::size_t n, const double* c0,
+                                                           double* out) {
+    double kcc = 0.0;
+    for (std::size_t e = 0; e < D; ++e) kcc += c0[e] * c0[e];
+    const double* x[D];
+    for (std::size_t e = 0; e < D; ++e) x[e] = X.c[e];
+    const __m256d kccv = _mm256_set1_pd(kcc);
+    const __m256d two = _mm256_set1_pd(2.0);
+    const __m256d infv = _mm256_set1_pd(kInf);
+    __m256d cv[D];
+    for (std::size_t e = 0; e < D; ++e) cv[e] = _mm256_set1_pd(c0[e]);
+    std::size_t r = 0;
+    for (; r + 4 <= n; r += 4) {
+        __m256d kss = _mm256_setzero_pd(), ksc = _mm256_setzero_pd();
+        for (std::size_t e = 0; e < D; ++e) {
+            const __m256d v = _mm256_loadu_pd(x[e] + r);
+            kss = _mm256_add_pd(kss, _mm256_mul_pd(v, v));
+            ksc = _mm256_add_pd(ksc, _mm256_mul_pd(v, cv[e]));
+        }
+        const __m256d d = _mm256_sub_pd(_mm256_add_pd(kccv, kss), _mm256_mul_pd(two, ksc));
+        _mm256_storeu_pd(out + r, _mm256_blendv_pd(infv, d, _mm256_cmp_pd(d, infv, _CMP_LT_OQ)));
+    }
+    for (; r < n; ++r) {
+        double kss = 0.0, ksc = 0.0;
+        for (std::size_t e = 0; e < D; ++e) {
+            const double v = x[e][r];
+            kss += v * v;
+            ksc += v * c0[e];
+        }
+        const double d = (kcc + kss) - 2 * ksc;
+        out[r] = d < kInf ? d : kInf;
+    }
+}
+#endif
+
+bool wide_kernel(KmeansKernel kernel);
+
 template <std::size_t D>
 void pick2(const Columns<D>& X, std::size_t n, double* centers, KmeansWorkspace& ws) {
     double c0[D];
     for (std::size_t e = 0; e < D; ++e) c0[e] = X.c[e][0];
     ws.dist.resize(n);
+#if defined(PYML_KMEANS_AVX2)
+    if (wide_kernel(ws.kernel)) {
+        kernel_distances_avx2<D>(X, n, c0, ws.dist.data());
+    } else {
+        kernel_distances<D>(X, n, c0, ws.dist.data());
+    }
+#else
     kernel_distances<D>(X, n, c0, ws.dist.data());
+#endif
     const long idx = index_at_rank(ws.dist.data(), n, initial_center_rank(n), ws.select, ws.records);
     for (std::size_t e = 0; e < D; ++e) {
         centers[e] = c0[e];
@@ -490,6 +558,15 @@ inline float float_below(double v) {
 
 // float(v) >= v for every double v >= 0 (beyond FLT_MAX: +inf).
 inline float float_above(double v) { return static_cast<float>(v * (1 + 0x1p-20)) + 0x1p-126f; }
+
+// v rounded to float as the hardware converts (beyond the float range: +-inf).
+inline float to_float(double v) {
+#if defined(__SSE2__)
+    return _mm_cvtss_f32(_mm_cvtsd_ss(_mm_setzero_ps(), _mm_set_sd(v)));
+#else
+    return static_cast<float>(v);
+#endif
+}
 
 // Evaluates the samples of a word selected by `stale` (pairs of samples at a
 // time), refreshing their bounds: in `choice`, bit j becomes 1 if sample
@@ -712,6 +789,139 @@ inline std::uint64_t stale_bits(const float* bound, const float* l1, std::size_t
 }
 
 
+#if defined(PYML_KMEANS_AVX2)
+// The constants of one iteration's float first looks, eight lanes each.
+template <std::size_t D>
+struct OctStep {
+    __m256 w[D];
+    __m256 b, T, errg, db, dw, shrink, ninf, absmask;
+};
+
+template <std::size_t D>
+__attribute__((target("avx2"))) inline __m256 tree_sum8(const __m256* t) {
+    static_assert(D >= 1 && D <= 6, "fast path dims");
+    if constexpr (D == 1) return t[0];
+    if constexpr (D == 2) return _mm256_add_ps(t[0], t[1]);
+    if constexpr (D == 3) return _mm256_add_ps(_mm256_add_ps(t[0], t[1]), t[2]);
+    if constexpr (D == 4) return _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
+    if constexpr (D == 5) {
+        return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])), t[4]);
+    }
+    if constexpr (D == 6) {
+        return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])),
+                             _mm256_add_ps(t[4], t[5]));
+    }
+}
+
+// evaluate_word_float's step for samples r .. r + 7: their bounds, and their
+// bits at `shift` in hi (goes to c1) and sure (decided).
+template <std::size_t D>
+__attribute__((target("avx2"))) inline void one_oct(const float* const* x, const float* l1, float* bound,
+                                                    std::size_t r, const OctStep<D>& c, std::size_t shift,
+                                                    std::uint64_t& hi_bits, std::uint64_t& sure_bits) {
+    __m256 t[D];
+    for (std::size_t e = 0; e < D; ++e) t[e] = _mm256_mul_ps(c.w[e], _mm256_loadu_ps(x[e] + r));
+    const __m256 g = _mm256_sub_ps(c.b, tree_sum8<D>(t));
+    const __m256 ag = _mm256_and_ps(g, c.absmask);
+    const __m256 hi = _mm256_cmp_ps(g, c.T, _CMP_GT_OQ);
+    const __m256 sure = _mm256_cmp_ps(ag, c.T, _CMP_GT_OQ);
+    const __m256 k = _mm256_mul_ps(
+        _mm256_add_ps(_mm256_add_ps(_mm256_sub_ps(ag, c.errg), c.db), _mm256_mul_ps(c.dw, _mm256_loadu_ps(l1 + r))),
+        c.shrink);
+    _mm256_storeu_ps(bound + r, _mm256_blendv_ps(c.ninf, k, sure));
+    hi_bits |= static_cast<std::uint64_t>(_mm256_movemask_ps(hi)) << shift;
+    sure_bits |= static_cast<std::uint64_t>(_mm256_movemask_ps(sure)) << shift;
+}
+
+// stale_bits and evaluate_word_float for every word at once, eight samples
+// per AVX step: cur[w] gets prev[w] with the samples decided in float
+// replaced, rest[w] the stale samples left for evaluate_word (those float
+// could not decide and those beyond the word's last whole group of eight).
+// The same operations per sample as the SSE2 versions: the same bounds.
+template <std::size_t D>
+__attribute__((target("avx2"))) void decide_words_float_avx2(const float* const* xf, const float* l1, std::size_t n,
+                                                             const FloatStep& f, float* bound, float thr, float dw,
+                                                             const std::uint64_t* prev, std::uint64_t* cur,
+                                                             std::uint64_t* rest) {
+    constexpr float grow = 1 + 0x1p-20f;
+    const __m256 thrv = _mm256_set1_ps(thr), dwstale = _mm256_set1_ps(dw), growv = _mm256_set1_ps(grow);
+    OctStep<D> c;
+    for (std::size_t e = 0; e < D; ++e) c.w[e] = _mm256_set1_ps(f.w2[e]);
+    c.b = _mm256_set1_ps(f.b);
+    c.T = _mm256_set1_ps(f.T);
+    c.errg = _mm256_set1_ps(f.errg);
+    c.db = _mm256_set1_ps(f.db);
+    c.dw = _mm256_set1_ps(f.dw);
+    c.shrink = _mm256_set1_ps(1 - 0x1p-20f);
+    c.ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    c.absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const float* x[D];
+    for (std::size_t e = 0; e < D; ++e) x[e] = xf[e];
+    const std::size_t words = (n + 63) / 64;
+    for (std::size_t w = 0; w < words; ++w) {
+        const std::size_t r0 = w * 64;
+        const std::size_t len = std::min<std::size_t>(64, n - r0);
+        const std::size_t whole = len & ~std::size_t{7};
+        // Stale samples: not bound > (thr + dw * l1) * grow.
+        std::uint64_t fresh = 0;
+        std::size_t j = 0;
+        for (; j < whole; j += 8) {
+            const __m256 need =
+                _mm256_mul_ps(_mm256_add_ps(thrv, _mm256_mul_ps(dwstale, _mm256_loadu_ps(l1 + r0 + j))), growv);
+            const __m256 ok = _mm256_cmp_ps(_mm256_loadu_ps(bound + r0 + j), need, _CMP_GT_OQ);
+            fresh |= static_cast<std::uint64_t>(_mm256_movemask_ps(ok)) << j;
+        }
+        for (; j < len; ++j) fresh |= static_cast<std::uint64_t>(bound[r0 + j] > (thr + dw * l1[r0 + j]) * grow) << j;
+        const std::uint64_t all = len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << len) - 1);
+        const std::uint64_t stale = all & ~fresh;
+        const std::uint64_t choice = prev[w];
+        if (stale == 0) {
+            cur[w] = choice;
+            rest[w] = 0;
+            continue;
+        }
+        const std::uint64_t oct_starts =
+            (whole == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << whole) - 1)) & 0x0101010101010101ULL;
+        std::uint64_t octs = stale | (stale >> 1) | (stale >> 2) | (stale >> 3);
+        octs = (octs | (octs >> 4)) & oct_starts;
+        std::uint64_t hb = 0, sb = 0, evaluated = 0;
+        if (octs != 0) {
+            if (popcount64(octs) * 2 >= whole / 8) {
+                for (std::size_t jj = 0; jj < whole; jj += 8) one_oct<D>(x, l1, bound, r0 + jj, c, jj, hb, sb);
+                evaluated = whole == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << whole) - 1);
+            } else {
+                evaluated = octs * 0xFF;
+                while (octs) {
+                    const std::size_t jj = static_cast<std::size_t>(lowest_bit(octs));
+                    octs &= octs - 1;
+                    one_oct<D>(x, l1, bound, r0 + jj, c, jj, hb, sb);
+                }
+            }
+        }
+        const std::uint64_t done = evaluated & sb;
+        cur[w] = (choice & ~done) | (hb & done);
+        rest[w] = stale & ~done;
+    }
+}
+
+bool cpu_has_avx2() noexcept {
+    __builtin_cpu_init();  // idempotent; needed if called before constructors ran
+    return __builtin_cpu_supports("avx2");
+}
+#else
+bool cpu_has_avx2() noexcept { return false; }
+#endif
+
+// Whether lloyd2 takes the AVX2 first looks. Throws std::invalid_argument
+// for KmeansKernel::avx2 on a processor (or build) without AVX2.
+bool wide_kernel(KmeansKernel kernel) {
+    static const bool available = cpu_has_avx2();
+    if (kernel == KmeansKernel::avx2 && !available) {
+        throw std::invalid_argument("kernel = avx2, but this processor (or build) has no AVX2");
+    }
+    return kernel == KmeansKernel::avx2 || (kernel == KmeansKernel::best && available);
+}
+
 // Adds the samples of one word to the two cluster sums in sample order: bit j
 // set adds sample r0 + j to s1, else to s0. Runs of equal bits go to one sum
 // in a tight loop (consecutive feature rows share most values, so runs tend
@@ -772,36 +982,96 @@ void accumulate_word(const Rows<D, Reversed>& X, std::size_t r0, std::size_t len
 }
 
 // Largest |x| over `len` values, whether all are finite and whether none is
-// negative.
-void scan_magnitude(const double* p, std::size_t len, double& amax, bool& finite, bool& nonneg) {
-    double m = 0.0, z = 0.0, lo = 0.0;
+// negative; with `fout`, also a float copy of the values (where a value is
+// beyond the float range the copy is +-inf: it is only read when every
+// magnitude is small, see lloyd2). Independent accumulators keep the loop
+// throughput-bound.
+void scan_magnitude(const double* p, std::size_t len, float* fout, double& amax, bool& finite, bool& nonneg) {
+    double m = 0.0, lo = 0.0;
+    bool bad = false;
     std::size_t i = 0;
 #if defined(__SSE2__)
     const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+    const __m128d dmax = _mm_set1_pd(DBL_MAX);
     const __m128d zero = _mm_setzero_pd();
-    __m128d mv = zero, zv = zero, lov = zero;
-    for (; i + 2 <= len; i += 2) {
-        const __m128d x = _mm_loadu_pd(p + i);
-        mv = _mm_max_pd(mv, _mm_and_pd(x, absmask));
-        lov = _mm_min_pd(lov, x);
-        zv = _mm_add_pd(zv, _mm_mul_pd(x, zero));  // NaN iff some x is inf or NaN
+    __m128d m0 = zero, m1 = zero, l0 = zero, l1 = zero, b0 = zero, b1 = zero;
+    for (; i + 4 <= len; i += 4) {
+        const __m128d x0 = _mm_loadu_pd(p + i), x1 = _mm_loadu_pd(p + i + 2);
+        const __m128d a0 = _mm_and_pd(x0, absmask), a1 = _mm_and_pd(x1, absmask);
+        m0 = _mm_max_pd(m0, a0);
+        m1 = _mm_max_pd(m1, a1);
+        l0 = _mm_min_pd(l0, x0);
+        l1 = _mm_min_pd(l1, x1);
+        b0 = _mm_or_pd(b0, _mm_cmpnle_pd(a0, dmax));  // true for inf and NaN
+        b1 = _mm_or_pd(b1, _mm_cmpnle_pd(a1, dmax));
+        if (fout != nullptr) _mm_storeu_ps(fout + i, _mm_movelh_ps(_mm_cvtpd_ps(x0), _mm_cvtpd_ps(x1)));
     }
-    double mt[2], zt[2], lt[2];
-    _mm_storeu_pd(mt, mv);
-    _mm_storeu_pd(zt, zv);
-    _mm_storeu_pd(lt, lov);
+    double mt[2], lt[2];
+    _mm_storeu_pd(mt, _mm_max_pd(m0, m1));
+    _mm_storeu_pd(lt, _mm_min_pd(l0, l1));
     m = std::max(mt[0], mt[1]);
-    z = zt[0] + zt[1];
     lo = std::min(lt[0], lt[1]);
+    bad = _mm_movemask_pd(_mm_or_pd(b0, b1)) != 0;
 #endif
     for (; i < len; ++i) {
-        m = std::max(m, std::fabs(p[i]));
+        const double a = std::fabs(p[i]);
+        m = std::max(m, a);
         lo = std::min(lo, p[i]);
-        z += p[i] * 0.0;
+        bad = bad || !(a <= DBL_MAX);
+        if (fout != nullptr) fout[i] = to_float(p[i]);
     }
     amax = std::max(amax, m);
-    finite = finite && z == 0.0;
+    finite = finite && !bad;
     nonneg = nonneg && lo >= 0.0;
+}
+
+// acc[r] = |p[r]| (first) or acc[r] + |p[r]| for r < n.
+void add_magnitudes(const double* p, std::size_t n, bool first, double* acc) {
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    const __m128d absmask = _mm_castsi128_pd(_mm_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+    for (; r + 2 <= n; r += 2) {
+        const __m128d a = _mm_and_pd(_mm_loadu_pd(p + r), absmask);
+        _mm_storeu_pd(acc + r, first ? a : _mm_add_pd(_mm_loadu_pd(acc + r), a));
+    }
+#endif
+    for (; r < n; ++r) acc[r] = first ? std::fabs(p[r]) : acc[r] + std::fabs(p[r]);
+}
+
+// out[r] >= acc[r] as floats: float_above(acc[r] * (1 + 16 u)).
+void l1_bounds(const double* acc, std::size_t n, float* out) {
+    constexpr double slack = 1 + 16 * kUnitRoundoff;
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    const __m128d sv = _mm_set1_pd(slack), gv = _mm_set1_pd(1 + 0x1p-20);
+    const __m128 tiny = _mm_set1_ps(0x1p-126f);
+    for (; r + 4 <= n; r += 4) {
+        const __m128 f0 = _mm_cvtpd_ps(_mm_mul_pd(_mm_mul_pd(_mm_loadu_pd(acc + r), sv), gv));
+        const __m128 f1 = _mm_cvtpd_ps(_mm_mul_pd(_mm_mul_pd(_mm_loadu_pd(acc + r + 2), sv), gv));
+        _mm_storeu_ps(out + r, _mm_add_ps(_mm_movelh_ps(f0, f1), tiny));
+    }
+#endif
+    for (; r < n; ++r) out[r] = float_above(acc[r] * slack);
+}
+
+// The preparation of lloyd2, one pass per column: magnitudes (every |x_e| <=
+// amax), finiteness, signs; each sample's sum_e |x_e| rounded up to a float
+// (l1); float copies of the columns (xf, pointing into fdata).
+template <std::size_t D, bool Reversed>
+void prepare_samples(const Columns<D>& X, std::size_t n, double* acc, float* l1, float* fdata, const float** xf,
+                     double& amax, bool& finite, bool& nonneg) {
+    if (Reversed) {
+        // Lagged views of one series: X.c[D - 1] is its start, n + D - 1 values.
+        scan_magnitude(X.c[D - 1], n + D - 1, fdata, amax, finite, nonneg);
+        for (std::size_t e = 0; e < D; ++e) xf[e] = fdata + (D - 1 - e);
+    } else {
+        for (std::size_t e = 0; e < D; ++e) {
+            scan_magnitude(X.c[e], n, fdata + e * n, amax, finite, nonneg);
+            xf[e] = fdata + e * n;
+        }
+    }
+    for (std::size_t e = 0; e < D; ++e) add_magnitudes(X.c[e], n, e == 0, acc);
+    l1_bounds(acc, n, l1);
 }
 
 // The two clusters' sums and how far they may be from dlib's: S[c][e] with
@@ -868,6 +1138,122 @@ void exact_sums(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* 
     cs.exact = true;
 }
 
+// The sum of every sample, per element, in any order (eight partial sums per
+// element): within 1.01 n u * n amax of the real sum.
+template <std::size_t D>
+void column_totals(const Columns<D>& X, std::size_t n, double* total) {
+    for (std::size_t e = 0; e < D; ++e) {
+        const double* p = X.c[e];
+        double t = 0.0;
+        std::size_t r = 0;
+#if defined(__SSE2__)
+        __m128d a0 = _mm_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (; r + 8 <= n; r += 8) {
+            a0 = _mm_add_pd(a0, _mm_loadu_pd(p + r));
+            a1 = _mm_add_pd(a1, _mm_loadu_pd(p + r + 2));
+            a2 = _mm_add_pd(a2, _mm_loadu_pd(p + r + 4));
+            a3 = _mm_add_pd(a3, _mm_loadu_pd(p + r + 6));
+        }
+        double h[2];
+        _mm_storeu_pd(h, _mm_add_pd(_mm_add_pd(a0, a1), _mm_add_pd(a2, a3)));
+        t = h[0] + h[1];
+#endif
+        for (; r < n; ++r) t += p[r];
+        total[e] = t;
+    }
+}
+
+// Estimates of the two cluster sums of the assignment `bits`, for the
+// iterations before the last: the smaller cluster summed in any order (two
+// partial sums per element), the larger one as total - smaller. Error bounds
+// from |x_e| <= amax: a sum of m values in any order errs by at most
+// 1.01 m u * m amax; the subtraction adds u |result| (relative to the
+// rounded result, hence the 1 + 2u).
+template <std::size_t D, bool Reversed>
+void estimate_sums(const Rows<D, Reversed>& R, std::size_t n, const std::uint64_t* bits, const double* total,
+                   double amax, ClusterSums<D>& cs) {
+    constexpr double u = kUnitRoundoff;
+    const std::size_t words = (n + 63) / 64;
+    std::size_t ones = 0;
+    for (std::size_t w = 0; w < words; ++w) ones += popcount64(bits[w]);
+    const std::size_t small = ones <= n - ones ? 1 : 0;  // the cluster summed directly
+    const std::size_t m = small ? ones : n - ones;
+    double a0[D] = {}, a1[D] = {};
+#if defined(__SSE2__)
+    // Pairs of elements per SSE lane pair (the lane layout of accumulate_word),
+    // selected samples alternating between two partial sums.
+    constexpr std::size_t P = (D + 1) / 2;
+    const auto load = [&R](std::size_t r, std::size_t p) -> __m128d {
+        if (2 * p + 1 >= D) return _mm_load_sd(R.at(r, 2 * p));
+        return _mm_loadu_pd(Reversed ? R.at(r, 2 * p + 1) : R.at(r, 2 * p));
+    };
+    __m128d v0[P], v1[P];
+    for (std::size_t p = 0; p < P; ++p) v0[p] = v1[p] = _mm_setzero_pd();
+#endif
+    bool odd = false;
+    for (std::size_t w = 0; w < words; ++w) {
+        const std::size_t r0 = w * 64;
+        const std::size_t len = std::min<std::size_t>(64, n - r0);
+        const std::uint64_t valid = len == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << len) - 1);
+        std::uint64_t sel = (small ? bits[w] : ~bits[w]) & valid;
+#if defined(__SSE2__)
+        if (odd && sel) {
+            const std::size_t r = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            for (std::size_t p = 0; p < P; ++p) v1[p] = _mm_add_pd(v1[p], load(r, p));
+            odd = false;
+        }
+        while (sel) {
+            const std::size_t r = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            for (std::size_t p = 0; p < P; ++p) v0[p] = _mm_add_pd(v0[p], load(r, p));
+            if (!sel) {
+                odd = true;
+                break;
+            }
+            const std::size_t r2 = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            for (std::size_t p = 0; p < P; ++p) v1[p] = _mm_add_pd(v1[p], load(r2, p));
+        }
+#else
+        while (sel) {
+            const std::size_t r = r0 + static_cast<std::size_t>(lowest_bit(sel));
+            sel &= sel - 1;
+            double* a = odd ? a1 : a0;
+            for (std::size_t e = 0; e < D; ++e) a[e] += *R.at(r, e);
+            odd = !odd;
+        }
+#endif
+    }
+#if defined(__SSE2__)
+    for (std::size_t p = 0; p < P; ++p) {
+        double t0[2], t1[2];
+        _mm_storeu_pd(t0, v0[p]);
+        _mm_storeu_pd(t1, v1[p]);
+        for (std::size_t l = 0; l < 2; ++l) {
+            const std::size_t e = 2 * p + 1 >= D ? (l == 0 ? 2 * p : D) : (Reversed ? 2 * p + 1 - l : 2 * p + l);
+            if (e < D) {
+                a0[e] = t0[l];
+                a1[e] = t1[l];
+            }
+        }
+    }
+#endif
+    const std::size_t big = 1 - small;
+    cs.count[small] = m;
+    cs.count[big] = n - m;
+    const double md = static_cast<double>(m), nd = static_cast<double>(n);
+    const double err_small = md == 0 ? 0.0 : 1.01 * md * u * (md * amax) * (1 + 16 * u);
+    const double err_total = 1.01 * nd * u * (nd * amax) * (1 + 16 * u);
+    for (std::size_t e = 0; e < D; ++e) {
+        cs.S[small][e] = a0[e] + a1[e];
+        cs.err[small][e] = err_small;
+        cs.S[big][e] = total[e] - cs.S[small][e];
+        cs.err[big][e] = ((err_total + err_small) + u * std::fabs(cs.S[big][e]) * (1 + 2 * u)) * (1 + 16 * u);
+    }
+    cs.exact = false;
+}
+
 // Moves the samples whose bit differs between `before` and `after` from one
 // sum to the other (not dlib's order: the sums become estimates). Each of the
 // m additions or subtractions on a sum errs by at most u times the sum's
@@ -929,62 +1315,41 @@ void drift_step(const double* p0, const double* p1, const double* c0, const doub
     dw_sum = (dw_sum + 4 * dw * (1 + 16 * u)) * kGrow;
 }
 
-// Upper bounds of sum_e |x_e| for every sample, as floats.
-template <std::size_t D>
-void sample_l1(const Columns<D>& X, std::size_t n, float* out) {
-    for (std::size_t r = 0; r < n; ++r) {
-        double a = 0.0;
-        for (std::size_t e = 0; e < D; ++e) a += std::fabs(X.c[e][r]);
-        out[r] = float_above(a * (1 + 16 * kUnitRoundoff));
-    }
-}
-
 template <std::size_t D, bool Reversed>
 std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t n, std::size_t max_iterations,
                    double* centers, KmeansWorkspace& ws) {
     constexpr double u = kUnitRoundoff;
     constexpr double dd = static_cast<double>(D);
-    // Magnitudes for the bounds: every |x_e| <= amax, so |x|^2 <= D amax^2 and
-    // sum_e |x_e| <= D amax.
-    double amax = 0.0;
-    bool finite = true, nonneg = true;
-    if (Reversed) {
-        scan_magnitude(X.c[D - 1], n + D - 1, amax, finite, nonneg);
-    } else {
-        for (std::size_t e = 0; e < D; ++e) scan_magnitude(X.c[e], n, amax, finite, nonneg);
-    }
-    const double l1max = dd * amax;
-    const double qmax = dd * amax * amax;
-
+    const bool wide = wide_kernel(ws.kernel);
     // Assignments as bits (1 = second centre), 64 samples a word: `prev` made
-    // the current centres, `cur` is being decided. Each sample's bound.
+    // the current centres, `cur` is being decided.
     const std::size_t words = (n + 63) / 64;
     ws.bits.assign(3 * words, 0);
     std::uint64_t* prev = ws.bits.data();
     std::uint64_t* cur = prev + words;
     std::uint64_t* unsure_words = cur + words;
-    // Bounds and l1 (floats); float copies of the columns for first looks.
+    // Each sample's bound and l1 (floats); float copies of the columns for
+    // first looks; magnitudes for the bounds: every |x_e| <= amax, so
+    // |x|^2 <= D amax^2 and sum_e |x_e| <= D amax.
     const std::size_t span = Reversed ? n + D - 1 : D * n;
-    ws.bound.assign(2 * n + span, -std::numeric_limits<float>::infinity());
+    ws.bound.resize(2 * n + span);
     float* bound = ws.bound.data();
+    std::fill(bound, bound + n, -std::numeric_limits<float>::infinity());
     float* l1 = bound + n;
-    sample_l1<D>(X, n, l1);
     float* fdata = l1 + n;
     const float* xf[D];
+    ws.l1.resize(n);
+    double amax = 0.0;
+    bool finite = true, nonneg = true;
+    prepare_samples<D, Reversed>(X, n, ws.l1.data(), l1, fdata, xf, amax, finite, nonneg);
+    const double l1max = dd * amax;
+    const double qmax = dd * amax * amax;
     const bool small = finite && amax < 0x1p60;
-    if (Reversed) {
-        const double* src = X.c[D - 1];
-        for (std::size_t i = 0; i < span; ++i) fdata[i] = static_cast<float>(small ? src[i] : 0.0);
-        for (std::size_t e = 0; e < D; ++e) xf[e] = fdata + (D - 1 - e);
-    } else {
-        for (std::size_t e = 0; e < D; ++e) {
-            for (std::size_t r = 0; r < n; ++r) fdata[e * n + r] = static_cast<float>(small ? X.c[e][r] : 0.0);
-            xf[e] = fdata + e * n;
-        }
-    }
     double* c0 = centers;
     double* c1 = centers + D;
     ClusterSums<D> sums;  // the initial centres are samples: exact
+    double totals[D];  // every sample's sum, for estimate_sums
+    bool totals_known = false;
     double p0[D], p1[D];
     double db = 0.0, dw = 0.0;  // drift so far: db + dw * l1(x)
     Step<D> s;
@@ -1043,7 +1408,22 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
         // Decide every word: samples whose bound still certifies them keep
         // their assignment; the others are evaluated; undecided ones wait.
         bool any_unsure = false;
-        for (std::size_t w = 0; w < words && !identical; ++w) {
+#if defined(PYML_KMEANS_AVX2)
+        if (wide && fs.usable && !identical) {
+            decide_words_float_avx2<D>(xf, l1, n, fs, bound, thr_f, dw_f, prev, cur, unsure_words);
+            for (std::size_t w = 0; w < words; ++w) {
+                const std::uint64_t rest = unsure_words[w];
+                std::uint64_t unsure = 0;
+                if (rest != 0) {
+                    const std::size_t r0 = w * 64;
+                    evaluate_word<D>(X, l1, r0, std::min<std::size_t>(64, n - r0), s, bound, rest, cur[w], unsure);
+                }
+                unsure_words[w] = unsure;
+                any_unsure |= unsure != 0;
+            }
+        }
+#endif
+        for (std::size_t w = 0; w < words && !identical && !(wide && fs.usable); ++w) {
             const std::size_t r0 = w * 64;
             const std::size_t len = std::min<std::size_t>(64, n - r0);
             const std::uint64_t stale = stale_bits(bound, l1, r0, len, thr_f, dw_f);
@@ -1087,7 +1467,11 @@ std::size_t lloyd2(const Columns<D>& X, const Rows<D, Reversed>& R, std::size_t 
         // always after the first pass), otherwise the previous sums with the
         // moved samples transferred, as estimates with error bounds.
         if (first || moved * 16 > n) {
-            exact_sums<D, Reversed>(R, n, cur, sums, nonneg, amax);
+            if (!totals_known) {
+                column_totals<D>(X, n, totals);
+                totals_known = true;
+            }
+            estimate_sums<D, Reversed>(R, n, cur, totals, amax, sums);
         } else {
             move_samples<D, Reversed>(R, n, prev, cur, sums);
         }
@@ -1138,19 +1522,89 @@ bool lagged(const double* const* columns, std::size_t dims) {
     return true;
 }
 
-// Column pointers into a transposed copy of row-major X.
+// Column pointers into a transposed copy of row-major X: two rows at a time,
+// each pair of elements of one row going to two columns.
+template <std::size_t D>
+void transpose_fixed(const double* X, std::size_t n, double* out) {
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    for (; r + 2 <= n; r += 2) {
+        const double* a = X + r * D;
+        const double* b = a + D;
+        for (std::size_t e = 0; e + 2 <= D; e += 2) {
+            const __m128d pa = _mm_loadu_pd(a + e), pb = _mm_loadu_pd(b + e);
+            _mm_storeu_pd(out + e * n + r, _mm_unpacklo_pd(pa, pb));
+            _mm_storeu_pd(out + (e + 1) * n + r, _mm_unpackhi_pd(pa, pb));
+        }
+        if (D % 2 == 1) {
+            out[(D - 1) * n + r] = a[D - 1];
+            out[(D - 1) * n + r + 1] = b[D - 1];
+        }
+    }
+#endif
+    for (; r < n; ++r)
+        for (std::size_t e = 0; e < D; ++e) out[e * n + r] = X[r * D + e];
+}
+
+using TransposeFn = void (*)(const double*, std::size_t, double*);
+constexpr TransposeFn kTranspose[kMaxFastDims + 1] = {nullptr,
+                                                      &transpose_fixed<1>,
+                                                      &transpose_fixed<2>,
+                                                      &transpose_fixed<3>,
+                                                      &transpose_fixed<4>,
+                                                      &transpose_fixed<5>,
+                                                      &transpose_fixed<6>};
+
 void transpose(const double* X, std::size_t n, std::size_t dims, KmeansWorkspace& ws) {
     ws.rows.resize(n * dims);
     ws.columns.resize(dims);
     double* out = ws.rows.data();
     for (std::size_t e = 0; e < dims; ++e) ws.columns[e] = out + e * n;
+    if (dims <= kMaxFastDims) {
+        kTranspose[dims](X, n, out);
+        return;
+    }
     for (std::size_t r = 0; r < n; ++r)
         for (std::size_t e = 0; e < dims; ++e) out[e * n + r] = X[r * dims + e];
 }
 
+// The calling thread's workspace for the entry points that take none: kept
+// between calls (no allocation for repeated trainings of similar size), and
+// given back after a call that grew it beyond kKeepBytes.
+constexpr std::size_t kKeepBytes = std::size_t{1} << 22;
+
+KmeansWorkspace& thread_workspace() {
+    thread_local KmeansWorkspace ws;
+    return ws;
+}
+
+std::size_t workspace_bytes(const KmeansWorkspace& ws) {
+    return (ws.dist.capacity() + ws.select.capacity() + ws.rows.capacity() + ws.l1.capacity() +
+            ws.gathered.capacity()) * sizeof(double) +
+           ws.bound.capacity() * sizeof(float) + ws.bits.capacity() * sizeof(std::uint64_t) +
+           ws.records.capacity() * sizeof(ScoreRecord) + ws.columns.capacity() * sizeof(const double*);
+}
+
+// Releases the thread's workspace when it is large (also when the call threw).
+class ThreadWorkspace {
+public:
+    ThreadWorkspace() : ws_(thread_workspace()) {}
+    ~ThreadWorkspace() {
+        if (workspace_bytes(ws_) > kKeepBytes) ws_ = KmeansWorkspace{};
+    }
+    ThreadWorkspace(const ThreadWorkspace&) = delete;
+    ThreadWorkspace& operator=(const ThreadWorkspace&) = delete;
+    KmeansWorkspace& get() { return ws_; }
+
+private:
+    KmeansWorkspace& ws_;
+};
+
 }  // namespace
 
 // ------------------------------------------------------------------ public
+
+bool kmeans_avx2_available() noexcept { return cpu_has_avx2(); }
 
 long detail::sorted_record_index(std::vector<ScoreRecord>& records, std::size_t rank) {
     if (rank >= records.size()) {
@@ -1224,7 +1678,8 @@ void pick_initial_centers(const double* X, std::size_t n, std::size_t dims, std:
         pick_generic(X, n, dims, k, centers);
         return;
     }
-    KmeansWorkspace ws;
+    ThreadWorkspace scope;
+    KmeansWorkspace& ws = scope.get();
     transpose(X, n, dims, ws);
     kPick2[dims](ws.columns.data(), n, centers, ws);
 }
@@ -1233,7 +1688,8 @@ std::size_t find_clusters(const double* X, std::size_t n, std::size_t dims, std:
                           std::size_t max_iterations, double* centers) {
     check_lloyd(n, dims, k, max_iterations);
     if (k != 2 || dims > kMaxFastDims) return lloyd_generic(X, n, dims, k, max_iterations, centers);
-    KmeansWorkspace ws;
+    ThreadWorkspace scope;
+    KmeansWorkspace& ws = scope.get();
     transpose(X, n, dims, ws);
     return kKmeans2[dims](ws.columns.data(), X, n, max_iterations, centers, false, ws);
 }
@@ -1246,15 +1702,16 @@ std::size_t kmeans(const double* X, std::size_t n, std::size_t dims, std::size_t
         pick_generic(X, n, dims, k, centers);
         return lloyd_generic(X, n, dims, k, max_iterations, centers);
     }
-    KmeansWorkspace ws;
+    ThreadWorkspace scope;
+    KmeansWorkspace& ws = scope.get();
     transpose(X, n, dims, ws);
     return kKmeans2[dims](ws.columns.data(), X, n, max_iterations, centers, true, ws);
 }
 
 std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,
                            std::size_t max_iterations, double* centers) {
-    KmeansWorkspace ws;
-    return kmeans_columns(columns, n, dims, k, max_iterations, centers, ws);
+    ThreadWorkspace scope;
+    return kmeans_columns(columns, n, dims, k, max_iterations, centers, scope.get());
 }
 
 std::size_t kmeans_columns(const double* const* columns, std::size_t n, std::size_t dims, std::size_t k,

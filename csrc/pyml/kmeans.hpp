@@ -8,7 +8,15 @@
 // All arrays are row-major: X is n rows of `dims` doubles, centers is k rows.
 // k = 2 with dims <= 6 (every configuration of the reference) takes a fast
 // path whose results are identical to the literal transcription
-// (`*_reference` below); other shapes run the literal algorithm.
+// (`*_reference` below); other shapes run the literal algorithm. The fast
+// path (kmeans.cpp explains its arguments) prepares the samples once per
+// coordinate, decides most assignments from a float evaluation with a
+// rigorous error bound (SSE2 or, chosen at run time, AVX2), skips samples
+// whose bound still holds after the centres moved, estimates the cluster
+// sums with error bounds until the assignment is final, and computes dlib's
+// exact distances and sums only where they decide something. Its buffers
+// live in a KmeansWorkspace: the caller's, or one kept per thread by the
+// entry points that take none (given back when a call grew it beyond 4 MiB).
 #pragma once
 
 #include <cstddef>
@@ -33,10 +41,21 @@ struct ScoreRecord {
 long sorted_record_index(std::vector<ScoreRecord>& records, std::size_t rank);
 }  // namespace detail
 
+// The build of the fast path's first looks in float (x86-64): the baseline
+// (SSE2, four samples per instruction) or AVX2 (eight). They only decide which
+// samples need a closer look, so both give identical results. `best` takes
+// AVX2 when the processor has it; the others are for tests and measurements.
+enum class KmeansKernel { best, baseline, avx2 };
+
+// Whether this processor (and build) can run KmeansKernel::avx2.
+bool kmeans_avx2_available() noexcept;
+
 // Buffers of the fast path, reusable across calls (one per thread) so that
-// training many models does not allocate.
+// training many models does not allocate; and the kernel to use.
 struct KmeansWorkspace {
+    KmeansKernel kernel = KmeansKernel::best;  // KmeansKernel::avx2 without AVX2: std::invalid_argument
     std::vector<double> dist, select, rows;
+    std::vector<double> l1;        // per sample: sum of the magnitudes of its elements
     std::vector<double> gathered;  // kmeans_columns: row-major copy of columns that are not lagged views
     std::vector<float> bound;
     std::vector<std::uint64_t> bits;

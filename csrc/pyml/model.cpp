@@ -147,20 +147,6 @@ constexpr RangeFn kRange2[kMaxFeatureDims + 1] = {nullptr,
                                                   &distance_range2<5>,
                                                   &distance_range2<6>};
 
-// Whether every value is finite: x * 0 is 0 for finite x, NaN otherwise.
-bool all_finite(const double* x, std::size_t n) {
-    double z0 = 0.0, z1 = 0.0, z2 = 0.0, z3 = 0.0;
-    const std::size_t whole = n - n % 4;
-    for (std::size_t i = 0; i < whole; i += 4) {
-        z0 += x[i] * 0.0;
-        z1 += x[i + 1] * 0.0;
-        z2 += x[i + 2] * 0.0;
-        z3 += x[i + 3] * 0.0;
-    }
-    for (std::size_t i = whole; i < n; ++i) z0 += x[i] * 0.0;
-    return (z0 + z1) + (z2 + z3) == 0.0;
-}
-
 void require_finite(const double* series, std::size_t n, const char* name) {
     if (all_finite(series, n)) return;
     for (std::size_t i = 0; i < n; ++i) {
@@ -294,6 +280,20 @@ std::size_t training_vector_count(std::size_t n, const TrainParams& p, TrainScra
     return sampled_count(rows, table.data(), table.size());
 }
 
+bool all_finite(const double* x, std::size_t n) noexcept {
+    // A value is inf or NaN iff its exponent field is all ones; adding one at
+    // the exponent's lowest bit then carries into the sign bit. Integer
+    // operations only, independent per value (vectorised by the compiler).
+    constexpr std::uint64_t exponent = 0x7FF0000000000000ULL, low = 0x0010000000000000ULL;
+    std::uint64_t bad = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::uint64_t b;
+        std::memcpy(&b, x + i, sizeof b);
+        bad |= (b & exponent) + low;
+    }
+    return (bad >> 63) == 0;
+}
+
 std::size_t fill_gaps(const double* history, std::size_t n, std::vector<double>& out) {
     if (all_finite(history, n)) {  // no gap, no inf: a copy
         out.assign(history, history + n);
@@ -369,10 +369,21 @@ Model train_model(const double* series, std::size_t n, const TrainParams& p, Tra
         scratch.kept.resize(used * dims);
         double* kept = scratch.kept.data();
         std::size_t i = 0;
-        for (std::size_t r = 0; r < rows; ++r) {
-            if (table != nullptr && !sample_kept(r, table, m, cutoff)) continue;
+        const auto keep = [&](std::size_t r) {
             for (std::size_t e = 0; e < dims; ++e) kept[e * used + i] = element(r, e);
             ++i;
+        };
+        if (table != nullptr) {
+            // The kept offsets repeat in every block of m vectors.
+            kept_offsets(table, m, cutoff, scratch.offsets);
+            for (std::size_t block = 0; block < rows; block += m) {
+                for (const std::uint32_t offset : scratch.offsets) {
+                    if (block + offset >= rows) break;
+                    keep(block + offset);
+                }
+            }
+        } else {
+            for (std::size_t r = 0; r < rows; ++r) keep(r);
         }
         for (std::size_t e = 0; e < dims; ++e) columns[e] = kept + e * used;
     }

@@ -57,6 +57,9 @@ struct TrainParams {
 // max_iterations < 1, k < 1 or max_vectors outside {0} u [2, kMaxTrainingVectors].
 void validate_train_params(const TrainParams& p);
 
+// Whether no value of x[0..n) is inf or NaN.
+bool all_finite(const double* x, std::size_t n) noexcept;
+
 // Gap handling of a raw history (NaN = missing point): leading NaNs are
 // dropped, later NaNs take the previous value (forward fill). Writes the
 // filled series to `out` (resized) and returns how many points existed
@@ -77,6 +80,7 @@ struct TrainScratch {
     std::vector<double> kept;      // the sub-sampled (or v2) vectors, column-major
     std::vector<const double*> columns;
     std::vector<std::uint32_t> table;  // sampling table for (table_m, table_seed)
+    std::vector<std::uint32_t> offsets;  // the table's kept offsets (sampling.hpp, kept_offsets)
     std::size_t table_m = 0;
     std::uint32_t table_seed = 0;
     KmeansWorkspace kmeans;

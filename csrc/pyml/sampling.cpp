@@ -30,4 +30,10 @@ std::size_t sampled_count(std::size_t e, const std::uint32_t* table, std::size_t
     return (e / m) * per_period + partial;
 }
 
+void kept_offsets(const std::uint32_t* table, std::size_t m, std::uint32_t cutoff, std::vector<std::uint32_t>& out) {
+    out.clear();
+    for (std::size_t i = 0; i < m; ++i)
+        if (table[i] <= cutoff) out.push_back(static_cast<std::uint32_t>(i));
+}
+
 }  // namespace pyml

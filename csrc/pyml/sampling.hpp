@@ -36,4 +36,10 @@ inline bool sample_kept(std::size_t j, const std::uint32_t* table, std::size_t m
 // How many of e vectors are kept.
 std::size_t sampled_count(std::size_t e, const std::uint32_t* table, std::size_t m) noexcept;
 
+// The offsets i < m (ascending) with table[i] <= cutoff, into `out`
+// (resized): vector j is kept iff j % m is one of them, so the kept vectors
+// are block * m + offset for block = 0, 1, ... in that order, without a
+// division per vector.
+void kept_offsets(const std::uint32_t* table, std::size_t m, std::uint32_t cutoff, std::vector<std::uint32_t>& out);
+
 }  // namespace pyml

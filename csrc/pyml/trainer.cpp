@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -30,6 +31,83 @@ public:
 private:
     Bank& bank_;
     std::atomic<std::size_t> left_;
+};
+
+// What one worker thread of train_slots uses: the training scratch and the
+// gap-filled history.
+struct Worker {
+    TrainScratch scratch;
+    std::vector<double> filled;
+};
+
+// Workers of finished calls, reused by the next ones: a host trains a few
+// slots every few ticks, and fresh buffers would cost allocations and page
+// faults each time (a 6-hour window alone is 170 kB). At most
+// kMaxTrainThreads workers are kept, none holding more than kKeepBytes.
+class WorkerPool {
+public:
+    std::unique_ptr<Worker> take() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!free_.empty()) {
+                std::unique_ptr<Worker> w = std::move(free_.back());
+                free_.pop_back();
+                return w;
+            }
+        }
+        return std::make_unique<Worker>();
+    }
+
+    void give(std::unique_ptr<Worker> w) noexcept {
+        if (bytes(*w) > kKeepBytes) return;
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (free_.size() < kMaxTrainThreads) {
+            try {
+                free_.push_back(std::move(w));
+            } catch (...) {  // no room to keep it: it is simply freed
+            }
+        }
+    }
+
+private:
+    static constexpr std::size_t kKeepBytes = std::size_t{16} << 20;
+
+    static std::size_t bytes(const Worker& w) noexcept {
+        const TrainScratch& s = w.scratch;
+        const KmeansWorkspace& k = s.kmeans;
+        return (w.filled.capacity() + s.features.capacity() + s.kept.capacity() + k.dist.capacity() +
+                k.select.capacity() + k.rows.capacity() + k.l1.capacity() + k.gathered.capacity()) *
+                   sizeof(double) +
+               (s.table.capacity() + s.offsets.capacity() + k.bound.capacity()) * 4 +
+               k.bits.capacity() * sizeof(std::uint64_t) + k.records.capacity() * sizeof(detail::ScoreRecord);
+    }
+
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<Worker>> free_;
+};
+
+WorkerPool& worker_pool() {
+    static WorkerPool pool;
+    return pool;
+}
+
+// The workers of one call, taken from the pool and given back at the end
+// (also when a worker's exception unwinds the call).
+class Workers {
+public:
+    explicit Workers(std::size_t n) {
+        workers_.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) workers_.push_back(worker_pool().take());
+    }
+    ~Workers() {
+        for (auto& w : workers_) worker_pool().give(std::move(w));
+    }
+    Workers(const Workers&) = delete;
+    Workers& operator=(const Workers&) = delete;
+    Worker& operator[](std::size_t i) { return *workers_[i]; }
+
+private:
+    std::vector<std::unique_ptr<Worker>> workers_;
 };
 
 }  // namespace
@@ -149,11 +227,7 @@ std::vector<TrainOutcome> train_slots(Bank& bank, const std::vector<TrainRequest
 
     std::vector<TrainOutcome> outcomes(n);
     const std::size_t threads = std::min(params.threads, std::max<std::size_t>(n, 1));
-    struct Worker {
-        TrainScratch scratch;
-        std::vector<double> filled;
-    };
-    std::vector<Worker> workers(threads);
+    Workers workers(threads);
     InProgress in_progress(bank, n);
     const std::size_t window = bank.window();
 

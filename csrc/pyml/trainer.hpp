@@ -23,6 +23,11 @@
 // resets the counters and clears VARIABLE; "error" and "constant" change
 // nothing. A model carries the request's after/before (the training range,
 // epoch seconds) for the ring rule.
+//
+// The workers' buffers (gap-filled history, features, sampled vectors,
+// k-means workspace) are kept between calls in a small process-wide pool, so
+// the many small calls a host makes (a few slots every few ticks) allocate
+// nothing once warm.
 #pragma once
 
 #include <cstddef>

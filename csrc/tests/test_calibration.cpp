@@ -1,4 +1,5 @@
-// The calibration stage (calibration.hpp): the surprise rule on hand-worked
+// The calibration stage (calibration.hpp): the surprise rule (with and
+// without its score tail) on hand-worked
 // sequences (table), against a plain reference written from the rule's text
 // on random slots and ranges, its state's life (reset, growth, memory), its
 // parameters; and in the bank: equal to the reference fed with the bank's own
@@ -39,7 +40,8 @@ using testutil::kNaN;
 using testutil::same;
 
 CalibrationParams surprise(double window = 120, double memory = 4000, double decades = 4, double bit_level = 0.75,
-                           double saturation = 100, double prior = 0.01) {
+                           double saturation = 100, double prior = 0.01, double score_decades = 0,
+                           double score_warmup = 100) {
     CalibrationParams p;
     p.kind = CalibrationKind::surprise;
     p.peak_window = window;
@@ -48,14 +50,22 @@ CalibrationParams surprise(double window = 120, double memory = 4000, double dec
     p.bit_level = bit_level;
     p.saturation = saturation;
     p.prior_rate = prior;
+    p.score_decades = score_decades;
+    p.score_warmup = score_warmup;
     return p;
+}
+
+// The pyml profile's rule: the surprise rule with its score tail.
+CalibrationParams tailed(double window = 120, double memory = 4000, double score_decades = 12,
+                         double score_warmup = 100) {
+    return surprise(window, memory, 4, 0.75, 100, 0.01, score_decades, score_warmup);
 }
 
 // The rule for one slot, written plainly from its description (float64 state
 // as the lab keeps it, infinity for "never reported").
 struct Reference {
     CalibrationParams p;
-    double rate, mean = 0, var = 0, seen = 0, top = -kInf, top_age = kInf, prev = kNaN;
+    double rate, mean = 0, var = 0, seen = 0, top = -kInf, top_age = kInf, prev = kNaN, smean = 0, svar = 0;
 
     explicit Reference(const CalibrationParams& params) : p(params), rate(params.prior_rate) {}
 
@@ -85,12 +95,28 @@ struct Reference {
             } else {
                 report = 0.5 * capped;
             }
+            // The score tail: the upper tail of log(1 + capped) from 3 standard deviations up.
+            const double x = std::log(1.0 + capped);
+            if (p.score_decades > 0.0 && seen >= p.score_warmup) {
+                const double sd = std::max(std::sqrt(svar), 1e-6);
+                const double z = (x - smean) / (sd * std::sqrt(2.0));
+                if (z >= 3.0 / std::sqrt(2.0)) {
+                    const double tail = 0.5 * std::erfc(z);
+                    report = std::max(report, 100.0 * std::min(1.0, std::max(0.0, -std::log10(tail + 1e-300) /
+                                                                                    p.score_decades)));
+                }
+            }
             const double a_rate = 1.0 / std::min(seen + 2.0, p.memory);
             rate += a_rate * ((saturated ? 1.0 : 0.0) - rate);
             const double a = 1.0 / std::min(seen + 1.0, p.memory);
             const double d = change - mean;
             mean += a * d;
             var = (1.0 - a) * (var + a * d * d);
+            if (p.score_decades > 0.0) {
+                const double ds = x - smean;
+                smean += a * ds;
+                svar = (1.0 - a) * (svar + a * ds * ds);
+            }
             seen += 1.0;
         }
         top_age += 1.0;
@@ -106,7 +132,8 @@ struct Reference {
     bool equals(const CalibrationState& s) const {
         const double age = s.top_age == pyml::kNeverReported ? kInf : static_cast<double>(s.top_age);
         return same(s.rate, rate) && same(s.mean, mean) && same(s.var, var) && static_cast<double>(s.seen) == seen &&
-               same(s.top, top) && age == top_age && same(s.prev, prev);
+               same(s.top, top) && age == top_age && same(s.prev, prev) && same(s.smean, smean) &&
+               same(s.svar, svar);
     }
 };
 
@@ -243,6 +270,26 @@ TEST_CASE("surprise rule: the stage's state follows the reference step by step")
     CHECK_EQ(c.state(0).seen, static_cast<std::uint32_t>(ref.seen));
 }
 
+TEST_CASE("score tail: a score far above the slot's usual ones is an onset below saturation") {
+    Calibration plain = stage_of(surprise()), tail = stage_of(tailed(120, 4000, 12, 100));
+    plain.grow_to(1);
+    tail.grow_to(1);
+    for (int t = 0; t < 300; ++t) {
+        const double score = t == 250 ? 40.0 : 1.0 + 0.25 * ((t * 7) % 5);  // usual scores 1..2
+        const Reference::Out a = stage_step(plain, 0.01 * t, score, true);
+        const Reference::Out b = stage_step(tail, 0.01 * t, score, true);
+        CHECK(b.level >= a.level);
+        if (t == 250) {
+            CHECK(same(a.level, 20.0) && !a.bit);
+            CHECK(same(b.level, 100.0) && b.bit);  // 20 standard deviations up: the tail is below 1e-12
+        } else {
+            CHECK(!b.bit);
+        }
+    }
+    CHECK(same(plain.state(0).smean, 0.0) && same(plain.state(0).svar, 0.0));  // off: never touched
+    CHECK(tail.state(0).smean > 0.0);
+}
+
 // ---------------------------------------------------------------- many slots
 
 // Values with gaps, level shifts and spikes; scores that saturate now and then.
@@ -283,7 +330,8 @@ Inputs random_inputs(std::size_t ticks, std::size_t slots, std::uint64_t seed) {
 TEST_CASE("surprise stage: many slots, every range shape, equal the reference bit for bit") {
     const std::size_t slots = 37, ticks = 600;
     const Inputs in = random_inputs(ticks, slots, 11);
-    for (const CalibrationParams& p : {surprise(), surprise(10, 50, 2, 0.6, 90, 0.2), surprise(0, 1)}) {
+    for (const CalibrationParams& p : {surprise(), surprise(10, 50, 2, 0.6, 90, 0.2), surprise(0, 1), tailed(),
+                                       tailed(10, 50, 1, 0), tailed(0, 1, 12, 5)}) {
         Calibration c = stage_of(p);
         c.grow_to(slots);
         CHECK(c.capacity() >= slots);
@@ -366,9 +414,14 @@ TEST_CASE("surprise stage: reset, growth that keeps state, memory per slot") {
     c.reset(1);
     CHECK(Reference(surprise()).equals(c.state(1)));
     CHECK_EQ(c.state(0).seen, 9u);  // its neighbours keep theirs
-    // 48 bytes per slot plus the chunk table.
+    // 48 bytes per slot plus the chunk table; 64 with the score tail.
     const std::size_t per_slot = (c.memory_bytes() * 100) / c.capacity();
     CHECK(per_slot >= 4800 && per_slot < 4900);
+    Calibration t = stage_of(tailed());
+    t.grow_to(5000);
+    const std::size_t tail_per_slot = (t.memory_bytes() * 100) / t.capacity();
+    CHECK(tail_per_slot >= 6400 && tail_per_slot < 6500);
+    CHECK(Reference(tailed()).equals(t.state(4999)));
 }
 
 TEST_CASE("calibration parameters are validated, naming the value") {
@@ -384,6 +437,9 @@ TEST_CASE("calibration parameters are validated, naming the value") {
         {surprise(120, 4000, 4, 0), "bit_level"}, {surprise(120, 4000, 4, 1.5), "bit_level"},
         {surprise(120, 4000, 4, 0.75, 0), "saturation"}, {surprise(120, 4000, 4, 0.75, 101), "saturation"},
         {surprise(120, 4000, 4, 0.75, 100, -0.1), "prior_rate"}, {surprise(120, 4000, 4, 0.75, 100, kNaN), "prior_rate"},
+        {tailed(120, 4000, -1), "score_decades"}, {tailed(120, 4000, kInf), "score_decades"},
+        {tailed(120, 4000, kNaN), "score_decades"}, {tailed(120, 4000, 12, -1), "score_warmup"},
+        {tailed(120, 4000, 12, 5e9), "score_warmup"}, {tailed(120, 4000, 12, kNaN), "score_warmup"},
     };
     for (const Bad& b : bad) {
         bool thrown = false;
@@ -400,6 +456,8 @@ TEST_CASE("calibration parameters are validated, naming the value") {
     }
     pyml::validate_calibration_params(surprise(0, 1, 1e-3, 1, 1e-9, 0));  // the edges are accepted
     pyml::validate_calibration_params(surprise(2147483648.0, 4294967296.0, 100, 0.01, 100, 1));
+    pyml::validate_calibration_params(tailed(120, 4000, 0, 0));             // no score tail
+    pyml::validate_calibration_params(tailed(120, 4000, 1e-3, 4294967296.0));
     CHECK_THROWS(Calibration(CalibrationParams{}), std::invalid_argument);  // kind none has no stage
     CHECK_EQ(std::string(pyml::calibration_name(CalibrationKind::surprise)), std::string("surprise"));
 }
@@ -419,9 +477,10 @@ Model level_model(double lo_centre, double hi_centre, double spread) {
 // A calibrated bank and its uncalibrated twin, fed the same ticks: the
 // calibrated one's bits, scores, levels and words equal the reference fed
 // with the twin's values, vote scores and predictions.
-void run_twins(BankParams base, std::size_t slots, std::size_t ticks, std::uint64_t seed) {
+void run_twins(BankParams base, std::size_t slots, std::size_t ticks, std::uint64_t seed,
+               const CalibrationParams& rule = surprise(15, 200)) {
     BankParams cal = base;
-    cal.calibration = surprise(15, 200);
+    cal.calibration = rule;
     Bank plain(base), calibrated(cal);
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -516,6 +575,7 @@ TEST_CASE("bank with calibration equals the reference over the twin's vote (both
         level.features = {0, 1, 0};
         level.kernel = kernel;
         run_twins(level, 21, 500, 1);
+        run_twins(level, 21, 500, 4, tailed(15, 200, 12, 20));  // the pyml profile's rule
         BankParams v133;  // v1.33's features
         v133.kernel = kernel;
         run_twins(v133, 13, 400, 2);
@@ -626,7 +686,7 @@ TEST_CASE("bank without calibration: levels are refused before anything changes,
     CHECK_EQ(level, -1.0);
     CalibrationState s;
     CHECK_THROWS(bank.calibration_state(&s, 1), std::invalid_argument);
-    // Memory: a calibrated bank holds 48 bytes per slot more.
+    // Memory: a calibrated bank holds 48 bytes per slot more (without the score tail).
     BankParams pc = p;
     pc.calibration = surprise();
     Bank plain(p, 4096), calibrated(pc, 4096);

@@ -9,6 +9,7 @@
 
 #include "../pyml/features.hpp"
 #include "../pyml/kmeans.hpp"
+#include "../pyml/sampling.hpp"
 #include "check.hpp"
 
 namespace {
@@ -250,4 +251,69 @@ TEST_CASE("kmeans: one position of std::sort without sorting") {
     std::vector<ScoreRecord> one = {{5, 1.0}};
     CHECK_EQ(pyml::detail::sorted_record_index(one, 0), 5L);
     CHECK_THROWS(pyml::detail::sorted_record_index(one, 1), std::out_of_range);
+}
+
+// Sampled Netdata 2.x training sets (signed, oldest-first vectors, about 1,440
+// of a long window, gathered into columns as training does): both builds of
+// the first looks, and one workspace reused across sizes, equal the literal
+// transcription, iteration counts included.
+TEST_CASE("kmeans: sampled v2 training sets, both kernels, one reused workspace") {
+    std::mt19937_64 rng(20261207);
+    std::vector<pyml::KmeansKernel> kernels = {pyml::KmeansKernel::baseline};
+    if (pyml::kmeans_avx2_available()) kernels.push_back(pyml::KmeansKernel::avx2);
+    pyml::KmeansWorkspace reused;
+    for (int trial = 0; trial < 24; ++trial) {
+        const int kind = trial % 6;
+        const std::size_t n = trial % 4 == 0 ? 21600 : 300 + rng() % 9000;
+        const pyml::FeatureParams p{trial % 5 == 4 ? 0u : 1u, 1 + rng() % 5, trial % 3 == 2 ? rng() % 6 : 5};
+        const std::vector<double> x = series(kind, n, rng);
+        const std::size_t rows = pyml::feature_rows(n, p), dims = p.lag_n + 1;
+        std::vector<double> scratch(n), F(rows * dims);
+        pyml::extract_features_v2(x.data(), n, p, scratch.data(), F.data());
+        const std::size_t m = 2 + rng() % 2000;
+        const auto table = pyml::sampling_table(m, static_cast<std::uint32_t>(rng()));
+        const std::uint32_t cutoff = pyml::sampling_cutoff(rows, m);
+        std::vector<double> X;
+        for (std::size_t r = 0; r < rows; ++r)
+            if (pyml::sample_kept(r, table.data(), m, cutoff)) X.insert(X.end(), F.begin() + r * dims, F.begin() + (r + 1) * dims);
+        const std::size_t used = X.size() / dims;
+        if (used < 2) continue;
+        std::vector<double> colm(used * dims);
+        std::vector<const double*> cols(dims);
+        for (std::size_t e = 0; e < dims; ++e) {
+            cols[e] = colm.data() + e * used;
+            for (std::size_t r = 0; r < used; ++r) colm[e * used + r] = X[r * dims + e];
+        }
+        const std::size_t iters = trial % 5 == 3 ? 1 + rng() % 4 : 1000;
+        std::size_t runs_ref = 0;
+        const std::vector<double> want = reference_kmeans(X, dims, 2, iters, &runs_ref);
+        for (const pyml::KmeansKernel kernel : kernels) {
+            pyml::KmeansWorkspace fresh;
+            fresh.kernel = kernel;
+            reused.kernel = kernel;
+            for (pyml::KmeansWorkspace* ws : {&fresh, &reused}) {
+                std::vector<double> got(2 * dims);
+                const std::size_t runs = pyml::kmeans_columns(cols.data(), used, dims, 2, iters, got.data(), *ws);
+                CHECK(same_bits(got, want));
+                CHECK_EQ(runs, runs_ref);
+            }
+        }
+        std::size_t runs = 0;
+        CHECK(same_bits(fast_kmeans(X, dims, 2, iters, &runs), want));  // the thread's own workspace
+        CHECK_EQ(runs, runs_ref);
+    }
+}
+
+TEST_CASE("kmeans: the AVX2 kernel is refused where it does not exist") {
+    std::vector<double> X = {0.0, 1.0, 5.0, 6.0};
+    const double* col = X.data();
+    std::vector<double> c(2);
+    pyml::KmeansWorkspace ws;
+    ws.kernel = pyml::KmeansKernel::avx2;
+    if (pyml::kmeans_avx2_available()) {
+        pyml::kmeans_columns(&col, 4, 1, 2, 10, c.data(), ws);
+        CHECK(c[0] == 0.5 && c[1] == 5.5);
+    } else {
+        CHECK_THROWS(pyml::kmeans_columns(&col, 4, 1, 2, 10, c.data(), ws), std::invalid_argument);
+    }
 }

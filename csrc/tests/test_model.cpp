@@ -131,3 +131,23 @@ TEST_CASE("model: reused scratch gives the same models") {
         CHECK(same_model(pyml::train_model(s.data(), s.size(), p, scratch), pyml::train_model(s.data(), s.size(), p)));
     }
 }
+
+TEST_CASE("model: all_finite finds inf and NaN anywhere") {
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> x(37, 1.5);
+    x[3] = DBL_MAX;
+    x[4] = -DBL_MAX;
+    x[5] = DBL_MIN / 4;  // subnormal
+    x[6] = -0.0;
+    CHECK(pyml::all_finite(x.data(), x.size()));
+    CHECK(pyml::all_finite(x.data(), 0));
+    for (const double bad : {inf, -inf, nan, -nan}) {
+        for (std::size_t at : {0u, 1u, 17u, 36u}) {
+            std::vector<double> y = x;
+            y[at] = bad;
+            CHECK(!pyml::all_finite(y.data(), y.size()));
+            CHECK(pyml::all_finite(y.data(), at));  // the values before it
+        }
+    }
+}

@@ -58,3 +58,28 @@ TEST_CASE("sampled vectors: periodic with period M; seed 12345 keeps 100 offsets
 }
 
 }  // namespace
+
+namespace {
+
+TEST_CASE("kept offsets: the kept vectors are block * M + offset, in order") {
+    for (std::uint32_t seed : {1u, 12345u, 5489u}) {
+        for (std::size_t m : {2u, 7u, 1440u}) {
+            const auto table = pyml::sampling_table(m, seed);
+            for (std::size_t e : {std::size_t{1}, m - 1, m, 3 * m + 5, std::size_t{21592}}) {
+                const std::uint32_t cutoff = pyml::sampling_cutoff(e, m);
+                std::vector<std::uint32_t> offsets;
+                pyml::kept_offsets(table.data(), m, cutoff, offsets);
+                std::vector<std::size_t> want, got;
+                for (std::size_t j = 0; j < e; ++j)
+                    if (pyml::sample_kept(j, table.data(), m, cutoff)) want.push_back(j);
+                for (std::size_t block = 0; block < e; block += m)
+                    for (std::uint32_t o : offsets)
+                        if (block + o < e) got.push_back(block + o);
+                CHECK(got == want);
+                CHECK_EQ(got.size(), pyml::sampled_count(e, table.data(), m));
+            }
+        }
+    }
+}
+
+}  // namespace

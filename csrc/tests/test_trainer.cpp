@@ -2,6 +2,7 @@
 // statuses, validation before any change, stale models dropped, the thread
 // pool's exception forwarding, training while another thread ticks.
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -85,6 +86,34 @@ TEST_CASE("trained models equal train_model on the gap-filled history and apply 
         const auto got = bank.model(i);
         CHECK(got.has_value());
         CHECK(same_model(*got, want));
+    }
+}
+
+TEST_CASE("calls one after another reuse their buffers and give the models of fresh ones") {
+    // Long, short, long again, v1 and sampled v2 shapes: the kept buffers of
+    // an earlier call (larger or smaller) must not leak into a later result.
+    std::mt19937_64 rng(4);
+    Bank bank;
+    bank.add_slot();
+    for (const std::size_t n : {std::size_t{21600}, std::size_t{400}, std::size_t{5000}, std::size_t{21600},
+                                std::size_t{900}}) {
+        for (const std::size_t max_vectors : {std::size_t{0}, std::size_t{1440}}) {
+            const auto h = noisy_series(rng, n, double(n % 7));
+            TrainerParams tp;
+            tp.min_samples = 10;
+            tp.threads = 2;
+            tp.max_vectors = max_vectors;
+            tp.seed = 12345;
+            const auto outcomes = pyml::train_slots(bank, {TrainRequest{0, h.data(), h.size()}}, tp);
+            CHECK(outcomes[0].status == TrainStatus::trained);
+            tick_once(bank);
+            pyml::TrainParams p;
+            p.max_vectors = max_vectors;
+            p.seed = 12345;
+            const auto got = bank.model(0);
+            CHECK(got.has_value());
+            CHECK(same_model(*got, pyml::train_model(h.data(), h.size(), p)));
+        }
     }
 }
 
@@ -205,9 +234,13 @@ TEST_CASE("parallel_for runs every item once and forwards the first exception") 
         std::atomic<int> ran{0};
         bool caught = false;
         try {
+            // The other items take a millisecond each, so the hand-out stops
+            // long before they are all done even when the failing thread is
+            // descheduled for a while on a busy machine.
             pyml::parallel_for(1000, threads, [&](std::size_t i, std::size_t) {
                 ran.fetch_add(1);
                 if (i == 10) throw std::length_error("item 10 failed");
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
             });
         } catch (const std::length_error& e) {
             caught = std::string(e.what()) == "item 10 failed";

@@ -15,6 +15,9 @@ string. ``csvjsonarray`` prints local-time stamps unquoted, exactly as
 Netdata does (valid JSON only with ``seconds`` or ``ms``).
 
 Rendering never changes the query; it reads :class:`pyml.query.DataResult`.
+``json`` (with or without ``jsonwrap``) is written from the result's arrays
+(:meth:`pyml.query.DataResult.table`) by :mod:`pyml.api.fastjson`, with no
+Python object per value when orjson is installed.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..query import DataResult
+from . import fastjson
 
 __all__ = ["FORMATS", "Rendered", "canonical_format", "render", "number"]
 
@@ -47,7 +51,7 @@ _MEDIA = {"json": _JSON, "jsonp": _JS, "datatable": _JSON, "datasource": _JS, "c
 class Rendered:
     """A rendered answer: body text and media type."""
 
-    body: str
+    body: str | bytes  #: the JSON formats' bodies are UTF-8 bytes, the others text
     media_type: str
 
 
@@ -161,9 +165,28 @@ def _datatable(result: DataResult, google: bool) -> str:
             + ",\n".join(lines) + "\n]\n}")
 
 
-def _json_text(result: DataResult) -> str:
+def _json_rows(result: DataResult) -> bytes:
+    """``format=json`` (with ``jsonwrap`` or not) through the encoder's table path: no Python
+    object per value."""
+    names, stamps, cells = result.table()
+    labels = ["time", *names]
+    rows = fastjson.data_rows(stamps, cells)
+    if "jsonwrap" not in result.options:
+        return b'{"labels":' + fastjson.dumps(labels) + b',"data":' + rows + b"}"
+    data_key = fastjson.placeholder()
+    raw = {data_key: rows}
+    rates_key = None
+    if "jw-anomaly-rates" in result.options:
+        rates_key = fastjson.placeholder()
+        raw[rates_key] = fastjson.data_rows(*result.rate_table())
+    return fastjson.dumps_with(result.wrap({"labels": labels, "data": data_key}, "json", rates_data=rates_key), raw)
+
+
+def _json_text(result: DataResult) -> str | bytes:
+    if "objectrows" not in result.options and "google_json" not in result.options:
+        return _json_rows(result)
     if "google_json" not in result.options:
-        return json.dumps(result.document(), separators=(",", ":"), allow_nan=False)
+        return fastjson.dumps(result.document())
     names, rows = _table(result)
     lines = []
     for t, row in rows:
@@ -174,7 +197,7 @@ def _json_text(result: DataResult) -> str:
     return "{\n \"labels\": [" + labels + "],\n    \"data\":\n [\n" + ",\n".join(lines) + "\n]\n}"
 
 
-def _plain(result: DataResult, fmt: str) -> tuple[str, bool]:
+def _plain(result: DataResult, fmt: str) -> tuple[str | bytes, bool]:
     """The unwrapped body and whether it is a string inside ``jsonwrap``."""
     if fmt in ("json", "jsonp"):
         return _json_text(result), False
@@ -201,6 +224,10 @@ def _plain(result: DataResult, fmt: str) -> tuple[str, bool]:
     raise ValueError(f"format {fmt!r} is unknown")  # pragma: no cover - canonical_format refused it
 
 
+def _bytes(body: str | bytes) -> bytes:
+    return body if isinstance(body, bytes) else body.encode("utf-8")
+
+
 def render(result: DataResult, fmt: str = "json", *, callback: str | None = None, google: dict[str, str] | None = None,
            last_updated: int = 0) -> Rendered:
     """Render ``result`` in ``fmt`` (a name of :data:`FORMATS`).
@@ -217,15 +244,15 @@ def render(result: DataResult, fmt: str = "json", *, callback: str | None = None
     if fmt == "json" and "jsonwrap" not in result.options:
         return Rendered(body, _MEDIA[fmt])
     if "jsonwrap" in result.options:
-        inner: Any = body if as_string else json.loads(body) if fmt not in ("csvjsonarray",) else body
         if fmt == "json":
             return Rendered(body, _JSON)
-        wrapped = json.dumps(result.wrap(inner, fmt), separators=(",", ":"), allow_nan=False)
+        inner: Any = body if as_string else json.loads(body) if fmt not in ("csvjsonarray",) else body
+        wrapped = fastjson.dumps(result.wrap(inner, fmt))
         if fmt == "jsonp":
-            return Rendered(f"{callback or 'callback'}({wrapped});", _JS)
+            return Rendered(f"{callback or 'callback'}(".encode() + wrapped + b");", _JS)
         return Rendered(wrapped, _JSON)
     if fmt == "jsonp":
-        return Rendered(f"{callback or 'callback'}({body});", _JS)
+        return Rendered(f"{callback or 'callback'}(".encode() + _bytes(body) + b");", _JS)
     if fmt == "datasource":
         g = google or {}
         handler = callback or "google.visualization.Query.setResponse"

@@ -58,7 +58,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .dashboard import dashboard_routes
 from .documents import mapping_of
-from .v1 import ApiError, QueryInPath, V1Api, error_response
+from .dispatch import HostApis
+from .v1 import QueryInPath
 
 if TYPE_CHECKING:
     from ..engine.host import Host
@@ -289,41 +290,17 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
     else:
         served = mapping_of(hosts)
     view = _HostsView(served)
-    apis: dict[str, V1Api] = {}
+    apis = HostApis(served, view, _Host, max_query_bytes=max_query_bytes, max_points=max_points, clock=clock,
+                    host_status=host_status)
     registry = CollectorRegistry(auto_describe=False)
     if live:
         registry.register(HostsCollector(served, metrics_window))  # type: ignore[arg-type]
     else:
         registry.register(HostCollector(next(iter(served.values())), metrics_window))  # type: ignore[arg-type]
 
-    def api_of(request: Request) -> V1Api:
-        current = dict(served)
-        if not current:
-            raise ApiError(503, "no host is collected yet")
-        name = request.path_params.get("hostname")
-        if name is None:
-            name = next(iter(current))
-        host = current.get(name)
-        if host is None:
-            host = next((h for h in current.values() if h.host_id == name), None)
-            if host is None:
-                raise ApiError(404, f"host {name!r} is not served here; hosts: {', '.join(current)}")
-            name = host.name
-        api = apis.get(name)
-        if api is None or api.host is not host:
-            if not isinstance(host, _Host):
-                raise ApiError(500, f"hosts[{name!r}] is not a pyml.Host")
-            api = apis[name] = V1Api(host, view, max_points=max_points, clock=clock,  # type: ignore[arg-type]
-                                     host_status=host_status)
-        return api
-
     def v1(request: Request) -> Response:
-        if len(request.url.query) > max_query_bytes:
-            return error_response(414, f"query string longer than {max_query_bytes} bytes")
-        try:
-            return api_of(request).handle(request.path_params["endpoint"], request.query_params.multi_items())
-        except ApiError as exc:
-            return error_response(exc.status, exc.message)
+        return apis.answer(request.path_params.get("hostname"), request.path_params["endpoint"],
+                           request.scope.get("query_string", b""))
 
     def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -334,7 +311,9 @@ def create_app(hosts: "Host | Mapping[str, Host]", *, max_points: int = MAX_POIN
         Route("/metrics", metrics),
         *dashboard_routes(),   # "/" and "/dashboard/...": pyml.api.dashboard
     ]
-    return Starlette(routes=routes, middleware=[Middleware(QueryInPath)])
+    app = Starlette(routes=routes, middleware=[Middleware(QueryInPath)])
+    app.state.pyml_apis = apis  # the v1 routes' answers, for pyml.api.dispatch.V1Dispatch
+    return app
 
 
 # The serving layer (socket, uvicorn, connection handling, middleware) lives in pyml.api.serve.

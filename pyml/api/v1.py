@@ -16,7 +16,6 @@ client package sends it and Netdata accepts).
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -29,6 +28,7 @@ from ..query.window import relative_to_absolute
 from ..query.ranking import anomaly_ranking, rank_weights
 from ..query.tiers import tier_param
 from . import documents as docs
+from . import fastjson
 from .formats import canonical_format, render
 
 __all__ = ["ApiError", "V1Api", "QueryInPath", "error_response", "ENDPOINTS"]
@@ -47,9 +47,8 @@ class ApiError(Exception):
 
 
 def json_response(document: Any, status: int = 200, indent: int | str | None = None) -> Response:
-    """A JSON response (``application/json``)."""
-    body = json.dumps(document, indent=indent, allow_nan=False, separators=None if indent else (",", ":"))
-    return Response(body, status_code=status, media_type="application/json")
+    """A JSON response (``application/json``; :mod:`pyml.api.fastjson`: non-finite floats are null)."""
+    return Response(fastjson.dumps(document, indent), status_code=status, media_type="application/json")
 
 
 def error_response(status: int, message: str) -> Response:

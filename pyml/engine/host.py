@@ -263,7 +263,6 @@ class Host:
             if self.ml_enabled else [], dtype=np.int64)
         # the dynamic chart (one dimension per context), created with its first dimension
         self._dynamic_slots: dict[str, int] = {}
-        self._dynamic_index: tuple[tuple[str, ...], np.ndarray] = ((), np.zeros(0, dtype=np.int64))
         dynamic = self._host_level.dynamic_chart
         if self.ml_enabled and dynamic is not None and dynamic in self._charts:
             self._dynamic_slots = {d: self._slot_of[f"{dynamic}|{d}"] for d in self._charts[dynamic].dimensions}
@@ -569,41 +568,15 @@ class Host:
               want_scores: bool = False) -> np.ndarray | None:
         k = self._store.tick_of(t)
         started = time.perf_counter()
-        scores = levels = None
-        if self._calibrated:
-            # the calibration stage's reported scores, and its scores before the once-per-incident cut
-            words, scores, levels = self._bank.tick(by_slot, reset=reset, want_scores=True, want_levels=True)
-        elif want_scores or self._peaks is not None:
-            words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
-            if self._peaks is not None:
-                self._peaks.ensure_size(scores.size)
-                scores = self._peaks.update_unchecked(scores)
-        else:
-            words = self._bank.tick(by_slot) if reset is None else self._bank.tick(by_slot, reset=reset)
+        words, scores, levels = self._bank_tick(by_slot, reset, want_scores)
         if self.ml_enabled:
-            exists = words != 0
-            modelled = self._modelled[: words.size]
-            self._collected[: words.size] += exists & modelled
-            anomalous = exists & ((words & _core.ANOMALY_BIT) == 0) & modelled
-            with self._lock:
-                durations, self._training_ms = self._training_ms, []
-            out = self._host_level.tick(HostTickInput(
-                t=k * self.update_every, bits=anomalous, status=self._bank.status()[: words.size],
-                modelled=modelled, contexts=self._context_of_slot[: words.size],
-                charts=self._chart_of_slot[: words.size], levels=levels,
-                prediction_ms=(time.perf_counter() - started) * 1000.0,
-                training_total_ms=sum(durations), training_max_ms=max(durations, default=0.0)))
-            self._last_result = out.result
-            self._last_output = out
+            out = self._level_tick(k, words, levels, started)
             row = np.array(out.row, dtype=np.float64)
             words[self._internal_slot_array] = _core.pack(row, _NO_FLAG, _NO_FLAG)
             by_slot[self._internal_slot_array] = row  # the tiers aggregate the values of every slot
-            if out.dynamic_values is not None:
-                if len(out.dynamic_names):
-                    words, by_slot = self._write_dynamic(words, by_slot, out.dynamic_names, out.dynamic_values)
-            elif out.dynamic:
-                words, by_slot = self._write_dynamic(words, by_slot, tuple(name for name, _ in out.dynamic),
-                                                     np.array([v for _, v in out.dynamic], dtype=np.float64))
+            dynamic = out.dynamic_pairs()
+            if dynamic:
+                words, by_slot = self._write_dynamic(words, by_slot, dynamic)
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()
@@ -627,32 +600,60 @@ class Host:
                         self._train_wakeup.notify()
         return scores
 
-    def _write_dynamic(self, words: np.ndarray, by_slot: np.ndarray, names: tuple[str, ...],
-                       values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Write the dynamic internal chart's values (``values[i]`` of dimension ``names[i]``) into this tick.
+    def _bank_tick(self, by_slot: np.ndarray, reset: np.ndarray | None,
+                   want_scores: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The bank's part of a tick: ``(words, scores, levels)`` by slot (scores, levels None unless computed).
+
+        Scores are computed when asked for, or when the profile needs them
+        (the calibration's levels, the score peaks); with ``score_peak_window``
+        they are the reported peaks.
+        """
+        scores = levels = None
+        if self._calibrated:
+            # the calibration stage's reported scores, and its scores before the once-per-incident cut
+            words, scores, levels = self._bank.tick(by_slot, reset=reset, want_scores=True, want_levels=True)
+        elif want_scores or self._peaks is not None:
+            words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
+            if self._peaks is not None:
+                self._peaks.ensure_size(scores.size)
+                scores = self._peaks.update_unchecked(scores)
+        else:
+            words = self._bank.tick(by_slot) if reset is None else self._bank.tick(by_slot, reset=reset)
+        return words, scores, levels
+
+    def _level_tick(self, k: int, words: np.ndarray, levels: np.ndarray | None, started: float) -> HostTickOutput:
+        """The host level's part of tick ``k`` (ML on): count collected values, run the detector, keep its result.
+
+        ``words`` are the bank's words of the tick, ``levels`` the calibration's
+        per-slot levels (or None), ``started`` the ``perf_counter`` at which
+        the tick began (for the prediction time the internal charts show).
+        """
+        exists = words != 0
+        modelled = self._modelled[: words.size]
+        self._collected[: words.size] += exists & modelled
+        anomalous = exists & ((words & _core.ANOMALY_BIT) == 0) & modelled
+        with self._lock:
+            durations, self._training_ms = self._training_ms, []
+        out = self._host_level.tick(HostTickInput(
+            t=k * self.update_every, bits=anomalous, status=self._bank.status()[: words.size],
+            modelled=modelled, contexts=self._context_of_slot[: words.size],
+            charts=self._chart_of_slot[: words.size], levels=levels,
+            prediction_ms=(time.perf_counter() - started) * 1000.0,
+            training_total_ms=sum(durations), training_max_ms=max(durations, default=0.0)))
+        self._last_result = out.result
+        self._last_output = out
+        return out
+
+    def _write_dynamic(self, words: np.ndarray, by_slot: np.ndarray,
+                       values: list[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Write the dynamic internal chart's values into this tick's words and values.
 
         A new name gets a new dimension, hence a new slot: the tick's arrays
-        grow to it (the bank had no value for it this tick). The slots of a
-        tuple of names are looked up once and kept while the level hands the
-        same tuple.
+        grow to it (the bank had no value for it this tick).
         """
-        known, slots = self._dynamic_index
-        if names is not known:
-            words, by_slot, slots = self._dynamic_slots_of(words, by_slot, names)
-            self._dynamic_index = (names, slots)
-        numbers = np.asarray(values, dtype=np.float64)
-        if numbers.shape != slots.shape:
-            raise ValueError(f"the dynamic chart has {slots.size} dimensions but {numbers.size} values were given")
-        words[slots] = _core.pack(numbers, _NO_FLAG, _NO_FLAG)
-        by_slot[slots] = numbers
-        return words, by_slot
-
-    def _dynamic_slots_of(self, words: np.ndarray, by_slot: np.ndarray,
-                          names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The slots of the dynamic chart's dimensions ``names``, added where new (the tick's arrays grown)."""
         chart_id = self._host_level.dynamic_chart
         assert chart_id is not None
-        new = [name for name in names if name not in self._dynamic_slots]
+        new = [name for name, _ in values if name not in self._dynamic_slots]
         if new:
             if chart_id not in self._charts:
                 self.add_chart(chart_id, new, _internal=True, title="Percentage of anomalous dimensions by context",
@@ -668,8 +669,11 @@ class Host:
                 grow = self._bank.size - words.size
                 words = np.concatenate([words, np.zeros(grow, dtype=np.uint32)])
                 by_slot = np.concatenate([by_slot, np.full(grow, np.nan)])
-        slots = np.fromiter((self._dynamic_slots[name] for name in names), dtype=np.int64, count=len(names))
-        return words, by_slot, slots
+        slots = np.fromiter((self._dynamic_slots[name] for name, _ in values), dtype=np.int64, count=len(values))
+        numbers = np.fromiter((v for _, v in values), dtype=np.float64, count=len(values))
+        words[slots] = _core.pack(numbers, _NO_FLAG, _NO_FLAG)
+        by_slot[slots] = numbers
+        return words, by_slot
 
     def _delete_removed_models(self) -> None:
         """Delete the saved models of dimensions removed since the last tick, in one transaction."""
@@ -728,17 +732,30 @@ class Host:
         slots = [s for s in slots if s in self._id_of_slot and self._modelled[s]]
         if not slots or not self.ml_enabled:
             return report
-        cfg = self.config
         started = time.perf_counter()
         with self._lock:
             k = self._last_k if self._last_k is not None else 0
             _, words = self._store.latest(slots, self._max_points)
             ids = [self._id_of_slot[s] for s in slots]
             first = self._store.first_time
+        histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
+        return self._train_histories(slots, ids, histories, k, first, started)
+
+    def _train_histories(self, slots: list[int], ids: list[str], histories: np.ndarray, k: int, first: int | None,
+                         started: float) -> TrainingReport:
+        """Train ``slots`` (in use, modelled; ``ids`` their dimension ids) on ``histories`` at tick ``k``.
+
+        ``histories`` (float64, one row per slot) are the decoded words of the newest ``max_points`` ticks
+        up to ``k`` (fewer when fewer are kept), oldest first; ``first`` is the
+        timestamp of the oldest tick kept (None: none), ``started`` the
+        ``perf_counter`` at which the round began. Reports the outcome to the
+        scheduler and returns what was trained.
+        """
+        report = TrainingReport()
+        cfg = self.config
         # The range trained on (SPEC-NETDATA-2 §3.1): up to the newest tick, as far back as the window reaches.
         before = k * self.update_every
         after = max(before - self._max_points * self.update_every, first if first is not None else before)
-        histories = _core.unpack_double(np.ascontiguousarray(words).reshape(-1)).reshape(words.shape)
         outcome = self._bank.train(np.asarray(slots, dtype=np.int64), histories,
                                    min_samples=self._min_points, max_iterations=cfg.max_kmeans_iters,
                                    threads=self.training_threads, after=after, before=before,

@@ -64,12 +64,20 @@ class HostTickOutput:
 
     row: list[float]                                   # values of the fixed charts, in chart/dimension order
     dynamic: list[tuple[str, float]] = field(default_factory=list)  # (dimension, value) of the dynamic chart
-    # the dynamic chart's dimensions and their values as one tuple and one array (what the tick writes when
-    # given, instead of ``dynamic``); the tuple is the same object from tick to tick while no dimension is added
-    dynamic_names: tuple[str, ...] = ()
-    dynamic_values: Optional[np.ndarray] = None
     event: Optional[AnomalyEvent] = None               # an anomaly event that ended on this tick
     result: Any = None                                 # the detector's own result (Host.last_detector_result)
+    # The dynamic chart as names and values (a level may give these instead of ``dynamic``; the names
+    # may be the detector's own tuple, the same object from tick to tick while no group appears).
+    dynamic_names: Sequence[str] = ()
+    dynamic_values: Any = ()
+
+    def dynamic_pairs(self) -> list[tuple[str, float]]:
+        """``(dimension, value)`` of the dynamic chart: ``dynamic``, else the names with their values."""
+        if self.dynamic or not self.dynamic_names:
+            return self.dynamic
+        values = self.dynamic_values
+        numbers = values.tolist() if isinstance(values, np.ndarray) else [float(v) for v in values]
+        return list(zip(self.dynamic_names, numbers))
 
 
 class HostLevel(Protocol):
@@ -149,8 +157,8 @@ class GroupedRateLevel:
 
     def tick(self, tick: HostTickInput) -> HostTickOutput:
         result = self.detector.tick(tick.t, tick.bits, tick.status, tick.modelled, tick.contexts)
-        return HostTickOutput(row=internal_row_v2(result, self._statistics), dynamic_names=result.contexts,
-                              dynamic_values=result.context_values, event=result.event, result=result)
+        return HostTickOutput(row=internal_row_v2(result, self._statistics), event=result.event, result=result,
+                              dynamic_names=result.contexts, dynamic_values=result.context_values)
 
     def finish(self) -> Optional[AnomalyEvent]:
         return self.detector.finish()
@@ -192,8 +200,8 @@ class PymlLevel:
 
     def tick(self, tick: HostTickInput) -> HostTickOutput:
         result = self.detector.tick(tick.t, tick.bits, tick.status, tick.modelled, tick.charts, tick.levels)
-        return HostTickOutput(row=internal_row_pyml(result), dynamic_names=result.contexts,
-                              dynamic_values=result.context_values, event=result.event, result=result)
+        return HostTickOutput(row=internal_row_pyml(result), event=result.event, result=result,
+                              dynamic_names=result.contexts, dynamic_values=result.context_values)
 
     def finish(self) -> Optional[AnomalyEvent]:
         return self.detector.finish()

@@ -65,7 +65,8 @@ Cost. Per tick the full slot space is read a handful of times, a byte per
 slot (the bits to find the new onsets, the status and "modelled" flags for
 the ``ml_info`` counts); everything else (evidence, episodes, groups, events)
 works on the slots in an episode and the slots with a bit, gathered by index,
-which on a quiet host are a tiny fraction. The per-group denominators of
+which on a quiet host are a tiny fraction; a tick with none of them and no
+open event stops after the counts. The per-group denominators of
 ``anomaly_detection.context_anomaly_rate`` are recounted when the slot space
 or the slots change (``add_slot``/``remove_slot``) and every
 ``refresh_ticks`` ticks, not on every tick.
@@ -763,6 +764,8 @@ class PymlDetector:
         recount = self._recount_due or n != self._counted_n or self._since_recount + 1 >= self._refresh
         plan = self._recount(n, st, md, cx) if recount else None
         new_names: list[str] = plan[2] if plan is not None else []
+        if not onsets.size and not self._live.size and self._open_k is None:
+            return self._quiet(stamp, k, plan, total, n_trained, sc is not None, new_names)
 
         # -- episodes: the live slots and this tick's onsets -------------------------
         live = self._live
@@ -916,6 +919,31 @@ class PymlDetector:
             context_values=values,
             new_contexts=tuple(new_names),
             scored=sc is not None,
+        )
+        self._last = result
+        return result
+
+    def _quiet(self, stamp: int, k: int, plan: tuple[Any, ...] | None, total: int, n_trained: int, scored: bool,
+               new_names: list[str]) -> PymlResult:
+        """The rest of a tick with no onset, no episode and no open event (most ticks of a quiet host).
+
+        What :meth:`tick` would do with nothing to follow: no evidence, no
+        group fresh or engaged, no event to open; only the counters move.
+        """
+        if plan is not None:
+            self._commit_recount(plan)
+        else:
+            self._since_recount += 1
+        self._prev_onset = 0
+        self._prev_k = k
+        self._last_t = stamp
+        result = PymlResult(
+            t=stamp, ml_running=True, anomalous=0, normal=total, total=total, trained=n_trained, engaged=0,
+            engaged_groups=0, onset_groups=0, groups=self._n_groups,
+            onset_needed=self._k_on if scored else self._k_on_bits, anomaly_rate=0.0, event_open=False,
+            new_event=False, event=None, contexts=self._group_names,
+            context_values=np.zeros(len(self._group_ids), dtype=np.float64), new_contexts=tuple(new_names),
+            scored=scored,
         )
         self._last = result
         return result

@@ -1189,9 +1189,29 @@ class SampleStore:
         out = np.zeros((slots.size, ticks.size), dtype=np.uint32)
         if slots.size:
             B = self._block
-            for block in self._blocks:
-                lo, hi = max(k0, block.index * B), min(k1, block.index * B + B - 1)
-                if lo > hi or block.state == "damaged":
+            top = int(slots.max())
+            # A few slots are copied row by row (basic indexing costs a fraction of a fancy one).
+            few = [(out[j], s) for j, s in enumerate(slots.tolist())] if slots.size <= 4 else None
+            blocks = self._blocks
+            if few is not None and self._read_rows_whole(blocks, few, top, k0, k1):
+                blocks = []  # every block of the range was read
+            for block in blocks:
+                base = block.index * B
+                lo, hi = max(k0, base), min(k1, base + B - 1)
+                if lo > hi:
+                    continue
+                state = block.state
+                if (state == "ok" or state == "pending") and top < block.words.shape[0]:
+                    # The common case, kept short (a training read visits every block of its window):
+                    # every slot is inside the block and every row is good.
+                    if few is not None:
+                        words = block.words
+                        for row, s in few:
+                            row[lo - k0:hi - k0 + 1] = words[s, lo - base:hi - base + 1]
+                    else:
+                        out[:, lo - k0:hi - k0 + 1] = block.words[slots, lo - base:hi - base + 1]
+                    continue
+                if state == "damaged":
                     continue
                 inside = np.flatnonzero(slots < block.width)
                 if not inside.size:
@@ -1217,6 +1237,31 @@ class SampleStore:
             if (since > k0).any():
                 out[ticks[None, :] < since[:, None]] = 0
         return ticks * self._update_every, out
+
+    def _read_rows_whole(self, blocks: list[_Block], rows: list[tuple[np.ndarray, int]], top: int, k0: int,
+                         k1: int) -> bool:
+        """Fill ``rows`` (``(out row, slot)`` pairs) from the blocks holding ticks ``k0..k1`` at once.
+
+        Only when those blocks have consecutive indices, are all good (in
+        memory or verified) and hold every slot (``top`` is the largest):
+        then each slot's words are one concatenation of its block rows, with
+        no per-block work beyond a view (a training read of one slot visits
+        hundreds of blocks). Returns False, having written nothing, otherwise.
+        """
+        B = self._block
+        first, last = k0 // B, k1 // B
+        span = [b for b in blocks if first <= b.index <= last]
+        if not span or span[-1].index - span[0].index + 1 != len(span):
+            return False
+        for b in span:
+            if not (b.state == "ok" or b.state == "pending") or top >= b.words.shape[0]:
+                return False
+        base = span[0].index * B
+        lo, hi = max(k0, base), min(k1, (span[-1].index + 1) * B - 1)
+        for row, slot in rows:
+            joined = np.concatenate([b.words[slot] for b in span])
+            row[lo - k0:hi - k0 + 1] = joined[lo - base:hi - base + 1]
+        return True
 
     def latest(self, slots: np.ndarray | list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
         """The words of the last ``n`` ticks (fewer if not stored yet), oldest first."""

@@ -60,6 +60,7 @@ import numpy as np
 from .._arrays import as_count
 from ..config import MLConfig
 from ..engine.host import Host
+from ..engine.replay_ticker import ReplayTicker
 from .formats import Recording, read_recording
 from .formulations import DEFAULT_FORMULATION, check_formulation
 from .labels import load_windows
@@ -397,7 +398,7 @@ def trace(source: PathLike | Recording, config: MLConfig | None = None, *, updat
     cfg = _for_replay(lab_config(n, probationary_percent=probationary_percent, formulation=formulation)
                       if config is None else config)
     engine_cfg = dataclasses.replace(cfg, score_peak_window=0) if cfg.score_peak_window else cfg
-    host = Host("lab-trace", engine_cfg, update_every=ue, background=False)
+    host = Host("lab-trace", engine_cfg, update_every=ue, background=False, tiers=())
     ks = seconds // ue
     gap_cap = cfg.max_train_samples + cfg.max_window_size
     # Ticks fed: every distinct row tick plus the gap ticks before it (each gap capped as replay caps it).
@@ -420,19 +421,18 @@ def trace(source: PathLike | Recording, config: MLConfig | None = None, *, updat
     tick = -1
     try:
         host.add_chart(CHART_ID, names)
-        collect, train_due = host.collect_all, host.train_due
-        values = recording.values
+        ticker = ReplayTicker(host, want_scores=True)  # collect_all + train_due without store and charts
+        values = np.ascontiguousarray(recording.values, dtype=np.float64)
         last = None
 
         def feed(t: int, row: np.ndarray) -> None:
             nonlocal tick, trainings
             tick += 1
-            out = collect(t, row, want_scores=True)
-            assert out is not None
+            scores, t_bits[tick], report = ticker.tick(t, row)
+            assert scores is not None
             t_values[tick] = row
-            t_scores[tick], t_bits[tick] = out
+            t_scores[tick] = scores
             t_trained[tick] = trained_now
-            report = train_due()
             trainings += len(report.trained)
             for dim_id in report.trained:  # models apply from the next tick
                 trained_now[column_of[dim_id]] = True

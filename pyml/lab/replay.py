@@ -15,7 +15,11 @@ chart holding the recording's dimensions and feeds it one tick per point:
   results of the newest tick (``ReplayResult.merged_rows`` counts them);
 - after every tick the host's own scheduler trains what is due
   (``Host.train_due``): each dimension as soon as it has
-  ``min_train_samples`` values, then every ``train_every`` ticks.
+  ``min_train_samples`` values, then every ``train_every`` ticks;
+- the ticks run through :class:`~pyml.engine.replay_ticker.ReplayTicker`:
+  the results of ``Host.collect_all`` + ``Host.train_due`` without the sample
+  store, tiers and internal charts a replay never reads (``per_tick=True``
+  takes the public path).
 
 Per point the replay returns the value, the anomaly score in [0, 1] (the
 engine's score / 100, capped at 1) and the anomaly bit stored with the sample
@@ -47,6 +51,7 @@ import numpy as np
 from .._arrays import as_count
 from ..config import MLConfig
 from ..engine.host import Host
+from ..engine.replay_ticker import ReplayTicker
 from ..profiles import DEFAULT_PROFILE
 from .formats import Recording, read_recording
 from ..progress import Progress as _Progress
@@ -241,6 +246,7 @@ def replay(
     training_threads: int = 1,
     formulation: str = DEFAULT_FORMULATION,
     profile: str | None = None,
+    per_tick: bool = False,
     _progress_bar: _Progress | None = None,
 ) -> ReplayResult:
     """Replay one recording through a synchronous :class:`pyml.Host`.
@@ -273,6 +279,12 @@ def replay(
         profile (default: :data:`pyml.profiles.DEFAULT_PROFILE`, ``"pyml"``;
         ``"netdata-1.33"`` when a formulation other than ``"reference"`` is
         given, the profile formulations are defined on).
+    per_tick
+        Tick through ``Host.collect_all`` and ``Host.train_due`` instead of
+        :class:`~pyml.engine.replay_ticker.ReplayTicker` (which skips the
+        sample store, tiers and internal charts the replay never reads). The
+        results are the same; this is the reference the fast path is tested
+        against.
     """
     started = time.perf_counter()
     recording = source if isinstance(source, Recording) else read_recording(source)
@@ -298,7 +310,8 @@ def replay(
                       if config is None else config)
     label = name if name is not None else recording.name
 
-    host = Host("lab-replay", cfg, update_every=ue, background=False, training_threads=training_threads)
+    host = Host("lab-replay", cfg, update_every=ue, background=False, training_threads=training_threads,
+                **({} if per_tick else {"tiers": ()}))
     scores = np.zeros((n, d), dtype=np.float64)
     bits = np.zeros((n, d), dtype=bool)
     ticks = gap_ticks = merged = trainings = 0
@@ -308,12 +321,12 @@ def replay(
     try:
         host.add_chart(CHART_ID, _dimension_names(recording.columns))
         ks = seconds // ue
-        values = recording.values
+        values = np.ascontiguousarray(recording.values, dtype=np.float64)
         gap_row = np.full(d, np.nan)
         last_k: int | None = None
         cur_scores = np.zeros(d)
         cur_bits = np.zeros(d, dtype=bool)
-        collect, train_due = host.collect_all, host.train_due
+        step = _per_tick_step(host) if per_tick or not host.ml_enabled else _ticker_step(host)
         pending = 0
         for i in range(n):
             k = int(ks[i])
@@ -324,13 +337,10 @@ def replay(
                     missing = k - last_k - 1
                     gap_ticks += missing
                     for j in range(last_k + 1, last_k + 1 + min(missing, gap_cap)):
-                        collect(j * ue, gap_row)
-                        trainings += len(train_due().trained)
+                        trainings += step(j * ue, gap_row)[2]
                         ticks += 1
-                out = collect(k * ue, values[i], want_scores=True)
-                assert out is not None
-                cur_scores, cur_bits = out
-                trainings += len(train_due().trained)
+                cur_scores, cur_bits, trained = step(k * ue, values[i])
+                trainings += trained
                 ticks += 1
                 last_k = k
             scores[i] = cur_scores
@@ -352,6 +362,29 @@ def replay(
         scores=scores, bits=bits, events=events, update_every=ue, config=cfg, ticks=ticks, gap_ticks=gap_ticks,
         merged_rows=merged, trainings=trainings, seconds=time.perf_counter() - started,
     )
+
+
+_Step = Callable[[int, np.ndarray], "tuple[np.ndarray, np.ndarray, int]"]
+
+
+def _per_tick_step(host: Host) -> _Step:
+    """One replayed tick through the host's public API: ``(scores, bits, dimensions trained)``."""
+    def step(t: int, row: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        out = host.collect_all(t, row, want_scores=True)
+        assert out is not None
+        return out[0], out[1], len(host.train_due().trained)
+    return step
+
+
+def _ticker_step(host: Host) -> _Step:
+    """One replayed tick through :class:`~pyml.engine.replay_ticker.ReplayTicker`, same results."""
+    ticker = ReplayTicker(host, want_scores=True)
+
+    def step(t: int, row: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        scores, bits, report = ticker.tick(t, row)
+        assert scores is not None
+        return scores, bits, len(report.trained)
+    return step
 
 
 def _replay_profile(profile: str | None, formulation: str) -> str:

@@ -170,28 +170,33 @@ class DataResult:
         w = self.window
         return w.before - (w.points - 1 - np.arange(w.points, dtype=np.int64)) * w.view_update_every
 
-    def rows(self) -> tuple[list[str], list[list[Any]]]:
-        """``(names, rows)`` as ``/api/v1/data`` lists them: newest first (oldest with ``flip``),
-        ``[time, value...]`` with ``None`` for empty values (0 with ``null2zero``), time in ms with ``ms``."""
+    def table(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """``(names, stamps, cells)`` in the order ``/api/v1/data`` lists the rows (newest first,
+        oldest with ``flip``): stamps int64 (P,) (milliseconds with ``ms``) and cells float64
+        (P, D) rounded to seven decimals, NaN for an empty value (0 with ``null2zero``)."""
         idx = self.visible()
         values, empty = self.presented()
-        values = values[idx]
-        empty = empty[idx]
+        if len(idx) != values.shape[0]:
+            values, empty = values[idx], empty[idx]
         names = [self.queried[i] for i in idx]
         cells = np.round(values, 7)
-        if "null2zero" in self.options:
-            cells = np.where(empty, 0.0, cells)
-            table = cells.T.tolist()
-        else:
-            table = np.where(empty, np.nan, cells).T.tolist()
-            table = [[None if v != v else v for v in row] for row in table]
+        cells = np.where(empty, 0.0 if "null2zero" in self.options else np.nan, cells).T
         stamps = self.stamps()
         if "ms" in self.options:
             stamps = stamps * 1000
-        rows = [[t, *r] for t, r in zip(stamps.tolist(), table)]
         if "flip" not in self.options:
-            rows.reverse()
-        return names, rows
+            stamps, cells = stamps[::-1], cells[::-1]
+        return names, stamps, cells
+
+    def rows(self) -> tuple[list[str], list[list[Any]]]:
+        """``(names, rows)`` as ``/api/v1/data`` lists them: newest first (oldest with ``flip``),
+        ``[time, value...]`` with ``None`` for empty values (0 with ``null2zero``), time in ms with ``ms``."""
+        names, stamps, cells = self.table()
+        finite = np.isfinite(cells)
+        table = cells.tolist()
+        if not finite.all():
+            table = [[v if ok else None for v, ok in zip(row, oks)] for row, oks in zip(table, finite.tolist())]
+        return names, [[t, *r] for t, r in zip(stamps.tolist(), table)]
 
     def min_max(self) -> tuple[float, float]:
         """Smallest and largest value (Netdata's ``min``/``max``; empty values count as 0)."""
@@ -230,8 +235,20 @@ class DataResult:
             return result
         return self.wrap(result, fmt)
 
-    def wrap(self, result: Any, fmt: str) -> dict[str, Any]:
-        """The ``jsonwrap`` envelope around ``result`` (Netdata v1.37's keys and order)."""
+    def rate_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``jw-anomaly-rates`` rows in output order: stamps int64 (P,) and the shown dimensions'
+        anomaly rates float64 (P, D), in percent rounded to seven decimals."""
+        rates = np.round(self.anomaly_rates[self.visible()], 7).T
+        stamps = self.stamps()
+        if "flip" not in self.options:
+            stamps, rates = stamps[::-1], rates[::-1]
+        return stamps, rates
+
+    def wrap(self, result: Any, fmt: str, *, rates_data: Any = None) -> dict[str, Any]:
+        """The ``jsonwrap`` envelope around ``result`` (Netdata v1.37's keys and order).
+
+        ``rates_data`` stands for the rows of ``anomaly_rates`` (``jw-anomaly-rates``) when given
+        (an encoder's placeholder); they are built as lists otherwise."""
         w = self.window
         names = [self.queried[i] for i in self.visible()]
         query_options = set(self.options) | {"natural-points" if w.natural else "virtual-points"}
@@ -267,11 +284,10 @@ class DataResult:
         doc["db_points_per_tier"] = per_tier
         doc["result"] = result
         if "jw-anomaly-rates" in self.options:
-            rates = np.round(self.anomaly_rates[self.visible()], 7).T.tolist()
-            rows = [[t, *r] for t, r in zip(self.stamps().tolist(), rates)]
-            if "flip" not in self.options:
-                rows.reverse()
-            doc["anomaly_rates"] = {"labels": ["time", *names], "data": rows}
+            if rates_data is None:
+                stamps, rates = self.rate_table()
+                rates_data = [[t, *r] for t, r in zip(stamps.tolist(), rates.tolist())]
+            doc["anomaly_rates"] = {"labels": ["time", *names], "data": rates_data}
         doc["min"] = round(low, 7)
         doc["max"] = round(high, 7)
         return doc
@@ -338,15 +354,15 @@ class DataQuery:
             else:
                 lo = window.after - window.view_update_every
                 times, words = host.read_words(ids, lo, window.before + ue)
-            latest = _latest(host, ids, last)
+            if last is not None and times.size and times[-1] == last:
+                latest = _latest_of(words[:, -1])
+            else:
+                latest = _latest(host, ids, last)
         values, exists, anomalous = _decode(words, "anomaly-bit" in opts)
-        blocks, rate_blocks = _blocks(window, ue, times, values, exists, anomalous)
+        blocks, rates = _blocks(window, ue, times, values, exists, anomalous)
         grouped, empty = group_blocks(blocks, method, options=group_options, points=window.points,
                                       divisor=window.resampling_divisor if window.resampling else None)
-        with np.errstate(invalid="ignore"):
-            counts = np.count_nonzero(~np.isnan(rate_blocks), axis=2)
-            rates = np.where(counts > 0, np.nansum(rate_blocks, axis=2) / np.maximum(counts, 1), 0.0)
-        nonzero = np.any((blocks != 0) & ~np.isnan(blocks), axis=(1, 2)) if blocks.size else \
+        nonzero = np.any((blocks > 0) | (blocks < 0), axis=(1, 2)) if blocks.size else \
             np.zeros(len(queried), dtype=bool)
         nonzero = nonzero | np.array([d in named for d in queried], dtype=bool)
         shown = np.array([d in selected for d in queried], dtype=bool)
@@ -448,44 +464,86 @@ def _latest(host: "Host", ids: list[str], last: int | None) -> list[float | None
     _, words = host.read_words(ids, last, last)
     if words.shape[1] == 0:
         return [None] * len(ids)
-    values, _, exists = _core.unpack(np.ascontiguousarray(words[:, -1]))
+    return _latest_of(words[:, -1])
+
+
+def _latest_of(words: np.ndarray) -> list[float | None]:
+    """The newest tick's words (one per dimension) as ``latest_values``: rounded values, None when empty."""
+    values, _, exists = _core.unpack(np.ascontiguousarray(words))
     return [round(float(v), 7) if e else None for v, e in zip(values, exists)]
 
 
 def _decode(words: np.ndarray, anomaly_bit: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    exists = words != 0
-    anomalous = exists & ((words & _core.ANOMALY_BIT) == 0)
-    if anomaly_bit:
-        values = np.where(exists, np.where(anomalous, 100.0, 0.0), np.nan)
-    elif words.size:
-        values = _core.unpack(np.ascontiguousarray(words).reshape(-1))[0].reshape(words.shape)
-        values = np.where(exists, values, np.nan)
-    else:
-        values = words.astype(np.float64)
-    return values, exists, anomalous
+    """Values (NaN for no value; 0/100 with ``anomaly-bit``), exists and anomalous flags of words (D, n)."""
+    if not words.size:
+        empty = np.zeros(words.shape, dtype=bool)
+        return words.astype(np.float64), empty, empty
+    if anomaly_bit:  # the flags only: no value is unpacked
+        exists = words != 0
+        anomalous = exists & ((words & _core.ANOMALY_BIT) == 0)
+        return np.where(exists, np.where(anomalous, 100.0, 0.0), np.nan), exists, anomalous
+    values, anomalous, exists = _core.unpack(np.ascontiguousarray(words).reshape(-1))
+    return tuple(a.reshape(words.shape) for a in (values, exists, anomalous))  # type: ignore[return-value]
+
+
+def _dense(columns: np.ndarray, first: int, ue: int, n: int, arrays: Sequence[np.ndarray],
+           fills: Sequence[Any]) -> list[np.ndarray]:
+    """``arrays`` (D, len(columns)) placed on the grid of ``n`` ticks from ``first``; ticks with no
+    column hold the matching ``fills``. A read of consecutive ticks (what the store returns) is a
+    slice, a view when it covers the grid."""
+    if columns.size and columns[-1] - columns[0] == (columns.size - 1) * ue:
+        start = int(columns[0] - first) // ue
+        lo, hi = max(start, 0), min(start + columns.size, n)
+        if lo == 0 and hi == n and hi > lo:
+            return [a[:, lo - start:hi - start] for a in arrays]
+        out = []
+        for a, fill in zip(arrays, fills):
+            dense = np.full((a.shape[0], n), fill, dtype=a.dtype)
+            if hi > lo:
+                dense[:, lo:hi] = a[:, lo - start:hi - start]
+            out.append(dense)
+        return out
+    idx = (columns - first) // ue
+    keep = (idx >= 0) & (idx < n)
+    out = []
+    for a, fill in zip(arrays, fills):
+        dense = np.full((a.shape[0], n), fill, dtype=a.dtype)
+        dense[:, idx[keep]] = a[:, keep]
+        out.append(dense)
+    return out
 
 
 def _blocks(window: QueryWindow, ue: int, times: np.ndarray, values: np.ndarray, exists: np.ndarray,
             anomalous: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Samples per row, ``(D, P, G)`` with NaN padding, and the anomaly rates (0/100) alike."""
+    """Samples per row, ``(D, P, G)`` with NaN padding, and each row's anomaly rate in percent ``(D, P)``
+    (anomalous over existing samples; 0 for a row without samples)."""
     n_dims = values.shape[0]
-    rates = np.where(exists, np.where(anomalous, 100.0, 0.0), np.nan)
     if window.points == 0:
-        return np.zeros((n_dims, 0, 1)), np.zeros((n_dims, 0, 1))
+        return np.zeros((n_dims, 0, 1)), np.zeros((n_dims, 0))
     width = window.view_update_every
     if width % ue == 0 and window.before % ue == 0:
         # Every row covers whole samples: (stamp - width, stamp] holds width / ue ticks.
         per_row = width // ue
         first = window.before - window.points * width + ue
         n = window.points * per_row
-        dense = np.full((n_dims, n), np.nan)
-        dense_rates = np.full((n_dims, n), np.nan)
-        idx = (times - first) // ue
-        keep = (idx >= 0) & (idx < n)
-        dense[:, idx[keep]] = values[:, keep]
-        dense_rates[:, idx[keep]] = rates[:, keep]
-        return dense.reshape(n_dims, window.points, per_row), dense_rates.reshape(n_dims, window.points, per_row)
-    return _irregular_blocks(window, ue, times, values, rates)
+        if per_row == 1:
+            dense, dense_anomalous = _dense(times, first, ue, n, (values, anomalous), (np.nan, False))
+            return dense.reshape(n_dims, n, 1), np.where(dense_anomalous, 100.0, 0.0)
+        dense, dense_exists, dense_anomalous = _dense(times, first, ue, n, (values, exists, anomalous),
+                                                      (np.nan, False, False))
+        shape = (n_dims, window.points, per_row)
+        return dense.reshape(shape), _rates(dense_exists.reshape(shape), dense_anomalous.reshape(shape))
+    rates = np.where(exists, np.where(anomalous, 100.0, 0.0), np.nan)
+    blocks, rate_blocks = _irregular_blocks(window, ue, times, values, rates)
+    with np.errstate(invalid="ignore"):
+        counts = np.count_nonzero(~np.isnan(rate_blocks), axis=2)
+        return blocks, np.where(counts > 0, np.nansum(rate_blocks, axis=2) / np.maximum(counts, 1), 0.0)
+
+
+def _rates(exists: np.ndarray, anomalous: np.ndarray) -> np.ndarray:
+    """Per row of (D, P, G) flags: anomalous over existing samples in percent, 0 without samples."""
+    counts = np.count_nonzero(exists, axis=2)
+    return np.count_nonzero(anomalous, axis=2) * 100.0 / np.maximum(counts, 1)
 
 
 def _irregular_blocks(window: QueryWindow, ue: int, times: np.ndarray, values: np.ndarray,

@@ -48,6 +48,11 @@ GROUPINGS: tuple[str, ...] = (
 _SMOOTHING_MAX_WINDOW = 15
 
 
+#: Methods whose value over a row of one sample is that sample (rows of one sample skip them).
+_OF_ONE_SAMPLE = frozenset({"average", "min", "max", "sum", "median", *_TRIMMED_MEDIANS, *_PERCENT_GROUPS,
+                            *_TRIMMED_MEANS})
+
+
 def canonical_group(name: str) -> str:
     """The method a ``group`` name stands for; ValueError naming it when unknown."""
     if name not in GROUPINGS:
@@ -254,6 +259,13 @@ def group_blocks(blocks: np.ndarray, method: str, *, options: str | None = None,
     ``divisor`` the resampling divisor when ``gtime`` resamples (None otherwise).
     """
     method = canonical_group(method)
+    if blocks.ndim == 3 and blocks.shape[2] == 1 and divisor is None and method in _OF_ONE_SAMPLE:
+        single = blocks[:, :, 0]
+        empty = ~np.isfinite(single)
+        values = np.where(empty, 0.0, single)
+        if method in ("average", "sum"):
+            values += 0.0  # a sum starts from +0.0: a lone -0.0 sample sums to 0.0, as the reduction gives
+        return values, empty
     if method == "average":
         return _average(blocks, divisor)
     if method == "min":

@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .. import _core
-from ..engine.tiers import POINT
 from .grouping import group_blocks
 from .window import QueryWindow, plan_window, relative_to_absolute
 
@@ -89,6 +88,10 @@ def choose_tier(host: "Host", after: int, before: int, tier: int | None = None, 
                 info: list[dict[str, Any]] | None = None) -> int:
     """The tier that answers a query of ``[after, before]`` (absolute seconds) for ``points`` rows
     (0: every sample); see the module docstring."""
+    if tier is None and info is None:
+        first = host.first_time
+        if first is not None and first <= after:
+            return 0  # tier 0 reaches back to the start: the finest covering tier, without reading the others
     info = host.tier_info() if info is None else info
     if tier is not None:
         _check_tier(info, tier)
@@ -178,6 +181,8 @@ def tier_query(query: "DataQuery", chart: "Chart", tier: int, after: int, before
         if window is None:
             window = QueryWindow(0, 0, 0, 1, step, 1.0, True, True, True)
             ends = np.zeros(0, dtype=np.int64)
+            from ..engine.tiers import POINT  # here, not at import: pyml.engine imports this package
+
             tier_points = np.zeros((len(ids), 0), dtype=POINT)
         else:
             ends, tier_points = host.read_tier(ids, tier, window.after - window.view_update_every,

@@ -4,7 +4,11 @@ The host is built with the case's charts (ids, names, family, context, units)
 in the case's order, in synchronous mode (``background=False``), and fed one
 ``collect_all`` per tick; after each tick ``train_due()`` trains what the
 host's own scheduler says is due, so models apply from the next tick, as with
-the background worker, but reproducibly. Skip patterns are the
+the background worker, but reproducibly. The ticks run through
+:class:`~pyml.engine.replay_ticker.ReplayTicker` (the same results as
+``collect_all`` + ``train_due``, without the sample store and the
+internal charts the replay never reads); ``per_tick=True`` takes the
+public per-tick path. Skip patterns are the
 configuration's (the product's choice of modelled charts).
 
 Training windows (:data:`HOSTCASE_SIZING`, the same for every profile): a
@@ -30,6 +34,7 @@ import numpy as np
 
 from ...config import MLConfig
 from ...engine.host import Host
+from ...engine.replay_ticker import ReplayTicker
 from ...progress import Progress
 from ...profiles import DEFAULT_PROFILE
 from ..profiles import TrainingSizing, profile_config, training_points
@@ -100,15 +105,23 @@ def case_config(profile: str = DEFAULT_PROFILE, sizing: TrainingSizing = HOSTCAS
 
 
 def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str = DEFAULT_PROFILE,
-                progress: bool | None = None) -> CaseReplay:
-    """Replay ``case`` through a synchronous :class:`pyml.Host`; ``config`` defaults to :func:`case_config`."""
+                progress: bool | None = None, per_tick: bool = False) -> CaseReplay:
+    """Replay ``case`` through a synchronous :class:`pyml.Host`; ``config`` defaults to :func:`case_config`.
+
+    By default the host is ticked by :class:`~pyml.engine.replay_ticker.ReplayTicker`
+    (no sample store, tiers or internal-chart values; trainings on one
+    thread); ``per_tick=True`` goes through ``Host.collect_all`` and
+    ``Host.train_due`` instead, with the same results (the reference the
+    fast path is tested against).
+    """
     started = time.perf_counter()
     cfg = case_config(profile, update_every=case.update_every) if config is None else config
     if not isinstance(cfg, MLConfig):
         raise TypeError(f"config must be an MLConfig, got {type(cfg).__name__}: {cfg!r}")
     n, d = case.values.shape
+    fast = not per_tick
     host = Host(case.hostname or "hostcase", cfg, update_every=case.update_every, background=False,
-                history=n + 1)
+                history=n + 1, **({"training_threads": 1, "tiers": ()} if fast else {}))
     bits = np.zeros((n, d), dtype=bool)
     trainings: list[list[int]] = [[] for _ in range(d)]
     show = bool(getattr(sys.stderr, "isatty", lambda: False)()) if progress is None else bool(progress)
@@ -123,13 +136,19 @@ def replay_case(case: HostCase, config: MLConfig | None = None, *, profile: str 
             raise RuntimeError(f"case {case.name}: the host orders dimensions differently from the case")
         index = {c: j for j, c in enumerate(columns)}
         modelled = np.array([host.chart(c.split("|", 1)[0]).modelled for c in columns], dtype=bool)
-        collect, train_due = host.collect_all, host.train_due
         stamps = case.timestamps.tolist()
+        fast = fast and host.ml_enabled
+        ticker = ReplayTicker(host) if fast else None
+        values = np.ascontiguousarray(case.values, dtype=np.float64)
         for i, t in enumerate(stamps):
-            out = collect(t, case.values[i], want_scores=True)
-            assert out is not None
-            bits[i] = out[1]
-            for dim_id in train_due().trained:
+            if ticker is not None:
+                _, bits[i], report = ticker.tick(t, values[i])
+            else:
+                out = host.collect_all(t, values[i], want_scores=True)
+                assert out is not None
+                bits[i] = out[1]
+                report = host.train_due()
+            for dim_id in report.trained:
                 trainings[index[dim_id]].append(t)
             if i % 256 == 255:
                 bar.update(256)
