@@ -263,6 +263,7 @@ class Host:
             if self.ml_enabled else [], dtype=np.int64)
         # the dynamic chart (one dimension per context), created with its first dimension
         self._dynamic_slots: dict[str, int] = {}
+        self._dynamic_index: tuple[Any, np.ndarray] = ((), np.zeros(0, dtype=np.int64))
         dynamic = self._host_level.dynamic_chart
         if self.ml_enabled and dynamic is not None and dynamic in self._charts:
             self._dynamic_slots = {d: self._slot_of[f"{dynamic}|{d}"] for d in self._charts[dynamic].dimensions}
@@ -574,9 +575,10 @@ class Host:
             row = np.array(out.row, dtype=np.float64)
             words[self._internal_slot_array] = _core.pack(row, _NO_FLAG, _NO_FLAG)
             by_slot[self._internal_slot_array] = row  # the tiers aggregate the values of every slot
-            dynamic = out.dynamic_pairs()
-            if dynamic:
-                words, by_slot = self._write_dynamic(words, by_slot, dynamic)
+            if out.dynamic:
+                words, by_slot = self._write_dynamic(words, by_slot, out.dynamic)
+            elif len(out.dynamic_names):
+                words, by_slot = self._write_dynamic_arrays(words, by_slot, out.dynamic_names, out.dynamic_values)
         with self._lock:
             if self._registry_dirty:
                 self._write_registry()
@@ -646,14 +648,36 @@ class Host:
 
     def _write_dynamic(self, words: np.ndarray, by_slot: np.ndarray,
                        values: list[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:
-        """Write the dynamic internal chart's values into this tick's words and values.
+        """Write the dynamic internal chart's ``(dimension, value)`` pairs into this tick's words and values."""
+        return self._write_dynamic_arrays(words, by_slot, tuple(name for name, _ in values),
+                                          np.array([v for _, v in values], dtype=np.float64))
+
+    def _write_dynamic_arrays(self, words: np.ndarray, by_slot: np.ndarray, names: Sequence[str],
+                              values: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Write the dynamic internal chart's values (``values[i]`` of dimension ``names[i]``) into this tick.
 
         A new name gets a new dimension, hence a new slot: the tick's arrays
-        grow to it (the bank had no value for it this tick).
+        grow to it (the bank had no value for it this tick). The slots of a
+        sequence of names are looked up once and kept while the level hands
+        the same object (the detectors keep one tuple until a group appears).
         """
+        known, slots = self._dynamic_index
+        if names is not known:
+            words, by_slot, slots = self._dynamic_slots_of(words, by_slot, names)
+            self._dynamic_index = (names, slots)
+        numbers = np.asarray(values, dtype=np.float64)
+        if numbers.shape != slots.shape:
+            raise ValueError(f"the dynamic chart has {slots.size} dimensions but {numbers.size} values were given")
+        words[slots] = _core.pack(numbers, _NO_FLAG, _NO_FLAG)
+        by_slot[slots] = numbers
+        return words, by_slot
+
+    def _dynamic_slots_of(self, words: np.ndarray, by_slot: np.ndarray,
+                          names: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The slots of the dynamic chart's dimensions ``names``, added where new (the tick's arrays grown)."""
         chart_id = self._host_level.dynamic_chart
         assert chart_id is not None
-        new = [name for name, _ in values if name not in self._dynamic_slots]
+        new = [name for name in names if name not in self._dynamic_slots]
         if new:
             if chart_id not in self._charts:
                 self.add_chart(chart_id, new, _internal=True, title="Percentage of anomalous dimensions by context",
@@ -669,11 +693,8 @@ class Host:
                 grow = self._bank.size - words.size
                 words = np.concatenate([words, np.zeros(grow, dtype=np.uint32)])
                 by_slot = np.concatenate([by_slot, np.full(grow, np.nan)])
-        slots = np.fromiter((self._dynamic_slots[name] for name, _ in values), dtype=np.int64, count=len(values))
-        numbers = np.fromiter((v for _, v in values), dtype=np.float64, count=len(values))
-        words[slots] = _core.pack(numbers, _NO_FLAG, _NO_FLAG)
-        by_slot[slots] = numbers
-        return words, by_slot
+        slots = np.fromiter((self._dynamic_slots[name] for name in names), dtype=np.int64, count=len(names))
+        return words, by_slot, slots
 
     def _delete_removed_models(self) -> None:
         """Delete the saved models of dimensions removed since the last tick, in one transaction."""
