@@ -71,10 +71,8 @@ def _host_with_models(n_dims: int, model: "core.Model") -> pyml.Host:
     return host
 
 
-@pytest.mark.parametrize("n_dims", SIZES)
-@pytest.mark.benchmark(group="host-collect_all")
-def test_collect_all_tick(benchmark, n_dims, trained_model):
-    host = _host_with_models(n_dims, trained_model)
+def _time_ticks(benchmark, host, n_dims: int) -> None:  # type: ignore[no-untyped-def]
+    """Fill the prediction windows with a random walk, then time one ``collect_all`` per round."""
     rng = np.random.default_rng(11)
     ticks = _walk(rng, 64, n_dims)
     for i in range(16):  # fill the prediction windows
@@ -88,6 +86,13 @@ def test_collect_all_tick(benchmark, n_dims, trained_model):
 
     benchmark.pedantic(one_tick, rounds=scaled(200, 5), iterations=1, warmup_rounds=2)
     assert host.last_time == T0 + clock["i"] - 1
+
+
+@pytest.mark.parametrize("n_dims", SIZES)
+@pytest.mark.benchmark(group="host-collect_all")
+def test_collect_all_tick(benchmark, n_dims, trained_model):
+    host = _host_with_models(n_dims, trained_model)
+    _time_ticks(benchmark, host, n_dims)
     assert host.last_detector_result is not None and host.last_detector_result.trained == n_dims
     if benchmark.stats is not None and not getattr(benchmark, "disabled", False):
         ns = benchmark.stats.stats.median / n_dims * 1e9
@@ -197,19 +202,7 @@ def _install_models(host: "pyml.Host", profile: str) -> None:
 def test_profile_collect_all_tick(benchmark, profile, n_dims):
     host = _profile_host(profile, n_dims)
     _install_models(host, profile)
-    rng = np.random.default_rng(11)
-    ticks = _walk(rng, 64, n_dims)
-    for i in range(16):  # fill the prediction windows
-        host.collect_all(T0 + i, ticks[i])
-    clock = {"i": 16}
-
-    def one_tick() -> None:
-        i = clock["i"]
-        host.collect_all(T0 + i, ticks[i % 64])
-        clock["i"] = i + 1
-
-    benchmark.pedantic(one_tick, rounds=scaled(200, 5), iterations=1, warmup_rounds=2)
-    assert host.last_time == T0 + clock["i"] - 1
+    _time_ticks(benchmark, host, n_dims)
     counts = host._bank.model_counts()[[host._slot_of[d] for d in host.dimension_ids()]]
     assert (counts == host.config.models_per_dimension).all()
     if benchmark.stats is not None and not getattr(benchmark, "disabled", False):
