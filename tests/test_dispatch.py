@@ -227,10 +227,13 @@ def test_each_package_imports_first_in_a_fresh_interpreter(module: str) -> None:
     import os
     import subprocess
     import sys
+    import tempfile
     from pathlib import Path
 
     root = str(Path(pyml.__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    # Run outside the checkout: ``-c`` puts the working directory first on ``sys.path``, and a checkout's
+    # ``pyml/`` without its compiled core would shadow the installed package.
     done = subprocess.run([sys.executable, "-c", f"import {module}; import pyml; pyml.Host"], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+                          cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
