@@ -122,6 +122,8 @@ def calibrate(
     bit_level: float = 0.75,
     saturation: float = 100.0,
     prior_rate: float = 0.01,
+    score_decades: float = 0.0,
+    score_warmup: float = 100.0,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """The bank's calibration rule over (ticks, slots) inputs: (scores, bits, levels)."""
 
@@ -175,6 +177,8 @@ class Bank:
         bit_level: float = 0.75,
         saturation: float = 100.0,
         prior_rate: float = 0.01,
+        score_decades: float = 0.0,
+        score_warmup: float = 100.0,
     ) -> None: ...
     @property
     def size(self) -> int:
@@ -220,6 +224,12 @@ class Bank:
     def saturation(self) -> float: ...
     @property
     def prior_rate(self) -> float: ...
+    @property
+    def score_decades(self) -> float:
+        """The score tail's reach in decades (0: off)."""
+    @property
+    def score_warmup(self) -> float:
+        """Predictions a slot makes before its score tail counts."""
     def calibration_state(self) -> dict[str, npt.NDArray[np.float64]]:
         """Per-slot calibration state: rate, mean, var, seen, top, top_age (inf = never), prev."""
     @property
