@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -14,7 +15,9 @@
 #include <vector>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
+#include "pyml/allmetrics.hpp"
 #include "pyml/bank.hpp"
 #include "pyml/calibration.hpp"
 #include "pyml/features.hpp"
@@ -1117,6 +1120,53 @@ changes nothing. Returns a TrainReport.)doc")
         });
 }
 
+// ---------------------------------------------------------------- Netdata sources
+
+// (last_updated int64[charts], values float64[dims]) of an allmetrics answer whose keys equal
+// `expected_keys`, or its keys as bytes when `expected_keys` is None; None when the answer is outside
+// the decoder's shape or its keys differ.
+py::object bind_decode_allmetrics(const py::bytes& body, const py::object& expected_keys) {
+    char* data = nullptr;
+    py::ssize_t size = 0;
+    if (PYBIND11_BYTES_AS_STRING_AND_SIZE(body.ptr(), &data, &size) != 0) throw py::error_already_set();
+    std::string_view expected;
+    const bool compare = !expected_keys.is_none();
+    if (compare) {
+        char* keys = nullptr;
+        py::ssize_t keys_size = 0;
+        if (!PyBytes_Check(expected_keys.ptr())) throw py::type_error("expected_keys must be bytes or None");
+        if (PYBIND11_BYTES_AS_STRING_AND_SIZE(expected_keys.ptr(), &keys, &keys_size) != 0) {
+            throw py::error_already_set();
+        }
+        expected = std::string_view(keys, static_cast<std::size_t>(keys_size));
+    }
+    // one decoder state per thread keeps its buffers' capacity from one poll to the next
+    thread_local pyml::AllmetricsValues decoded;
+    bool ok;
+    {
+        py::gil_scoped_release release;
+        ok = pyml::decode_allmetrics_values(std::string_view(data, static_cast<std::size_t>(size)), decoded) &&
+             (!compare || decoded.keys == expected);
+    }
+    if (!ok) return py::none();
+    carray<std::int64_t> last_updated(static_cast<py::ssize_t>(decoded.last_updated.size()));
+    std::copy(decoded.last_updated.begin(), decoded.last_updated.end(), last_updated.mutable_data());
+    carray<double> values(static_cast<py::ssize_t>(decoded.values.size()));
+    std::copy(decoded.values.begin(), decoded.values.end(), values.mutable_data());
+    if (compare) return py::make_tuple(last_updated, values);
+    return py::make_tuple(last_updated, values, py::bytes(decoded.keys));
+}
+
+void bind_sources(py::module_& m) {
+    m.def("decode_allmetrics", &bind_decode_allmetrics, py::arg("body"), py::arg("expected_keys") = py::none(),
+          "Netdata's allmetrics JSON decoded for its values alone: (last_updated, values) when its chart and "
+          "dimension ids equal expected_keys, (last_updated, values, keys) when expected_keys is None, None "
+          "when the answer is outside the common shape or of other keys (decode it in full then).");
+    m.attr("ALLMETRICS_CHART_END") = py::bytes(std::string(1, pyml::kChartEnd));
+    m.attr("ALLMETRICS_DIMENSION_END") = py::bytes(std::string(1, pyml::kDimensionEnd));
+    m.attr("ALLMETRICS_CHART_CLOSE") = py::bytes(std::string(1, pyml::kChartClose));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -1124,4 +1174,5 @@ PYBIND11_MODULE(_core, m) {
     bind_storage(m);
     bind_ml(m);
     bind_bank(m);
+    bind_sources(m);
 }

@@ -75,7 +75,8 @@ from urllib.parse import quote
 import numpy as np
 
 from ._http import HttpClient, HttpError, HttpResponse, split_base_url, within
-from ._netdata_json import AllmetricsChart, MalformedAnswer, Problem, decode_values, loads, parse_allmetrics
+from ._netdata_json import (AllmetricsChart, AllmetricsDim, MalformedAnswer, Problem, decode_value_arrays, decode_values,
+                            loads, parse_allmetrics, shape_keys)
 
 log = logging.getLogger("pyml.sources.netdata")
 
@@ -178,13 +179,16 @@ class _Shape:
     the host's layout drops the shape (the next regular poll makes a new one).
     """
 
-    __slots__ = ("ids", "charts", "dims", "counts", "ue", "ue_all", "dim_chart", "_positions")
+    __slots__ = ("ids", "charts", "dims", "counts", "keys", "ue", "ue_all", "dim_chart", "_positions")
 
     def __init__(self, ids: list[str], charts: list[_Chart], dims: list[str], counts: list[int]) -> None:
         self.ids = ids                       # chart ids in the answer's order
         self.charts = charts                 # the mirrored charts, aligned with ``ids``
         self.dims = dims                     # every chart's dimension ids in the answer, flattened
         self.counts = np.asarray(counts, dtype=np.int64)        # dimensions of each chart in the answer
+        starts = np.concatenate(([0], np.cumsum(self.counts))).tolist()
+        # the ids as the compiled decoder checks them (decode_value_arrays)
+        self.keys = shape_keys([(c, dims[starts[i]:starts[i + 1]]) for i, c in enumerate(ids)])
         self.ue = np.asarray([c.update_every for c in charts], dtype=np.int64)
         # the update_every of every chart when they all have the same one, else 0
         self.ue_all = int(self.ue[0]) if len(charts) and (self.ue == self.ue[0]).all() else 0
@@ -619,15 +623,19 @@ class NetdataSource:
         and takes it the regular way.
         """
         host_last = self.host.last_time
-        if host_last is None:
-            return None
-        charts = decode_values(body)
-        if charts is None:
+        shape = self._shape
+        if host_last is None or shape is None:
             return None
         plan = _Plan()
         problems: list[tuple[str, str, str]] = []
-        if not self._take_bulk(charts, now, host_last, plan, problems):  # type: ignore[arg-type]
-            return None
+        arrays = decode_value_arrays(body, shape.keys)
+        if arrays is not None:
+            if not self._take_arrays(arrays[0], arrays[1], None, now, host_last, plan, problems):
+                return None
+        else:
+            charts = decode_values(body)
+            if charts is None or not self._take_bulk(charts, now, host_last, plan, problems):  # type: ignore[arg-type]
+                return None
         if problems:
             self._report(problems)
         return plan
@@ -727,6 +735,20 @@ class NetdataSource:
             lus = np.fromiter([c.last_updated for c in got], dtype=np.int64, count=n)
         except (OverflowError, TypeError, ValueError):  # a timestamp beyond int64: the per-chart way reports it
             return False
+        values = np.array([d.value for c in got for d in c.dimensions.values()], dtype=np.float64)
+        return self._take_arrays(lus, values, got, now, host_last, plan, problems)
+
+    def _take_arrays(self, lus: np.ndarray, values: np.ndarray, got: Optional[list[AllmetricsChart]], now: float,
+                     host_last: int, plan: _Plan, problems: list[tuple[str, str, str]]) -> bool:
+        """The bulk take of an answer of the shape, as arrays: each chart's ``last_updated``, every value.
+
+        ``got`` holds the answer's charts when it was decoded into objects; when
+        it is None (decoded into arrays), a chart that is not one second further
+        gets its object made from the arrays for the per-chart way.
+        """
+        shape = self._shape
+        assert shape is not None
+        n = len(shape.ids)
         uniform = self._uniform
         if uniform is not None:  # every chart's newest second is ``uniform``, each collected every period
             ok = (lus == uniform + shape.ue_all) & (lus <= now + self.max_ahead)
@@ -735,7 +757,6 @@ class NetdataSource:
             if None in lasts:
                 return False
             ok = (lus == np.asarray(lasts, dtype=np.int64) + shape.ue) & (lus <= now + self.max_ahead)
-        values = np.array([d.value for c in got for d in c.dimensions.values()], dtype=np.float64)
         if ok.all():  # the common case: every chart one second further
             taken = n
             first = int(lus[0]) if n else 0
@@ -758,8 +779,17 @@ class NetdataSource:
             charts_of = shape.charts
             for i in np.flatnonzero(ok).tolist():
                 charts_of[i].last_t = seconds[i]
+            starts = None if got is not None else np.concatenate(([0], np.cumsum(shape.counts))).tolist()
             for i in np.flatnonzero(~ok).tolist():
-                self._take_chart(charts_of[i], got[i], now, host_last, plan, problems)
+                if got is not None:
+                    chart_got = got[i]
+                else:
+                    assert starts is not None
+                    ids = shape.dims[starts[i]:starts[i + 1]]
+                    chart_got = AllmetricsChart(last_updated=int(lus[i]), dimensions={
+                        d: AllmetricsDim(value=None if math.isnan(v) else v)
+                        for d, v in zip(ids, values[starts[i]:starts[i + 1]].tolist())})
+                self._take_chart(charts_of[i], chart_got, now, host_last, plan, problems)
         self.stats.values += taken
         self.stats.bulk += 1
         return True

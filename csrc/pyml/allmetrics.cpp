@@ -1,0 +1,345 @@
+// A one-pass scanner of Netdata's allmetrics JSON (see allmetrics.hpp).
+#include "allmetrics.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <system_error>
+
+namespace pyml {
+namespace {
+
+// Byte classes, one table lookup per byte in the two loops that see most bytes.
+enum : unsigned char { kOther = 0, kSpace = 1, kStringStop = 2 };
+
+struct ByteClasses {
+    unsigned char of[256] = {};
+    constexpr ByteClasses() {
+        for (int c = 0; c < 0x20; ++c) of[c] = kStringStop;     // not allowed raw inside a string
+        of[static_cast<unsigned char>('"')] = kStringStop;
+        of[static_cast<unsigned char>('\\')] = kStringStop;
+        of[static_cast<unsigned char>(' ')] = kSpace;
+        of[static_cast<unsigned char>('\t')] = kSpace | kStringStop;
+        of[static_cast<unsigned char>('\n')] = kSpace | kStringStop;
+        of[static_cast<unsigned char>('\r')] = kSpace | kStringStop;
+    }
+};
+
+constexpr ByteClasses kBytes{};
+
+inline unsigned char byte_class(char c) noexcept { return kBytes.of[static_cast<unsigned char>(c)]; }
+
+class Scanner {
+public:
+    Scanner(std::string_view text, AllmetricsValues& out) : p_(text.data()), end_(text.data() + text.size()), out_(out) {}
+
+    bool document() {
+        skip_space();
+        if (!eat('{')) return false;
+        skip_space();
+        if (eat('}')) return at_end();
+        for (;;) {
+            std::string_view id;
+            if (!plain_string(id)) return false;
+            out_.keys.append(id);
+            out_.keys.push_back(kChartEnd);
+            if (!colon() || !chart()) return false;
+            out_.keys.push_back(kChartClose);
+            skip_space();
+            if (eat(',')) {
+                skip_space();
+                continue;
+            }
+            return eat('}') && at_end();
+        }
+    }
+
+private:
+    const char* p_;
+    const char* end_;
+    AllmetricsValues& out_;
+
+    void skip_space() noexcept {
+        while (p_ < end_ && (byte_class(*p_) & kSpace)) ++p_;
+    }
+
+    bool eat(char c) noexcept {
+        if (p_ < end_ && *p_ == c) {
+            ++p_;
+            return true;
+        }
+        return false;
+    }
+
+    bool at_end() noexcept {
+        skip_space();
+        return p_ == end_;
+    }
+
+    bool colon() noexcept {
+        skip_space();
+        if (!eat(':')) return false;
+        skip_space();
+        return true;
+    }
+
+    // A string without escapes (an id or a member name): its raw bytes.
+    bool plain_string(std::string_view& text) noexcept {
+        if (!eat('"')) return false;
+        const char* start = p_;
+        while (p_ < end_ && !(byte_class(*p_) & kStringStop)) ++p_;
+        if (p_ >= end_ || *p_ != '"') return false;    // an escape, a control character or the end
+        text = std::string_view(start, static_cast<std::size_t>(p_ - start));
+        ++p_;
+        return true;
+    }
+
+    // Any string, escapes allowed (a skipped member's value).
+    bool skip_string() noexcept {
+        if (!eat('"')) return false;
+        while (p_ < end_) {
+            while (p_ < end_ && !(byte_class(*p_) & kStringStop)) ++p_;
+            if (p_ >= end_) return false;
+            const unsigned char c = static_cast<unsigned char>(*p_++);
+            if (c == '"') return true;
+            if (c < 0x20) return false;
+            if (c == '\\') {
+                if (p_ >= end_) return false;
+                const char e = *p_++;
+                if (e == 'u') {
+                    for (int i = 0; i < 4; ++i, ++p_) {
+                        if (p_ >= end_) return false;
+                        const char h = *p_;
+                        const bool hex = (h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F');
+                        if (!hex) return false;
+                    }
+                } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' &&
+                           e != 't') {
+                    return false;
+                }
+            }
+        }
+        return false;
+    }
+
+    // A JSON number token: [start, p_) afterwards; `integer` when it has no fraction or exponent.
+    bool number_token(const char*& start, bool& integer) noexcept {
+        start = p_;
+        integer = true;
+        eat('-');
+        if (p_ >= end_) return false;
+        if (*p_ == '0') {
+            ++p_;
+        } else if (*p_ >= '1' && *p_ <= '9') {
+            while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+        } else {
+            return false;
+        }
+        if (p_ < end_ && *p_ == '.') {
+            integer = false;
+            ++p_;
+            const char* digits = p_;
+            while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+            if (p_ == digits) return false;
+        }
+        if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+            integer = false;
+            ++p_;
+            if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+            const char* digits = p_;
+            while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+            if (p_ == digits) return false;
+        }
+        return true;
+    }
+
+    bool literal(std::string_view word) noexcept {
+        if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+        p_ += word.size();
+        return true;
+    }
+
+    bool skip_value(int depth) noexcept {
+        if (p_ >= end_) return false;
+        switch (*p_) {
+            case '"':
+                return skip_string();
+            case '{':
+            case '[': {
+                if (depth >= kMaxDepth) return false;
+                const char close = *p_ == '{' ? '}' : ']';
+                const bool object = close == '}';
+                ++p_;
+                skip_space();
+                if (eat(close)) return true;
+                for (;;) {
+                    if (object && (!skip_string() || !colon())) return false;
+                    if (!skip_value(depth + 1)) return false;
+                    skip_space();
+                    if (eat(',')) {
+                        skip_space();
+                        continue;
+                    }
+                    return eat(close);
+                }
+            }
+            case 't':
+                return literal("true");
+            case 'f':
+                return literal("false");
+            case 'n':
+                return literal("null");
+            default: {
+                const char* start;
+                bool integer;
+                return number_token(start, integer);
+            }
+        }
+    }
+
+    // One chart's object: its last_updated, and its dimensions' ids and values.
+    bool chart() {
+        if (!eat('{')) return false;
+        std::int64_t last_updated = 0;
+        bool seen_updated = false, seen_dimensions = false;
+        skip_space();
+        if (!eat('}')) {
+            for (;;) {
+                std::string_view name;
+                if (!plain_string(name) || !colon()) return false;
+                if (name == "last_updated") {
+                    if (seen_updated) return false;
+                    seen_updated = true;
+                    const char* start;
+                    bool integer;
+                    if (!number_token(start, integer) || !integer) return false;
+                    const auto got = std::from_chars(start, p_, last_updated);
+                    if (got.ec != std::errc() || got.ptr != p_) return false;
+                } else if (name == "dimensions") {
+                    if (seen_dimensions) return false;
+                    seen_dimensions = true;
+                    if (!dimensions()) return false;
+                } else if (!skip_value(1)) {
+                    return false;
+                }
+                skip_space();
+                if (eat(',')) {
+                    skip_space();
+                    continue;
+                }
+                if (!eat('}')) return false;
+                break;
+            }
+        }
+        out_.last_updated.push_back(last_updated);
+        return true;
+    }
+
+    bool dimensions() {
+        if (!eat('{')) return false;
+        skip_space();
+        if (eat('}')) return true;
+        for (;;) {
+            std::string_view id;
+            if (!plain_string(id) || !colon()) return false;
+            out_.keys.append(id);
+            out_.keys.push_back(kDimensionEnd);
+            if (!dimension()) return false;
+            skip_space();
+            if (eat(',')) {
+                skip_space();
+                continue;
+            }
+            return eat('}');
+        }
+    }
+
+    // One dimension's object: its value (NaN for null or none).
+    bool dimension() {
+        if (!eat('{')) return false;
+        double value = std::numeric_limits<double>::quiet_NaN();
+        bool seen_value = false;
+        skip_space();
+        if (!eat('}')) {
+            for (;;) {
+                std::string_view name;
+                if (!plain_string(name) || !colon()) return false;
+                if (name == "value") {
+                    if (seen_value) return false;
+                    seen_value = true;
+                    if (!number_or_null(value)) return false;
+                } else if (!skip_value(2)) {
+                    return false;
+                }
+                skip_space();
+                if (eat(',')) {
+                    skip_space();
+                    continue;
+                }
+                if (!eat('}')) return false;
+                break;
+            }
+        }
+        out_.values.push_back(value);
+        return true;
+    }
+
+    bool number_or_null(double& value) noexcept {
+        if (p_ < end_ && *p_ == 'n') {
+            value = std::numeric_limits<double>::quiet_NaN();
+            return literal("null");
+        }
+        const char* start = p_;
+        if (exact_decimal(value)) return true;
+        p_ = start;
+        bool integer;
+        if (!number_token(start, integer)) return false;
+        const auto got = std::from_chars(start, p_, value);
+        return got.ec == std::errc() && got.ptr == p_ && std::isfinite(value);
+    }
+
+    // The common number (at most 19 significant digits, a value below 2^53 scaled by at most 10^22, no
+    // exponent part) read in one pass: a double times or divided by an exact power of ten is correctly
+    // rounded (Clinger's fast path), so this equals from_chars. False (p_ unspecified) otherwise.
+    bool exact_decimal(double& value) noexcept {
+        static constexpr double kPowers[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+        const bool negative = eat('-');
+        std::uint64_t mantissa = 0;
+        int digits = 0, fraction = 0;
+        if (p_ >= end_) return false;
+        if (*p_ == '0') {
+            ++p_;
+        } else {
+            while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+                mantissa = mantissa * 10 + static_cast<std::uint64_t>(*p_++ - '0');
+                if (++digits > 19) return false;
+            }
+            if (digits == 0) return false;
+        }
+        if (p_ < end_ && *p_ == '.') {
+            ++p_;
+            const char* first = p_;
+            while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+                mantissa = mantissa * 10 + static_cast<std::uint64_t>(*p_++ - '0');
+                if (mantissa != 0 && ++digits > 19) return false;
+            }
+            fraction = static_cast<int>(p_ - first);
+            if (fraction == 0 || fraction > 22) return false;
+        }
+        if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) return false;
+        if (mantissa > (std::uint64_t{1} << 53)) return false;
+        const double magnitude = static_cast<double>(mantissa) / kPowers[fraction];
+        value = negative ? -magnitude : magnitude;
+        return true;
+    }
+};
+
+}  // namespace
+
+bool decode_allmetrics_values(std::string_view body, AllmetricsValues& out) {
+    out.clear();
+    return Scanner(body, out).document();
+}
+
+}  // namespace pyml
