@@ -556,11 +556,16 @@ def _scenario(sim: SimulatedNetdata, name: str) -> list[Any]:
     }[name]
 
 
+@pytest.mark.parametrize("decoder", ["compiled", "msgspec"])
 @pytest.mark.parametrize("name", ["steady", "missed polls", "a lagging chart", "a chart every 2 s",
                                   "timestamps that jump", "bad values", "charts change while seconds wait",
                                   "steady between changes"])
 def test_polls_taken_in_bulk_store_what_the_per_chart_way_stores(sim: SimulatedNetdata, clock: Clock,
-                                                                 name: str) -> None:
+                                                                 name: str, decoder: str, monkeypatch: Any) -> None:
+    import pyml.sources.netdata as netdata_module
+
+    if decoder == "msgspec":  # the bulk way without the compiled decoder: values decoded into structs
+        monkeypatch.setattr(netdata_module, "decode_value_arrays", lambda body, keys: None)
     bulk, single = Provider(), Provider()
     try:
         a = NetdataSource(sim.url, bulk, clock=clock, catch_up_budget=60, lag=2)

@@ -1,0 +1,115 @@
+"""The compiled allmetrics decoder (``csrc/pyml/allmetrics.hpp``) against the general JSON decoders."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from pyml import _core
+from pyml.sources import _netdata_json as nj
+from pyml.sources.netdata_sim import SimulatedNetdata
+
+
+@pytest.fixture(scope="module")
+def body() -> bytes:
+    return SimulatedNetdata("dec", charts=50, dims_per_chart=4).answer("/api/v1/allmetrics?format=json")[1]
+
+
+def _reference(body: bytes) -> tuple[np.ndarray, np.ndarray, list[tuple[str, list[str]]]]:
+    doc = json.loads(body)
+    lus = np.array([c.get("last_updated", 0) for c in doc.values()], dtype=np.int64)
+    values = np.array([np.nan if d.get("value") is None else d["value"]
+                       for c in doc.values() for d in c.get("dimensions", {}).values()], dtype=np.float64)
+    return lus, values, [(cid, list(c.get("dimensions", {}))) for cid, c in doc.items()]
+
+
+def test_a_netdata_answer_decodes_as_the_json_module_reads_it(body: bytes) -> None:
+    lus, values, shape = _reference(body)
+    got = _core.decode_allmetrics(body)
+    assert got is not None
+    assert np.array_equal(got[0], lus) and np.array_equal(got[1], values, equal_nan=True)
+    assert got[2] == nj.shape_keys(shape)
+    checked = nj.decode_value_arrays(body, nj.shape_keys(shape))
+    assert checked is not None and np.array_equal(checked[1], values, equal_nan=True)
+
+
+@pytest.mark.parametrize("change", ["a chart renamed", "a dimension added", "dimensions swapped", "a chart less"])
+def test_an_answer_of_other_ids_is_refused(body: bytes, change: str) -> None:
+    _, _, shape = _reference(body)
+    keys = nj.shape_keys(shape)
+    other = [list(x) for x in shape]
+    if change == "a chart renamed":
+        other[3][0] = other[3][0] + "x"
+    elif change == "a dimension added":
+        other[3][1] = other[3][1] + ["extra"]
+    elif change == "dimensions swapped":
+        other[3][1] = other[3][1][::-1]
+    else:
+        other = other[:-1]
+    assert nj.shape_keys([tuple(x) for x in other]) != keys
+    assert nj.decode_value_arrays(body, nj.shape_keys([tuple(x) for x in other])) is None
+
+
+NUMBERS = ["0", "-0", "1", "-17", "143.5000000", "0.0000001", "123456789.1234567", "9007199254740993",
+           "12345678901234567890", "1e3", "-2.5E-3", "1.7976931348623157e308", "4.9e-324", "0.1", "0.30000000000000004",
+           "99999999999999999999.5", "1.00000000000000000000000001"]
+
+
+@pytest.mark.parametrize("text", NUMBERS)
+def test_numbers_read_as_python_reads_them(text: str) -> None:
+    doc = f'{{"c": {{"last_updated": 5, "dimensions": {{"d": {{"name": "d", "value": {text}}}}}}}}}'.encode()
+    got = _core.decode_allmetrics(doc)
+    assert got is not None
+    want = float(text)
+    assert got[1][0] == want and math.copysign(1, got[1][0]) == math.copysign(1, want)
+
+
+def test_random_decimals_read_as_python_reads_them() -> None:
+    rng = np.random.default_rng(7)
+    xs = np.concatenate([rng.normal(scale=10.0 ** rng.integers(-8, 12, 2000)), rng.integers(-10**15, 10**15, 500)])
+    texts = [f"{x:.{rng.integers(0, 12)}f}" for x in xs] + [repr(float(x)) for x in xs]
+    dims = ", ".join(f'"d{i}": {{"value": {t}}}' for i, t in enumerate(texts))
+    got = _core.decode_allmetrics(f'{{"c": {{"dimensions": {{{dims}}}}}}}'.encode())
+    assert got is not None
+    assert np.array_equal(got[1], np.array([float(t) for t in texts]))
+
+
+@pytest.mark.parametrize("doc", [
+    b'{"c": {"last_updated": 1, "dimensions": {"d\\u0041": {"value": 1}}}}',   # an escape inside an id
+    b'{"c": {"last_updated": 1, "dimensions": {"d": {"value": "1"}}}}',       # a string value
+    b'{"c": {"last_updated": 1, "dimensions": {"d": {"value": true}}}}',
+    b'{"c": {"last_updated": 1.5, "dimensions": {}}}',
+    b'{"c": {"last_updated": 99999999999999999999, "dimensions": {}}}',
+    b'{"c": {"last_updated": 1, "dimensions": {"d": {"value": 1e999}}}}',     # beyond a double
+    b'{"c": {"last_updated": 1, "dimensions": {"d": {"value": nan}}}}',
+    b'{"c": {"last_updated": 1, "dimensions": {"d": {"value": 01}}}}',
+    b'{"c": {"last_updated": 1, "last_updated": 2}}',
+    b'{"c": {"last_updated": 1}} x',
+    b'{"c": {"last_updated": 1},}',
+    b'[1, 2]',
+    b'',
+    b'{"c": {"x": ' + b'[' * 100 + b']' * 100 + b'}}',                    # nested deeper than the scanner goes
+])
+def test_what_it_cannot_read_is_left_to_the_general_decoder(doc: bytes) -> None:
+    assert _core.decode_allmetrics(doc) is None
+
+
+def test_skipped_members_may_hold_anything(body: bytes) -> None:
+    doc = (b'{"c": {"name": "a \\"quoted\\" \\u00e9 name", "x": [1, {"y": [null, true, false, -1.5e3]}, "s"], '
+           b'"last_updated": 7, "dimensions": {"d": {"name": "\\n", "value": null, "z": {}}, "e": {}}}, "f": {}}')
+    got = _core.decode_allmetrics(doc)
+    assert got is not None
+    assert got[0].tolist() == [7, 0] and np.isnan(got[1]).all() and len(got[1]) == 2
+    assert got[2] == nj.shape_keys([("c", ["d", "e"]), ("f", [])])
+
+
+def test_every_truncation_of_an_answer_is_refused(body: bytes) -> None:
+    small = body[:2000] if len(body) > 2000 else body
+    cut = small.rfind(b"\n\t},")
+    whole = small[:cut] + b"\n\t}\n}"
+    assert _core.decode_allmetrics(whole) is not None
+    for n in range(len(whole)):
+        assert _core.decode_allmetrics(whole[:n]) is None, n
