@@ -459,7 +459,7 @@ const double* float64_vector(const py::array& a, const std::string& name, std::s
 // The calibration keywords of Bank and calibrate.
 pyml::CalibrationParams calibration_params(const std::string& kind, double peak_window, double memory, double decades,
                                            double bit_level, double saturation, double prior_rate,
-                                           double score_decades, double score_warmup) {
+                                           double score_decades, double score_warmup, double day_decades, double day_slots, double day_ticks_per_slot, double day_warmup, double day_memory, double day_span, double day_long_memory) {
     pyml::CalibrationParams p;
     if (kind == "none") {
         p.kind = pyml::CalibrationKind::none;
@@ -476,6 +476,13 @@ pyml::CalibrationParams calibration_params(const std::string& kind, double peak_
     p.prior_rate = prior_rate;
     p.score_decades = score_decades;
     p.score_warmup = score_warmup;
+    p.day_decades = day_decades;
+    p.day_slots = day_slots;
+    p.day_ticks_per_slot = day_ticks_per_slot;
+    p.day_warmup = day_warmup;
+    p.day_memory = day_memory;
+    p.day_span = day_span;
+    p.day_long_memory = day_long_memory;
     pyml::validate_calibration_params(p);
     return p;
 }
@@ -499,9 +506,10 @@ const T* matrix_of(const py::array& a, const char* name, const char* dtype, std:
 
 py::tuple calibrate(const py::array& values, const py::array& scores, const py::array& trained,
                     const std::string& kind, double peak_window, double memory, double decades, double bit_level,
-                    double saturation, double prior_rate, double score_decades, double score_warmup) {
+                    double saturation, double prior_rate, double score_decades, double score_warmup,
+                    double day_decades, double day_slots, double day_ticks_per_slot, double day_warmup, double day_memory, double day_span, double day_long_memory, const py::object& day_slot) {
     const pyml::CalibrationParams p = calibration_params(kind, peak_window, memory, decades, bit_level, saturation,
-                                                         prior_rate, score_decades, score_warmup);
+                                                         prior_rate, score_decades, score_warmup, day_decades, day_slots, day_ticks_per_slot, day_warmup, day_memory, day_span, day_long_memory);
     if (p.kind == pyml::CalibrationKind::none) {
         throw std::invalid_argument("calibration = 'none' has no rule to apply; use 'surprise'");
     }
@@ -519,6 +527,20 @@ py::tuple calibrate(const py::array& values, const py::array& scores, const py::
                                     "); expected (" + std::to_string(ticks) + ", " + std::to_string(slots) +
                                     ") like values");
     }
+    const std::int32_t* day = nullptr;
+    py::array day_array;
+    if (!day_slot.is_none()) {
+        day_array = day_slot.cast<py::array>();
+        if (!day_array.dtype().is(py::dtype::of<std::int32_t>()) || day_array.ndim() != 1 ||
+            !(day_array.flags() & py::array::c_style)) {
+            throw py::type_error("day_slot must be None or a 1-dimensional C-contiguous int32 array (one per tick)");
+        }
+        if (static_cast<std::size_t>(day_array.shape(0)) != ticks) {
+            throw std::invalid_argument("day_slot has " + std::to_string(day_array.shape(0)) + " elements; expected " +
+                                        std::to_string(ticks) + " (one per tick)");
+        }
+        day = static_cast<const std::int32_t*>(day_array.data());
+    }
     const std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(ticks), static_cast<py::ssize_t>(slots)};
     carray<double> out_scores(shape), out_levels(shape);
     carray<bool> out_bits(shape);
@@ -527,7 +549,7 @@ py::tuple calibrate(const py::array& values, const py::array& scores, const py::
     auto* ob = reinterpret_cast<std::uint8_t*>(out_bits.mutable_data());
     {
         py::gil_scoped_release release;
-        pyml::calibrate_series(p, ticks, slots, v, s, t, os, ob, ol, pyml::kMaxStorableMagnitude);
+        pyml::calibrate_series(p, ticks, slots, v, s, t, os, ob, ol, pyml::kMaxStorableMagnitude, day);
     }
     return py::make_tuple(out_scores, out_bits, out_levels);
 }
@@ -538,7 +560,7 @@ struct TrainReport {
 };
 
 py::object bank_tick(pyml::Bank& bank, const py::array& values, const py::object& reset, bool want_bits,
-                     bool want_scores, bool want_levels) {
+                     bool want_scores, bool want_levels, std::int64_t day_slot) {
     std::size_t n = 0;
     const double* v = float64_vector(values, "values", n);
     const std::size_t size = bank.size();
@@ -577,6 +599,11 @@ py::object bank_tick(pyml::Bank& bank, const py::array& values, const py::object
     if (want_levels && bank.params().calibration.kind == pyml::CalibrationKind::none) {
         throw std::invalid_argument("want_levels: levels are the calibrated scores; this bank has calibration 'none'");
     }
+    const pyml::CalibrationParams& calibration = bank.params().calibration;
+    if (day_slot < -1 || (calibration.day_decades > 0.0 && static_cast<double>(day_slot) >= calibration.day_slots)) {
+        throw std::invalid_argument("day_slot = " + std::to_string(day_slot) + " must be -1 (none) or a slot of the day "
+                                    "below day_slots");
+    }
     const auto count = static_cast<py::ssize_t>(n);
     carray<std::uint32_t> words(count);
     carray<bool> bits(want_bits ? count : 0);
@@ -588,7 +615,7 @@ py::object bank_tick(pyml::Bank& bank, const py::array& values, const py::object
     double* l = want_levels ? levels.mutable_data() : nullptr;
     {
         py::gil_scoped_release release;
-        bank.tick(v, n, r, reset_stride, w, b, s, l);
+        bank.tick(v, n, r, reset_stride, w, b, s, l, static_cast<int>(day_slot));
     }
     if (!want_bits && !want_scores && !want_levels) return std::move(words);
     py::list out;
@@ -753,8 +780,12 @@ void bind_bank(py::module_& m) {
           py::arg("peak_window") = 120.0, py::arg("memory") = 4000.0, py::arg("decades") = 4.0,
           py::arg("bit_level") = 0.75, py::arg("saturation") = 100.0, py::arg("prior_rate") = 0.01,
           py::arg("score_decades") = 0.0, py::arg("score_warmup") = 100.0,
+          py::arg("day_decades") = 0.0, py::arg("day_slots") = 12.0, py::arg("day_ticks_per_slot") = 7200.0,
+          py::arg("day_warmup") = 2.0, py::arg("day_memory") = 7.0, py::arg("day_span") = 10.0,
+          py::arg("day_long_memory") = 1209600.0, py::arg("day_slot") = py::none(),
           "The bank's calibration rule over (ticks, slots) of values, scores (float64) and trained (bool), each "
-          "slot from the prior: (scores float64, bits bool, levels float64), each (ticks, slots).");
+          "slot from the prior: (scores float64, bits bool, levels float64), each (ticks, slots). day_slot: None "
+          "or int32[ticks], each tick's slot of the day for the daily profile (-1: none).");
     using Bank = pyml::Bank;
     py::class_<Bank>(m, "Bank", R"doc(
 Many dimensions' prediction state, scored together once per tick.
@@ -790,7 +821,7 @@ Every method may be called from any thread; the tick never waits for training.
                          std::int64_t suppression_window, std::int64_t suppression_threshold,
                          const std::string& kernel, const std::string& calibration, double peak_window,
                          double memory, double decades, double bit_level, double saturation, double prior_rate,
-                         double score_decades, double score_warmup) {
+                         double score_decades, double score_warmup, double day_decades, double day_slots, double day_ticks_per_slot, double day_warmup, double day_memory, double day_span, double day_long_memory) {
                  pyml::BankParams p;
                  p.features.diff_n = to_count(diff_n, "diff_n");
                  p.features.smooth_n = to_count(smooth_n, "smooth_n");
@@ -814,7 +845,7 @@ Every method may be called from any thread; the tick never waits for training.
                      throw std::invalid_argument("kernel = '" + kernel + "' must be 'best', 'baseline' or 'avx2'");
                  }
                  p.calibration = calibration_params(calibration, peak_window, memory, decades, bit_level, saturation,
-                                                    prior_rate, score_decades, score_warmup);
+                                                    prior_rate, score_decades, score_warmup, day_decades, day_slots, day_ticks_per_slot, day_warmup, day_memory, day_span, day_long_memory);
                  return std::make_unique<Bank>(p, to_count(capacity, "capacity"));
              }),
              py::arg("diff_n") = 1, py::arg("smooth_n") = 3, py::arg("lag_n") = 5, py::arg("threshold") = 0.99,
@@ -823,13 +854,18 @@ Every method may be called from any thread; the tick never waits for training.
              py::arg("calibration") = "none", py::arg("peak_window") = 120.0, py::arg("memory") = 4000.0,
              py::arg("decades") = 4.0, py::arg("bit_level") = 0.75, py::arg("saturation") = 100.0,
              py::arg("prior_rate") = 0.01, py::arg("score_decades") = 0.0, py::arg("score_warmup") = 100.0,
+             py::arg("day_decades") = 0.0, py::arg("day_slots") = 12.0, py::arg("day_ticks_per_slot") = 7200.0,
+          py::arg("day_warmup") = 2.0, py::arg("day_memory") = 7.0, py::arg("day_span") = 10.0,
+          py::arg("day_long_memory") = 1209600.0,
              "diff_n in [0, 1], smooth_n in [0, 5] (0 behaves as 1), lag_n in [0, 5]; threshold = "
              "dimension_anomaly_score_threshold (finite, >= 0); capacity = slots to reserve room for; models per "
              "slot in [1, 168]; features 'v1' or 'v2'; suppression window and threshold both 0 (off) or both >= 1; "
              "kernel 'best', 'baseline' or 'avx2'; calibration 'none' or 'surprise' with its parameters "
              "peak_window in [0, 2**31] and memory in [1, 2**32] (ticks), decades > 0, bit_level in (0, 1], "
              "saturation in (0, 100], prior_rate in [0, 1], score_decades >= 0 (0: no score tail), score_warmup in "
-             "[0, 2**32] predictions.")
+             "[0, 2**32] predictions; day_decades >= 0 (0: no daily profile) with day_slots an integer in [1, 1440], "
+             "day_ticks_per_slot > 0, day_warmup in [0, 1e6] and day_memory > 0 (days), day_span and "
+             "day_long_memory in [1, 2**32] (ticks).")
         .def_property_readonly("size", &Bank::size, "Number of slots, free ones included: the length tick takes.")
         .def("__len__", &Bank::size)
         .def_property_readonly("active", &Bank::active, "Number of slots in use.")
@@ -857,6 +893,15 @@ Every method may be called from any thread; the tick never waits for training.
         .def_property_readonly("prior_rate", [](const Bank& b) { return b.params().calibration.prior_rate; })
         .def_property_readonly("score_decades", [](const Bank& b) { return b.params().calibration.score_decades; })
         .def_property_readonly("score_warmup", [](const Bank& b) { return b.params().calibration.score_warmup; })
+        .def_property_readonly("day_decades", [](const Bank& b) { return b.params().calibration.day_decades; },
+                               "The daily profile's decades (0: no daily profile).")
+        .def_property_readonly("day_slots", [](const Bank& b) { return b.params().calibration.day_slots; })
+        .def_property_readonly("day_ticks_per_slot",
+                               [](const Bank& b) { return b.params().calibration.day_ticks_per_slot; })
+        .def_property_readonly("day_warmup", [](const Bank& b) { return b.params().calibration.day_warmup; })
+        .def_property_readonly("day_memory", [](const Bank& b) { return b.params().calibration.day_memory; })
+        .def_property_readonly("day_span", [](const Bank& b) { return b.params().calibration.day_span; })
+        .def_property_readonly("day_long_memory", [](const Bank& b) { return b.params().calibration.day_long_memory; })
         .def(
             "calibration_state",
             [](const Bank& b) {
@@ -883,6 +928,23 @@ Every method may be called from any thread; the tick never waits for training.
                     smean.mutable_data()[s] = c.smean;
                     svar.mutable_data()[s] = c.svar;
                 }
+                const std::size_t day_slots = n ? got[0].day_mean.size() : 0;
+                carray<double> day_short(count), day_lmean(count), day_lvar(count), day_lseen(count);
+                carray<double> day_mean(std::vector<py::ssize_t>{count, static_cast<py::ssize_t>(day_slots)});
+                carray<double> day_var(std::vector<py::ssize_t>{count, static_cast<py::ssize_t>(day_slots)});
+                carray<double> day_visits(std::vector<py::ssize_t>{count, static_cast<py::ssize_t>(day_slots)});
+                for (std::size_t s = 0; s < n; ++s) {
+                    const pyml::CalibrationState& c = got[s];
+                    day_short.mutable_data()[s] = c.day_short;
+                    day_lmean.mutable_data()[s] = c.day_lmean;
+                    day_lvar.mutable_data()[s] = c.day_lvar;
+                    day_lseen.mutable_data()[s] = static_cast<double>(c.day_lseen);
+                    for (std::size_t j = 0; j < day_slots; ++j) {
+                        day_mean.mutable_data()[s * day_slots + j] = c.day_mean[j];
+                        day_var.mutable_data()[s * day_slots + j] = c.day_var[j];
+                        day_visits.mutable_data()[s * day_slots + j] = static_cast<double>(c.day_visits[j]);
+                    }
+                }
                 py::dict out;
                 out["rate"] = rate;
                 out["mean"] = mean;
@@ -893,11 +955,19 @@ Every method may be called from any thread; the tick never waits for training.
                 out["prev"] = prev;
                 out["smean"] = smean;
                 out["svar"] = svar;
+                out["day_short"] = day_short;
+                out["day_lmean"] = day_lmean;
+                out["day_lvar"] = day_lvar;
+                out["day_lseen"] = day_lseen;
+                out["day_mean"] = day_mean;
+                out["day_var"] = day_var;
+                out["day_visits"] = day_visits;
                 return out;
             },
             "The calibration state of every slot as float64 arrays of size `size`, keyed as the rule names "
-            "them: rate, mean, var, seen, top, top_age (inf: nothing reported yet), prev. ValueError for a bank "
-            "with calibration 'none'.")
+            "them: rate, mean, var, seen, top, top_age (inf: nothing reported yet), prev, smean, svar; the daily "
+            "profile's day_short, day_lmean, day_lvar, day_lseen, and day_mean, day_var, day_visits of shape "
+            "(size, day_slots) (day_slots 0 without the profile). ValueError for a bank with calibration 'none'.")
         .def_property_readonly("warmup", &Bank::warmup,
                                "Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2).")
         .def_property_readonly(
@@ -1051,6 +1121,7 @@ Every method may be called from any thread; the tick never waits for training.
             py::call_guard<py::gil_scoped_release>(), "Forget the slot's models (it scores 0 until the next one; TRAINED cleared).")
         .def("tick", &bank_tick, py::arg("values").noconvert(), py::kw_only(), py::arg("reset") = py::none(),
              py::arg("want_bits") = false, py::arg("want_scores") = false, py::arg("want_levels") = false,
+             py::arg("day_slot") = -1,
              R"doc(One tick of every slot.
 
 values: float64[size], C-contiguous (NaN = no value; free slots ignored).
@@ -1064,6 +1135,9 @@ there is no prediction (window not full, gap, silenced, free slot) or no
 model; with calibration the rule's reported level (0 unless a new peak).
 levels float64[size] (calibration only, else ValueError): the calibrated
 level before the once-per-incident suppression (0 without a prediction).
+day_slot: the tick's slot of the day (0 .. day_slots - 1, from its
+timestamp) for the calibration's daily profile; -1 (none): the profile rests
+this tick. ValueError beyond day_slots.
 Results queued by training are applied first.
 The GIL is released while the core works; nothing is allocated per tick.)doc")
         .def("train", &bank_train, py::arg("slots"), py::arg("histories"), py::kw_only(), py::arg("min_samples"),
@@ -1110,6 +1184,11 @@ changes nothing. Returns a TrainReport.)doc")
                     << ", decades=" << num(p.calibration.decades) << ", bit_level=" << num(p.calibration.bit_level)
                     << ", saturation=" << num(p.calibration.saturation)
                     << ", prior_rate=" << num(p.calibration.prior_rate);
+                if (p.calibration.day_decades != 0.0) {
+                    out << ", day_decades=" << num(p.calibration.day_decades)
+                        << ", day_slots=" << num(p.calibration.day_slots)
+                        << ", day_ticks_per_slot=" << num(p.calibration.day_ticks_per_slot);
+                }
                 if (p.calibration.score_decades != 0.0) {
                     out << ", score_decades=" << num(p.calibration.score_decades)
                         << ", score_warmup=" << num(p.calibration.score_warmup);

@@ -496,6 +496,11 @@ class MLConfig:
     event_idle_ticks : int
         ``event idle ticks`` (``pyml``): ticks without enough engaged charts
         after which an event ends. Default 30.
+    daily_profile_decades : float
+        ``daily profile decades`` (``pyml``): how unusual a value must be for
+        its time of day to count fully (a likelihood tail of
+        ``10 ** -decades``); 0 turns the daily profile off. Default 10,
+        range [0, 100].
 
     clamp : bool, keyword-only
         ``True`` (default): the reference's clamps and resets apply.
@@ -557,6 +562,7 @@ class MLConfig:
     event_onset_groups: Optional[int]
     event_confirm_decades: Optional[float]
     event_idle_ticks: Optional[int]
+    daily_profile_decades: Optional[float]
     clamp: bool = field(default=True, compare=False)
 
     def __init__(
@@ -600,6 +606,7 @@ class MLConfig:
         event_onset_groups: Optional[int] = _DEFAULT,
         event_confirm_decades: Optional[float] = _DEFAULT,
         event_idle_ticks: Optional[int] = _DEFAULT,
+        daily_profile_decades: Optional[float] = _DEFAULT,
         clamp: bool = True,
     ) -> None:
         # Every argument not left at its default (this must stay the first statement).
@@ -730,8 +737,11 @@ class MLConfig:
         (:func:`pyml.lab.detectors.surprise_detector`): ``peak_window`` =
         ``score_peak_window`` ticks, ``memory`` = ``surprise_memory`` in ticks,
         ``decades``, ``bit_level``, and ``saturation`` = 100 x ``dimension
-        anomaly score threshold``, and the profile's score tail
-        (``score_decades``, ``score_warmup``; :attr:`pyml.profiles.Profile.score_tail`).
+        anomaly score threshold``, the profile's score tail
+        (``score_decades``, ``score_warmup``; :attr:`pyml.profiles.Profile.score_tail`),
+        and its daily profile (``day_decades`` = ``daily_profile_decades``,
+        ``day_slots`` etc.; :attr:`pyml.profiles.Profile.daily_profile`), with
+        ``day_ticks_per_slot`` = the day's ticks over its slots.
         """
         if self._profile.calibration != "surprise":
             return {"calibration": "none"}
@@ -745,7 +755,19 @@ class MLConfig:
             "saturation": 100.0 * float(self.dimension_anomaly_score_threshold),
             "score_decades": float(self._profile.score_tail[0]),
             "score_warmup": float(self._profile.score_tail[1]),
+            **self._daily_profile_settings(ue),
         }
+
+    def _daily_profile_settings(self, ue: int) -> Dict[str, Any]:
+        slots, warmup, memory, span, long_memory = self._profile.daily_profile
+        decades = float(self.daily_profile_decades or 0.0)
+        if not slots or decades == 0.0:
+            return {"day_decades": 0.0}
+        per_day = max(1, round(86400 / ue))
+        slots = min(int(slots), per_day)
+        return {"day_decades": decades, "day_slots": float(slots), "day_ticks_per_slot": per_day / slots,
+                "day_warmup": float(warmup), "day_memory": float(memory), "day_span": float(span),
+                "day_long_memory": float(max(1, -(-int(round(long_memory * 86400)) // ue)))}
 
     # ------------------------------------------------------------------ export
 

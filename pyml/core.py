@@ -17,7 +17,7 @@ __all__ = ["pack", "unpack", "unpack_double", "EMPTY_SLOT", "ANOMALY_BIT", "RESE
            "Bank", "TrainReport", "MAX_MODELS", "STATUS_ACTIVE", "STATUS_TRAINED", "STATUS_SILENCED",
            "STATUS_VARIABLE",
            "features", "kmeans", "train", "fill_gaps", "Model", "MAX_DIFF_N", "MAX_SMOOTH_N", "MAX_LAG_N",
-           "sampling_table", "sample_mask", "DEFAULT_SEED", "calibrate"]
+           "sampling_table", "sample_mask", "DEFAULT_SEED", "calibrate", "day_slot_of", "SECONDS_PER_DAY"]
 
 EMPTY_SLOT: int = _core.EMPTY_SLOT
 ANOMALY_BIT: int = _core.ANOMALY_BIT
@@ -273,7 +273,9 @@ class Bank(_core.Bank):
     models=1, features="v1", suppression_window=0, suppression_threshold=0,
     kernel="best", calibration="none", peak_window=120, memory=4000,
     decades=4.0, bit_level=0.75, saturation=100.0, prior_rate=0.01,
-    score_decades=0.0, score_warmup=100)``: the
+    score_decades=0.0, score_warmup=100, day_decades=0.0, day_slots=12,
+    day_ticks_per_slot=7200, day_warmup=2.0, day_memory=7.0, day_span=10,
+    day_long_memory=1209600)``: the
     feature parameters and
     ``dimension_anomaly_score_threshold`` of the configuration; ``capacity``
     reserves room for that many slots; the keywords choose the mechanisms
@@ -298,6 +300,17 @@ class Bank(_core.Bank):
       mean and variance, when that lies 3 standard deviations or more above
       the mean (measured on NAB with 12 decades and 100 predictions; the
       ``pyml`` profile runs without it).
+      ``day_decades`` (>= 0; 0 turns it off; the ``pyml`` profile: 10) adds
+      the **daily profile**: per slot of the day (``day_slots`` of them, an
+      integer in [1, 1440]; :meth:`tick`'s ``day_slot`` says which one a tick
+      is in) the running mean and variance of the value, forgetting after
+      ``day_memory`` days; once a slot of the day holds ``day_warmup`` days
+      (``day_ticks_per_slot`` ticks per slot and day), a ``day_span``-tick
+      mean of the squared standardised value is judged against its own
+      long-run mean and variance (forgetting after ``day_long_memory``
+      ticks), and 3 or more standard deviations above it raise the level to
+      ``100 * min(1, -log10(upper tail) / day_decades)`` (README, "The daily
+      profile").
 
     A slot is one dimension: its prediction window (the last ``window`` =
     ``diff_n + smooth_n + lag_n`` raw values), its models (each with the time
@@ -389,7 +402,7 @@ class Bank(_core.Bank):
     """
 
     def tick(self, values: Any, *, reset: Any = None, want_bits: bool = False, want_scores: bool = False,
-             want_levels: bool = False) -> Any:
+             want_levels: bool = False, day_slot: int = -1) -> Any:
         """One tick of every slot.
 
         Parameters
@@ -411,6 +424,11 @@ class Bank(_core.Bank):
             suppression (0-100; 0 without a prediction), what a host-level
             detector reads. Only with ``calibration="surprise"`` (else
             ``ValueError``).
+        day_slot : int
+            The tick's slot of the day for the daily profile (``0`` to
+            ``day_slots - 1``; :func:`day_slot_of` gives it from the tick's
+            timestamp); ``-1`` (the default): none, the profile rests this
+            tick. Ignored without a daily profile; ``ValueError`` beyond it.
 
         Returns
         -------
@@ -426,7 +444,7 @@ class Bank(_core.Bank):
             raise ValueError(f"values must be 1-dimensional with {self.size} elements, got shape {arr.shape}")
         flags = None if reset is None else as_flags("reset", reset, arr.shape)
         return super().tick(arr, reset=flags, want_bits=bool(want_bits), want_scores=bool(want_scores),
-                            want_levels=bool(want_levels))
+                            want_levels=bool(want_levels), day_slot=as_int("day_slot", day_slot))
 
     def train(
         self, slots: Any, histories: Any, *, min_samples: int, max_iterations: int = 1000, threads: int = 2,
@@ -586,7 +604,10 @@ class Bank(_core.Bank):
 def calibrate(values: Any, scores: Any, trained: Any, *, calibration: str = "surprise", peak_window: float = 120,
               memory: float = 4000, decades: float = 4.0, bit_level: float = 0.75, saturation: float = 100.0,
               prior_rate: float = 0.01, score_decades: float = 0.0,
-              score_warmup: float = 100) -> tuple[Any, Any, Any]:
+              score_warmup: float = 100, day_decades: float = 0.0, day_slots: float = 12,
+              day_ticks_per_slot: float = 7200, day_warmup: float = 2.0, day_memory: float = 7.0,
+              day_span: float = 10, day_long_memory: float = 1209600,
+              day_slot: Any = None) -> tuple[Any, Any, Any]:
     """The bank's calibration rule over recorded ticks, without a bank.
 
     Parameters
@@ -597,7 +618,11 @@ def calibrate(values: Any, scores: Any, trained: Any, *, calibration: str = "sur
     trained : array-like of bool, shape (ticks, slots)
         Whether the slot made a prediction with a model at that tick.
     calibration, peak_window, memory, decades, bit_level, saturation, prior_rate, score_decades, score_warmup
-        As :class:`Bank`'s (``calibration`` must be ``"surprise"``).
+        As :class:`Bank`'s (``calibration`` must be ``"surprise"``); likewise the daily profile's
+        ``day_decades``, ``day_slots``, ``day_ticks_per_slot``, ``day_warmup``, ``day_memory``,
+        ``day_span``, ``day_long_memory``.
+    day_slot : None or array-like of int, shape (ticks,)
+        Each tick's slot of the day (``-1``: none); None: none at all.
 
     Returns
     -------
@@ -624,8 +649,38 @@ def calibrate(values: Any, scores: Any, trained: Any, *, calibration: str = "sur
     numbers = {}
     for name, x in (("peak_window", peak_window), ("memory", memory), ("decades", decades),
                     ("bit_level", bit_level), ("saturation", saturation), ("prior_rate", prior_rate),
-                    ("score_decades", score_decades), ("score_warmup", score_warmup)):
+                    ("score_decades", score_decades), ("score_warmup", score_warmup),
+                    ("day_decades", day_decades), ("day_slots", day_slots), ("day_ticks_per_slot", day_ticks_per_slot),
+                    ("day_warmup", day_warmup), ("day_memory", day_memory), ("day_span", day_span),
+                    ("day_long_memory", day_long_memory)):
         if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
             raise TypeError(f"{name} must be a number, got {x!r}")
         numbers[name] = float(x)
-    return _core.calibrate(v, s, t.reshape(v.shape), calibration=calibration, **numbers)
+    slots_of_day = None
+    if day_slot is not None:
+        ints = np.asarray([as_int(f"day_slot[{i}]", x) for i, x in enumerate(np.asarray(day_slot).reshape(-1).tolist())],
+                          dtype=np.int64)
+        if ints.shape != (v.shape[0],):
+            raise ValueError(f"day_slot has {ints.size} elements; expected {v.shape[0]} (one per tick)")
+        if ints.size and (ints.min() < -1 or ints.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"day_slot values must be -1 (none) or slots of the day, got {ints.min()}..{ints.max()}")
+        slots_of_day = np.ascontiguousarray(ints, dtype=np.int32)
+    return _core.calibrate(v, s, t.reshape(v.shape), calibration=calibration, day_slot=slots_of_day, **numbers)
+
+
+#: Seconds in a day: the daily profile's period.
+SECONDS_PER_DAY = 86400
+
+
+def day_slot_of(t: float, update_every: int, day_slots: int) -> int:
+    """The slot of the day of a tick at ``t`` (epoch seconds, UTC) on an ``update_every`` grid.
+
+    The tick of the day is ``(t mod 86400) // update_every`` and the day's
+    ``P = round(86400 / update_every)`` ticks are cut into ``min(day_slots, P)``
+    equal slots: ``tick_of_day * slots // P``. So a restart or a gap keeps the
+    phase, and 12 slots at any cadence are the day's 2-hour periods.
+    """
+    per_day = max(1, round(SECONDS_PER_DAY / update_every))
+    slots = min(int(day_slots), per_day)
+    tick_of_day = (int(t) % SECONDS_PER_DAY) // int(update_every)
+    return min(slots - 1, tick_of_day * slots // per_day)

@@ -329,8 +329,10 @@ def test_properties_repr_and_tuple_order():
     assert len(out) == 2 and out[1].dtype == np.float64
     words, bits, levels = bank.tick([1.0], want_bits=True, want_levels=True)
     assert bits.dtype == np.bool_ and levels.dtype == np.float64
-    assert sorted(bank.calibration_state()) == ["mean", "prev", "rate", "seen", "smean", "svar", "top", "top_age",
-                                                "var"]
+    assert sorted(bank.calibration_state()) == ["day_lmean", "day_lseen", "day_lvar", "day_mean", "day_short",
+                                                "day_var", "day_visits", "mean", "prev", "rate", "seen", "smean",
+                                                "svar", "top", "top_age", "var"]
+    assert bank.calibration_state()["day_mean"].shape == (1, 0)          # no daily profile: no slots of the day
     assert (bank.score_decades, bank.score_warmup) == (0.0, 100.0) and "score_decades" not in repr(bank)
     tailed = core.Bank(calibration="surprise", score_decades=12.0, score_warmup=7, **LEVEL)
     assert (tailed.score_decades, tailed.score_warmup) == (12.0, 7.0)
@@ -366,3 +368,126 @@ def test_score_tail_reports_a_score_unusual_for_the_slot_without_saturation():
     state = core.Bank(calibration="surprise", score_decades=12.0, **LEVEL)
     state.add_slot()
     assert state.calibration_state()["smean"][0] == 0.0
+
+
+# ------------------------------------------------------------------ the daily profile
+
+DAY = dict(day_decades=10.0, day_slots=12, day_warmup=2.0, day_memory=7.0, day_span=10.0, day_long_memory=500.0)
+
+
+def _daily_series(ticks: int, dims: int, period: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values with a daily cycle, a contextual anomaly (a normal value at the wrong time of day), gaps."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(ticks)
+    values = 5.0 * np.sin(2 * np.pi * t / period)[:, None] + rng.normal(size=(ticks, dims))
+    values[ticks - 3 * period:ticks - 3 * period + period // 4, 0] *= -1.0   # the cycle upside down for a while
+    values[rng.random((ticks, dims)) < 0.01] = np.nan
+    scores = np.where(rng.random((ticks, dims)) < 0.03, 100.0, rng.uniform(0.0, 99.0, (ticks, dims)))
+    trained = rng.random((ticks, dims)) < 0.95
+    return values, scores, trained
+
+
+@pytest.mark.parametrize("period, phase0", [(48, 0), (48, 17), (288, 100), (7, 3)])
+def test_daily_profile_equals_the_numba_rule(period: int, phase0: int) -> None:
+    values, scores, trained = _daily_series(40 * period, 9, period, seed=period + phase0)
+    slots = min(12, period)
+    day_slot = (((phase0 + np.arange(len(values))) % period) * slots // period).astype(np.int32)
+    params = dict(peak_window=30.0, memory=400.0, decades=4.0, bit_level=0.75, saturation=100.0, prior_rate=0.01)
+    out, bits, levels = core.calibrate(values, scores, trained, **params, **{**DAY, "day_slots": slots},
+                                       day_ticks_per_slot=period / slots, day_slot=day_slot)
+    rule = surprise_detector(window=30, memory=400, decades=4, bit_level=0.75, saturation=100, prior_rate=0.01,
+                             day_decades=10.0, day_slots=slots, day_period=period, day_warmup=2.0, day_memory=7.0,
+                             day_span=10, day_long_memory=500, day_phase0=phase0)
+    lab_out, lab_bits = run_detector(rule, values, scores, np.zeros(values.shape, dtype=bool), trained)
+    assert np.array_equal(out, lab_out) and np.array_equal(bits, lab_bits)
+    plain, _, plain_levels = core.calibrate(values, scores, trained, **params)
+    assert (levels >= plain_levels).all() and ((levels > plain_levels).any() or period < 12)   # it only adds
+
+
+def test_daily_profile_flags_a_normal_value_at_the_wrong_time_of_day() -> None:
+    period = 48
+    values, _, _ = _daily_series(40 * period, 2, period, seed=3)
+    cycle = np.repeat((5.0 * np.sin(2 * np.pi * np.arange(len(values)) / period))[:, None], 2, axis=1)
+    values = np.where(np.isnan(values), cycle, values)        # no gaps here
+    scores = np.zeros(values.shape)             # the k-means score never saturates: only the profile can tell
+    trained = np.ones(values.shape, dtype=bool)
+    day_slot = ((np.arange(len(values)) % period) * 12 // period).astype(np.int32)
+    out, bits, _ = core.calibrate(values, scores, trained, **DAY, day_ticks_per_slot=period / 12,
+                                  day_slot=day_slot)
+    flipped = slice(len(values) - 3 * period, len(values) - 3 * period + period // 4)
+    settled = 10 * period                       # the profile's first days are still noisy
+    assert bits[flipped, 0].any() and not bits[settled:flipped.start, 0].any() and not bits[settled:, 1].any()
+    assert not core.calibrate(values, scores, trained)[1].any()     # without the profile: nothing
+
+
+def test_daily_profile_rests_without_a_slot_and_a_bank_equals_calibrate() -> None:
+    period = 24
+    values, scores, trained = _daily_series(30 * period, 16, period, seed=5)
+    day_slot = ((np.arange(len(values)) % period) * 12 // period).astype(np.int32)
+    day_slot[100:130] = -1                                     # no slot: the profile rests
+    bank = core.Bank(calibration="surprise", **LEVEL, **DAY, day_ticks_per_slot=period / 12)
+    for _ in range(values.shape[1]):
+        bank.add_slot()
+    visits_before = None
+    for i in range(len(values)):
+        if i == 100:
+            visits_before = bank.calibration_state()["day_visits"].copy()
+        if i == 130:
+            assert np.array_equal(bank.calibration_state()["day_visits"], visits_before)
+        bank.tick(values[i], day_slot=int(day_slot[i]))
+    state = bank.calibration_state()
+    assert state["day_mean"].shape == (16, 12)
+    valued = ~np.isnan(values)
+    assert state["day_visits"].sum() == valued.sum() - valued[100:130].sum()
+    for slot in range(12):   # visits per slot of the day, per dimension
+        at = (day_slot == slot)
+        assert np.array_equal(state["day_visits"][:, slot], valued[at].sum(axis=0))
+
+
+def test_daily_profile_parameters_and_day_slots_are_checked() -> None:
+    for bad, word in ((dict(day_slots=0), "day_slots"), (dict(day_slots=1441), "day_slots"),
+                      (dict(day_slots=2.5), "day_slots"), (dict(day_ticks_per_slot=0.0), "day_ticks_per_slot"),
+                      (dict(day_memory=0.0), "day_memory"), (dict(day_span=0.5), "day_span"),
+                      (dict(day_long_memory=math.nan), "day_long_memory"), (dict(day_decades=-1.0), "day_decades")):
+        with pytest.raises(ValueError, match=word):
+            core.Bank(calibration="surprise", **{**DAY, **bad})
+    core.Bank(calibration="surprise", day_decades=0.0, day_slots=0)     # off: the rest is not used
+    bank = core.Bank(calibration="surprise", **DAY)
+    bank.add_slot()
+    for slot in (12, -2):
+        with pytest.raises(ValueError, match="day_slot"):
+            bank.tick([1.0], day_slot=slot)
+    assert bank.tick([1.0], day_slot=11).shape == (1,)
+    with pytest.raises(ValueError, match="one per tick"):
+        core.calibrate(np.ones((3, 1)), np.zeros((3, 1)), np.ones((3, 1), bool), **DAY, day_slot=[0, 1])
+    with pytest.raises(ValueError, match="not below day_slots"):
+        core.calibrate(np.ones((3, 1)), np.zeros((3, 1)), np.ones((3, 1), bool), **DAY, day_slot=[0, 1, 12])
+    assert "day_decades=10.0, day_slots=12.0" in repr(bank)
+    assert (bank.day_decades, bank.day_slots, bank.day_warmup, bank.day_memory, bank.day_span,
+            bank.day_long_memory) == (10.0, 12.0, 2.0, 7.0, 10.0, 500.0)
+
+
+def test_memory_of_the_daily_profile_is_28_bytes_and_20_per_slot_of_the_day() -> None:
+    plain = core.Bank(capacity=4096, calibration="surprise", **LEVEL)
+    daily = core.Bank(capacity=4096, calibration="surprise", **LEVEL, **DAY)
+    extra = (daily.memory_bytes() - plain.memory_bytes()) / 4096
+    assert 28.0 + 20.0 * 12 <= extra < 28.0 + 20.0 * 12 + 1.0
+
+
+def test_a_host_gives_each_tick_its_slot_of_the_day_from_its_timestamp() -> None:
+    import pyml
+
+    host = pyml.Host("day", pyml.MLConfig(profile="pyml"), update_every=1, background=False)
+    try:
+        host.add_chart("c", ["a", "b"])
+        day0 = 1_700_006_400 - 1_700_006_400 % 86400
+        times = [day0 + 3 * 7200 + i for i in range(5)] + [day0 + 86400 + 11 * 7200 + 5]   # slot 3, then slot 11
+        for t in times:
+            host.collect_all(t, np.array([1.0, np.nan]))
+        visits = host._bank.calibration_state()["day_visits"][host._slot_index]   # by dimension
+        assert visits.shape[1] == 12
+        assert visits[0, 3] == 5 and visits[0, 11] == 1 and visits[0].sum() == 6 and visits[1].sum() == 0
+        assert core.day_slot_of(day0 + 86399, 1, 12) == 11 and core.day_slot_of(day0 + 7199, 1, 12) == 0
+        assert core.day_slot_of(day0 + 3600, 300, 12) == 0 and core.day_slot_of(day0 + 7200, 300, 12) == 1
+    finally:
+        host.close()

@@ -77,7 +77,7 @@ OTHER_PROFILE_FIELDS = [
     "grouping_method", "grouping_duration", "training_threads", "flush_models_batch_size", "suppression_window",
     "suppression_threshold", "statistics_charts", "stream_charts",
     "surprise_memory", "surprise_decades", "surprise_bit_level", "event_onset_groups", "event_confirm_decades",
-    "event_idle_ticks",
+    "event_idle_ticks", "daily_profile_decades",
 ]
 
 

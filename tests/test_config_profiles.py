@@ -162,7 +162,15 @@ def test_pyml_profile_has_its_own_keys_and_mechanisms() -> None:
     assert cfg.training_points(1) == (900, 21600) and cfg.train_every_ticks(1) == 3600
     assert cfg.calibration_settings(1) == {"calibration": "surprise", "peak_window": 120, "memory": 14 * 86400,
                                            "decades": 4.0, "bit_level": 0.75, "saturation": 100.0,
-                                           "score_decades": 0.0, "score_warmup": 0.0}   # no score tail
+                                           "score_decades": 0.0, "score_warmup": 0.0,   # no score tail
+                                           "day_decades": 10.0, "day_slots": 12.0, "day_ticks_per_slot": 7200.0,
+                                           "day_warmup": 2.0, "day_memory": 7.0, "day_span": 10.0,
+                                           "day_long_memory": 14.0 * 86400}
+    assert MLConfig(profile="pyml", daily_profile_decades=0).calibration_settings(1)["day_decades"] == 0.0
+    five_minutes = cfg.calibration_settings(300)
+    assert (five_minutes["day_slots"], five_minutes["day_ticks_per_slot"]) == (12.0, 24.0)
+    assert five_minutes["day_long_memory"] == 14 * 288
+    assert cfg.calibration_settings(7200 * 2)["day_slots"] == 6.0    # fewer ticks a day than slots
     assert cfg.calibration_settings(300)["memory"] == 4032  # 14 days of 5-minute points, as tuned on NAB
     assert MLConfig(profile=V2).calibration_settings(1) == {"calibration": "none"}
     assert MLConfig(profile="netdata-1.33").calibration_settings(1) == {"calibration": "none"}

@@ -656,7 +656,7 @@ void Bank::post_vote(Group& group, std::size_t first_block, std::size_t blocks) 
 }
 
 void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, std::size_t reset_stride,
-                storage_word* words, std::uint8_t* bits, double* scores, double* levels) {
+                storage_word* words, std::uint8_t* bits, double* scores, double* levels, int day_slot) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     if (n != size_) {
         throw std::invalid_argument("values has " + std::to_string(n) + " elements; the bank has " +
@@ -712,7 +712,7 @@ void Bank::tick(const double* values, std::size_t n, const std::uint8_t* reset, 
             std::uint8_t scored[Group::kBlocks];
             for (std::size_t g = 0; g < count; ++g) scored[g] = static_cast<std::uint8_t>(group.out[g].scored);
             calibration_->apply(base, lanes, group.to_pack, scored, group.scores, group.bits,
-                                levels != nullptr ? levels + base : nullptr);
+                                levels != nullptr ? levels + base : nullptr, day_slot);
         }
         for (std::size_t l = 0; l < lanes; ++l) {
             const bool reset_flag = reset != nullptr && reset[(base + l) * reset_stride] != 0;

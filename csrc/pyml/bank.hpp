@@ -265,9 +265,10 @@ public:
     // with calibration: the calibrated level before suppression. Free slots
     // give the empty word, bit 0, score 0 and level 0. Throws
     // std::invalid_argument if n != size() or levels without calibration
-    // (then nothing changes).
+    // (then nothing changes). day_slot: the tick's slot of the day for the
+    // calibration's daily profile (-1: none; calibration.hpp).
     void tick(const double* values, std::size_t n, const std::uint8_t* reset, std::size_t reset_stride,
-              storage_word* words, std::uint8_t* bits, double* scores, double* levels = nullptr);
+              storage_word* words, std::uint8_t* bits, double* scores, double* levels = nullptr, int day_slot = -1);
     // The calibration state of slots 0..n-1 (the initial state beyond
     // size()). Throws std::invalid_argument when the bank has no calibration.
     void calibration_state(CalibrationState* out, std::size_t n) const;

@@ -16,6 +16,7 @@ constexpr double kScoreCap = 100.0;
 constexpr double kMaxPeakWindow = 2147483648.0;  // 2^31 ticks
 constexpr double kMaxMemory = 4294967296.0;      // 2^32 ticks
 constexpr std::size_t kChunkAlign = 64;
+constexpr double kMaxDaySlots = 1440.0;          // one a minute
 
 void require(bool ok, const char* name, double value, const char* range) {
     if (!ok) {
@@ -56,6 +57,20 @@ void validate_calibration_params(const CalibrationParams& p) {
             "a finite number >= 0 (0: no score tail)");
     require(p.score_warmup >= 0.0 && p.score_warmup <= kMaxMemory, "score_warmup", p.score_warmup,
             "a number of predictions in [0, 4294967296]");
+    require(p.day_decades >= 0.0 && std::isfinite(p.day_decades), "day_decades", p.day_decades,
+            "a finite number >= 0 (0: no daily profile)");
+    if (p.day_decades == 0.0) return;
+    require(p.day_slots >= 1.0 && p.day_slots <= kMaxDaySlots && p.day_slots == std::floor(p.day_slots), "day_slots",
+            p.day_slots, "an integer in [1, 1440]");
+    require(p.day_ticks_per_slot > 0.0 && std::isfinite(p.day_ticks_per_slot), "day_ticks_per_slot",
+            p.day_ticks_per_slot, "a finite number of ticks > 0");
+    require(p.day_warmup >= 0.0 && p.day_warmup <= 1e6, "day_warmup", p.day_warmup, "a number of days in [0, 1e6]");
+    require(p.day_memory > 0.0 && p.day_memory * p.day_ticks_per_slot >= 1.0 &&
+                p.day_memory * p.day_ticks_per_slot <= kMaxMemory,
+            "day_memory", p.day_memory, "a number of days > 0 with day_memory * day_ticks_per_slot in [1, 4294967296]");
+    require(p.day_span >= 1.0 && p.day_span <= kMaxMemory, "day_span", p.day_span, "a number of ticks in [1, 4294967296]");
+    require(p.day_long_memory >= 1.0 && p.day_long_memory <= kMaxMemory, "day_long_memory", p.day_long_memory,
+            "a number of ticks in [1, 4294967296]");
 }
 
 void Calibration::ChunkDeleter::operator()(void* p) const noexcept {
@@ -71,11 +86,21 @@ Calibration::Calibration(const CalibrationParams& p, double gap_above) : p_(p), 
     if (!(gap_above >= 0.0)) throw std::invalid_argument("gap_above = " + describe(gap_above) + " must be >= 0");
     inv_memory_ = 1.0 / p.memory;  // 1 / min(seen + k, memory) once seen + k >= memory: the same division
     bit_cut_ = 100.0 * p.bit_level;
+    if (p.day_decades > 0.0) {
+        day_slots_ = static_cast<std::size_t>(p.day_slots);
+        day_warm_visits_ = p.day_warmup * p.day_ticks_per_slot;
+        day_memory_visits_ = p.day_memory * p.day_ticks_per_slot;
+        inv_day_memory_visits_ = 1.0 / day_memory_visits_;
+        inv_day_long_memory_ = 1.0 / p.day_long_memory;
+    }
 }
 
-CalibrationState Calibration::initial() const noexcept {
+CalibrationState Calibration::initial() const {
     CalibrationState s;
     s.rate = p_.prior_rate;
+    s.day_mean.assign(day_slots_, 0.0);
+    s.day_var.assign(day_slots_, 0.0);
+    s.day_visits.assign(day_slots_, 0u);
     return s;
 }
 
@@ -84,8 +109,13 @@ void Calibration::grow_to(std::size_t slots) {
     const std::size_t chunks = (slots + per_chunk - 1) / per_chunk;
     if (chunks <= chunks_.size()) return;
     const bool score_tail = p_.score_decades > 0.0;
+    const bool day = day_slots_ > 0;
     chunks_.reserve(chunks);  // may throw: nothing changed yet
     if (score_tail) tail_chunks_.reserve(chunks);
+    if (day) {
+        day_chunks_.reserve(chunks);
+        day_cell_chunks_.reserve(chunks);
+    }
     while (chunks_.size() < chunks) {
         Block* raw = static_cast<Block*>(::operator new[](kBlocksPerChunk * sizeof(Block), std::align_val_t(kChunkAlign)));
         Chunk chunk(raw);
@@ -94,9 +124,21 @@ void Calibration::grow_to(std::size_t slots) {
             tail.reset(static_cast<TailBlock*>(
                 ::operator new[](kBlocksPerChunk * sizeof(TailBlock), std::align_val_t(kChunkAlign))));
         }
+        DayChunk day_chunk;
+        DayCellChunk day_cells;
+        if (day) {
+            day_chunk.reset(static_cast<DayBlock*>(
+                ::operator new[](kBlocksPerChunk * sizeof(DayBlock), std::align_val_t(kChunkAlign))));
+            day_cells.reset(static_cast<DayCell*>(::operator new[](kBlocksPerChunk * day_slots_ * sizeof(DayCell),
+                                                                    std::align_val_t(kChunkAlign))));
+        }
         const std::size_t first = chunks_.size() * per_chunk;
         chunks_.push_back(std::move(chunk));  // capacity reserved: does not throw
         if (score_tail) tail_chunks_.push_back(std::move(tail));
+        if (day) {
+            day_chunks_.push_back(std::move(day_chunk));
+            day_cell_chunks_.push_back(std::move(day_cells));
+        }
         for (std::size_t s = first; s < first + per_chunk; ++s) reset(s);
     }
 }
@@ -104,8 +146,8 @@ void Calibration::grow_to(std::size_t slots) {
 void Calibration::reset(std::size_t slot) noexcept {
     Block& b = block(slot / kLanes);
     const std::size_t l = slot % kLanes;
-    const CalibrationState s = initial();
-    b.rate[l] = s.rate;
+    const CalibrationState s;  // the prior, but for its rate (no allocation: the daily profile is reset below)
+    b.rate[l] = p_.prior_rate;
     b.mean[l] = s.mean;
     b.var[l] = s.var;
     b.seen[l] = s.seen;
@@ -117,9 +159,22 @@ void Calibration::reset(std::size_t slot) noexcept {
         t.smean[l] = s.smean;
         t.svar[l] = s.svar;
     }
+    if (day_slots_ > 0) {
+        DayBlock& d = day_block(slot / kLanes);
+        d.short_mean[l] = 0.0;
+        d.lmean[l] = 0.0;
+        d.lvar[l] = 0.0;
+        d.lseen[l] = 0;
+        for (std::size_t j = 0; j < day_slots_; ++j) {
+            DayCell& c = day_cell(slot / kLanes, j);
+            c.mean[l] = 0.0;
+            c.var[l] = 0.0;
+            c.visits[l] = 0;
+        }
+    }
 }
 
-CalibrationState Calibration::state(std::size_t slot) const noexcept {
+CalibrationState Calibration::state(std::size_t slot) const {
     const Block& b = block(slot / kLanes);
     const std::size_t l = slot % kLanes;
     CalibrationState s;
@@ -134,6 +189,19 @@ CalibrationState Calibration::state(std::size_t slot) const noexcept {
         const TailBlock& t = tail_block(slot / kLanes);
         s.smean = t.smean[l];
         s.svar = t.svar[l];
+    }
+    if (day_slots_ > 0) {
+        const DayBlock& d = day_block(slot / kLanes);
+        s.day_short = d.short_mean[l];
+        s.day_lmean = d.lmean[l];
+        s.day_lvar = d.lvar[l];
+        s.day_lseen = d.lseen[l];
+        for (std::size_t j = 0; j < day_slots_; ++j) {
+            const DayCell& c = day_cell(slot / kLanes, j);
+            s.day_mean.push_back(c.mean[l]);
+            s.day_var.push_back(c.var[l]);
+            s.day_visits.push_back(c.visits[l]);
+        }
     }
     return s;
 }
@@ -165,16 +233,27 @@ __attribute__((noinline)) double Calibration::score_tail_level(const TailBlock& 
     return std::max(level, 100.0 * g_score);
 }
 
+// g_day of a likelihood zl that may reach 3 standard deviations.
+__attribute__((noinline)) double Calibration::day_tail(double zl) const noexcept {
+    if (!(zl >= 3.0)) return 0.0;
+    const double tail = 0.5 * std::erfc(zl / std::sqrt(2.0));
+    return std::min(1.0, std::max(0.0, -std::log10(tail + 1e-300) / p_.day_decades));
+}
+
 void Calibration::apply(std::size_t first, std::size_t n, const double* values, const std::uint8_t* trained,
-                        double* scores, std::uint8_t* bits, double* levels) noexcept {
+                        double* scores, std::uint8_t* bits, double* levels, int day_slot) noexcept {
     const double memory = p_.memory, window = p_.peak_window, saturation = p_.saturation;
     const bool score_tail = p_.score_decades > 0.0;
     const double warmup = p_.score_warmup;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     const double minus_inf = -std::numeric_limits<double>::infinity();
+    const bool day = day_slots_ > 0 && day_slot >= 0 && static_cast<std::size_t>(day_slot) < day_slots_;
+    const double span = p_.day_span, long_memory = p_.day_long_memory, two_spans = 2.0 * p_.day_span;
     for (std::size_t i = 0; i < n; i += kLanes) {
         Block& s = block((first + i) / kLanes);
         TailBlock* tb = score_tail ? &tail_block((first + i) / kLanes) : nullptr;
+        DayBlock* db = day ? &day_block((first + i) / kLanes) : nullptr;
+        DayCell* dc = day ? &day_cell((first + i) / kLanes, static_cast<std::size_t>(day_slot)) : nullptr;
         const unsigned mask = trained[i / kLanes];
         const std::size_t lanes = std::min(kLanes, n - i);
         for (std::size_t l = 0; l < lanes; ++l) {
@@ -183,6 +262,33 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
             if (!(std::fabs(value) <= gap_above_)) value = nan;  // NaN, inf, beyond storable: a gap
             const double change = value - s.prev[l];
             s.prev[l] = value;
+            double g_day = 0.0;
+            if (day && !std::isnan(value)) {
+                const double visits = static_cast<double>(dc->visits[l]);
+                const double mu = dc->mean[l];
+                if (visits >= day_warm_visits_) {
+                    const double z = (value - mu) / std::max(std::sqrt(dc->var[l]), 1e-9);
+                    db->short_mean[l] += (std::min(z * z, 1e4) - db->short_mean[l]) / span;
+                    const double ls = static_cast<double>(db->lseen[l]);
+                    if (ls >= two_spans) {
+                        const double above = db->short_mean[l] - db->lmean[l];
+                        // zl >= 3 needs above^2 >= 9 sd^2: far below that (8.9), nothing to add
+                        if (above > 0.0 && above * above >= 8.9 * std::max(db->lvar[l], 1e-18)) {
+                            g_day = day_tail(above / std::max(std::sqrt(db->lvar[l]), 1e-9));
+                        }
+                    }
+                    const double al = ls + 1.0 < long_memory ? 1.0 / (ls + 1.0) : inv_day_long_memory_;
+                    const double dl = db->short_mean[l] - db->lmean[l];
+                    db->lmean[l] += al * dl;
+                    db->lvar[l] = (1.0 - al) * (db->lvar[l] + al * dl * dl);
+                    db->lseen[l] = saturating_inc(db->lseen[l]);
+                }
+                const double a = visits + 1.0 < day_memory_visits_ ? 1.0 / (visits + 1.0) : inv_day_memory_visits_;
+                const double dv = value - mu;
+                dc->mean[l] = mu + a * dv;
+                dc->var[l] = (1.0 - a) * (dc->var[l] + a * dv * dv);
+                dc->visits[l] = saturating_inc(dc->visits[l]);
+            }
             double level = 0.0;
             if (((mask >> l) & 1u) != 0 && !std::isnan(change)) {
                 const double seen = static_cast<double>(s.seen[l]);
@@ -212,6 +318,7 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
                     tb->svar[l] = (1.0 - a) * (tb->svar[l] + a * ds * ds);
                 }
                 s.seen[l] = saturating_inc(s.seen[l]);
+                level = std::max(level, 100.0 * g_day);
             }
             // Once per incident: only a level above those reported in the last peak_window ticks.
             s.top_age[l] = saturating_inc(s.top_age[l]);
@@ -232,13 +339,24 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
 
 std::size_t Calibration::memory_bytes() const noexcept {
     return chunks_.size() * kBlocksPerChunk * sizeof(Block) + chunks_.capacity() * sizeof(Chunk) +
-           tail_chunks_.size() * kBlocksPerChunk * sizeof(TailBlock) + tail_chunks_.capacity() * sizeof(TailChunk);
+           tail_chunks_.size() * kBlocksPerChunk * sizeof(TailBlock) + tail_chunks_.capacity() * sizeof(TailChunk) +
+           day_chunks_.size() * kBlocksPerChunk * sizeof(DayBlock) + day_chunks_.capacity() * sizeof(DayChunk) +
+           day_cell_chunks_.size() * kBlocksPerChunk * day_slots_ * sizeof(DayCell) +
+           day_cell_chunks_.capacity() * sizeof(DayCellChunk);
 }
 
 void calibrate_series(const CalibrationParams& p, std::size_t ticks, std::size_t slots, const double* values,
                       const double* scores, const std::uint8_t* trained, double* out_scores, std::uint8_t* out_bits,
-                      double* out_levels, double gap_above) {
+                      double* out_levels, double gap_above, const std::int32_t* day_slots) {
     Calibration stage(p, gap_above);
+    if (day_slots != nullptr && p.day_decades > 0.0) {
+        for (std::size_t t = 0; t < ticks; ++t) {
+            if (day_slots[t] >= 0 && static_cast<double>(day_slots[t]) >= p.day_slots) {
+                throw std::invalid_argument("day slot " + std::to_string(day_slots[t]) + " at tick " +
+                                            std::to_string(t) + " is not below day_slots = " + describe(p.day_slots));
+            }
+        }
+    }
     stage.grow_to(slots);
     std::vector<std::uint8_t> masks((slots + Calibration::kLanes - 1) / Calibration::kLanes);
     for (std::size_t t = 0; t < ticks; ++t) {
@@ -249,7 +367,7 @@ void calibrate_series(const CalibrationParams& p, std::size_t ticks, std::size_t
         }
         std::copy(scores + row, scores + row + slots, out_scores + row);
         stage.apply(0, slots, values + row, masks.data(), out_scores + row, out_bits + row,
-                    out_levels != nullptr ? out_levels + row : nullptr);
+                    out_levels != nullptr ? out_levels + row : nullptr, day_slots != nullptr ? day_slots[t] : -1);
     }
 }
 

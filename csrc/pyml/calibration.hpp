@@ -31,6 +31,7 @@
 //     var <- (1 - a) * (var + a * d * d),              a  = 1 / min(seen + 1, memory)
 //     if score_decades > 0: the same update of smean, svar with x
 //     seen <- seen + 1
+//     if day_decades > 0: level = max(level, 100 * g_day)   (the daily profile, below)
 //   else: level = 0 (no statistic changes)
 //   top_age <- top_age + 1; if top_age > peak_window: top <- -inf
 //   if level > top: top <- level, top_age <- 0, reported = level,
@@ -44,6 +45,32 @@
 // small) still reports what is unusual for it; below 3 standard deviations
 // it contributes nothing, so per tick only a logarithm (none for a score of 0)
 // and a comparison run; the tail itself is out of line.
+//
+// The daily profile (day_decades > 0; the `pyml` profile: README, "The daily
+// profile") says how unusual the value is for this time of day. The caller
+// gives each tick its slot of the day (`day_slot`, 0 .. day_slots - 1, from
+// the tick's timestamp, so a restart or a gap keeps the phase; -1: none, the
+// profile rests). Per slot of the day it keeps the running mean and variance
+// of the value, and per dimension a short mean of the squared standardised
+// value and that mean's long-run mean and variance (Numenta's likelihood over
+// the profile's z). Per tick with a value (not a gap), before the rule:
+//
+//   k = day_ticks_per_slot (ticks per slot and day)
+//   if visits[slot] >= day_warmup * k:                  (the slot holds day_warmup days)
+//     z = (value - mu[slot]) / max(sqrt(var[slot]), 1e-9)
+//     short <- short + (min(z * z, 1e4) - short) / day_span
+//     if lseen >= 2 * day_span:
+//       zl = (short - lmean) / max(sqrt(lvar), 1e-9)
+//       if zl >= 3: g_day = min(1, max(0, -log10(erfc(zl / sqrt 2) / 2 + 1e-300) / day_decades))
+//     lmean, lvar <- running mean and variance of short, a = 1 / min(lseen + 1, day_long_memory)
+//     lseen <- lseen + 1
+//   mu[slot], var[slot] <- running mean and variance of value, a = 1 / min(visits + 1, day_memory * k)
+//   visits[slot] <- visits + 1
+//
+// g_day (0 otherwise) raises the level of a trained tick with a change, as
+// above; the rule's reporting once per incident and its bit apply as they
+// are. A profile below 3 standard deviations adds nothing, so the tail is out
+// of line and, far below, decided without a square root.
 //
 // `level` is the calibrated score before the once-per-incident suppression
 // (what a host-level detector reads), `reported` and `bit` what the slot
@@ -64,7 +91,9 @@
 // nothing for memory <= 2^32; top_age saturates at 2^32 - 1 and starts there,
 // the rule's "never reported", which is above any accepted peak_window): 48
 // bytes per slot; with the score tail, smean and svar (float64) in blocks of
-// their own, allocated only then: 64 bytes. Slots are grouped in blocks of
+// their own, allocated only then: 64 bytes; with the daily profile, 28 bytes
+// more and 20 per slot of the day (268 bytes at 12 slots), in blocks of their
+// own too. Slots are grouped in blocks of
 // kLanes, each field lane-minor within its block (one block is six cache
 // lines, a score-tail block two), blocks in
 // fixed-size chunks that are never moved, so growing never copies state.
@@ -100,6 +129,13 @@ struct CalibrationParams {
     double prior_rate = 0.01;    // the saturation rate a slot starts with: [0, 1]
     double score_decades = 0.0;  // score tail: an upper tail of 10^-score_decades gives level 100; 0 = off: >= 0
     double score_warmup = 100.0; // predictions a slot makes before its score tail counts: [0, 2^32]
+    double day_decades = 0.0;    // daily profile: a likelihood tail of 10^-day_decades gives level 100; 0 = off: >= 0
+    double day_slots = 12.0;     // slots of the day: an integer in [1, 1440]
+    double day_ticks_per_slot = 7200.0;  // ticks in one slot of one day: > 0
+    double day_warmup = 2.0;     // days a slot of the day observes before it judges: [0, 1e6]
+    double day_memory = 7.0;     // days after which a slot's mean and variance forget: > 0, day_memory * k >= 1
+    double day_span = 10.0;      // ticks of the short mean of z^2: [1, 2^32]
+    double day_long_memory = 1209600.0;  // ticks after which the short mean's own statistics forget: [1, 2^32]
 };
 
 // Throws std::invalid_argument naming the parameter and its value when one is
@@ -117,6 +153,12 @@ struct CalibrationState {
     std::uint32_t top_age = kNeverReported;
     double prev = std::numeric_limits<double>::quiet_NaN();
     double smean = 0.0, svar = 0.0;  // running mean and variance of log(1 + capped score)
+    // the daily profile: the short mean of z^2 and its long-run statistics, and per slot of the day
+    // (day_slots of them, empty without the profile) the value's running mean, variance and visits
+    double day_short = 0.0, day_lmean = 0.0, day_lvar = 0.0;
+    std::uint32_t day_lseen = 0;
+    std::vector<double> day_mean, day_var;
+    std::vector<std::uint32_t> day_visits;
 };
 
 // Per-slot surprise state for many slots, and the rule applied to them.
@@ -139,18 +181,19 @@ public:
     // The slot starts again from the prior (slot < capacity()).
     void reset(std::size_t slot) noexcept;
     // The slot's state (slot < capacity()).
-    CalibrationState state(std::size_t slot) const noexcept;
+    CalibrationState state(std::size_t slot) const;
     // The state a slot starts with.
-    CalibrationState initial() const noexcept;
+    CalibrationState initial() const;
 
     // The rule for slots first .. first + n - 1 (first a multiple of kLanes,
     // first + n <= capacity()), one tick. values[i]: slot first + i's value;
     // trained: bit l of trained[b] is slot first + b * kLanes + l's;
     // scores[i]: in, the slot's score; out, the reported level; bits[i]: out,
     // the rule's bit (0/1); levels: nullptr, or out, the level before
-    // suppression.
+    // suppression; day_slot: the tick's slot of the day for the daily
+    // profile (-1: none; ignored without the profile; < day_slots).
     void apply(std::size_t first, std::size_t n, const double* values, const std::uint8_t* trained, double* scores,
-               std::uint8_t* bits, double* levels) noexcept;
+               std::uint8_t* bits, double* levels, int day_slot = -1) noexcept;
 
     // Bytes held (the chunks and their table).
     std::size_t memory_bytes() const noexcept;
@@ -163,31 +206,53 @@ private:
     struct TailBlock {  // the score tail's statistics (only with score_decades > 0)
         double smean[kLanes], svar[kLanes];
     };
+    struct DayBlock {  // the daily profile's per-slot statistics (only with day_decades > 0)
+        double short_mean[kLanes], lmean[kLanes], lvar[kLanes];
+        std::uint32_t lseen[kLanes];
+    };
+    struct DayCell {  // one slot of the day of a block (day_slots per block)
+        double mean[kLanes], var[kLanes];
+        std::uint32_t visits[kLanes];
+    };
     struct ChunkDeleter {
         void operator()(void* p) const noexcept;
     };
     using Chunk = std::unique_ptr<Block[], ChunkDeleter>;
     using TailChunk = std::unique_ptr<TailBlock[], ChunkDeleter>;
+    using DayChunk = std::unique_ptr<DayBlock[], ChunkDeleter>;
+    using DayCellChunk = std::unique_ptr<DayCell[], ChunkDeleter>;
 
     Block& block(std::size_t b) const noexcept { return chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk]; }
     TailBlock& tail_block(std::size_t b) const noexcept {
         return tail_chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk];
     }
+    DayBlock& day_block(std::size_t b) const noexcept { return day_chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk]; }
+    DayCell& day_cell(std::size_t b, std::size_t slot) const noexcept {
+        return day_cell_chunks_[b / kBlocksPerChunk][(b % kBlocksPerChunk) * day_slots_ + slot];
+    }
     double saturated_level(const Block& s, std::size_t lane, double change) const noexcept;
+    double day_tail(double zl) const noexcept;
     double score_tail_level(const TailBlock& s, std::size_t lane, double x, double level) const noexcept;
 
     CalibrationParams p_;
     double gap_above_, inv_memory_, bit_cut_;
+    std::size_t day_slots_ = 0;                  // 0 without the daily profile
+    double day_warm_visits_ = 0.0, day_memory_visits_ = 1.0, inv_day_memory_visits_ = 1.0, inv_day_long_memory_ = 1.0;
     std::vector<Chunk> chunks_;
     std::vector<TailChunk> tail_chunks_;  // as many as chunks_ with the score tail, else none
+    std::vector<DayChunk> day_chunks_;    // as many as chunks_ with the daily profile, else none
+    std::vector<DayCellChunk> day_cell_chunks_;
 };
 
 // The rule over ticks x slots of inputs, each slot from the prior (the stage
 // a bank runs, without a bank): values, scores (float64) and trained (0/1
 // bytes) are row-major (ticks, slots); out_scores, out_bits (0/1) and
-// out_levels (or nullptr) likewise. Throws like validate_calibration_params.
+// out_levels (or nullptr) likewise; day_slots: nullptr, or each tick's slot
+// of the day (-1: none). Throws like validate_calibration_params, and
+// std::invalid_argument for a day slot >= p.day_slots.
 void calibrate_series(const CalibrationParams& p, std::size_t ticks, std::size_t slots, const double* values,
                       const double* scores, const std::uint8_t* trained, double* out_scores, std::uint8_t* out_bits,
-                      double* out_levels, double gap_above = std::numeric_limits<double>::infinity());
+                      double* out_levels, double gap_above = std::numeric_limits<double>::infinity(),
+                      const std::int32_t* day_slots = nullptr);
 
 }  // namespace pyml

@@ -164,6 +164,8 @@ class Host:
         window, threshold = cfg.suppression
         calibration = cfg.calibration_settings(self.update_every)
         self._calibrated = calibration["calibration"] != "none"
+        # the calibration's daily profile: each tick's slot of the day, from its timestamp
+        self._day_slots = int(calibration.get("day_slots", 0)) if calibration.get("day_decades", 0.0) else 0
         self._bank = core.Bank(diff_n=cfg.diff_n, smooth_n=cfg.effective_smooth_n(self.update_every),
                                lag_n=cfg.lag_n, threshold=cfg.dimension_anomaly_score_threshold,
                                models=cfg.models_per_dimension, features=cfg.feature_variant,
@@ -569,7 +571,7 @@ class Host:
               want_scores: bool = False) -> np.ndarray | None:
         k = self._store.tick_of(t)
         started = time.perf_counter()
-        words, scores, levels = self._bank_tick(by_slot, reset, want_scores)
+        words, scores, levels = self._bank_tick(by_slot, reset, want_scores, k * self.update_every)
         if self.ml_enabled:
             out = self._level_tick(k, words, levels, started)
             row = np.array(out.row, dtype=np.float64)
@@ -602,9 +604,9 @@ class Host:
                         self._train_wakeup.notify()
         return scores
 
-    def _bank_tick(self, by_slot: np.ndarray, reset: np.ndarray | None,
-                   want_scores: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """The bank's part of a tick: ``(words, scores, levels)`` by slot (scores, levels None unless computed).
+    def _bank_tick(self, by_slot: np.ndarray, reset: np.ndarray | None, want_scores: bool,
+                   t: float) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The bank's part of the tick at ``t``: ``(words, scores, levels)`` by slot (scores, levels None unless computed).
 
         Scores are computed when asked for, or when the profile needs them
         (the calibration's levels, the score peaks); with ``score_peak_window``
@@ -613,7 +615,9 @@ class Host:
         scores = levels = None
         if self._calibrated:
             # the calibration stage's reported scores, and its scores before the once-per-incident cut
-            words, scores, levels = self._bank.tick(by_slot, reset=reset, want_scores=True, want_levels=True)
+            day_slot = core.day_slot_of(t, self.update_every, self._day_slots) if self._day_slots else -1
+            words, scores, levels = self._bank.tick(by_slot, reset=reset, want_scores=True, want_levels=True,
+                                                    day_slot=day_slot)
         elif want_scores or self._peaks is not None:
             words, scores = self._bank.tick(by_slot, reset=reset, want_scores=True)
             if self._peaks is not None:

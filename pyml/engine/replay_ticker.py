@@ -126,7 +126,7 @@ class ReplayTicker:
         started = time.perf_counter()
         by_slot = np.full(host._bank.size, math.nan)
         by_slot[self._index] = values
-        words, scores, levels = host._bank_tick(by_slot, None, self._want_scores)
+        words, scores, levels = host._bank_tick(by_slot, None, self._want_scores, k * self._ue)
         out = host._level_tick(k, words, levels, started)
         self._remember(k, words)
         names = out.dynamic_names if out.dynamic_names else [name for name, _ in out.dynamic]

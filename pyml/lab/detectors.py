@@ -74,10 +74,14 @@ def peaks_detector(window: float | None = None) -> Detector:
                     params={"window": _formulation_window if window is None else window})
 
 
-# surprise_detector: state layout (9 float64 per dimension)
+# surprise_detector: state layout (9 float64 per dimension; with the daily profile 5 more, then the mean,
+# variance and visits of each slot of the day)
 _RATE, _MEAN, _VAR, _SEEN, _TOP, _TOP_AGE, _PREV, _SMEAN, _SVAR = 0, 1, 2, 3, 4, 5, 6, 7, 8
+_PHASE, _DSHORT, _DLMEAN, _DLVAR, _DLSEEN, _DCELLS = 9, 10, 11, 12, 13, 14
 # ... and parameter order
 _WINDOW, _MEMORY, _DECADES, _BIT_LEVEL, _SATURATION, _PRIOR, _SCORE_DECADES, _SCORE_WARMUP = 0, 1, 2, 3, 4, 5, 6, 7
+(_DAY_DECADES, _DAY_SLOTS, _DAY_PERIOD, _DAY_WARMUP, _DAY_MEMORY, _DAY_SPAN, _DAY_LONG_MEMORY,
+ _DAY_PHASE0) = 8, 9, 10, 11, 12, 13, 14, 15
 
 
 @numba.njit
@@ -91,6 +95,47 @@ def _surprise_init(state: np.ndarray, params: np.ndarray) -> None:  # pragma: no
     state[_PREV] = math.nan
     state[_SMEAN] = 0.0
     state[_SVAR] = 0.0
+    if params[_DAY_DECADES] > 0.0:
+        state[_PHASE:] = 0.0
+        state[_PHASE] = params[_DAY_PHASE0]
+
+
+@numba.njit
+def _day_profile(state: np.ndarray, params: np.ndarray, value: float) -> float:  # pragma: no cover - jitted
+    """The daily profile's g_day for this tick (0 below 3 sd), its statistics updated; advances the phase."""
+    period = params[_DAY_PERIOD]
+    phase = state[_PHASE]                      # tick of the day
+    state[_PHASE] = phase + 1.0 if phase + 1.0 < period else 0.0
+    g_day = 0.0
+    if math.isnan(value):
+        return g_day
+    nslots = params[_DAY_SLOTS]
+    slot = int((phase * nslots) // period)
+    k = period / nslots                        # ticks per slot and day
+    mean_at, var_at, visits_at = _DCELLS + slot, _DCELLS + int(nslots) + slot, _DCELLS + 2 * int(nslots) + slot
+    visits = state[visits_at]
+    mu = state[mean_at]
+    if visits >= params[_DAY_WARMUP] * k:      # the slot holds day_warmup days
+        z = (value - mu) / max(math.sqrt(state[var_at]), 1e-9)
+        span = params[_DAY_SPAN]
+        state[_DSHORT] += (min(z * z, 1e4) - state[_DSHORT]) / span
+        seen = state[_DLSEEN]
+        if seen >= 2.0 * span:                 # the short mean against its own long-run Gaussian
+            zl = (state[_DSHORT] - state[_DLMEAN]) / max(math.sqrt(state[_DLVAR]), 1e-9)
+            if zl >= 3.0:
+                tail = 0.5 * math.erfc(zl / math.sqrt(2.0))
+                g_day = min(1.0, max(0.0, -math.log10(tail + 1e-300) / params[_DAY_DECADES]))
+        al = 1.0 / min(seen + 1.0, params[_DAY_LONG_MEMORY])
+        dl = state[_DSHORT] - state[_DLMEAN]
+        state[_DLMEAN] += al * dl
+        state[_DLVAR] = (1.0 - al) * (state[_DLVAR] + al * dl * dl)
+        state[_DLSEEN] = seen + 1.0
+    a = 1.0 / min(visits + 1.0, params[_DAY_MEMORY] * k)
+    dv = value - mu
+    state[mean_at] = mu + a * dv
+    state[var_at] = (1.0 - a) * (state[var_at] + a * dv * dv)
+    state[visits_at] = visits + 1.0
+    return g_day
 
 
 @numba.njit
@@ -98,6 +143,7 @@ def _surprise_step(state: np.ndarray, params: np.ndarray, value: float, score: f
                    trained: bool) -> tuple[float, bool]:  # pragma: no cover - jitted
     change = value - state[_PREV]  # NaN after a gap and at the start
     state[_PREV] = value
+    g_day = _day_profile(state, params, value) if params[_DAY_DECADES] > 0.0 else 0.0
     report = 0.0
     if trained and not math.isnan(change):
         seen = state[_SEEN]
@@ -138,6 +184,7 @@ def _surprise_step(state: np.ndarray, params: np.ndarray, value: float, score: f
             state[_SMEAN] += a * ds
             state[_SVAR] = (1.0 - a) * (state[_SVAR] + a * ds * ds)
         state[_SEEN] = seen + 1.0
+        report = max(report, 100.0 * g_day)
     # report once per incident: only a score above what was reported in the last `window` ticks
     state[_TOP_AGE] += 1.0
     if state[_TOP_AGE] > params[_WINDOW]:
@@ -151,7 +198,9 @@ def _surprise_step(state: np.ndarray, params: np.ndarray, value: float, score: f
 
 def surprise_detector(window: float = 120, memory: float = 4000, decades: float = 4, bit_level: float = 0.75,
                       saturation: float = 100, prior_rate: float = 0.01, score_decades: float = 0.0,
-                      score_warmup: float = 100) -> Detector:
+                      score_warmup: float = 100, day_decades: float = 0.0, day_slots: int = 12,
+                      day_period: float = 288, day_warmup: float = 2.0, day_memory: float = 7.0,
+                      day_span: float = 10, day_long_memory: float = 4032, day_phase0: float = 0) -> Detector:
     """The lab's calibrated rule over the engine's k-means score, as a :class:`~pyml.lab.custom.Detector`.
 
     Per dimension and tick (a tick without a model or without a value and
@@ -171,6 +220,7 @@ def surprise_detector(window: float = 120, memory: float = 4000, decades: float 
         rate        <- rate + a' * (saturated - rate),   a' = 1 / min(seen + 2, memory)
         mean, var   <- running mean and variance of change, a = 1 / min(seen + 1, memory)
         smean, svar <- the same of ln(1 + score)         (only with score_decades > 0)
+        report      = max(report, 100 * g_day)          (the daily profile, with day_decades > 0)
         reported    = report if report > the highest report of the last `window` ticks, else 0
         bit         = reported >= 100 * bit_level
 
@@ -183,8 +233,31 @@ def surprise_detector(window: float = 120, memory: float = 4000, decades: float 
     ``pyml`` profile runs it; 12 (with ``score_warmup`` 100) was the best
     score tail on the same half, which did not carry over to the held-out
     half (README, "The score tail").
+
+    ``day_decades`` > 0 adds the **daily profile** (the ``pyml`` profile
+    runs it with 10; README, "The daily profile"), before the rule on every
+    tick with a value: the day's ``day_period`` ticks (``86400 /
+    update_every``) are cut into ``day_slots`` slots, the tick of the day
+    starting at ``day_phase0`` (the first tick's ``(t mod 86400) //
+    update_every``) and counting every tick, gaps included; per slot the
+    running mean and variance of the value (forgetting after
+    ``day_memory`` days); once the slot holds ``day_warmup`` days, ``z =
+    (value - mean) / sd`` and a ``day_span``-tick mean of ``min(z², 10⁴)``,
+    whose own running mean and variance forget after ``day_long_memory``
+    ticks; 3 or more of their standard deviations above give ``g_day =
+    min(1, -log10(upper tail) / day_decades)``. It is
+    :class:`pyml.core.Bank`'s ``day_*`` stage bit for bit (with ``day_slots``
+    and ``day_period`` as the bank's ``day_slots`` and ``day_slots *
+    day_ticks_per_slot``), and adds ``5 + 3 * day_slots`` float64 of state.
     """
-    return Detector("surprise", state_size=9, init_state=_surprise_init, step=_surprise_step,
+    day = day_decades > 0
+    if day and not (1 <= day_slots <= day_period and float(day_slots).is_integer()):
+        raise ValueError(f"day_slots = {day_slots!r} must be an integer in [1, day_period = {day_period!r}]")
+    return Detector("surprise", state_size=(_DCELLS + 3 * int(day_slots)) if day else 9,
+                    init_state=_surprise_init, step=_surprise_step,
                     params={"window": window, "memory": memory, "decades": decades, "bit_level": bit_level,
                             "saturation": saturation, "prior_rate": prior_rate,
-                            "score_decades": score_decades, "score_warmup": score_warmup})
+                            "score_decades": score_decades, "score_warmup": score_warmup,
+                            "day_decades": day_decades, "day_slots": day_slots, "day_period": day_period,
+                            "day_warmup": day_warmup, "day_memory": day_memory, "day_span": day_span,
+                            "day_long_memory": day_long_memory, "day_phase0": day_phase0})
