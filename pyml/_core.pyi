@@ -124,6 +124,14 @@ def calibrate(
     prior_rate: float = 0.01,
     score_decades: float = 0.0,
     score_warmup: float = 100.0,
+    day_decades: float = 0.0,
+    day_slots: float = 12.0,
+    day_ticks_per_slot: float = 7200.0,
+    day_warmup: float = 2.0,
+    day_memory: float = 7.0,
+    day_span: float = 10.0,
+    day_long_memory: float = 1209600.0,
+    day_slot: npt.NDArray[np.int32] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """The bank's calibration rule over (ticks, slots) inputs: (scores, bits, levels)."""
 
@@ -179,6 +187,13 @@ class Bank:
         prior_rate: float = 0.01,
         score_decades: float = 0.0,
         score_warmup: float = 100.0,
+        day_decades: float = 0.0,
+        day_slots: float = 12.0,
+        day_ticks_per_slot: float = 7200.0,
+        day_warmup: float = 2.0,
+        day_memory: float = 7.0,
+        day_span: float = 10.0,
+        day_long_memory: float = 1209600.0,
     ) -> None: ...
     @property
     def size(self) -> int:
@@ -230,8 +245,24 @@ class Bank:
     @property
     def score_warmup(self) -> float:
         """Predictions a slot makes before its score tail counts."""
+    @property
+    def day_decades(self) -> float:
+        """The daily profile's decades (0: no daily profile)."""
+    @property
+    def day_slots(self) -> float: ...
+    @property
+    def day_ticks_per_slot(self) -> float: ...
+    @property
+    def day_warmup(self) -> float: ...
+    @property
+    def day_memory(self) -> float: ...
+    @property
+    def day_span(self) -> float: ...
+    @property
+    def day_long_memory(self) -> float: ...
     def calibration_state(self) -> dict[str, npt.NDArray[np.float64]]:
-        """Per-slot calibration state: rate, mean, var, seen, top, top_age (inf = never), prev."""
+        """Per-slot calibration state: rate, mean, var, seen, top, top_age (inf = never), prev, smean, svar,
+        and the daily profile's day_* arrays."""
     @property
     def warmup(self) -> int:
         """Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2)."""
@@ -283,6 +314,7 @@ class Bank:
         want_bits: Literal[False] = False,
         want_scores: Literal[False] = False,
         want_levels: Literal[False] = False,
+        day_slot: int = -1,
     ) -> npt.NDArray[np.uint32]: ...
     @overload
     def tick(
@@ -293,6 +325,7 @@ class Bank:
         want_bits: Literal[True],
         want_scores: Literal[False] = False,
         want_levels: Literal[False] = False,
+        day_slot: int = -1,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_]]: ...
     @overload
     def tick(
@@ -303,6 +336,7 @@ class Bank:
         want_bits: Literal[False] = False,
         want_scores: Literal[True],
         want_levels: Literal[False] = False,
+        day_slot: int = -1,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.float64]]: ...
     @overload
     def tick(
@@ -313,6 +347,7 @@ class Bank:
         want_bits: Literal[True],
         want_scores: Literal[True],
         want_levels: Literal[False] = False,
+        day_slot: int = -1,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_], npt.NDArray[np.float64]]: ...
     @overload
     def tick(
@@ -323,6 +358,7 @@ class Bank:
         want_bits: Literal[True],
         want_scores: Literal[True],
         want_levels: Literal[True],
+        day_slot: int = -1,
     ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.bool_], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
     @overload
     def tick(
@@ -333,6 +369,7 @@ class Bank:
         want_bits: bool = False,
         want_scores: bool = False,
         want_levels: bool = False,
+        day_slot: int = -1,
     ) -> Any: ...
     def train(
         self,
@@ -355,3 +392,16 @@ class Bank:
         """Slots being trained right now by train calls in flight."""
     def memory_bytes(self) -> int:
         """Bytes the bank holds (slot state, per-slot arrays, queue capacity)."""
+
+ALLMETRICS_CHART_END: bytes
+ALLMETRICS_DIMENSION_END: bytes
+ALLMETRICS_CHART_CLOSE: bytes
+
+@overload
+def decode_allmetrics(
+    body: bytes, expected_keys: None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], bytes] | None:
+    """Netdata's allmetrics JSON decoded for its values alone, with its keys; None outside the common shape."""
+@overload
+def decode_allmetrics(body: bytes, expected_keys: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+    """The same, None as well when its chart and dimension ids differ from expected_keys."""

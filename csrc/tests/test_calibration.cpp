@@ -66,8 +66,46 @@ CalibrationParams tailed(double window = 120, double memory = 4000, double score
 struct Reference {
     CalibrationParams p;
     double rate, mean = 0, var = 0, seen = 0, top = -kInf, top_age = kInf, prev = kNaN, smean = 0, svar = 0;
+    // the daily profile
+    double day_short = 0, day_lmean = 0, day_lvar = 0, day_lseen = 0;
+    std::vector<double> day_mean, day_var, day_visits;
 
-    explicit Reference(const CalibrationParams& params) : p(params), rate(params.prior_rate) {}
+    explicit Reference(const CalibrationParams& params)
+        : p(params),
+          rate(params.prior_rate),
+          day_mean(params.day_decades > 0 ? static_cast<std::size_t>(params.day_slots) : 0, 0.0),
+          day_var(day_mean.size(), 0.0),
+          day_visits(day_mean.size(), 0.0) {}
+
+    // g_day of a tick in slot of the day `slot` with this value; updates the profile.
+    double day_step(double value, int slot) {
+        if (p.day_decades <= 0 || slot < 0 || std::isnan(value)) return 0.0;
+        const auto j = static_cast<std::size_t>(slot);
+        const double k = p.day_ticks_per_slot;
+        double g = 0.0;
+        if (day_visits[j] >= p.day_warmup * k) {
+            const double z = (value - day_mean[j]) / std::max(std::sqrt(day_var[j]), 1e-9);
+            day_short += (std::min(z * z, 1e4) - day_short) / p.day_span;
+            if (day_lseen >= 2.0 * p.day_span) {
+                const double zl = (day_short - day_lmean) / std::max(std::sqrt(day_lvar), 1e-9);
+                if (zl >= 3.0) {
+                    const double tail = 0.5 * std::erfc(zl / std::sqrt(2.0));
+                    g = std::min(1.0, std::max(0.0, -std::log10(tail + 1e-300) / p.day_decades));
+                }
+            }
+            const double al = 1.0 / std::min(day_lseen + 1.0, p.day_long_memory);
+            const double dl = day_short - day_lmean;
+            day_lmean += al * dl;
+            day_lvar = (1.0 - al) * (day_lvar + al * dl * dl);
+            day_lseen += 1.0;
+        }
+        const double a = 1.0 / std::min(day_visits[j] + 1.0, p.day_memory * k);
+        const double dv = value - day_mean[j];
+        day_mean[j] += a * dv;
+        day_var[j] = (1.0 - a) * (day_var[j] + a * dv * dv);
+        day_visits[j] += 1.0;
+        return g;
+    }
 
     struct Out {
         double score;
@@ -75,10 +113,11 @@ struct Reference {
         double level;
     };
 
-    Out step(double value, double score, bool trained) {
+    Out step(double value, double score, bool trained, int day_slot = -1) {
         if (!(std::fabs(value) <= pyml::kMaxStorableMagnitude)) value = kNaN;
         const double change = value - prev;
         prev = value;
+        const double g_day = day_step(value, day_slot);
         double report = 0.0;
         if (trained && !std::isnan(change)) {
             const double capped = std::min(score, 100.0);
@@ -118,6 +157,7 @@ struct Reference {
                 svar = (1.0 - a) * (svar + a * ds * ds);
             }
             seen += 1.0;
+            report = std::max(report, 100.0 * g_day);
         }
         top_age += 1.0;
         if (top_age > p.peak_window) top = -kInf;
@@ -133,7 +173,19 @@ struct Reference {
         const double age = s.top_age == pyml::kNeverReported ? kInf : static_cast<double>(s.top_age);
         return same(s.rate, rate) && same(s.mean, mean) && same(s.var, var) && static_cast<double>(s.seen) == seen &&
                same(s.top, top) && age == top_age && same(s.prev, prev) && same(s.smean, smean) &&
-               same(s.svar, svar);
+               same(s.svar, svar) && same(s.day_short, day_short) && same(s.day_lmean, day_lmean) &&
+               same(s.day_lvar, day_lvar) && static_cast<double>(s.day_lseen) == day_lseen && day_equal(s);
+    }
+
+    bool day_equal(const CalibrationState& s) const {
+        if (s.day_mean.size() != day_mean.size()) return false;
+        for (std::size_t j = 0; j < day_mean.size(); ++j) {
+            if (!same(s.day_mean[j], day_mean[j]) || !same(s.day_var[j], day_var[j]) ||
+                static_cast<double>(s.day_visits[j]) != day_visits[j]) {
+                return false;
+            }
+        }
+        return true;
     }
 };
 
@@ -368,6 +420,95 @@ TEST_CASE("surprise stage: many slots, every range shape, equal the reference bi
         CHECK(reported > 0);
         CHECK(set > 0);
     }
+}
+
+// The pyml profile's rule: the surprise rule with the daily profile (a day of `period` ticks).
+CalibrationParams daily(double period, double slots = 12, double window = 30, double memory = 400) {
+    CalibrationParams p = surprise(window, memory);
+    p.day_decades = 10;
+    p.day_slots = slots;
+    p.day_ticks_per_slot = period / slots;
+    p.day_warmup = 2;
+    p.day_memory = 7;
+    p.day_span = 10;
+    p.day_long_memory = 500;
+    return p;
+}
+
+TEST_CASE("daily profile: many slots, ranges and resting ticks equal the reference bit for bit") {
+    const std::size_t slots = 21, ticks = 3000;
+    for (const double period : {48.0, 7.0}) {
+        const CalibrationParams p = daily(period, std::min(12.0, period));
+        std::mt19937_64 rng(static_cast<std::uint64_t>(period));
+        std::normal_distribution<double> noise(0.0, 1.0);
+        std::uniform_real_distribution<double> uniform(0.0, 1.0);
+        Calibration c = stage_of(p);
+        c.grow_to(slots);
+        std::vector<Reference> refs(slots, Reference(p));
+        std::vector<double> values(slots), scores(slots), levels(slots);
+        std::vector<std::uint8_t> bits(slots), masks((slots + 7) / 8);
+        std::size_t lifted = 0;
+        for (std::size_t t = 0; t < ticks; ++t) {
+            const double phase = static_cast<double>((t + 5) % static_cast<std::size_t>(period));
+            // -1 now and then: no slot of the day, the profile rests
+            const int day_slot = t % 97 == 13 ? -1 : static_cast<int>(std::floor(phase * p.day_slots / period));
+            std::fill(masks.begin(), masks.end(), std::uint8_t{0});
+            std::vector<double> want_scores(slots);
+            for (std::size_t j = 0; j < slots; ++j) {
+                const double cycle = 5.0 * std::sin(2.0 * 3.141592653589793 * phase / period);
+                values[j] = uniform(rng) < 0.01 ? kNaN : (t > 2500 && j == 3 ? -cycle : cycle) + noise(rng);
+                scores[j] = want_scores[j] = uniform(rng) < 0.03 ? 100.0 : 99.0 * uniform(rng);
+                if (uniform(rng) < 0.95) masks[j / 8] |= static_cast<std::uint8_t>(1u << (j % 8));
+            }
+            const std::size_t split = 8 * (t % 3);
+            if (split == 0) {
+                c.apply(0, slots, values.data(), masks.data(), scores.data(), bits.data(), levels.data(), day_slot);
+            } else {
+                c.apply(0, split, values.data(), masks.data(), scores.data(), bits.data(), levels.data(), day_slot);
+                c.apply(split, slots - split, values.data() + split, masks.data() + split / 8, scores.data() + split,
+                        bits.data() + split, levels.data() + split, day_slot);
+            }
+            for (std::size_t j = 0; j < slots; ++j) {
+                const bool trained = ((masks[j / 8] >> (j % 8)) & 1u) != 0;
+                Reference plain = refs[j];
+                plain.p.day_decades = 0;  // what the level would be without the profile
+                const Reference::Out without = plain.step(values[j], want_scores[j], trained);
+                const Reference::Out want = refs[j].step(values[j], want_scores[j], trained, day_slot);
+                CHECK(same(scores[j], want.score));
+                CHECK_EQ(bits[j] != 0, want.bit);
+                CHECK(same(levels[j], want.level));
+                lifted += want.level > without.level;
+            }
+        }
+        for (std::size_t j = 0; j < slots; ++j) CHECK(refs[j].equals(c.state(j)));
+        CHECK(lifted > 0);
+        // growth keeps the profile; a reset slot starts again
+        c.grow_to(4 * slots + 600);
+        for (std::size_t j = 0; j < slots; ++j) CHECK(refs[j].equals(c.state(j)));
+        c.reset(2);
+        CHECK(Reference(p).equals(c.state(2)));
+    }
+}
+
+TEST_CASE("daily profile: parameters validated, memory per slot of the day") {
+    CHECK_THROWS(stage_of(daily(48, 0)), std::invalid_argument);
+    CHECK_THROWS(stage_of(daily(48, 2.5)), std::invalid_argument);
+    CHECK_THROWS(stage_of(daily(48, 1441)), std::invalid_argument);
+    CalibrationParams p = daily(48);
+    p.day_ticks_per_slot = kNaN;
+    CHECK_THROWS(stage_of(p), std::invalid_argument);
+    p = daily(48);
+    p.day_span = 0.5;
+    CHECK_THROWS(stage_of(p), std::invalid_argument);
+    p = daily(48);
+    p.day_decades = 0;
+    p.day_slots = 0;  // off: the rest is not looked at
+    stage_of(p);
+    Calibration plain = stage_of(surprise()), with_day = stage_of(daily(86400));
+    plain.grow_to(4096);
+    with_day.grow_to(4096);
+    const double extra = double(with_day.memory_bytes() - plain.memory_bytes()) / 4096.0;
+    CHECK(extra >= 28.0 + 20.0 * 12 && extra < 28.0 + 20.0 * 12 + 1.0);
 }
 
 TEST_CASE("calibrate_series equals the stage slot by slot") {
