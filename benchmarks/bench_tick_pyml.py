@@ -7,7 +7,13 @@ features, no calibration) ticking the same values in the same run.
 Budget: at D = 100,000 on one thread, the pyml tick costs at most twice the
 netdata-1.33 tick, both for the words alone and for the call a host makes
 (pyml: bits, scores and levels; netdata-1.33: bits and scores). The pyml
-bank without calibration is measured too, so the stage's own cost shows.
+bank without calibration is measured too, so the stage's own cost shows, and
+the rule without its daily profile, so the profile's cost shows.
+
+The daily profile runs with one tick per slot of the day (``day_ticks_per_slot``
+1, each tick in the next of the 12 slots), so every slot of the day judges
+after 24 ticks and the short mean after 44: the path two days of 1-s ticks
+take, reached within the benchmark's warm-up.
 
 Every slot holds a model; the values wander, with gaps, saturated values and
 spikes, so slots saturate now and then and the rare path (logarithms, erfc)
@@ -36,7 +42,10 @@ ROWS = 64              # distinct ticks cycled through by the benchmarks
 MODELS = 48            # distinct trained models spread over the slots
 LEVEL = {"diff_n": 0, "smooth_n": 1, "lag_n": 0}
 CHECKED = 48           # ticks compared with core.calibrate before timing
-RULE = MLConfig(profile="pyml").calibration_settings(1)   # the pyml profile's rule at 1 s per tick
+# the pyml profile's rule at 1 s per tick, its daily profile judging from the 24th tick (see above)
+RULE = {**MLConfig(profile="pyml").calibration_settings(1), "day_ticks_per_slot": 1.0, "day_long_memory": 4000.0}
+DAY_SLOTS = int(RULE["day_slots"])
+NO_DAY = {**RULE, "day_decades": 0.0}                          # ... without the daily profile
 TAILED = {**RULE, "score_decades": 12.0, "score_warmup": 100}   # ... with the score tail measured on NAB
 
 
@@ -88,8 +97,9 @@ class Setup:
         self.uncalibrated = core.Bank(capacity=SIZE, **LEVEL)
         self.saturating = core.Bank(capacity=SIZE, **RULE, **LEVEL)
         self.tailed = core.Bank(capacity=SIZE, **TAILED, **LEVEL)
+        self.no_day = core.Bank(capacity=SIZE, **NO_DAY, **LEVEL)
         self.v133 = core.Bank(capacity=SIZE)
-        for bank in (self.pyml, self.uncalibrated, self.saturating, self.tailed, self.v133):
+        for bank in (self.pyml, self.uncalibrated, self.saturating, self.tailed, self.no_day, self.v133):
             _trained(bank, kind, level, scale, seed)
         self.i = 0
 
@@ -100,19 +110,25 @@ class Setup:
         # The tick that applied the models (all NaN) is the first of the rule's ticks.
         rows = {"values": [np.full(SIZE, np.nan)], "scores": [np.zeros(SIZE)], "trained": [np.zeros(SIZE, bool)],
                 "out": [], "bits": [], "levels": []}
+        day_slots = [-1]   # the tick that applied the models gave no slot of the day
         for _ in range(CHECKED):
             values = self.ticks[self.i % ROWS]
+            day_slots.append(self.i % DAY_SLOTS)
             self.i += 1
             _, scores = self.uncalibrated.tick(values, want_scores=True)
-            _, bits, out, levels = self.pyml.tick(values, want_bits=True, want_scores=True, want_levels=True)
+            _, bits, out, levels = self.pyml.tick(values, want_bits=True, want_scores=True, want_levels=True,
+                                                  day_slot=day_slots[-1])
             for key, row in (("values", values), ("scores", scores), ("trained", np.abs(values) <= 1.6777215e21),
                              ("out", out), ("bits", bits), ("levels", levels)):
                 rows[key].append(row)
         r = {k: np.stack(v) for k, v in rows.items()}
-        want_out, want_bits, want_levels = (x[1:] for x in core.calibrate(r["values"], r["scores"], r["trained"], **RULE))
+        want_out, want_bits, want_levels = (x[1:] for x in core.calibrate(r["values"], r["scores"], r["trained"],
+                                                                          **RULE, day_slot=day_slots))
         assert np.array_equal(r["out"], want_out) and np.array_equal(r["levels"], want_levels)
         assert np.array_equal(r["bits"], want_bits)
         assert r["bits"].any() and (r["levels"] >= 50.0).any()
+        state = self.pyml.calibration_state()
+        assert (state["day_lseen"] > 0).all(), "the daily profile judges in the timed ticks"
 
 
 _setup_once: list[Setup] = []
@@ -125,11 +141,13 @@ def _setup() -> Setup:
     return _setup_once[0]
 
 
-def _cycler(ticks: np.ndarray, fn: Any, **kw: Any) -> Any:
+def _cycler(ticks: np.ndarray, fn: Any, day: bool, **kw: Any) -> Any:
     state = {"i": 0}
 
     def one_tick() -> Any:
         state["i"] += 1
+        if day:
+            return fn(ticks[state["i"] % ROWS], day_slot=state["i"] % DAY_SLOTS, **kw)
         return fn(ticks[state["i"] % ROWS], **kw)
 
     return one_tick
@@ -140,6 +158,7 @@ CASES = {
     # name: (bank attribute, ticks attribute, tick keywords)
     "pyml-words": ("pyml", "ticks", {}),
     "pyml-host": ("pyml", "ticks", HOST_PYML),
+    "no-daily-profile-words": ("no_day", "ticks", {}),
     "level-uncalibrated-words": ("uncalibrated", "ticks", {}),
     "v133-words": ("v133", "ticks", {}),
     "v133-host": ("v133", "ticks", {"want_bits": True, "want_scores": True}),
@@ -154,8 +173,10 @@ CASES = {
 def test_tick(benchmark, case):
     setup = _setup()
     attr, ticks, kw = CASES[case]
-    one_tick = _cycler(getattr(setup, ticks), getattr(setup, attr).tick, **kw)
-    one_tick()  # a tick after the first has a previous value: the rule judges its change (CI runs one tick)
+    bank = getattr(setup, attr)
+    one_tick = _cycler(getattr(setup, ticks), bank.tick, bank.calibration != "none", **kw)
+    for _ in range(1 if SMALL else 2 * ROWS):   # a previous value for the rule; the daily profile warm
+        one_tick()
     out = benchmark(one_tick)
     record(f"tick-{case}", benchmark)
     if kw is HOST_PYML:
@@ -174,7 +195,8 @@ def test_budget_pyml_tick():
     print(f"\nD={SIZE} ns/dim: " + ", ".join(f"{case} {v:.1f}" for case, v in ns.items()) +
           f"; pyml/netdata-1.33 words {ns['pyml-words'] / ns['v133-words']:.2f}x, "
           f"host call {ns['pyml-host'] / ns['v133-host']:.2f}x; calibration stage "
-          f"{ns['pyml-words'] - ns['level-uncalibrated-words']:.1f} ns/dim; with the score tail "
+          f"{ns['pyml-words'] - ns['level-uncalibrated-words']:.1f} ns/dim, its daily profile "
+          f"{ns['pyml-words'] - ns['no-daily-profile-words']:.1f} ns/dim; with the score tail "
           f"{ns['score-tail-words'] / ns['v133-words']:.2f}x and {ns['score-tail-host'] / ns['v133-host']:.2f}x")
     if not SMALL:   # the budget is for D = 100,000
         assert ns["pyml-words"] <= 2.0 * ns["v133-words"]

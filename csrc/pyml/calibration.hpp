@@ -227,8 +227,10 @@ private:
         return tail_chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk];
     }
     DayBlock& day_block(std::size_t b) const noexcept { return day_chunks_[b / kBlocksPerChunk][b % kBlocksPerChunk]; }
+    // A chunk's cells are slot-of-day major: the blocks' cells of one slot of the day, the one a tick
+    // reads, lie one after the other.
     DayCell& day_cell(std::size_t b, std::size_t slot) const noexcept {
-        return day_cell_chunks_[b / kBlocksPerChunk][(b % kBlocksPerChunk) * day_slots_ + slot];
+        return day_cell_chunks_[b / kBlocksPerChunk][slot * kBlocksPerChunk + b % kBlocksPerChunk];
     }
     double saturated_level(const Block& s, std::size_t lane, double change) const noexcept;
     double day_tail(double zl) const noexcept;
