@@ -467,6 +467,32 @@ def test_daily_profile_parameters_and_day_slots_are_checked() -> None:
             bank.day_long_memory) == (10.0, 12.0, 2.0, 7.0, 10.0, 500.0)
 
 
+@pytest.mark.skipif(len(KERNELS) < 2, reason="this processor has no AVX2: one daily-profile path only")
+def test_daily_profile_is_the_same_on_both_kernels() -> None:
+    """The scalar lanes (kernel 'baseline') and the AVX2 ones give identical state and outputs."""
+    period = 24
+    values, _, _ = _daily_series(20 * period, 29, period, seed=8)
+    values[50, 3] = np.inf
+    values[60, 4] = 1e30                                         # beyond storable: a gap too
+    banks = [core.Bank(calibration="surprise", kernel=kernel, **LEVEL, **DAY, day_ticks_per_slot=period / 12)
+             for kernel in KERNELS]
+    history = np.sin(np.linspace(0.0, 20.0, 400))
+    for bank in banks:
+        for _ in range(values.shape[1]):
+            bank.add_slot()
+        bank.train(list(range(values.shape[1])), [history] * values.shape[1], min_samples=100)
+    for i in range(len(values)):
+        slot = (i % period) * 12 // period
+        outs = [bank.tick(values[i], want_bits=True, want_scores=True, want_levels=True, day_slot=slot)
+                for bank in banks]
+        for a, b in zip(outs[0], outs[1]):
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    states = [bank.calibration_state() for bank in banks]
+    for key in states[0]:
+        assert np.array_equal(states[0][key], states[1][key], equal_nan=True), key
+    assert (states[0]["day_lseen"] > 0).any()
+
+
 def test_memory_of_the_daily_profile_is_28_bytes_and_20_per_slot_of_the_day() -> None:
     plain = core.Bank(capacity=4096, calibration="surprise", **LEVEL)
     daily = core.Bank(capacity=4096, calibration="surprise", **LEVEL, **DAY)

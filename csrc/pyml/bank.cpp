@@ -125,7 +125,8 @@ Bank::Bank(const BankParams& params, std::size_t capacity) : params_(params) {
     kernel_ = block_kernel(params.features, params.variant, kernel_kind_, !multi_ && !suppress_);
     vote_ = vote_kernel(dims_, kernel_kind_);
     if (params.calibration.kind != CalibrationKind::none) {
-        calibration_ = std::make_unique<Calibration>(params.calibration, kMaxStorableMagnitude);
+        calibration_ = std::make_unique<Calibration>(params.calibration, kMaxStorableMagnitude,
+                                                     kernel_kind_ == BankKernel::avx2);
     }
     if (capacity > 0) {
         std::lock_guard<std::mutex> lock(state_mutex_);

@@ -168,9 +168,11 @@ public:
     static constexpr std::size_t kBlocksPerChunk = 64;  // 512 slots per chunk
 
     // p validated (throws like validate_calibration_params); kind must be
-    // surprise. Values whose magnitude exceeds gap_above are gaps.
+    // surprise. Values whose magnitude exceeds gap_above are gaps. vector:
+    // run the daily profile's lanes in AVX2 registers when the processor
+    // has them (identical results; false: the scalar path).
     explicit Calibration(const CalibrationParams& p,
-                         double gap_above = std::numeric_limits<double>::infinity());
+                         double gap_above = std::numeric_limits<double>::infinity(), bool vector = true);
 
     const CalibrationParams& params() const noexcept { return p_; }
     // Slots with room (whole chunks).
@@ -239,6 +241,7 @@ private:
     CalibrationParams p_;
     double gap_above_, inv_memory_, bit_cut_;
     std::size_t day_slots_ = 0;                  // 0 without the daily profile
+    bool day_avx2_ = false;                      // the daily profile's lanes in AVX2 registers
     double day_warm_visits_ = 0.0, day_memory_visits_ = 1.0, inv_day_memory_visits_ = 1.0, inv_day_long_memory_ = 1.0;
     std::vector<Chunk> chunks_;
     std::vector<TailChunk> tail_chunks_;  // as many as chunks_ with the score tail, else none

@@ -435,14 +435,15 @@ CalibrationParams daily(double period, double slots = 12, double window = 30, do
     return p;
 }
 
-TEST_CASE("daily profile: many slots, ranges and resting ticks equal the reference bit for bit") {
+TEST_CASE("daily profile: many slots, ranges and resting ticks equal the reference bit for bit, both paths") {
     const std::size_t slots = 21, ticks = 3000;
+    for (const bool vector : {false, true})  // the scalar lanes and (where the processor has it) AVX2
     for (const double period : {48.0, 7.0}) {
         const CalibrationParams p = daily(period, std::min(12.0, period));
         std::mt19937_64 rng(static_cast<std::uint64_t>(period));
         std::normal_distribution<double> noise(0.0, 1.0);
         std::uniform_real_distribution<double> uniform(0.0, 1.0);
-        Calibration c = stage_of(p);
+        Calibration c(p, pyml::kMaxStorableMagnitude, vector);
         c.grow_to(slots);
         std::vector<Reference> refs(slots, Reference(p));
         std::vector<double> values(slots), scores(slots), levels(slots);
