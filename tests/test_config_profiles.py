@@ -732,3 +732,14 @@ def test_netdata_2_round_trip(name: str, clamp: bool, data: st.DataObject) -> No
     assert back.to_netdata_conf() == text
     assert text.startswith(f"[ml]\n\tprofile = {name}\n")
     assert not math.isnan(back.host_rate_threshold_fraction)
+
+
+def test_the_daily_profile_key_is_read_clamped_and_turns_the_profile_off() -> None:
+    cfg = MLConfig.from_netdata_conf("[ml]\n\tprofile = pyml\n\tdaily profile decades = 0\n")
+    assert cfg.daily_profile_decades == 0.0 and cfg.calibration_settings(1)["day_decades"] == 0.0
+    assert MLConfig.from_netdata_conf("[ml]\n\tdaily profile decades = 500\n").daily_profile_decades == 100.0
+    with pytest.raises(ValueError, match="daily_profile_decades"):
+        MLConfig(profile="pyml", daily_profile_decades=-1.0, clamp=False)
+    assert MLConfig(profile="netdata-1.33").daily_profile_decades is None     # not a key of that profile
+    again = MLConfig(profile="pyml", daily_profile_decades=6.5)
+    assert MLConfig.from_netdata_conf(again.to_netdata_conf()) == again
