@@ -5,7 +5,10 @@ suppression (Netdata 2.x).
 
 Budgets (DESIGN §6), C++ state and per-dimension arrays (not samples, not
 names): <= 256 bytes per dimension with one model (calibrated or not), <= 2 KiB with 18 models
-(every slot holding all 18), measured two ways: the bank's own account
+(every slot holding all 18), measured two ways. The ``pyml`` profile's bank with its daily profile
+(12 slots of the day: 28 bytes per dimension and 20 per slot of the day, 268 in all) is over the
+one-model budget by design: it is held to 384 bytes (README, "The daily profile"); without the daily
+profile it is held to 256: the bank's own account
 (``memory_bytes() / size``) and the growth of the process's resident set
 (``/proc/self/statm``) while 100,000 trained slots are added.
 
@@ -24,15 +27,17 @@ import numpy as np
 import pytest
 from conftest import scaled
 
-from pyml import core
+from pyml import MLConfig, core
 
 SLOTS = scaled(100_000, 20_000)
 BUDGET = 256
 # name: (Bank keyword arguments, models per slot, budget in bytes per dimension)
 CONFIGS = {
     "one-model": ({}, 1, BUDGET),
-    # the pyml profile's bank: level features, the surprise calibration (48 bytes per slot more)
-    "pyml": ({"diff_n": 0, "smooth_n": 1, "lag_n": 0, "calibration": "surprise"}, 1, BUDGET),
+    # the pyml profile's bank as a host at 1 s makes it: level features, the surprise calibration (48
+    # bytes per slot more) and its daily profile (268 more)
+    "pyml": ({"diff_n": 0, "smooth_n": 1, "lag_n": 0, **MLConfig(profile="pyml").calibration_settings(1)}, 1, 384),
+    "pyml-without-daily-profile": ({"diff_n": 0, "smooth_n": 1, "lag_n": 0, "calibration": "surprise"}, 1, BUDGET),
     # ... with the calibration's score tail (not in the profile): 64 bytes per slot more
     "pyml-score-tail": ({"diff_n": 0, "smooth_n": 1, "lag_n": 0, "calibration": "surprise", "score_decades": 12.0},
                         1, BUDGET),
