@@ -35,23 +35,14 @@ public:
 
     bool document() {
         skip_space();
-        if (!eat('{')) return false;
-        skip_space();
-        if (eat('}')) return at_end();
-        for (;;) {
-            std::string_view id;
-            if (!plain_string(id)) return false;
+        const bool read = object([this](std::string_view id) {
             out_.keys.append(id);
             out_.keys.push_back(kChartEnd);
-            if (!colon() || !chart()) return false;
+            if (!chart()) return false;
             out_.keys.push_back(kChartClose);
-            skip_space();
-            if (eat(',')) {
-                skip_space();
-                continue;
-            }
-            return eat('}') && at_end();
-        }
+            return true;
+        });
+        return read && at_end();
     }
 
 private:
@@ -197,54 +188,16 @@ private:
         }
     }
 
-    // One chart's object: its last_updated, and its dimensions' ids and values.
-    bool chart() {
-        if (!eat('{')) return false;
-        std::int64_t last_updated = 0;
-        bool seen_updated = false, seen_dimensions = false;
-        skip_space();
-        if (!eat('}')) {
-            for (;;) {
-                std::string_view name;
-                if (!plain_string(name) || !colon()) return false;
-                if (name == "last_updated") {
-                    if (seen_updated) return false;
-                    seen_updated = true;
-                    const char* start;
-                    bool integer;
-                    if (!number_token(start, integer) || !integer) return false;
-                    const auto got = std::from_chars(start, p_, last_updated);
-                    if (got.ec != std::errc() || got.ptr != p_) return false;
-                } else if (name == "dimensions") {
-                    if (seen_dimensions) return false;
-                    seen_dimensions = true;
-                    if (!dimensions()) return false;
-                } else if (!skip_value(1)) {
-                    return false;
-                }
-                skip_space();
-                if (eat(',')) {
-                    skip_space();
-                    continue;
-                }
-                if (!eat('}')) return false;
-                break;
-            }
-        }
-        out_.last_updated.push_back(last_updated);
-        return true;
-    }
-
-    bool dimensions() {
+    // An object whose member names are plain strings: '{', then for each member its name, ':' and
+    // what member(name) reads, ',' between them, '}'.
+    template <class Member>
+    bool object(Member&& member) {
         if (!eat('{')) return false;
         skip_space();
         if (eat('}')) return true;
         for (;;) {
-            std::string_view id;
-            if (!plain_string(id) || !colon()) return false;
-            out_.keys.append(id);
-            out_.keys.push_back(kDimensionEnd);
-            if (!dimension()) return false;
+            std::string_view name;
+            if (!plain_string(name) || !colon() || !member(name)) return false;
             skip_space();
             if (eat(',')) {
                 skip_space();
@@ -254,32 +207,47 @@ private:
         }
     }
 
+    // One chart's object: its last_updated, and its dimensions' ids and values.
+    bool chart() {
+        std::int64_t last_updated = 0;
+        bool seen_updated = false, seen_dimensions = false;
+        const bool read = object([&](std::string_view name) {
+            if (name == "last_updated") {
+                if (seen_updated) return false;
+                seen_updated = true;
+                const char* start;
+                bool integer;
+                if (!number_token(start, integer) || !integer) return false;
+                const auto got = std::from_chars(start, p_, last_updated);
+                return got.ec == std::errc() && got.ptr == p_;
+            }
+            if (name == "dimensions") {
+                if (seen_dimensions) return false;
+                seen_dimensions = true;
+                return object([this](std::string_view id) {
+                    out_.keys.append(id);
+                    out_.keys.push_back(kDimensionEnd);
+                    return dimension();
+                });
+            }
+            return skip_value(1);
+        });
+        if (!read) return false;
+        out_.last_updated.push_back(last_updated);
+        return true;
+    }
+
     // One dimension's object: its value (NaN for null or none).
     bool dimension() {
-        if (!eat('{')) return false;
         double value = std::numeric_limits<double>::quiet_NaN();
         bool seen_value = false;
-        skip_space();
-        if (!eat('}')) {
-            for (;;) {
-                std::string_view name;
-                if (!plain_string(name) || !colon()) return false;
-                if (name == "value") {
-                    if (seen_value) return false;
-                    seen_value = true;
-                    if (!number_or_null(value)) return false;
-                } else if (!skip_value(2)) {
-                    return false;
-                }
-                skip_space();
-                if (eat(',')) {
-                    skip_space();
-                    continue;
-                }
-                if (!eat('}')) return false;
-                break;
-            }
-        }
+        const bool read = object([&](std::string_view name) {
+            if (name != "value") return skip_value(2);
+            if (seen_value) return false;
+            seen_value = true;
+            return number_or_null(value);
+        });
+        if (!read) return false;
         out_.values.push_back(value);
         return true;
     }
