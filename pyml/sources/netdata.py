@@ -26,8 +26,9 @@ event loop they run on and a limit of catch-up requests per second):
    is read back from ``/api/v1/data`` from the second after the last one
    taken up to its newest (at most ``catch_up`` seconds): rows the source
    still has are stored, the others stay gaps. A poll whose charts and
-   dimensions are those of the previous one is decoded for its values
-   alone (:func:`decode_values`) and taken in bulk (:class:`_Shape`); while
+   dimensions are those of the previous one is read into arrays by the
+   compiled scanner (:func:`decode_value_arrays`; :func:`decode_values`
+   when it cannot) and taken in bulk (:class:`_Shape`); while
    every chart is at the same second, that second stands for all their
    ``last_t`` (written back to them when that ends). Catch-ups are bounded per poll (``catch_up_budget``)
    and for all the sources of a group (:class:`CatchUpLimit`, which slows
@@ -179,14 +180,16 @@ class _Shape:
     the host's layout drops the shape (the next regular poll makes a new one).
     """
 
-    __slots__ = ("ids", "charts", "dims", "counts", "keys", "ue", "ue_all", "dim_chart", "_positions")
+    __slots__ = ("ids", "charts", "dims", "counts", "starts", "keys", "ue", "ue_all", "dim_chart", "_positions")
 
     def __init__(self, ids: list[str], charts: list[_Chart], dims: list[str], counts: list[int]) -> None:
         self.ids = ids                       # chart ids in the answer's order
         self.charts = charts                 # the mirrored charts, aligned with ``ids``
         self.dims = dims                     # every chart's dimension ids in the answer, flattened
         self.counts = np.asarray(counts, dtype=np.int64)        # dimensions of each chart in the answer
-        starts = np.concatenate(([0], np.cumsum(self.counts))).tolist()
+        # where each chart's values start in the flattened ones (and, last, their number)
+        self.starts: list[int] = np.concatenate(([0], np.cumsum(self.counts))).tolist()
+        starts = self.starts
         # the ids as the compiled decoder checks them (decode_value_arrays)
         self.keys = shape_keys([(c, dims[starts[i]:starts[i + 1]]) for i, c in enumerate(ids)])
         self.ue = np.asarray([c.update_every for c in charts], dtype=np.int64)
@@ -779,12 +782,11 @@ class NetdataSource:
             charts_of = shape.charts
             for i in np.flatnonzero(ok).tolist():
                 charts_of[i].last_t = seconds[i]
-            starts = None if got is not None else np.concatenate(([0], np.cumsum(shape.counts))).tolist()
+            starts = shape.starts
             for i in np.flatnonzero(~ok).tolist():
                 if got is not None:
                     chart_got = got[i]
                 else:
-                    assert starts is not None
                     ids = shape.dims[starts[i]:starts[i + 1]]
                     chart_got = AllmetricsChart(last_updated=int(lus[i]), dimensions={
                         d: AllmetricsDim(value=None if math.isnan(v) else v)
@@ -810,7 +812,7 @@ class NetdataSource:
         if not self._blocks or shape is None:
             self._blocks.clear()
             return
-        starts = np.concatenate(([0], np.cumsum(shape.counts))).tolist()
+        starts = shape.starts
         for t, blocks in self._blocks.items():
             second = self._pending.setdefault(t, {})
             for mask, values in blocks:
