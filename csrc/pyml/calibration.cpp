@@ -244,6 +244,7 @@ Calibration::Calibration(const CalibrationParams& p, double gap_above, bool vect
     if (!(gap_above >= 0.0)) throw std::invalid_argument("gap_above = " + describe(gap_above) + " must be >= 0");
     inv_memory_ = 1.0 / p.memory;  // 1 / min(seen + k, memory) once seen + k >= memory: the same division
     bit_cut_ = 100.0 * p.bit_level;
+    rule_avx2_ = vector && p.score_decades == 0.0 && day_lanes_use_avx2();
     if (p.day_decades > 0.0) {
         day_slots_ = static_cast<std::size_t>(p.day_slots);
         day_avx2_ = vector && day_lanes_use_avx2();
@@ -400,6 +401,87 @@ __attribute__((noinline)) double Calibration::day_tail(double zl) const noexcept
     return std::min(1.0, std::max(0.0, -std::log10(tail + 1e-300) / p_.day_decades));
 }
 
+// Lanes of a 4-lane group whose bit is set in `bits` (bit l for lane first + l), as an all-ones mask.
+static __attribute__((target("avx2"))) inline __m256d lane_mask(unsigned bits, std::size_t first) noexcept {
+    const __m256i which = _mm256_setr_epi64x(1, 2, 4, 8);
+    const __m256i set = _mm256_set1_epi64x(static_cast<long long>((bits >> first) & 0xFu));
+    return _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(set, which), which));
+}
+
+// The 32-bit halves of a 4-lane 64-bit mask, for the uint32 fields.
+static __attribute__((target("avx2"))) inline __m128i mask32(__m256d m) noexcept {
+    return _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(_mm256_castpd_si256(m), _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0)));
+}
+
+// Each operation is apply()'s scalar one in its order (selects as blends; std::min(x, c) as
+// min_pd(c, x), std::max(x, c) as max_pd(c, x), which agree with them for NaN too); a saturated lane's
+// level comes from saturated_level() on the state before the update, as in the scalar path.
+__attribute__((target("avx2"))) void Calibration::rule_block_avx2(Block& s, const double* values, unsigned trained,
+                                                                  const double* g_day, double* scores,
+                                                                  std::uint8_t* bits, double* levels) const noexcept {
+    const __m256d one = _mm256_set1_pd(1.0), two = _mm256_set1_pd(2.0), zero = _mm256_setzero_pd(),
+                  half = _mm256_set1_pd(0.5), hundred = _mm256_set1_pd(kScoreCap),
+                  memory = _mm256_set1_pd(p_.memory), inv_memory = _mm256_set1_pd(inv_memory_),
+                  saturation = _mm256_set1_pd(p_.saturation), window = _mm256_set1_pd(p_.peak_window),
+                  bit_cut = _mm256_set1_pd(bit_cut_),
+                  minus_inf = _mm256_set1_pd(-std::numeric_limits<double>::infinity());
+    for (std::size_t l = 0; l < kLanes; l += 4) {
+        const __m256d v = _mm256_loadu_pd(values + l);
+        const __m256d prev = _mm256_loadu_pd(s.prev + l);
+        const __m256d change = _mm256_sub_pd(v, prev);
+        _mm256_storeu_pd(s.prev + l, v);
+        const __m256d active = _mm256_and_pd(lane_mask(trained, l), _mm256_cmp_pd(change, change, _CMP_EQ_OQ));
+        const __m256d capped = _mm256_min_pd(hundred, _mm256_loadu_pd(scores + l));
+        const __m256d saturated = _mm256_and_pd(active, _mm256_cmp_pd(capped, saturation, _CMP_GE_OQ));
+        __m256d level = _mm256_mul_pd(half, capped);
+        if (const unsigned sat = static_cast<unsigned>(_mm256_movemask_pd(saturated)); sat != 0) {
+            alignas(32) double lanes[4], changes[4];
+            _mm256_store_pd(lanes, level);
+            _mm256_store_pd(changes, change);
+            for (unsigned j = 0; j < 4; ++j) {
+                if ((sat >> j) & 1u) lanes[j] = saturated_level(s, l + j, changes[j]);
+            }
+            level = _mm256_load_pd(lanes);
+        }
+        const __m128i seen_count = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.seen + l));
+        const __m256d seen = u32_to_double(seen_count);
+        const __m256d seen2 = _mm256_add_pd(seen, two), seen1 = _mm256_add_pd(seen, one);
+        const __m256d a_rate = _mm256_blendv_pd(inv_memory, _mm256_div_pd(one, seen2),
+                                                _mm256_cmp_pd(seen2, memory, _CMP_LT_OQ));
+        const __m256d rate = _mm256_loadu_pd(s.rate + l);
+        const __m256d hit = _mm256_and_pd(saturated, one);  // 1.0 where saturated, else 0.0
+        const __m256d rate_next = _mm256_add_pd(rate, _mm256_mul_pd(a_rate, _mm256_sub_pd(hit, rate)));
+        _mm256_storeu_pd(s.rate + l, _mm256_blendv_pd(rate, rate_next, active));
+        const __m256d a = _mm256_blendv_pd(inv_memory, _mm256_div_pd(one, seen1),
+                                           _mm256_cmp_pd(seen1, memory, _CMP_LT_OQ));
+        const __m256d mean = _mm256_loadu_pd(s.mean + l), var = _mm256_loadu_pd(s.var + l);
+        const __m256d d = _mm256_sub_pd(change, mean);
+        const __m256d mean_next = _mm256_add_pd(mean, _mm256_mul_pd(a, d));
+        const __m256d var_next =
+            _mm256_mul_pd(_mm256_sub_pd(one, a), _mm256_add_pd(var, _mm256_mul_pd(_mm256_mul_pd(a, d), d)));
+        _mm256_storeu_pd(s.mean + l, _mm256_blendv_pd(mean, mean_next, active));
+        _mm256_storeu_pd(s.var + l, _mm256_blendv_pd(var, var_next, active));
+        const __m128i active32 = mask32(active);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(s.seen + l),
+                         _mm_blendv_epi8(seen_count, saturating_inc4(seen_count), active32));
+        const __m256d lifted = _mm256_max_pd(_mm256_mul_pd(hundred, _mm256_loadu_pd(g_day + l)), level);
+        level = _mm256_blendv_pd(zero, lifted, active);
+        // once per incident
+        const __m128i age = saturating_inc4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s.top_age + l)));
+        const __m256d expired = _mm256_cmp_pd(u32_to_double(age), window, _CMP_GT_OQ);
+        const __m256d top = _mm256_blendv_pd(_mm256_loadu_pd(s.top + l), minus_inf, expired);
+        if (levels != nullptr) _mm256_storeu_pd(levels + l, level);
+        const __m256d report = _mm256_cmp_pd(level, top, _CMP_GT_OQ);
+        _mm256_storeu_pd(s.top + l, _mm256_blendv_pd(top, level, report));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(s.top_age + l), _mm_andnot_si128(mask32(report), age));
+        _mm256_storeu_pd(scores + l, _mm256_blendv_pd(zero, level, report));
+        const unsigned bit = static_cast<unsigned>(
+            _mm256_movemask_pd(_mm256_and_pd(report, _mm256_cmp_pd(level, bit_cut, _CMP_GE_OQ))));
+        for (unsigned j = 0; j < 4; ++j) bits[l + j] = static_cast<std::uint8_t>((bit >> j) & 1u);
+    }
+}
+
 void Calibration::apply(std::size_t first, std::size_t n, const double* values, const std::uint8_t* trained,
                         double* scores, std::uint8_t* bits, double* levels, int day_slot) noexcept {
     const double memory = p_.memory, window = p_.peak_window, saturation = p_.saturation;
@@ -419,12 +501,16 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
         const unsigned mask = trained[i / kLanes];
         const std::size_t lanes = std::min(kLanes, n - i);
         double g_days[kLanes] = {};
-        if (day) {
-            double lane_values[kLanes], above[kLanes], lvar_before[kLanes];
+        const bool whole_avx2 = rule_avx2_ && lanes == kLanes;
+        double lane_values[kLanes];  // the block's values, a gap (NaN, inf, beyond storable) as NaN
+        if (day || whole_avx2) {
             for (std::size_t l = 0; l < kLanes; ++l) {
                 const double v = l < lanes ? values[i + l] : nan;
-                lane_values[l] = std::fabs(v) <= gap_above_ ? v : nan;  // NaN, inf, beyond storable: a gap
+                lane_values[l] = std::fabs(v) <= gap_above_ ? v : nan;
             }
+        }
+        if (day) {
+            double above[kLanes], lvar_before[kLanes];
             unsigned maybe = avx2 ? day_lanes_avx2<DayBlock, DayCell, kLanes>(lane_values, *db, *dc, day_k, above,
                                                                             lvar_before)
                                   : day_lanes_baseline<DayBlock, DayCell, kLanes>(lane_values, *db, *dc, day_k,
@@ -434,6 +520,10 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
                 maybe &= maybe - 1;
                 g_days[l] = day_tail(above[l] / std::max(std::sqrt(lvar_before[l]), 1e-9));
             }
+        }
+        if (whole_avx2) {
+            rule_block_avx2(s, lane_values, mask, g_days, scores + i, bits + i, levels != nullptr ? levels + i : nullptr);
+            continue;
         }
         for (std::size_t l = 0; l < lanes; ++l) {
             const std::size_t k = i + l;

@@ -379,12 +379,13 @@ Inputs random_inputs(std::size_t ticks, std::size_t slots, std::uint64_t seed) {
     return in;
 }
 
-TEST_CASE("surprise stage: many slots, every range shape, equal the reference bit for bit") {
+TEST_CASE("surprise stage: many slots, every range shape, equal the reference bit for bit, both paths") {
     const std::size_t slots = 37, ticks = 600;
     const Inputs in = random_inputs(ticks, slots, 11);
+    for (const bool vector : {false, true})  // scalar blocks and (where the processor has it) AVX2 ones
     for (const CalibrationParams& p : {surprise(), surprise(10, 50, 2, 0.6, 90, 0.2), surprise(0, 1), tailed(),
                                        tailed(10, 50, 1, 0), tailed(0, 1, 12, 5)}) {
-        Calibration c = stage_of(p);
+        Calibration c(p, pyml::kMaxStorableMagnitude, vector);
         c.grow_to(slots);
         CHECK(c.capacity() >= slots);
         std::vector<Reference> refs(slots, Reference(p));
