@@ -200,16 +200,22 @@ class Host:
         # Contexts (a chart's context, else its id) as small integers per slot, for the host level.
         self._context_ids: dict[str, int] = {}
         self._context_names: list[str] = []
-        self._context_of_slot = np.zeros(0, dtype=np.int32)  # -1 for slots of charts that are not modelled
+        # int64, the dtype the host levels take (no conversion per tick)
+        self._context_of_slot = np.zeros(0, dtype=np.int64)  # -1 for slots of charts that are not modelled
         # Modelled charts as small integers per slot (-1: not modelled), for detectors grouping by chart.
         self._chart_ids: dict[str, int] = {}
         self._chart_names: list[str] = []
-        self._chart_of_slot = np.zeros(0, dtype=np.int32)
+        self._chart_of_slot = np.zeros(0, dtype=np.int64)
         self._host_level = make_host_level(cfg, self.update_every, self._id_of_slot, self._context_names.__getitem__,
                                            self._chart_names.__getitem__)
         self._restored_charts: set[str] = set()
         self._registry_dirty = False
         self._slot_index_cache: np.ndarray | None = np.zeros(0, dtype=np.int64)  # slots in collect_all order
+        # Where collect_all's values go in the by-slot array: the index above, or the slice it equals
+        # (dimensions added in order take consecutive slots, and a slice copy is cheaper than a scatter).
+        self._slot_target: tuple[np.ndarray | None, slice | np.ndarray] = (None, slice(0, 0))
+        self._by_slot = np.zeros(0)                     # collect_all's by-slot values, refilled every tick
+        self._tick_masks = (np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))  # _level_tick's scratch
         self._modelled = np.zeros(0, dtype=bool)        # per slot
         self._collected = np.zeros(0, dtype=np.int64)   # per slot: values since added
         self._last_k: int | None = None
@@ -450,9 +456,9 @@ class Host:
         self._modelled = np.concatenate([self._modelled, np.zeros(size - self._modelled.size, dtype=bool)])
         self._collected = np.concatenate([self._collected, np.zeros(size - self._collected.size, dtype=np.int64)])
         self._context_of_slot = np.concatenate(
-            [self._context_of_slot, np.full(size - self._context_of_slot.size, -1, dtype=np.int32)])
+            [self._context_of_slot, np.full(size - self._context_of_slot.size, -1, dtype=np.int64)])
         self._chart_of_slot = np.concatenate(
-            [self._chart_of_slot, np.full(size - self._chart_of_slot.size, -1, dtype=np.int32)])
+            [self._chart_of_slot, np.full(size - self._chart_of_slot.size, -1, dtype=np.int64)])
         self._store.ensure_capacity(size)
         self._tiers.ensure_capacity(size)
 
@@ -482,16 +488,15 @@ class Host:
         if arr.ndim != 1 or arr.size != len(self._collected_dims):
             raise ValueError(f"values must be 1-D with {len(self._collected_dims)} elements (one per dimension), "
                              f"got shape {arr.shape}")
-        flags = as_flags("reset", reset, arr.shape)
+        flags = None if reset is False else as_flags("reset", reset, arr.shape)  # the default: no flag to check
         if self._pending_t is not None:
             if self._store.tick_of(t) <= self._store.tick_of(self._pending_t):
                 raise ValueError(f"timestamp {t} is not after the open tick {self._pending_t}")
             self._complete_pending()
         self._check_forward(t)
-        by_slot = np.full(self._bank.size, np.nan)
-        by_slot[self._slot_index] = arr
+        by_slot = self._values_by_slot(arr)
         reset_by_slot = None
-        if flags.any():
+        if flags is not None and flags.any():
             reset_by_slot = np.zeros(self._bank.size, dtype=bool)
             reset_by_slot[self._slot_index] = flags
         scores = self._tick(t, by_slot, reset_by_slot, want_scores=bool(want_scores))
@@ -500,6 +505,32 @@ class Host:
         words = self._last_words[self._slot_index]
         anomalous = (words != 0) & ((words & _core.ANOMALY_BIT) == 0)
         return scores[self._slot_index], anomalous
+
+    def _values_by_slot(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (in ``dimension_ids()`` order) by slot, NaN for every other slot.
+
+        The array is the host's own, refilled on every call: a tick only reads
+        it or writes this tick's internal values into it, and neither the bank
+        nor the tiers keep it, so nothing sees it change afterwards.
+        """
+        size = self._bank.size
+        by_slot = self._by_slot
+        if by_slot.size != size:
+            by_slot = self._by_slot = np.empty(size)
+        by_slot.fill(np.nan)
+        by_slot[self._slot_target_of(self._slot_index)] = values
+        return by_slot
+
+    def _slot_target_of(self, index: np.ndarray) -> slice | np.ndarray:
+        """``index`` (the slots in collect order), or the slice it equals when the slots are consecutive."""
+        known, target = self._slot_target
+        if known is not index:
+            target = index
+            if index.size and int(index[-1]) - int(index[0]) == index.size - 1 and \
+                    bool(np.all(np.diff(index) == 1)):
+                target = slice(int(index[0]), int(index[-1]) + 1)
+            self._slot_target = (index, target)
+        return target
 
     def collect(self, chart_id: str, t: float, values: Any, reset: bool = False) -> None:
         """Collect one chart's values at ``t``.
@@ -634,10 +665,14 @@ class Host:
         per-slot levels (or None), ``started`` the ``perf_counter`` at which
         the tick began (for the prediction time the internal charts show).
         """
-        exists = words != 0
-        modelled = self._modelled[: words.size]
-        self._collected[: words.size] += exists & modelled
-        anomalous = exists & ((words & _core.ANOMALY_BIT) == 0) & modelled
+        n = words.size
+        exists, counted = self._level_masks(n)
+        np.not_equal(words, 0, out=exists)
+        modelled = self._modelled[:n]
+        np.logical_and(exists, modelled, out=counted)
+        self._collected[:n] += counted
+        anomalous = (words & _core.ANOMALY_BIT) == 0  # a new array: the host level may keep it
+        anomalous &= counted
         with self._lock:
             durations, self._training_ms = self._training_ms, []
         out = self._host_level.tick(HostTickInput(
@@ -649,6 +684,14 @@ class Host:
         self._last_result = out.result
         self._last_output = out
         return out
+
+    def _level_masks(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Two bool scratch arrays of ``n`` slots for :meth:`_level_tick` (contents undefined)."""
+        exists, counted = self._tick_masks
+        if exists.size < n:
+            size = max(n, 2 * exists.size, 64)
+            exists, counted = self._tick_masks = (np.empty(size, dtype=bool), np.empty(size, dtype=bool))
+        return exists[:n], counted[:n]
 
     def _write_dynamic(self, words: np.ndarray, by_slot: np.ndarray,
                        values: list[tuple[str, float]]) -> tuple[np.ndarray, np.ndarray]:

@@ -598,6 +598,8 @@ class PymlDetector:
         return flags[:n], low_bit[:n], mask[:n]
 
     def _reserve(self, size: int) -> None:
+        if size <= self._evidence.size:  # the per-slot arrays always grow together, to the same size
+            return
         self._evidence = _grow(self._evidence, size, 0.0)
         self._start = _grow(self._start, size, 0)
         self._share = _grow(self._share, size, 0.0)
@@ -756,7 +758,7 @@ class PymlDetector:
         np.logical_and(mask, md, out=mask)
         n_trained = int(np.count_nonzero(mask))
         counted = mask  # scratch: read by index below, never kept
-        onsets = np.flatnonzero(bt)
+        onsets = bt.nonzero()[0]  # bt is 1-D: flatnonzero's result, without its ravel
         if onsets.size:
             onsets = onsets[counted[onsets]]
 

@@ -729,7 +729,6 @@ class Tiers:
         self._recovered = not self.specs
         # per-tick scratch
         self._exists = np.zeros(width, dtype=bool)
-        self._missing = np.zeros(width, dtype=bool)
         self._bits = np.zeros(width, dtype=np.uint32)
 
     # -------------------------------------------------------------- configuration files
@@ -883,7 +882,6 @@ class Tiers:
         for acc in self._open:
             acc.grow(width)
         self._exists = np.zeros(width, dtype=bool)
-        self._missing = np.zeros(width, dtype=bool)
         self._bits = np.zeros(width, dtype=np.uint32)
 
     def ensure_capacity(self, slots: int) -> None:
@@ -943,14 +941,9 @@ class Tiers:
         n = words.size
         exists = self._exists[:n]
         np.equal(values, values, out=exists)
-        missing = self._missing[:n]
-        np.logical_not(exists, out=missing)
-        gaps = np.flatnonzero(missing)
         total = acc.sum[:n]
-        kept = total[gaps]   # gaps are few: keep their sums, add everything, put them back
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: saturated when the point closes
-            np.add(total, values, out=total)
-        total[gaps] = kept
+            np.add(total, values, out=total, where=exists)  # a gap (NaN) leaves its sum as it was
         np.fmin(acc.min[:n], values, out=acc.min[:n])
         np.fmax(acc.max[:n], values, out=acc.max[:n])
         np.add(acc.count[:n], exists, out=acc.count[:n], casting="unsafe")
