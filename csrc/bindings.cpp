@@ -20,6 +20,7 @@
 #include "pyml/allmetrics.hpp"
 #include "pyml/bank.hpp"
 #include "pyml/calibration.hpp"
+#include "pyml/describe.hpp"
 #include "pyml/features.hpp"
 #include "pyml/kmeans.hpp"
 #include "pyml/model.hpp"
@@ -968,6 +969,84 @@ Every method may be called from any thread; the tick never waits for training.
             "them: rate, mean, var, seen, top, top_age (inf: nothing reported yet), prev, smean, svar; the daily "
             "profile's day_short, day_lmean, day_lvar, day_lseen, and day_mean, day_var, day_visits of shape "
             "(size, day_slots) (day_slots 0 without the profile). ValueError for a bank with calibration 'none'.")
+        .def(
+            "set_calibration_state",
+            [](Bank& b, const carray<std::int64_t>& slots, const py::dict& state) {
+                const std::size_t n = static_cast<std::size_t>(slots.size());
+                if (b.params().calibration.kind == pyml::CalibrationKind::none) {
+                    throw std::invalid_argument("this bank has calibration 'none': it keeps no calibration state");
+                }
+                if (slots.ndim() != 1) throw std::invalid_argument("slots must be 1-D");
+                const std::size_t day_slots = static_cast<std::size_t>(b.params().calibration.day_decades > 0.0
+                                                                           ? b.params().calibration.day_slots
+                                                                           : 0.0);
+                // rows: one per slot; columns: 0 for a 1-D field, else the second axis's length + 1
+                auto field = [&](const char* name, std::size_t columns) {
+                    if (!state.contains(name)) {
+                        throw std::invalid_argument(std::string("the calibration state has no '") + name + "'");
+                    }
+                    carray<double> a = py::cast<carray<double>>(state[name]);
+                    const bool fits = columns == 0 ? a.ndim() == 1 && static_cast<std::size_t>(a.shape(0)) == n
+                                                   : a.ndim() == 2 && static_cast<std::size_t>(a.shape(0)) == n &&
+                                                         static_cast<std::size_t>(a.shape(1)) == columns - 1;
+                    if (!fits) {
+                        throw std::invalid_argument(std::string("calibration state '") + name + "' must have shape (" +
+                                                    std::to_string(n) +
+                                                    (columns ? ", " + std::to_string(columns - 1) : std::string(",")) +
+                                                    "), one row per slot");
+                    }
+                    return a;
+                };
+                auto counter = [](const char* name, double v, bool never_allowed) -> std::uint32_t {
+                    if (never_allowed && v == std::numeric_limits<double>::infinity()) return pyml::kNeverReported;
+                    if (!(v >= 0.0 && v <= 4294967295.0 && v == std::floor(v))) {
+                        throw std::invalid_argument(std::string("calibration state '") + name + "' = " +
+                                                    pyml::describe(v) + " must be an integer count in [0, 4294967295]" +
+                                                    (never_allowed ? " or inf" : ""));
+                    }
+                    return static_cast<std::uint32_t>(v);
+                };
+                const auto rate = field("rate", 0), mean = field("mean", 0), var = field("var", 0),
+                           seen = field("seen", 0), top = field("top", 0), top_age = field("top_age", 0),
+                           prev = field("prev", 0), smean = field("smean", 0), svar = field("svar", 0),
+                           day_short = field("day_short", 0), day_lmean = field("day_lmean", 0),
+                           day_lvar = field("day_lvar", 0), day_lseen = field("day_lseen", 0),
+                           day_mean = field("day_mean", day_slots + 1), day_var = field("day_var", day_slots + 1),
+                           day_visits = field("day_visits", day_slots + 1);
+                std::vector<std::size_t> at(n);
+                std::vector<pyml::CalibrationState> states(n);
+                for (std::size_t i = 0; i < n; ++i) {
+                    const std::int64_t slot = slots.data()[i];
+                    if (slot < 0) throw std::out_of_range("slot " + std::to_string(slot) + " is negative");
+                    at[i] = static_cast<std::size_t>(slot);
+                    pyml::CalibrationState& c = states[i];
+                    c.rate = rate.data()[i];
+                    c.mean = mean.data()[i];
+                    c.var = var.data()[i];
+                    c.seen = counter("seen", seen.data()[i], false);
+                    c.top = top.data()[i];
+                    c.top_age = counter("top_age", top_age.data()[i], true);
+                    c.prev = prev.data()[i];
+                    c.smean = smean.data()[i];
+                    c.svar = svar.data()[i];
+                    c.day_short = day_short.data()[i];
+                    c.day_lmean = day_lmean.data()[i];
+                    c.day_lvar = day_lvar.data()[i];
+                    c.day_lseen = counter("day_lseen", day_lseen.data()[i], false);
+                    for (std::size_t j = 0; j < day_slots; ++j) {
+                        c.day_mean.push_back(day_mean.data()[i * day_slots + j]);
+                        c.day_var.push_back(day_var.data()[i * day_slots + j]);
+                        c.day_visits.push_back(counter("day_visits", day_visits.data()[i * day_slots + j], false));
+                    }
+                }
+                py::gil_scoped_release release;
+                b.set_calibration_state(at.data(), states.data(), n);
+            },
+            py::arg("slots"), py::arg("state"),
+            "Give slots[i] row i of `state` (keys and meaning as calibration_state returns them, one row per "
+            "slot): a state saved before a restart. ValueError naming the field for a missing key, a wrong "
+            "shape or a value the rule cannot hold (or a bank with calibration 'none'), IndexError for a slot "
+            "not in use; nothing changes then.")
         .def_property_readonly("warmup", &Bank::warmup,
                                "Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2).")
         .def_property_readonly(

@@ -263,6 +263,8 @@ class Bank:
     def calibration_state(self) -> dict[str, npt.NDArray[np.float64]]:
         """Per-slot calibration state: rate, mean, var, seen, top, top_age (inf = never), prev, smean, svar,
         and the daily profile's day_* arrays."""
+    def set_calibration_state(self, slots: npt.ArrayLike, state: dict[str, Any]) -> None:
+        """Give slots[i] row i of `state` (the keys calibration_state returns)."""
     @property
     def warmup(self) -> int:
         """Consecutive values before a slot's first prediction: window (v1) or window + 1 (v2)."""

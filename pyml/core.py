@@ -6,7 +6,7 @@ Every function here validates and converts its arguments once (see
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -599,6 +599,19 @@ class Bank(_core.Bank):
         for a bank with ``calibration="none"``.
         """
         return super().calibration_state()
+
+    def set_calibration_state(self, slots: Any, state: Mapping[str, Any]) -> None:
+        """Give ``slots[i]`` row ``i`` of ``state``: a calibration state saved before a restart.
+
+        ``state`` has the keys :meth:`calibration_state` returns, one row per
+        slot of ``slots`` (``day_mean``, ``day_var``, ``day_visits`` of shape
+        ``(len(slots), day_slots)``). ``ValueError`` naming the field for a
+        missing key, a wrong shape or a value the rule cannot be in (a rate
+        outside [0, 1], a negative variance, a count that is not a whole
+        number), or for a bank with ``calibration="none"``; ``IndexError`` for
+        a slot not in use. Nothing changes when it raises.
+        """
+        super().set_calibration_state(np.asarray(slots, dtype=np.int64).reshape(-1), dict(state))
 
 
 def calibrate(values: Any, scores: Any, trained: Any, *, calibration: str = "surprise", peak_window: float = 120,

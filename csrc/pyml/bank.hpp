@@ -272,6 +272,11 @@ public:
     // The calibration state of slots 0..n-1 (the initial state beyond
     // size()). Throws std::invalid_argument when the bank has no calibration.
     void calibration_state(CalibrationState* out, std::size_t n) const;
+    // Gives slots[i] the calibration state states[i], i < n (a state saved
+    // before a restart). Throws std::invalid_argument without calibration or
+    // for a state the stage refuses (Calibration::check_state), and
+    // std::out_of_range for a slot not in use; nothing changes then.
+    void set_calibration_state(const std::size_t* slots, const CalibrationState* states, std::size_t n);
 
     // Generation of each slot, checking that every slot is in use; throws
     // std::out_of_range naming the first slot that is not (nothing changes).

@@ -334,6 +334,59 @@ void Calibration::reset(std::size_t slot) noexcept {
     }
 }
 
+void Calibration::check_state(const CalibrationState& s) const {
+    require(s.rate >= 0.0 && s.rate <= 1.0, "rate", s.rate, "in [0, 1]");
+    require(std::isfinite(s.mean), "mean", s.mean, "finite");
+    require(s.var >= 0.0 && std::isfinite(s.var), "var", s.var, "finite and >= 0");
+    require(s.top < std::numeric_limits<double>::infinity() && !std::isnan(s.top), "top", s.top,
+            "finite or -inf");
+    require(std::isfinite(s.smean), "smean", s.smean, "finite");
+    require(s.svar >= 0.0 && std::isfinite(s.svar), "svar", s.svar, "finite and >= 0");
+    require(std::isfinite(s.day_short) && s.day_short >= 0.0, "day_short", s.day_short, "finite and >= 0");
+    require(std::isfinite(s.day_lmean), "day_lmean", s.day_lmean, "finite");
+    require(s.day_lvar >= 0.0 && std::isfinite(s.day_lvar), "day_lvar", s.day_lvar, "finite and >= 0");
+    if (s.day_mean.size() != day_slots_ || s.day_var.size() != day_slots_ || s.day_visits.size() != day_slots_) {
+        throw std::invalid_argument("the daily profile's state holds " + std::to_string(s.day_mean.size()) + ", " +
+                                    std::to_string(s.day_var.size()) + " and " + std::to_string(s.day_visits.size()) +
+                                    " slots of the day; this stage has " + std::to_string(day_slots_));
+    }
+    for (std::size_t j = 0; j < day_slots_; ++j) {
+        require(std::isfinite(s.day_mean[j]), "day_mean", s.day_mean[j], "finite");
+        require(s.day_var[j] >= 0.0 && std::isfinite(s.day_var[j]), "day_var", s.day_var[j], "finite and >= 0");
+    }
+}
+
+void Calibration::set_state(std::size_t slot, const CalibrationState& s) {
+    check_state(s);
+    Block& b = block(slot / kLanes);
+    const std::size_t l = slot % kLanes;
+    b.rate[l] = s.rate;
+    b.mean[l] = s.mean;
+    b.var[l] = s.var;
+    b.seen[l] = s.seen;
+    b.top[l] = s.top;
+    b.top_age[l] = s.top_age;
+    b.prev[l] = s.prev;
+    if (!tail_chunks_.empty()) {
+        TailBlock& t = tail_block(slot / kLanes);
+        t.smean[l] = s.smean;
+        t.svar[l] = s.svar;
+    }
+    if (day_slots_ > 0) {
+        DayBlock& d = day_block(slot / kLanes);
+        d.short_mean[l] = s.day_short;
+        d.lmean[l] = s.day_lmean;
+        d.lvar[l] = s.day_lvar;
+        d.lseen[l] = s.day_lseen;
+        for (std::size_t j = 0; j < day_slots_; ++j) {
+            DayCell& c = day_cell(slot / kLanes, j);
+            c.mean[l] = s.day_mean[j];
+            c.var[l] = s.day_var[j];
+            c.visits[l] = s.day_visits[j];
+        }
+    }
+}
+
 CalibrationState Calibration::state(std::size_t slot) const {
     const Block& b = block(slot / kLanes);
     const std::size_t l = slot % kLanes;

@@ -192,6 +192,14 @@ public:
     CalibrationState state(std::size_t slot) const;
     // The state a slot starts with.
     CalibrationState initial() const;
+    // Throws std::invalid_argument naming the field and its value when `s` is not a state the rule
+    // can be in with these parameters: a rate outside [0, 1], a variance below 0, a statistic that is
+    // not finite (top may be -inf, prev NaN or inf for "none"), or daily-profile vectors that do not
+    // hold day_slots entries each (none without the profile).
+    void check_state(const CalibrationState& s) const;
+    // Gives the slot this state (slot < capacity()), checked like check_state first: nothing changes
+    // when it throws.
+    void set_state(std::size_t slot, const CalibrationState& s);
 
     // The rule for slots first .. first + n - 1 (first a multiple of kLanes,
     // first + n <= capacity()), one tick. values[i]: slot first + i's value;

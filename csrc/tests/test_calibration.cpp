@@ -567,6 +567,78 @@ TEST_CASE("surprise stage: reset, growth that keeps state, memory per slot") {
     CHECK(Reference(tailed()).equals(t.state(4999)));
 }
 
+TEST_CASE("set_state gives a slot a state another stage learnt; a state the rule cannot hold is refused") {
+    const CalibrationParams p = daily(48.0);
+    Calibration learnt(p, pyml::kMaxStorableMagnitude);
+    learnt.grow_to(9);
+    const Inputs in = random_inputs(200, 9, 5);
+    std::vector<double> scores(9), levels(9);
+    std::vector<std::uint8_t> bits(9);
+    for (std::size_t t = 0; t < 200; ++t) {
+        std::uint8_t masks[2] = {0, 0};
+        for (std::size_t j = 0; j < 9; ++j) {
+            if (in.trained[t * 9 + j]) masks[j / 8] |= static_cast<std::uint8_t>(1u << (j % 8));
+        }
+        std::copy(&in.scores[t * 9], &in.scores[t * 9] + 9, scores.begin());
+        learnt.apply(0, 9, &in.values[t * 9], masks, scores.data(), bits.data(), levels.data(),
+                     static_cast<int>((t / 4) % 12));
+    }
+    Calibration fresh(p, pyml::kMaxStorableMagnitude);
+    fresh.grow_to(9);
+    for (std::size_t j = 0; j < 9; ++j) fresh.set_state(j, learnt.state(j));
+    for (std::size_t j = 0; j < 9; ++j) {
+        const CalibrationState a = learnt.state(j), b = fresh.state(j);
+        CHECK(same(a.rate, b.rate));
+        CHECK(same(a.var, b.var));
+        CHECK(same(a.prev, b.prev));
+        CHECK_EQ(a.top_age, b.top_age);
+        CHECK_EQ(a.day_lseen, b.day_lseen);
+        CHECK(a.day_visits == b.day_visits);
+        CHECK(a.day_mean == b.day_mean);
+    }
+    // the same ticks from here give the same results in both
+    for (std::size_t t = 0; t < 50; ++t) {
+        std::vector<double> s1(&in.scores[t * 9], &in.scores[t * 9] + 9), s2 = s1, l1(9), l2(9);
+        std::vector<std::uint8_t> b1(9), b2(9);
+        const std::uint8_t masks[2] = {0xFF, 0x01};
+        learnt.apply(0, 9, &in.values[t * 9], masks, s1.data(), b1.data(), l1.data(), 5);
+        fresh.apply(0, 9, &in.values[t * 9], masks, s2.data(), b2.data(), l2.data(), 5);
+        for (std::size_t j = 0; j < 9; ++j) CHECK(same(l1[j], l2[j]));
+        CHECK(b1 == b2);
+    }
+    const CalibrationState keep = fresh.state(2);
+    auto refused = [&](CalibrationState bad, const char* field) {
+        bool threw = false;
+        try {
+            fresh.set_state(2, bad);
+        } catch (const std::invalid_argument& e) {
+            threw = true;
+            CHECK(std::string(e.what()).find(field) != std::string::npos);
+        }
+        CHECK(threw);
+        CHECK(same(fresh.state(2).rate, keep.rate));
+        CHECK(fresh.state(2).day_mean == keep.day_mean);
+    };
+    CalibrationState bad = keep;
+    bad.rate = 1.5;
+    refused(bad, "rate");
+    bad = keep;
+    bad.var = -1.0;
+    refused(bad, "var");
+    bad = keep;
+    bad.top = kNaN;
+    refused(bad, "top");
+    bad = keep;
+    bad.day_var.pop_back();
+    refused(bad, "daily profile");
+    bad = keep;
+    bad.day_mean[3] = kInf;
+    refused(bad, "day_mean");
+    Calibration plain = stage_of(surprise());
+    plain.grow_to(1);
+    CHECK_THROWS(plain.set_state(0, keep), std::invalid_argument);  // day vectors for a stage without them
+}
+
 TEST_CASE("calibration parameters are validated, naming the value") {
     struct Bad {
         CalibrationParams p;

@@ -26,6 +26,8 @@ import numpy as np
 from .. import _core, core
 from .._arrays import as_count, as_flags, as_float64
 from ..config import MLConfig
+from .calibration_store import FILE_NAME as CALIBRATION_FILE, SAVE_EVERY as CALIBRATION_SAVE_EVERY
+from .calibration_store import load_calibration, restore_calibration, save_calibration
 from .deferred import DatabaseHandle, DeferredWrites
 from .db import AnomalyDB
 from .detector import AnomalyEvent
@@ -245,6 +247,7 @@ class Host:
         self._registry_written: dict[str, Any] | None = None  # the document on disk (the next write's backup)
         self._registry_error: str | None = None
         self._registry_retry_at = 0.0
+        self._calibration_saved_at: float | None = None  # tick time of the last calibration state written
         if self.storage_dir is not None and self._registry_path.exists():
             try:
                 self._restore()
@@ -582,6 +585,27 @@ class Host:
             self._store.flush()
             self._tiers.flush()
         self._db_writes.run(force=True)
+        self._save_calibration(force=False)
+
+    def _save_calibration(self, force: bool) -> None:
+        """Write the calibration state (storage_dir, a calibrated profile): at close (``force``), else
+        when ``CALIBRATION_SAVE_EVERY`` seconds of ticks passed since the last write. A failed write is
+        logged and tried again after as long: the previous file stays as it was."""
+        if self.storage_dir is None or not self._calibrated or self._last_k is None:
+            return
+        now = float(self._last_k * self.update_every)
+        if not force and self._calibration_saved_at is not None and \
+                now - self._calibration_saved_at < CALIBRATION_SAVE_EVERY:
+            return
+        self._calibration_saved_at = now
+        with self._lock:
+            pairs = sorted((slot, dim_id) for slot, dim_id in self._id_of_slot.items() if self._modelled[slot])
+        path = self.storage_dir / CALIBRATION_FILE
+        try:
+            save_calibration(path, self._bank, [d for _, d in pairs], [slot for slot, _ in pairs], now)
+        except OSError as exc:
+            log.warning("host %r: calibration state not written to %s (%s); the previous one is kept, "
+                        "tried again in %.0f s of ticks", self.name, path, exc, CALIBRATION_SAVE_EVERY)
 
     def _complete_pending(self) -> None:
         t, values, reset = self._pending_t, self._pending_values, self._pending_reset
@@ -1149,6 +1173,27 @@ class Host:
             _, words = self._store.latest(batch, self._min_points)
             self._collected[batch] = np.count_nonzero(words, axis=1)
         self._slot_index_cache = None
+        self._restore_calibration()
+
+    def _restore_calibration(self) -> None:
+        """The restored dimensions' calibration state from ``storage_dir`` (a calibrated profile).
+
+        A file that cannot be used is logged and ignored: the dimensions start from the prior.
+        """
+        assert self.storage_dir is not None
+        path = self.storage_dir / CALIBRATION_FILE
+        if not self._calibrated or not path.exists():
+            return
+        slot_of = {dim_id: slot for slot, dim_id in self._id_of_slot.items() if self._modelled[slot]}
+        try:
+            ids, rows = load_calibration(path, self._bank)
+            restored = restore_calibration(self._bank, ids, rows, slot_of)
+        except (OSError, ValueError) as exc:
+            log.warning("host %r: calibration state %s not used, its dimensions start from the prior: %s",
+                        self.name, path, exc)
+            return
+        log.info("host %r: calibration state of %d of %d dimensions restored from %s", self.name, restored,
+                 len(slot_of), path)
 
     def _restore_models(self, slot: int, blob: bytes) -> bool:
         """Give ``slot`` its saved models; whether any was kept.
@@ -1201,6 +1246,7 @@ class Host:
             self._worker.join()
             self._worker = None
         self._delete_removed_models()
+        self._save_calibration(force=True)
         if self.ml_enabled:
             self._store_event(self._host_level.finish())  # an event still open ends with the host
         with self._lock:
