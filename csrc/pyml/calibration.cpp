@@ -253,6 +253,7 @@ Calibration::Calibration(const CalibrationParams& p, double gap_above, bool vect
         inv_day_memory_visits_ = 1.0 / day_memory_visits_;
         inv_day_long_memory_ = 1.0 / p.day_long_memory;
     }
+    prior_ = initial();
 }
 
 CalibrationState Calibration::initial() const {
@@ -303,36 +304,7 @@ void Calibration::grow_to(std::size_t slots) {
     }
 }
 
-void Calibration::reset(std::size_t slot) noexcept {
-    Block& b = block(slot / kLanes);
-    const std::size_t l = slot % kLanes;
-    const CalibrationState s;  // the prior, but for its rate (no allocation: the daily profile is reset below)
-    b.rate[l] = p_.prior_rate;
-    b.mean[l] = s.mean;
-    b.var[l] = s.var;
-    b.seen[l] = s.seen;
-    b.top[l] = s.top;
-    b.top_age[l] = s.top_age;
-    b.prev[l] = s.prev;
-    if (!tail_chunks_.empty()) {
-        TailBlock& t = tail_block(slot / kLanes);
-        t.smean[l] = s.smean;
-        t.svar[l] = s.svar;
-    }
-    if (day_slots_ > 0) {
-        DayBlock& d = day_block(slot / kLanes);
-        d.short_mean[l] = 0.0;
-        d.lmean[l] = 0.0;
-        d.lvar[l] = 0.0;
-        d.lseen[l] = 0;
-        for (std::size_t j = 0; j < day_slots_; ++j) {
-            DayCell& c = day_cell(slot / kLanes, j);
-            c.mean[l] = 0.0;
-            c.var[l] = 0.0;
-            c.visits[l] = 0;
-        }
-    }
-}
+void Calibration::reset(std::size_t slot) noexcept { store(slot, prior_); }
 
 void Calibration::check_state(const CalibrationState& s) const {
     require(s.rate >= 0.0 && s.rate <= 1.0, "rate", s.rate, "in [0, 1]");
@@ -358,6 +330,11 @@ void Calibration::check_state(const CalibrationState& s) const {
 
 void Calibration::set_state(std::size_t slot, const CalibrationState& s) {
     check_state(s);
+    store(slot, s);
+}
+
+// Writes every field of `s` (day vectors of day_slots_ entries when the profile is on) into the slot.
+void Calibration::store(std::size_t slot, const CalibrationState& s) noexcept {
     Block& b = block(slot / kLanes);
     const std::size_t l = slot % kLanes;
     b.rate[l] = s.rate;

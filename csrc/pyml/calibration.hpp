@@ -248,6 +248,7 @@ private:
     DayCell& day_cell(std::size_t b, std::size_t slot) const noexcept {
         return day_cell_chunks_[b / kBlocksPerChunk][slot * kBlocksPerChunk + b % kBlocksPerChunk];
     }
+    void store(std::size_t slot, const CalibrationState& s) noexcept;
     double saturated_level(const Block& s, std::size_t lane, double change) const noexcept;
     // The rule over one whole block without the score tail, in AVX2 registers (values: gaps as NaN;
     // scores: in, the vote's; out, the reported level); the scalar path's results, bit for bit.
@@ -262,6 +263,7 @@ private:
     bool day_avx2_ = false;                      // the daily profile's lanes in AVX2 registers
     bool rule_avx2_ = false;                     // the rule's whole blocks in AVX2 registers (no score tail)
     double day_warm_visits_ = 0.0, day_memory_visits_ = 1.0, inv_day_memory_visits_ = 1.0, inv_day_long_memory_ = 1.0;
+    CalibrationState prior_;                     // the state a slot starts with (initial())
     std::vector<Chunk> chunks_;
     std::vector<TailChunk> tail_chunks_;  // as many as chunks_ with the score tail, else none
     std::vector<DayChunk> day_chunks_;    // as many as chunks_ with the daily profile, else none
