@@ -980,39 +980,40 @@ Every method may be called from any thread; the tick never waits for training.
                 const std::size_t day_slots = static_cast<std::size_t>(b.params().calibration.day_decades > 0.0
                                                                            ? b.params().calibration.day_slots
                                                                            : 0.0);
-                // rows: one per slot; columns: 0 for a 1-D field, else the second axis's length + 1
-                auto field = [&](const char* name, std::size_t columns) {
+                // One row per slot: a 1-D field, or (table) a (slots, day_slots) one.
+                auto field = [&](const char* name, bool table) {
                     if (!state.contains(name)) {
                         throw std::invalid_argument(std::string("the calibration state has no '") + name + "'");
                     }
                     carray<double> a = py::cast<carray<double>>(state[name]);
-                    const bool fits = columns == 0 ? a.ndim() == 1 && static_cast<std::size_t>(a.shape(0)) == n
-                                                   : a.ndim() == 2 && static_cast<std::size_t>(a.shape(0)) == n &&
-                                                         static_cast<std::size_t>(a.shape(1)) == columns - 1;
+                    const bool fits = table ? a.ndim() == 2 && static_cast<std::size_t>(a.shape(0)) == n &&
+                                                  static_cast<std::size_t>(a.shape(1)) == day_slots
+                                            : a.ndim() == 1 && static_cast<std::size_t>(a.shape(0)) == n;
                     if (!fits) {
                         throw std::invalid_argument(std::string("calibration state '") + name + "' must have shape (" +
                                                     std::to_string(n) +
-                                                    (columns ? ", " + std::to_string(columns - 1) : std::string(",")) +
+                                                    (table ? ", " + std::to_string(day_slots) : std::string(",")) +
                                                     "), one row per slot");
                     }
                     return a;
                 };
-                auto counter = [](const char* name, double v, bool never_allowed) -> std::uint32_t {
-                    if (never_allowed && v == std::numeric_limits<double>::infinity()) return pyml::kNeverReported;
+                // A count as the stage keeps it; with inf_is_never, inf is top_age's "nothing reported yet".
+                auto counter = [](const char* name, double v, bool inf_is_never) -> std::uint32_t {
+                    if (inf_is_never && v == std::numeric_limits<double>::infinity()) return pyml::kNeverReported;
                     if (!(v >= 0.0 && v <= 4294967295.0 && v == std::floor(v))) {
                         throw std::invalid_argument(std::string("calibration state '") + name + "' = " +
                                                     pyml::describe(v) + " must be an integer count in [0, 4294967295]" +
-                                                    (never_allowed ? " or inf" : ""));
+                                                    (inf_is_never ? " or inf" : ""));
                     }
                     return static_cast<std::uint32_t>(v);
                 };
-                const auto rate = field("rate", 0), mean = field("mean", 0), var = field("var", 0),
-                           seen = field("seen", 0), top = field("top", 0), top_age = field("top_age", 0),
-                           prev = field("prev", 0), smean = field("smean", 0), svar = field("svar", 0),
-                           day_short = field("day_short", 0), day_lmean = field("day_lmean", 0),
-                           day_lvar = field("day_lvar", 0), day_lseen = field("day_lseen", 0),
-                           day_mean = field("day_mean", day_slots + 1), day_var = field("day_var", day_slots + 1),
-                           day_visits = field("day_visits", day_slots + 1);
+                const auto rate = field("rate", false), mean = field("mean", false), var = field("var", false),
+                           seen = field("seen", false), top = field("top", false), top_age = field("top_age", false),
+                           prev = field("prev", false), smean = field("smean", false), svar = field("svar", false),
+                           day_short = field("day_short", false), day_lmean = field("day_lmean", false),
+                           day_lvar = field("day_lvar", false), day_lseen = field("day_lseen", false),
+                           day_mean = field("day_mean", true), day_var = field("day_var", true),
+                           day_visits = field("day_visits", true);
                 std::vector<std::size_t> at(n);
                 std::vector<pyml::CalibrationState> states(n);
                 for (std::size_t i = 0; i < n; ++i) {

@@ -734,11 +734,8 @@ void Bank::calibration_state(CalibrationState* out, std::size_t n) const {
 void Bank::set_calibration_state(const std::size_t* slots, const CalibrationState* states, std::size_t n) {
     std::lock_guard<std::mutex> lock(state_mutex_);
     if (!calibration_) throw std::invalid_argument("this bank has calibration 'none': it keeps no calibration state");
-    for (std::size_t i = 0; i < n; ++i) {
-        check_slot(slots[i]);
-        calibration_->check_state(states[i]);
-    }
-    for (std::size_t i = 0; i < n; ++i) calibration_->set_state(slots[i], states[i]);
+    for (std::size_t i = 0; i < n; ++i) check_slot(slots[i]);
+    calibration_->set_states(slots, states, n);  // checks every state before it changes one
 }
 
 std::size_t Bank::memory_bytes() const {

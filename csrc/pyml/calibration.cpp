@@ -328,9 +328,11 @@ void Calibration::check_state(const CalibrationState& s) const {
     }
 }
 
-void Calibration::set_state(std::size_t slot, const CalibrationState& s) {
-    check_state(s);
-    store(slot, s);
+void Calibration::set_state(std::size_t slot, const CalibrationState& s) { set_states(&slot, &s, 1); }
+
+void Calibration::set_states(const std::size_t* slots, const CalibrationState* states, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) check_state(states[i]);  // all of them before any changes
+    for (std::size_t i = 0; i < n; ++i) store(slots[i], states[i]);
 }
 
 // Writes every field of `s` (day vectors of day_slots_ entries when the profile is on) into the slot.
@@ -531,13 +533,10 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
         const unsigned mask = trained[i / kLanes];
         const std::size_t lanes = std::min(kLanes, n - i);
         double g_days[kLanes] = {};
-        const bool whole_avx2 = rule_avx2_ && lanes == kLanes;
         double lane_values[kLanes];  // the block's values, a gap (NaN, inf, beyond storable) as NaN
-        if (day || whole_avx2) {
-            for (std::size_t l = 0; l < kLanes; ++l) {
-                const double v = l < lanes ? values[i + l] : nan;
-                lane_values[l] = std::fabs(v) <= gap_above_ ? v : nan;
-            }
+        for (std::size_t l = 0; l < kLanes; ++l) {
+            const double v = l < lanes ? values[i + l] : nan;
+            lane_values[l] = std::fabs(v) <= gap_above_ ? v : nan;
         }
         if (day) {
             double above[kLanes], lvar_before[kLanes];
@@ -551,14 +550,13 @@ void Calibration::apply(std::size_t first, std::size_t n, const double* values, 
                 g_days[l] = day_tail(above[l] / std::max(std::sqrt(lvar_before[l]), 1e-9));
             }
         }
-        if (whole_avx2) {
+        if (rule_avx2_ && lanes == kLanes) {
             rule_block_avx2(s, lane_values, mask, g_days, scores + i, bits + i, levels != nullptr ? levels + i : nullptr);
             continue;
         }
         for (std::size_t l = 0; l < lanes; ++l) {
             const std::size_t k = i + l;
-            double value = values[k];
-            if (!(std::fabs(value) <= gap_above_)) value = nan;  // NaN, inf, beyond storable: a gap
+            const double value = lane_values[l];
             const double change = value - s.prev[l];
             s.prev[l] = value;
             const double g_day = g_days[l];

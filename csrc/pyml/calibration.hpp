@@ -175,8 +175,9 @@ public:
 
     // p validated (throws like validate_calibration_params); kind must be
     // surprise. Values whose magnitude exceeds gap_above are gaps. vector:
-    // run the daily profile's lanes in AVX2 registers when the processor
-    // has them (identical results; false: the scalar path).
+    // run the daily profile's lanes and the rule's whole blocks in AVX2
+    // registers when the processor has them (identical results; false: the
+    // scalar path).
     explicit Calibration(const CalibrationParams& p,
                          double gap_above = std::numeric_limits<double>::infinity(), bool vector = true);
 
@@ -200,6 +201,8 @@ public:
     // Gives the slot this state (slot < capacity()), checked like check_state first: nothing changes
     // when it throws.
     void set_state(std::size_t slot, const CalibrationState& s);
+    // set_state for slots[i] and states[i], i < n: every state is checked before any slot changes.
+    void set_states(const std::size_t* slots, const CalibrationState* states, std::size_t n);
 
     // The rule for slots first .. first + n - 1 (first a multiple of kLanes,
     // first + n <= capacity()), one tick. values[i]: slot first + i's value;
