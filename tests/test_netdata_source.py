@@ -24,7 +24,8 @@ import pyml
 from pyml import core
 from pyml.agent import Agent
 from pyml.sources._http import HttpError
-from pyml.sources.netdata import CatchUpLimit, HostnameConflict, NetdataSource, SourceError, SourceGroup
+from pyml.sources.netdata import (CatchUpLimit, HostnameConflict, NetdataSource, SourceError, SourceGroup,
+                                  StopSignal)
 from pyml.sources.netdata_sim import SimChart, SimulatedNetdata
 
 T0 = 1_800_000_000
@@ -959,3 +960,25 @@ def test_the_agent_command_without_local_collection(tmp_path: Path) -> None:
         a.stop()
     assert status == 0, "".join(log)
     assert any("mirroring the Netdata agent at " + a.url in line for line in log)
+
+
+def test_the_stop_signal_ends_pauses_at_once_and_every_later_one() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = StopSignal()
+        started = loop.time()
+        await stop.pause(0.1)  # no signal: the whole pause
+        assert 0.09 <= loop.time() - started < 5
+        assert not stop.is_set()
+        pausing = [asyncio.ensure_future(stop.pause(60)) for _ in range(3)]
+        waiting = asyncio.ensure_future(stop.wait())
+        await asyncio.sleep(0.05)
+        assert not any(p.done() for p in pausing) and not waiting.done()
+        started = loop.time()
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*pausing, waiting), 5)
+        await asyncio.wait_for(stop.pause(60), 1)  # after the signal: at once
+        await stop.pause(-1.0)
+        assert stop.is_set() and loop.time() - started < 5
+        assert not stop._pausing  # nothing left behind: timers cancelled, futures dropped
+    asyncio.run(main())

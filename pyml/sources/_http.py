@@ -31,6 +31,11 @@ __all__ = ["HttpClient", "HttpError", "HttpResponse", "split_base_url"]
 #: Largest answer accepted (bytes): a 100,000-dimension allmetrics is ~12 MB.
 MAX_BODY = 256 * 1024 * 1024
 _MAX_HEADER_LINES = 100
+#: Longest header block accepted (bytes).
+_MAX_HEAD_BYTES = 64 * 1024
+#: A connection's buffer to begin with, and the least free room offered to each read.
+_INITIAL_BUFFER = 256 * 1024
+_MIN_READ = 64 * 1024
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), start=1)}
@@ -112,6 +117,211 @@ def split_base_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, port, parts.path.rstrip("/")
 
 
+class _Stale(Exception):
+    """A kept-alive connection the server closed before answering: the request is sent again on a new one."""
+
+
+class _Connection(asyncio.BufferedProtocol):
+    """One connection: answers are read into one buffer, kept across requests, and parsed as they arrive.
+
+    The socket reads straight into the buffer (no chunk objects, no copies
+    but the body's), and the request's future is resolved once, when its
+    answer is complete, so an answer costs the event loop one wake-up of the
+    requesting task whatever the number of reads it takes. The parse is
+    incremental: the head once, then the body as its framing says
+    (``Content-Length``, chunked, or until the connection closes).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.transport: Optional[asyncio.Transport] = None
+        self.buffer = bytearray(_INITIAL_BUFFER)
+        self.start = 0          # where the answer being read begins
+        self.filled = 0         # bytes held
+        self.lost = False       # the connection is gone (closed by either side)
+        self._waiter: Optional[asyncio.Future[HttpResponse]] = None
+        self._answer_started = False
+        self._new_answer()
+
+    def _new_answer(self) -> None:
+        self.status = -1                       # not parsed yet
+        self.headers: dict[str, str] = {}
+        self.body_at = 0
+        self.length = -1                       # Content-Length; -1: chunked or until the connection closes
+        self.chunked = False
+        self.chunk_at = 0                      # where the next chunk's size line begins
+        self.chunks: list[bytes] = []
+        self.chunk_total = 0
+
+    # ------------------------------------------------------------------ the protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        buffer = self.buffer
+        if self.start and self.start == self.filled:
+            self.start = self.filled = 0
+        need = max(self.body_at + self.length if self.length >= 0 else 0, self.filled + _MIN_READ)
+        if need > len(buffer) and self.start:  # room at the front first: move the answer there
+            held = self.filled - self.start
+            buffer[:held] = buffer[self.start:self.filled]
+            self.body_at -= self.start
+            self.chunk_at -= self.start
+            need -= self.start
+            self.start, self.filled = 0, held
+        if need > len(buffer):
+            buffer.extend(bytes(max(need, 2 * len(buffer)) - len(buffer)))
+        return memoryview(buffer)[self.filled:]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.filled += nbytes
+        self._answer_started = True
+        self._advance()
+
+    def eof_received(self) -> bool:
+        return False  # close the transport; connection_lost follows
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.lost = True
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if not self._answer_started:
+            waiter.set_exception(_Stale() if exc is None or isinstance(exc, ConnectionError) else exc)
+        elif self.status >= 0 and self.length < 0 and not self.chunked:
+            body = bytes(memoryview(self.buffer)[self.body_at:self.filled])  # the body ends when the connection does
+            self.headers["connection"] = "close"
+            self._complete(body, self.filled)
+        elif exc is not None:
+            waiter.set_exception(exc)
+        else:
+            where = "headers" if self.status < 0 else "answer"
+            waiter.set_exception(EOFError(f"the connection closed inside the {where}"))
+
+    # ------------------------------------------------------------------ requests
+
+    def send(self, request: bytes) -> asyncio.Future[HttpResponse]:
+        """Send ``request``; the future is its answer."""
+        assert self.transport is not None
+        waiter = self._waiter = self._loop.create_future()
+        self._answer_started = self.filled > self.start
+        self.transport.write(request)
+        if self._answer_started:
+            self._advance()
+        return waiter
+
+    def expire(self) -> None:
+        """The request's deadline passed: fail it and drop the connection."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(asyncio.TimeoutError())
+        self.abort()
+
+    def abort(self) -> None:
+        self.lost = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    # ------------------------------------------------------------------ parsing
+
+    def _advance(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        try:
+            self._parse()
+        except (ValueError, zlib.error) as exc:
+            waiter.set_exception(exc)
+            self.abort()
+
+    def _parse(self) -> None:
+        buffer, filled = self.buffer, self.filled
+        if self.status < 0:
+            if not self._parse_head(buffer, filled):
+                return
+        if self.length >= 0:
+            end = self.body_at + self.length
+            if filled >= end:
+                self._complete(bytes(memoryview(buffer)[self.body_at:end]), end)  # one copy
+        elif self.chunked:
+            self._parse_chunks(buffer, filled)
+        elif filled - self.body_at > MAX_BODY:
+            raise ValueError(f"the answer is longer than {MAX_BODY} bytes")
+
+    def _parse_head(self, buffer: bytearray, filled: int) -> bool:
+        start = self.start
+        limit = min(filled, start + _MAX_HEAD_BYTES)
+        head_end = buffer.find(b"\r\n\r\n", start, limit)
+        body_at = head_end + 4
+        bare = buffer.find(b"\n\n", start, head_end if head_end >= 0 else limit)  # lines ended by LF alone
+        if bare >= 0:
+            head_end, body_at = bare, bare + 2
+        if head_end < 0:
+            if filled - start > _MAX_HEAD_BYTES:
+                raise ValueError(f"the answer's headers are longer than {_MAX_HEAD_BYTES} bytes")
+            return False
+        lines = buffer[start:head_end].decode("latin-1").split("\n")
+        parts = lines[0].split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise ValueError(f"not an HTTP answer: {lines[0][:80]!r}")
+        if len(lines) - 1 > _MAX_HEADER_LINES:
+            raise ValueError(f"more than {_MAX_HEADER_LINES} header lines")
+        headers = self.headers
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            self.chunked = True
+            self.chunk_at = body_at
+        elif "content-length" in headers:
+            length = int(headers["content-length"])
+            if not 0 <= length <= MAX_BODY:
+                raise ValueError(f"Content-Length {length} is out of range")
+            self.length = length
+        self.body_at = body_at
+        self.status = int(parts[1])
+        return True
+
+    def _parse_chunks(self, buffer: bytearray, filled: int) -> None:
+        at = self.chunk_at
+        while True:
+            line_end = buffer.find(b"\n", at, filled)
+            if line_end < 0:
+                if filled - at > _MAX_HEAD_BYTES:
+                    raise ValueError("a chunk's size line is too long")
+                break
+            size = int(bytes(buffer[at:line_end]).split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:  # the last chunk, then trailers up to an empty line
+                line_start = line_end + 1
+                while True:
+                    line_end = buffer.find(b"\n", line_start, filled)
+                    if line_end < 0:
+                        self.chunk_at = at
+                        return
+                    if buffer[line_start:line_end].strip() == b"":
+                        self._complete(b"".join(self.chunks), line_end + 1)
+                        return
+                    line_start = line_end + 1
+            if size < 0 or self.chunk_total + size > MAX_BODY:
+                raise ValueError(f"the answer is longer than {MAX_BODY} bytes")
+            data_end = line_end + 1 + size
+            if filled < data_end + 2:
+                break
+            self.chunks.append(bytes(memoryview(buffer)[line_end + 1:data_end]))
+            self.chunk_total += size
+            at = data_end + 2  # the CRLF after the chunk
+        self.chunk_at = at
+
+    def _complete(self, body: bytes, end: int) -> None:
+        response = HttpResponse(self.status, self.headers, body)
+        self.start = end
+        if self.start == self.filled:
+            self.start = self.filled = 0
+        self._new_answer()
+        assert self._waiter is not None
+        self._waiter.set_result(response)
+
+
 class HttpClient:
     """GET requests to one server over one kept-alive connection.
 
@@ -130,115 +340,71 @@ class HttpClient:
         self.port = port
         self.timeout = timeout
         self.gzip = gzip
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._connection: Optional[_Connection] = None
         self._host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._request_tail = (f" HTTP/1.1\r\nHost: {self._host_header}\r\nConnection: keep-alive\r\n"
+                              f"User-Agent: pyml\r\nAccept: application/json\r\n"
+                              + ("Accept-Encoding: gzip\r\n" if gzip else "") + "\r\n").encode("latin-1")
         self.requests = 0
         self.bytes_received = 0
 
     async def get(self, path: str) -> HttpResponse:
         """GET ``path`` (with its query string); HttpError on any failure."""
+        loop = asyncio.get_running_loop()
         try:
-            return await within(self._get(path), self.timeout)
+            response = await self._get(loop, path, loop.time() + self.timeout)
         except asyncio.TimeoutError:
             self.close()
             raise HttpError(f"GET http://{self._host_header}{path}: no answer within {self.timeout:g} s") from None
-        except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
-                zlib.error) as exc:
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
             self.close()
             if isinstance(exc, OSError) and exc.errno:
                 reason = os.strerror(exc.errno).lower()  # "connection refused", not asyncio's wording
             else:
                 reason = str(exc) or type(exc).__name__
             raise HttpError(f"GET http://{self._host_header}{path}: {reason}") from None
-
-    async def _get(self, path: str) -> HttpResponse:
-        fresh = self._writer is None
-        if fresh:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
-        assert self._reader is not None and self._writer is not None
-        request = (f"GET {path} HTTP/1.1\r\nHost: {self._host_header}\r\nConnection: keep-alive\r\n"
-                   f"User-Agent: pyml\r\nAccept: application/json\r\n"
-                   + ("Accept-Encoding: gzip\r\n" if self.gzip else "") + "\r\n")
-        try:
-            self._writer.write(request.encode("latin-1"))
-            await self._writer.drain()
-            status_line = await self._reader.readline()
-        except (ConnectionError, OSError):
-            if fresh:
-                raise
-            # the server closed the kept-alive connection meanwhile: once more on a new one
+        except BaseException:  # cancelled: the connection may be inside an answer
             self.close()
-            return await self._get(path)
-        if not status_line:
-            if fresh:
-                raise EOFError("the server closed the connection without answering")
-            self.close()
-            return await self._get(path)
-        response = await self._read_response(status_line)
+            raise
         self.requests += 1
         self.bytes_received += len(response.body)
         if response.headers.get("connection", "").lower() == "close":
             self.close()
         return response
 
-    async def _read_response(self, status_line: bytes) -> HttpResponse:
-        assert self._reader is not None
-        parts = status_line.decode("latin-1").split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-            raise ValueError(f"not an HTTP answer: {status_line[:80]!r}")
-        status = int(parts[1])
-        headers: dict[str, str] = {}
-        for _ in range(_MAX_HEADER_LINES):
-            line = await self._reader.readline()
-            if line in (b"\r\n", b"\n"):
-                break
-            if not line:
-                raise EOFError("the connection closed inside the headers")
-            name, _, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        else:
-            raise ValueError(f"more than {_MAX_HEADER_LINES} header lines")
-        if headers.get("transfer-encoding", "").lower() == "chunked":
-            body = await self._read_chunked()
-        elif "content-length" in headers:
-            length = int(headers["content-length"])
-            if not 0 <= length <= MAX_BODY:
-                raise ValueError(f"Content-Length {length} is out of range")
-            body = await self._reader.readexactly(length)
-        else:  # the body ends when the connection does
-            body = await self._reader.read(MAX_BODY + 1)
-            if len(body) > MAX_BODY:
-                raise ValueError(f"the answer is longer than {MAX_BODY} bytes")
-            headers["connection"] = "close"
-        if headers.get("content-encoding", "").lower() == "gzip":
-            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        return HttpResponse(status, headers, body)
-
-    async def _read_chunked(self) -> bytes:
-        assert self._reader is not None
-        chunks: list[bytes] = []
-        total = 0
+    async def _get(self, loop: asyncio.AbstractEventLoop, path: str, deadline: float) -> HttpResponse:
+        request = b"GET " + path.encode("latin-1") + self._request_tail
         while True:
-            line = await self._reader.readline()
-            if not line:
-                raise EOFError("the connection closed inside a chunked answer")
-            size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while (await self._reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY:
-                raise ValueError(f"the answer is longer than {MAX_BODY} bytes")
-            chunks.append(await self._reader.readexactly(size))
-            await self._reader.readexactly(2)  # CRLF after the chunk
+            connection = self._connection
+            fresh = connection is None or connection.lost
+            if fresh:
+                self.close()
+                connection = self._connection = await self._connect(loop, deadline)
+            waiter = connection.send(request)
+            timer = loop.call_at(deadline, connection.expire)
+            try:
+                response = await waiter
+            except _Stale:
+                if fresh:
+                    raise EOFError("the server closed the connection without answering") from None
+                self.close()  # the server closed the kept-alive connection meanwhile: once more on a new one
+                continue
+            finally:
+                timer.cancel()
+            if response.headers.get("content-encoding", "").lower() == "gzip":
+                response.body = zlib.decompress(response.body, 16 + zlib.MAX_WBITS)
+            return response
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, deadline: float) -> _Connection:
+        _, connection = await within(loop.create_connection(lambda: _Connection(loop), self.host, self.port),
+                                     max(0.0, deadline - loop.time()))
+        return connection
 
     def close(self) -> None:
         """Close the connection (the next request opens a new one)."""
-        if self._writer is not None:
+        if self._connection is not None:
             try:
-                self._writer.close()
+                self._connection.abort()
             except Exception:  # noqa: BLE001 - closing a broken transport
                 pass
-        self._reader = self._writer = None
+        self._connection = None

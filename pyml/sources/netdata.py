@@ -82,7 +82,7 @@ from ._netdata_json import (AllmetricsChart, AllmetricsDim, MalformedAnswer, Pro
 log = logging.getLogger("pyml.sources.netdata")
 
 __all__ = ["CatchUpLimit", "HostProvider", "HostnameConflict", "NetdataSource", "SourceError", "SourceGroup",
-           "SourceStats"]
+           "SourceStats", "StopSignal"]
 
 #: Charts registered between two turns of the event loop when a source connects.
 MIRROR_STEP = 32
@@ -1137,7 +1137,7 @@ class NetdataSource:
             self.host.flush()
         self._last_flush = time.monotonic()
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: "StopSignal | asyncio.Event") -> None:
         """Poll until ``stop`` is set; failures are retried with exponential backoff."""
         delay = self.backoff[0]
         while not stop.is_set():
@@ -1177,10 +1177,13 @@ class NetdataSource:
                     log.exception("netdata source %s: writing host %r failed", self.url, self.hostname)
                     self._last_flush = time.monotonic()
             if not stop.is_set():
-                try:
-                    await within(stop.wait(), max(wait, 0.0))
-                except asyncio.TimeoutError:
-                    pass
+                if isinstance(stop, StopSignal):
+                    await stop.pause(wait)
+                else:
+                    try:
+                        await within(stop.wait(), max(wait, 0.0))
+                    except asyncio.TimeoutError:
+                        pass
         self.close()
 
     def close(self) -> None:
@@ -1191,6 +1194,55 @@ class NetdataSource:
         finally:
             self.http.close()
             self._set_state("stopped")
+
+
+def _wake(waiter: "asyncio.Future[None]") -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class StopSignal:
+    """A group's stop signal: set once, and sources pause on it between polls.
+
+    :meth:`pause` is a timer and a future, woken by either. Between polls a
+    source pauses once a second; a timeout around :meth:`asyncio.Event.wait`
+    would cost a task cancellation and two exceptions raised and caught per
+    pause. Made and used on the group's event loop.
+    """
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event = asyncio.Event()
+        self._pausing: set[asyncio.Future[None]] = set()
+
+    def is_set(self) -> bool:
+        """Whether the signal was given."""
+        return self._set
+
+    def set(self) -> None:
+        """Give the signal: every pause ends now, and every later one at once."""
+        self._set = True
+        self._event.set()
+        for waiter in list(self._pausing):
+            _wake(waiter)
+
+    async def wait(self) -> None:
+        """Until the signal is given."""
+        await self._event.wait()
+
+    async def pause(self, seconds: float) -> None:
+        """``seconds`` (0 or less: one turn of the loop), or until the signal is given if that comes first."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(max(0.0, seconds), _wake, waiter)
+        self._pausing.add(waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._pausing.discard(waiter)
 
 
 class CatchUpLimit:
@@ -1283,7 +1335,7 @@ class SourceGroup:
             self._adopt(source)
         self.name = name
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._stop: Optional[asyncio.Event] = None
+        self._stop: Optional[StopSignal] = None
         self._thread: Optional[threading.Thread] = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = threading.Event()
@@ -1306,7 +1358,7 @@ class SourceGroup:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        self._stop = asyncio.Event()
+        self._stop = StopSignal()
         self._connecting = len(self.sources)
         self._connected = asyncio.Event()
         if not self.sources:
