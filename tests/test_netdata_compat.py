@@ -312,3 +312,20 @@ def test_percent_encoded_question_mark_is_accepted(clients: Any) -> None:
     got = clients["system.load"].get("/api/v1/data%3Fchart=system.load&after=-1&options=seconds")
     assert got.status_code == recorded["status"] == 200
     assert got.json()["labels"] == recorded["json"]["labels"] and len(got.json()["data"]) == 1
+
+
+@pytest.mark.parametrize("callback", [None, "foo"])
+def test_jsonp_with_jsonwrap_wraps_once_as_netdata_does(clients: Any, callback: str | None) -> None:
+    # Netdata 1.37 answers format=jsonp&options=jsonwrap with the jsonwrap document inside the callback,
+    # its "result" the plain {"labels", "data"} object
+    client = clients["absolute"]
+    query = "/api/v1/data?chart=system.cpu&after=-5&points=5&options=jsonwrap"
+    plain = client.get(query).json()
+    response = client.get(query + "&format=jsonp" + (f"&callback={callback}" if callback else ""))
+    assert response.headers["content-type"].split(";")[0] == "application/x-javascript"
+    name = callback or "callback"
+    text = response.text
+    assert text.startswith(name + "(") and text.endswith(");")
+    inside = json.loads(text[len(name) + 1:-2])
+    assert inside == plain
+    assert set(inside["result"]) == {"labels", "data"} and len(inside["result"]["data"]) == 5

@@ -246,11 +246,10 @@ def render(result: DataResult, fmt: str = "json", *, callback: str | None = None
     if "jsonwrap" in result.options:
         if fmt == "json":
             return Rendered(body, _JSON)
+        if fmt == "jsonp":  # the json document, wrapped once, inside the callback (as Netdata answers)
+            return Rendered(f"{callback or 'callback'}(".encode() + _bytes(body) + b");", _JS)
         inner: Any = body if as_string else json.loads(body) if fmt not in ("csvjsonarray",) else body
-        wrapped = fastjson.dumps(result.wrap(inner, fmt))
-        if fmt == "jsonp":
-            return Rendered(f"{callback or 'callback'}(".encode() + wrapped + b");", _JS)
-        return Rendered(wrapped, _JSON)
+        return Rendered(fastjson.dumps(result.wrap(inner, fmt)), _JSON)
     if fmt == "jsonp":
         return Rendered(f"{callback or 'callback'}(".encode() + _bytes(body) + b");", _JS)
     if fmt == "datasource":
