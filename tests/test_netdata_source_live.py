@@ -7,7 +7,9 @@ connections. Checked: the charts, every stored value against Netdata's own
 ``/api/v1/data`` for the same seconds, anomaly bits produced by trained
 models, a restart of Netdata mid-run (the seconds it lost are gaps, nothing is
 stored twice, collection resumes), and the refusing source (one clear error in
-the log, retries with backoff, the Netdata host unaffected). Skipped only when
+the log, retries with backoff, the Netdata host unaffected). Also the polling
+HTTP client alone against Netdata's two framings (``Content-Length``, and
+chunked when it compresses). Skipped only when
 the ``netdata`` binary is not installed (``ci/system_deps.sh`` installs it).
 """
 
@@ -218,3 +220,34 @@ def _api(agent: Agent, path: str) -> tuple[int, bytes]:
             return r.status, r.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def test_the_http_client_reads_netdata_answers_plain_and_gzip_on_one_connection(tmp_path: Path) -> None:
+    # Netdata 1.37 answers with Content-Length, or chunked when it compresses: both framings, kept alive
+    import asyncio
+
+    from pyml.sources._http import HttpClient
+
+    port = _free_ports(1)[0]
+    proc = ref.start_netdata(tmp_path / "nd", port, hostname=HOSTNAME)
+    try:
+        async def read(gzip: bool) -> list[tuple[int, str, bytes]]:
+            client = HttpClient("127.0.0.1", port, gzip=gzip)
+            got = []
+            for path in ("/api/v1/info", "/api/v1/allmetrics?format=json", "/api/v1/nope"):
+                response = await client.get(path)
+                got.append((response.status, response.headers.get("transfer-encoding", "") + "/" +
+                            response.headers.get("content-encoding", ""), response.body))
+            assert client.requests == 3 and client._connection is not None and not client._connection.lost
+            client.close()
+            return got
+
+        plain, packed = asyncio.run(read(False)), asyncio.run(read(True))
+    finally:
+        ref.stop_netdata(proc)
+    assert [s for s, _, _ in plain] == [s for s, _, _ in packed] == [200, 200, 404]
+    assert all(framing == "/" for _, framing, _ in plain)
+    assert all(framing == "chunked/gzip" for _, framing, _ in packed)
+    for (_, _, a), (_, _, b) in zip(plain[:2], packed[:2]):
+        assert json.loads(a).keys() == json.loads(b).keys()
+    assert json.loads(packed[0][2])["mirrored_hosts"] == [HOSTNAME] and b"nope" in packed[2][2]

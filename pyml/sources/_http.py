@@ -10,6 +10,15 @@ may carry ``Content-Length`` or ``Transfer-Encoding: chunked``, and
 network: an ``allmetrics`` answer shrinks about tenfold; not on loopback,
 where decompressing costs more than it saves).
 
+Each connection is an :class:`asyncio.BufferedProtocol` (``_Connection``):
+the socket reads straight into one buffer kept for the connection's life, the
+answer is parsed as its bytes arrive (the head once, then the body by its
+framing), and the request's future is resolved when the answer is complete.
+An answer of any size costs the event loop one wake-up of the polling task
+and one copy of its body; a stream reader would wake it for every header line
+and copy the body twice. The deadline is one timer per request that fails the
+future and drops the connection.
+
 Only what polling needs is here: GET, status, headers, body. Failures are
 :class:`HttpError` with a message naming the URL and what went wrong, so the
 caller can log one line per change of state.
