@@ -16,7 +16,7 @@ from typing import Awaitable, Callable, Optional
 import pytest
 
 from pyml.sources import _http
-from pyml.sources._http import HttpClient, HttpError
+from pyml.sources._http import HttpClient, HttpError, HttpResponse
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -62,6 +62,16 @@ class Server:
 
 def run(coro: Awaitable[None]) -> None:
     asyncio.run(asyncio.wait_for(coro, 30))  # type: ignore[arg-type]
+
+
+async def get_twice(handler: Handler) -> tuple[HttpResponse, HttpResponse, int]:
+    """Two GETs from one client: both answers, and how many connections the server saw."""
+    async with Server(handler) as server:
+        client = HttpClient("127.0.0.1", server.port)
+        first = await client.get("/")
+        second = await client.get("/")
+        client.close()
+    return first, second, server.connections
 
 
 def serving(answers: list[bytes], log: Optional[list[bytes]] = None) -> Handler:
@@ -135,14 +145,8 @@ def test_chunked_answers_with_extensions_and_trailers() -> None:
         writer.write(answer(b"next"))  # the connection goes on after the trailers
         await reader.read()
 
-    async def main() -> None:
-        async with Server(handler) as server:
-            client = HttpClient("127.0.0.1", server.port)
-            got = await client.get("/")
-            after = await client.get("/")
-            client.close()
-        assert (got.body, after.body, server.connections) == (b"hello world!", b"next", 1)
-    run(main())
+    got, after, connections = asyncio.run(get_twice(handler))
+    assert (got.body, after.body, connections) == (b"hello world!", b"next", 1)
 
 
 def test_gzip_is_asked_for_and_decoded() -> None:
@@ -165,15 +169,9 @@ def test_a_body_without_length_ends_with_the_connection() -> None:
         writer.write(b"HTTP/1.0 200 OK\nContent-Type: text/plain\n\nall of it")  # LF-only lines, too
         await writer.drain()
 
-    async def main() -> None:
-        async with Server(handler) as server:
-            client = HttpClient("127.0.0.1", server.port)
-            got = await client.get("/")
-            again = await client.get("/")  # a new connection: the last one ended with the answer
-            client.close()
-        assert got.body == again.body == b"all of it" and got.headers["content-type"] == "text/plain"
-        assert server.connections == 2
-    run(main())
+    got, again, connections = asyncio.run(get_twice(handler))
+    assert got.body == again.body == b"all of it" and got.headers["content-type"] == "text/plain"
+    assert connections == 2  # a new connection for the second: the first ended with its answer
 
 
 def test_a_kept_alive_connection_closed_by_the_server_is_replaced_once() -> None:
@@ -186,25 +184,14 @@ def test_a_kept_alive_connection_closed_by_the_server_is_replaced_once() -> None
             return
         await reader.read()
 
-    async def main() -> None:
-        async with Server(handler) as server:
-            client = HttpClient("127.0.0.1", server.port)
-            first = await client.get("/")
-            second = await client.get("/")
-            client.close()
-        assert (first.body, second.body, server.connections) == (b"connection 1", b"connection 2", 2)
-    run(main())
+    first, second, connections = asyncio.run(get_twice(handler))
+    assert (first.body, second.body, connections) == (b"connection 1", b"connection 2", 2)
 
 
 def test_connection_close_header_closes_after_the_answer() -> None:
-    async def main() -> None:
-        async with Server(serving([answer(b"x", headers="Connection: close\r\n"), answer(b"y")])) as server:
-            client = HttpClient("127.0.0.1", server.port)
-            await client.get("/")
-            await client.get("/")
-            client.close()
-        assert server.connections == 2
-    run(main())
+    first, second, connections = asyncio.run(get_twice(serving([answer(b"x", headers="Connection: close\r\n"),
+                                                                answer(b"y")])))
+    assert (first.body, second.body, connections) == (b"x", b"x", 2)  # each connection's first answer
 
 
 async def failure(handler: Handler, *, timeout: float = 5.0) -> str:

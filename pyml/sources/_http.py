@@ -386,7 +386,7 @@ class HttpClient:
         while True:
             connection = self._connection
             fresh = connection is None or connection.lost
-            if fresh:
+            if connection is None or fresh:
                 self.close()
                 connection = self._connection = await self._connect(loop, deadline)
             waiter = connection.send(request)
