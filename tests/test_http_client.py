@@ -188,6 +188,13 @@ def test_a_kept_alive_connection_closed_by_the_server_is_replaced_once() -> None
     assert (first.body, second.body, connections) == (b"connection 1", b"connection 2", 2)
 
 
+def test_answers_that_never_have_a_body_end_with_their_head() -> None:
+    # 204 and 304 have no body even without Content-Length; the connection goes on
+    first, second, connections = asyncio.run(get_twice(serving([b"HTTP/1.1 204 No Content\r\n\r\n",
+                                                                b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n"])))
+    assert (first.status, first.body, second.status, second.body, connections) == (204, b"", 304, b"", 1)
+
+
 def test_connection_close_header_closes_after_the_answer() -> None:
     first, second, connections = asyncio.run(get_twice(serving([answer(b"x", headers="Connection: close\r\n"),
                                                                 answer(b"y")])))

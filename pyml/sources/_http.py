@@ -279,7 +279,10 @@ class _Connection(asyncio.BufferedProtocol):
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        status = int(parts[1])
+        if status in (204, 304):  # never a body, whatever the headers say
+            self.length = 0
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
             self.chunked = True
             self.chunk_at = body_at
         elif "content-length" in headers:
@@ -288,7 +291,7 @@ class _Connection(asyncio.BufferedProtocol):
                 raise ValueError(f"Content-Length {length} is out of range")
             self.length = length
         self.body_at = body_at
-        self.status = int(parts[1])
+        self.status = status
         return True
 
     def _parse_chunks(self, buffer: bytearray, filled: int) -> None:
