@@ -12,6 +12,10 @@ modelled, defaults otherwise). Measured:
 * ``test_one_second_of_one_source``: one source's second end to end in
   process as a poll takes it (decode, bookkeeping, one ``Host.collect_all``),
   against the ``collect_all`` alone as the baseline;
+* ``test_request_polling_client``: one ``allmetrics`` request of a poll, by
+  the polling client in a running event loop, against a blocking socket's
+  kept-alive GET as the baseline (``test_request_raw``; a simulated agent in
+  a process of its own answers both), with each one's thread CPU per request;
 * ``test_mirror_start_up``: a source of 100,000 dimensions mirrored into an
   empty host (``/api/v1/charts`` decoded, every chart registered), with a
   short sample history so that the sample store's allocation is left out;
@@ -47,17 +51,20 @@ import asyncio
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pytest
 
 import pyml
 from pyml.sources import _netdata_json as nj
+from pyml.sources._http import HttpClient, split_base_url
 from pyml.sources.netdata import NetdataSource
 from pyml.sources.netdata_sim import SimulatedNetdata
 
@@ -222,6 +229,89 @@ def test_source_overhead() -> None:
     whole, tick = median("source-second"), median("collect-all")
     print(f"\none source second of {DIMS} dimensions: {whole * 1e9 / DIMS:.0f} ns per dimension "
           f"(collect_all alone {tick * 1e9 / DIMS:.0f} ns)")
+
+
+def _raw_get(sock: socket.socket, request: bytes, buffer: bytearray) -> int:
+    """The least a kept-alive GET can do: send, then read into ``buffer`` up to the head's Content-Length.
+
+    The body's size; the body is copied out once, as any client hands it on.
+    """
+    sock.sendall(request)
+    view = memoryview(buffer)
+    filled, end = 0, -1
+    while end < 0:
+        filled += sock.recv_into(view[filled:])
+        end = buffer.find(b"\r\n\r\n", 0, filled)
+    length = int(re.search(rb"(?i)content-length: *(\d+)", bytes(buffer[:end])).group(1))  # type: ignore[union-attr]
+    while filled < end + 4 + length:
+        filled += sock.recv_into(view[filled:])
+    return len(bytes(view[end + 4:end + 4 + length]))
+
+
+#: Requests per timed round of the request benchmarks.
+REQUESTS = 20
+
+
+@pytest.fixture(scope="module")
+def one_sim() -> Any:
+    """One simulated agent in a process of its own: ``(host, port, allmetrics path)``; a port of its own,
+    as it lives as long as the module."""
+    sims = _Sims(1, port=PORT + 7)
+    host, port, prefix = split_base_url(sims.urls[0])
+    yield host, port, prefix + "/api/v1/allmetrics?format=json"
+    sims.stop()
+
+
+def _thread_cpu_per_call(run: Callable[[], int], calls: int) -> float:
+    run()
+    started = time.thread_time()
+    for _ in range(5):
+        run()
+    return (time.thread_time() - started) / (5 * calls)
+
+
+def test_request_raw(benchmark, one_sim: tuple[str, int, str]) -> None:
+    """The baseline of a poll's request: a blocking socket's kept-alive GET of ``allmetrics``."""
+    host, port, path = one_sim
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: keep-alive\r\n\r\n".encode()
+    with socket.create_connection((host, port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = bytearray(16 << 20)
+        run = lambda: sum(_raw_get(sock, request, buffer) for _ in range(REQUESTS))  # noqa: E731
+        cpu = _thread_cpu_per_call(run, REQUESTS)
+        benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1)
+    record("request-raw", benchmark)
+    print(f"\nallmetrics GET, blocking socket: {cpu * 1e6:.0f} us of thread CPU per request")
+
+
+def test_request_polling_client(benchmark, one_sim: tuple[str, int, str]) -> None:
+    """A poll's request as the sources' thread makes it: the polling client, in a running event loop."""
+    host, port, path = one_sim
+    client = HttpClient(host, port)
+    loop = asyncio.new_event_loop()
+
+    async def requests() -> int:
+        size = 0
+        for _ in range(REQUESTS):
+            response = await client.get(path)
+            assert response.status == 200
+            size += len(response.body)
+        return size
+
+    run = lambda: loop.run_until_complete(requests())  # noqa: E731
+    try:
+        cpu = _thread_cpu_per_call(run, REQUESTS)
+        size = benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1) // REQUESTS
+    finally:
+        client.close()
+        loop.close()
+    record("request-client", benchmark)
+    print(f"\nallmetrics GET of {size / 1e3:.0f} kB, polling client: {cpu * 1e6:.0f} us of thread CPU per request")
+
+
+def test_request_budget() -> None:
+    """The client's request within 2x the blocking socket's (wall time, the simulated agent's rendering in both)."""
+    assert median("request-client") <= 2.0 * median("request-raw")
 
 
 def test_mirror_start_up(benchmark) -> None:
