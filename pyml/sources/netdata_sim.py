@@ -379,6 +379,10 @@ async def serve_many(sims: list[SimulatedNetdata], port: int, ready: Optional[Ca
                 await writer.drain()
         except (ConnectionError, OSError):
             return
+        except asyncio.CancelledError:
+            # the server stopping: the connection ends quietly (a cancelled handler would otherwise make
+            # Python 3.11's stream callback log a traceback at every shutdown)
+            return
         finally:
             writer.close()
 
