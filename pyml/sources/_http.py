@@ -149,7 +149,6 @@ class _Connection(asyncio.BufferedProtocol):
         self.filled = 0         # bytes held
         self.lost = False       # the connection is gone (closed by either side)
         self._waiter: Optional[asyncio.Future[HttpResponse]] = None
-        self._answer_started = False
         self._new_answer()
 
     def _new_answer(self) -> None:
@@ -185,7 +184,6 @@ class _Connection(asyncio.BufferedProtocol):
 
     def buffer_updated(self, nbytes: int) -> None:
         self.filled += nbytes
-        self._answer_started = True
         self._advance()
 
     def eof_received(self) -> bool:
@@ -196,7 +194,7 @@ class _Connection(asyncio.BufferedProtocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        if not self._answer_started:
+        if self.filled == self.start:  # not a byte of the answer
             waiter.set_exception(_Stale() if exc is None or isinstance(exc, ConnectionError) else exc)
         elif self.status >= 0 and self.length < 0 and not self.chunked:
             body = bytes(memoryview(self.buffer)[self.body_at:self.filled])  # the body ends when the connection does
@@ -214,9 +212,8 @@ class _Connection(asyncio.BufferedProtocol):
         """Send ``request``; the future is its answer."""
         assert self.transport is not None
         waiter = self._waiter = self._loop.create_future()
-        self._answer_started = self.filled > self.start
         self.transport.write(request)
-        if self._answer_started:
+        if self.filled > self.start:  # bytes already held: the answer's beginning
             self._advance()
         return waiter
 

@@ -75,7 +75,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ._http import HttpClient, HttpError, HttpResponse, split_base_url, within
+from ._http import HttpClient, HttpError, HttpResponse, split_base_url
 from ._netdata_json import (AllmetricsChart, AllmetricsDim, MalformedAnswer, Problem, decode_value_arrays, decode_values,
                             loads, parse_allmetrics, shape_keys)
 
@@ -1137,7 +1137,7 @@ class NetdataSource:
             self.host.flush()
         self._last_flush = time.monotonic()
 
-    async def run(self, stop: "StopSignal | asyncio.Event") -> None:
+    async def run(self, stop: "StopSignal") -> None:
         """Poll until ``stop`` is set; failures are retried with exponential backoff."""
         delay = self.backoff[0]
         while not stop.is_set():
@@ -1177,13 +1177,7 @@ class NetdataSource:
                     log.exception("netdata source %s: writing host %r failed", self.url, self.hostname)
                     self._last_flush = time.monotonic()
             if not stop.is_set():
-                if isinstance(stop, StopSignal):
-                    await stop.pause(wait)
-                else:
-                    try:
-                        await within(stop.wait(), max(wait, 0.0))
-                    except asyncio.TimeoutError:
-                        pass
+                await stop.pause(wait)
         self.close()
 
     def close(self) -> None:
