@@ -5,10 +5,11 @@ process of their own, answering over loopback like Netdata 1.37) of 2,000
 dimensions each, mirrored by one ``pyml`` agent (``local=False``, every chart
 modelled, defaults otherwise). Measured:
 
-* ``test_parse_allmetrics``: decoding one source's ``allmetrics`` answer,
-  msgspec (the ``fast`` extra) whole and for its values alone (what a poll
-  of an unchanged shape does), against the standard library's ``json`` in the
-  same run;
+* ``test_parse_allmetrics``: decoding one source's ``allmetrics`` answer:
+  by a source's decoder against the answer it learned (what every poll of
+  an unchanged shape after the first does), by the compiled scan, and by
+  msgspec (the ``fast`` extra) whole and for its values alone, against the
+  standard library's ``json`` in the same run;
 * ``test_one_second_of_one_source``: one source's second end to end in
   process as a poll takes it (decode, bookkeeping, one ``Host.collect_all``),
   against the ``collect_all`` alone as the baseline;
@@ -127,9 +128,18 @@ def sim() -> SimulatedNetdata:
     return SimulatedNetdata("bench", charts=DIMS // DIMS_PER_CHART, dims_per_chart=DIMS_PER_CHART)
 
 
-@pytest.mark.parametrize("backend", ["compiled", "msgspec", "values", "json"])
+@pytest.mark.parametrize("backend", ["learned", "compiled", "msgspec", "values", "json"])
 def test_parse_allmetrics(benchmark, sim: SimulatedNetdata, backend: str) -> None:
     body = _body(sim)
+    if backend == "learned":    # a source's decoder, read against the answer it learned (every poll but the first)
+        keys = pyml._core.decode_allmetrics(body)[2]
+        decoder = pyml._core.AllmetricsDecoder()
+        nj.decode_value_arrays(body, keys, decoder)
+        lus, values = benchmark(nj.decode_value_arrays, body, keys, decoder)
+        record("parse-learned", benchmark)
+        assert decoder.scanned == 1 and decoder.compared >= 1
+        assert values[3 * DIMS_PER_CHART + 1] == SimulatedNetdata.value("sim.c3", "d1", int(lus[3]))
+        return
     if backend == "compiled":   # what a poll of a known shape takes: arrays, ids checked against the keys
         keys = pyml._core.decode_allmetrics(body)[2]
         lus, values = benchmark(nj.decode_value_arrays, body, keys)
@@ -163,11 +173,12 @@ def test_parse_allmetrics(benchmark, sim: SimulatedNetdata, backend: str) -> Non
 
 def test_parse_budget() -> None:
     fast, slow, values = median("parse-msgspec"), median("parse-json"), median("parse-values")
-    compiled = median("parse-compiled")
-    print(f"\nallmetrics of {DIMS} dimensions: compiled into arrays {compiled * 1e9 / DIMS:.0f} ns, msgspec "
+    compiled, learned = median("parse-compiled"), median("parse-learned")
+    print(f"\nallmetrics of {DIMS} dimensions: read against the learned answer {learned * 1e9 / DIMS:.0f} ns, "
+          f"compiled into arrays {compiled * 1e9 / DIMS:.0f} ns, msgspec "
           f"{fast * 1e9 / DIMS:.0f} ns, values alone {values * 1e9 / DIMS:.0f} ns, json {slow * 1e9 / DIMS:.0f} ns "
           f"per dimension ({slow / fast:.1f}x)")
-    assert fast < slow and compiled < values
+    assert fast < slow and compiled < values and learned < compiled
 
 
 def _connected_source(sim: SimulatedNetdata) -> tuple[NetdataSource, _Provider]:

@@ -407,3 +407,24 @@ def decode_allmetrics(
 @overload
 def decode_allmetrics(body: bytes, expected_keys: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
     """The same, None as well when its chart and dimension ids differ from expected_keys."""
+
+class AllmetricsDecoder:
+    """One source's allmetrics decoder: it learns the answer it scans and reads the next one against it.
+
+    An answer equal to the learned one outside its ``last_updated`` and ``value``
+    tokens is read by comparing the text between them (several times cheaper
+    than a scan); any other answer is scanned and learned again.
+    """
+
+    def __init__(self) -> None: ...
+    def decode(self, body: bytes, expected_keys: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]] | None:
+        """(last_updated, values) as ``decode_allmetrics(body, expected_keys)`` gives them, or None."""
+    @property
+    def learned(self) -> bool:
+        """Whether an answer is learned."""
+    @property
+    def compared(self) -> int:
+        """Answers read against the learned one."""
+    @property
+    def scanned(self) -> int:
+        """Answers scanned."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -113,3 +114,52 @@ def test_every_truncation_of_an_answer_is_refused(body: bytes) -> None:
     assert _core.decode_allmetrics(whole) is not None
     for n in range(len(whole)):
         assert _core.decode_allmetrics(whole[:n]) is None, n
+
+
+def _renumbered(body: bytes, seed: int) -> bytes:
+    """``body`` one second later with other values (some null): the text between its numbers unchanged."""
+    rng = np.random.default_rng(seed)
+    doc = body.decode()
+    doc = re.sub(r'"last_updated": (\d+)', lambda m: f'"last_updated": {int(m.group(1)) + 1}', doc)
+
+    def value(_: re.Match[str]) -> str:
+        if rng.random() < 0.05:
+            return '"value": null'
+        return f'"value": {rng.normal() * 10.0 ** rng.integers(-3, 9):.7f}'
+
+    return re.sub(r'"value": (-?[0-9.eE+-]+|null)', value, doc).encode()
+
+
+def test_a_source_decoder_reads_the_next_answers_against_the_learned_one(body: bytes) -> None:
+    keys = _core.decode_allmetrics(body)[2]
+    decoder = _core.AllmetricsDecoder()
+    assert not decoder.learned
+    for i in range(6):
+        answer = body if i == 0 else _renumbered(body, i)
+        want = _core.decode_allmetrics(answer, keys)
+        got = nj.decode_value_arrays(answer, keys, decoder)
+        assert want is not None and got is not None
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1], equal_nan=True)
+        assert np.isnan(got[1]).any() or i == 0
+    assert decoder.learned and (decoder.scanned, decoder.compared) == (1, 5)
+
+
+def test_an_answer_changed_between_its_numbers_is_scanned_and_learned_again(body: bytes) -> None:
+    keys = _core.decode_allmetrics(body)[2]
+    decoder = _core.AllmetricsDecoder()
+    assert decoder.decode(body, keys) is not None
+    renamed = _renumbered(body, 1).replace(b'"name": "name_d1"', b'"name": "renamed_d1"', 1)
+    got = decoder.decode(renamed, keys)
+    want = _core.decode_allmetrics(renamed, keys)
+    assert got is not None and want is not None and np.array_equal(got[1], want[1], equal_nan=True)
+    assert (decoder.scanned, decoder.compared) == (2, 0)
+    assert decoder.decode(_renumbered(renamed, 2), keys) is not None       # the renamed answer, learned
+    assert (decoder.scanned, decoder.compared) == (2, 1)
+    # an answer of other ids: None, as decode_allmetrics says, and nothing stays learned
+    _, _, shape = _reference(body)
+    other = nj.shape_keys([(c + "x", dims) for c, dims in shape])
+    assert decoder.decode(body, other) is None and not decoder.learned
+    assert decoder.decode(b"{not json", keys) is None
+    for args in (("{}", keys), (body, None)):
+        with pytest.raises(TypeError, match="incompatible function arguments"):
+            decoder.decode(*args)  # type: ignore[arg-type]

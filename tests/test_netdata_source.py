@@ -566,7 +566,7 @@ def test_polls_taken_in_bulk_store_what_the_per_chart_way_stores(sim: SimulatedN
     import pyml.sources.netdata as netdata_module
 
     if decoder == "msgspec":  # the bulk way without the compiled decoder: values decoded into structs
-        monkeypatch.setattr(netdata_module, "decode_value_arrays", lambda body, keys: None)
+        monkeypatch.setattr(netdata_module, "decode_value_arrays", lambda body, keys, decoder=None: None)
     bulk, single = Provider(), Provider()
     try:
         a = NetdataSource(sim.url, bulk, clock=clock, catch_up_budget=60, lag=2)
@@ -603,6 +603,8 @@ def test_steady_polls_keep_one_second_for_all_charts_and_write_it_back_on_a_chan
     host = provider.hosts["sim-a"]
     newest = sim.newest()
     assert source._uniform == newest == host.last_time          # every chart at the newest second, as one
+    # the bulk polls after the first one read their answers against the one the source's decoder learned
+    assert source._shape is not None and source._shape.decoder.compared == 3 and source._shape.decoder.scanned == 1
     source._leave_uniform()
     assert source._uniform is None and {c.last_t for c in source._charts.values()} == {newest}
 

@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <system_error>
 
@@ -29,9 +30,43 @@ constexpr ByteClasses kBytes{};
 
 inline unsigned char byte_class(char c) noexcept { return kBytes.of[static_cast<unsigned char>(c)]; }
 
+// A token's place in the text being learned.
+struct Span {
+    const char* begin;
+    const char* end;
+    unsigned char token;
+};
+
 class Scanner {
 public:
-    Scanner(std::string_view text, AllmetricsValues& out) : p_(text.data()), end_(text.data() + text.size()), out_(out) {}
+    Scanner(std::string_view text, AllmetricsValues& out, std::vector<Span>* spans = nullptr)
+        : p_(text.data()), end_(text.data() + text.size()), out_(out), spans_(spans) {}
+
+    // The answer read against a learned layout (decode_allmetrics_like).
+    bool like(const AllmetricsLayout& layout) {
+        const char* text = layout.text.data();
+        std::size_t at = 0;
+        out_.last_updated.reserve(layout.charts);
+        out_.values.reserve(layout.dimensions);
+        for (std::size_t i = 0; i < layout.cuts.size(); ++i) {
+            const std::size_t n = layout.cuts[i] - at;
+            if (static_cast<std::size_t>(end_ - p_) < n || std::memcmp(p_, text + at, n) != 0) return false;
+            p_ += n;
+            at = layout.cuts[i];
+            if (layout.tokens[i] == AllmetricsLayout::kValue) {
+                double value;
+                if (!number_or_null(value)) return false;
+                out_.values.push_back(value);
+            } else {
+                std::int64_t last_updated;
+                if (!integer(last_updated)) return false;
+                out_.last_updated.push_back(last_updated);
+            }
+        }
+        const std::size_t n = layout.text.size() - at;
+        return static_cast<std::size_t>(end_ - p_) == n && std::memcmp(p_, text + at, n) == 0 &&
+               out_.last_updated.size() == layout.charts && out_.values.size() == layout.dimensions;
+    }
 
     bool document() {
         skip_space();
@@ -49,6 +84,20 @@ private:
     const char* p_;
     const char* end_;
     AllmetricsValues& out_;
+    std::vector<Span>* spans_;   // the tokens' places, when learning
+
+    void mark(const char* begin, unsigned char token) {
+        if (spans_) spans_->push_back(Span{begin, p_, token});
+    }
+
+    // An integer token (a last_updated).
+    bool integer(std::int64_t& value) noexcept {
+        const char* start;
+        bool integral;
+        if (!number_token(start, integral) || !integral) return false;
+        const auto got = std::from_chars(start, p_, value);
+        return got.ec == std::errc() && got.ptr == p_;
+    }
 
     void skip_space() noexcept {
         while (p_ < end_ && (byte_class(*p_) & kSpace)) ++p_;
@@ -215,11 +264,10 @@ private:
             if (name == "last_updated") {
                 if (seen_updated) return false;
                 seen_updated = true;
-                const char* start;
-                bool integer;
-                if (!number_token(start, integer) || !integer) return false;
-                const auto got = std::from_chars(start, p_, last_updated);
-                return got.ec == std::errc() && got.ptr == p_;
+                const char* start = p_;
+                if (!integer(last_updated)) return false;
+                mark(start, AllmetricsLayout::kLastUpdated);
+                return true;
             }
             if (name == "dimensions") {
                 if (seen_dimensions) return false;
@@ -245,7 +293,10 @@ private:
             if (name != "value") return skip_value(2);
             if (seen_value) return false;
             seen_value = true;
-            return number_or_null(value);
+            const char* start = p_;
+            if (!number_or_null(value)) return false;
+            mark(start, AllmetricsLayout::kValue);
+            return true;
         });
         if (!read) return false;
         out_.values.push_back(value);
@@ -305,9 +356,40 @@ private:
 
 }  // namespace
 
-bool decode_allmetrics_values(std::string_view body, AllmetricsValues& out) {
+bool decode_allmetrics_values(std::string_view body, AllmetricsValues& out, AllmetricsLayout* learn) {
     out.clear();
-    return Scanner(body, out).document();
+    if (!learn) return Scanner(body, out).document();
+    learn->clear();
+    std::vector<Span> spans;
+    if (!Scanner(body, out, &spans).document()) return false;
+    // learned only when every chart has its last_updated and every dimension its value (the tokens
+    // then say them all) and the cuts fit their type
+    if (spans.size() != out.last_updated.size() + out.values.size() ||
+        body.size() > std::numeric_limits<std::uint32_t>::max()) {
+        return true;
+    }
+    // the text without the tokens, and where each one was cut out of it
+    learn->text.reserve(body.size());
+    learn->cuts.reserve(spans.size());
+    learn->tokens.reserve(spans.size());
+    const char* from = body.data();
+    for (const Span& span : spans) {
+        learn->text.append(from, static_cast<std::size_t>(span.begin - from));
+        learn->cuts.push_back(static_cast<std::uint32_t>(learn->text.size()));
+        learn->tokens.push_back(span.token);
+        from = span.end;
+    }
+    learn->text.append(from, static_cast<std::size_t>(body.data() + body.size() - from));
+    learn->keys = out.keys;
+    learn->charts = out.last_updated.size();
+    learn->dimensions = out.values.size();
+    return true;
+}
+
+bool decode_allmetrics_like(std::string_view body, const AllmetricsLayout& layout, AllmetricsValues& out) {
+    out.clear();
+    if (layout.empty()) return false;
+    return Scanner(body, out).like(layout);
 }
 
 }  // namespace pyml

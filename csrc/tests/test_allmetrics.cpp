@@ -96,4 +96,125 @@ TEST_CASE("allmetrics: every truncation refused, nothing read past the end") {
     }
 }
 
+
+// kAnswer with other numbers in its tokens: the same text between them
+std::string with_numbers(const std::string& lu0, const std::string& v0, const std::string& v1, const std::string& lu1,
+                         const std::string& v2) {
+    return "{\n\t\"system.cpu\": {\n\t\t\"name\":\"system.cpu\",\n\t\t\"family\":\"cpu\",\n\t\t\"units\":\"percentage\",\n"
+           "\t\t\"last_updated\": " + lu0 + ",\n\t\t\"dimensions\": {\n"
+           "\t\t\t\"user\": {\n\t\t\t\t\"name\": \"user\",\n\t\t\t\t\"value\": " + v0 + "\n\t\t\t},\n"
+           "\t\t\t\"system\": {\n\t\t\t\t\"name\": \"system\",\n\t\t\t\t\"value\": " + v1 + "\n\t\t\t}\n\t\t}\n\t},\n"
+           "\t\"net.eth0\": {\"last_updated\": " + lu1 + ", \"dimensions\": {\"received\": {\"value\": " + v2 + "}}}\n}";
+}
+
+bool same(const pyml::AllmetricsValues& a, const pyml::AllmetricsValues& b) {
+    if (a.last_updated != b.last_updated || a.values.size() != b.values.size()) return false;
+    for (std::size_t i = 0; i < a.values.size(); ++i) {
+        const bool equal = a.values[i] == b.values[i] || (std::isnan(a.values[i]) && std::isnan(b.values[i]));
+        if (!equal || std::signbit(a.values[i]) != std::signbit(b.values[i])) return false;
+    }
+    return true;
+}
+
+TEST_CASE("allmetrics layout: the next answer read against the learned one, as the scan reads it") {
+    pyml::AllmetricsValues scanned, compared;
+    pyml::AllmetricsLayout layout;
+    CHECK(pyml::decode_allmetrics_values(kAnswer, scanned, &layout));
+    CHECK(!layout.empty());
+    CHECK(layout.keys == scanned.keys);
+    CHECK_EQ(layout.cuts.size(), std::size_t{5});
+    CHECK_EQ(layout.charts, std::size_t{2});
+    CHECK_EQ(layout.dimensions, std::size_t{3});
+    CHECK(pyml::decode_allmetrics_like(kAnswer, layout, compared));
+    CHECK(same(compared, scanned));
+    CHECK(compared.keys.empty());
+    const std::vector<std::vector<std::string>> answers = {
+        {"1700000001", "2.5", "null", "1700000002", "-4"},
+        {"1700000002", "null", "7", "1700000003", "1e3"},
+        {"0", "-0", "0.0000001", "-12", "123456789.1234567"},
+        {"9223372036854775807", "12345678901234567890", "-2.5E-3", "1", "99999999999999999999.5"},
+    };
+    for (const auto& n : answers) {
+        const std::string doc = with_numbers(n[0], n[1], n[2], n[3], n[4]);
+        pyml::AllmetricsValues want;
+        CHECK(pyml::decode_allmetrics_values(doc, want));
+        if (!pyml::decode_allmetrics_like(doc, layout, compared) || !same(compared, want)) {
+            check::fail(__FILE__, __LINE__, "not read as the scan reads it: " + doc);
+        }
+    }
+    // tokens the scan refuses are refused here too
+    const std::vector<std::vector<std::string>> refused = {
+        {"1.5", "1", "1", "1", "1"},            // a last_updated that is not an integer
+        {"1", "\"1\"", "1", "1", "1"},          // a value that is a string
+        {"1", "1e999", "1", "1", "1"},          // beyond a double's range
+        {"1", "nul", "1", "1", "1"},
+        {"1", "1", "1", "99999999999999999999", "1"},   // beyond int64
+        {"1", "1.", "1", "1", "1"},
+    };
+    for (const auto& n : refused) {
+        const std::string doc = with_numbers(n[0], n[1], n[2], n[3], n[4]);
+        if (pyml::decode_allmetrics_like(doc, layout, compared)) {
+            check::fail(__FILE__, __LINE__, "read: " + doc);
+        }
+    }
+}
+
+TEST_CASE("allmetrics layout: an answer changed outside its tokens is refused or read as the scan reads it") {
+    pyml::AllmetricsValues first;
+    pyml::AllmetricsLayout layout;
+    CHECK(pyml::decode_allmetrics_values(kAnswer, first, &layout));
+    const std::string whole = kAnswer;
+    const std::string bytes = "{}[]\":, \t\n0123456789.-enulltruex\x01\\";
+    std::mt19937_64 rng(5);
+    std::uniform_int_distribution<std::size_t> at(0, whole.size() - 1), pick(0, bytes.size() - 1), kind(0, 2);
+    int read = 0;
+    for (int i = 0; i < 20000; ++i) {
+        std::string doc = whole;
+        const std::size_t where = at(rng);
+        switch (kind(rng)) {
+            case 0: doc[where] = bytes[pick(rng)]; break;
+            case 1: doc.insert(where, 1, bytes[pick(rng)]); break;
+            default: doc.erase(where, 1); break;
+        }
+        std::vector<char> exact(doc.begin(), doc.end());   // exactly its bytes, for AddressSanitizer
+        const std::string_view view(exact.data(), exact.size());
+        pyml::AllmetricsValues compared, want;
+        if (!pyml::decode_allmetrics_like(view, layout, compared)) continue;
+        ++read;
+        // read against the layout: then the scan reads it, with the same values and the layout's keys
+        if (!pyml::decode_allmetrics_values(view, want) || !same(compared, want) || want.keys != layout.keys) {
+            check::fail(__FILE__, __LINE__, "read against the layout, not as the scan reads it: " + doc);
+        }
+    }
+    CHECK(read > 0);   // changes inside the numbers are read
+    for (std::size_t n = 0; n < whole.size(); ++n) {
+        std::vector<char> cut(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(n));
+        pyml::AllmetricsValues out;
+        if (pyml::decode_allmetrics_like(std::string_view(cut.data(), cut.size()), layout, out)) {
+            check::fail(__FILE__, __LINE__, "a truncation at " + std::to_string(n) + " was read");
+        }
+    }
+}
+
+TEST_CASE("allmetrics layout: not learned when a chart lacks last_updated or a dimension its value") {
+    const char* const unlearned[] = {
+        "{\"c\": {\"dimensions\": {\"d\": {\"value\": 1}}}}",
+        "{\"c\": {\"last_updated\": 1, \"dimensions\": {\"d\": {\"name\": \"d\"}}}}",
+    };
+    for (const char* doc : unlearned) {
+        pyml::AllmetricsValues out;
+        pyml::AllmetricsLayout layout;
+        CHECK(pyml::decode_allmetrics_values(doc, out, &layout));
+        CHECK(layout.empty());
+        CHECK(!pyml::decode_allmetrics_like(doc, layout, out));
+    }
+    pyml::AllmetricsValues out;
+    pyml::AllmetricsLayout layout;
+    CHECK(pyml::decode_allmetrics_values("{}", out, &layout));
+    CHECK(!layout.empty());
+    CHECK(pyml::decode_allmetrics_like("{}", layout, out));
+    CHECK(!pyml::decode_allmetrics_like("{ }", layout, out));
+    CHECK(!pyml::decode_allmetrics_values("{\"c\": 1", out, &layout));
+}
+
 }  // namespace

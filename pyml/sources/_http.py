@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import email.utils
+import functools
 import os
 import zlib
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ async def within(awaitable: Awaitable[_T], seconds: float) -> _T:
         return await awaitable
 
 
+@functools.lru_cache(maxsize=256)  # the sources polled in one second answer the same Date
 def http_date(value: str) -> Optional[float]:
     """Epoch seconds of an HTTP ``Date`` header (RFC 9110's preferred form read directly, others via email.utils)."""
     parts = value.split()

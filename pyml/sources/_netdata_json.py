@@ -22,7 +22,9 @@ are the ones the previous poll saw: :func:`decode_value_arrays` reads such an
 answer with the compiled scanner of ``csrc/pyml/allmetrics.hpp`` straight
 into two arrays (each chart's ``last_updated``, every dimension's value in
 the answer's order), no Python object per dimension, after checking that its
-chart and dimension ids are the expected ones (:func:`shape_keys`). When it
+chart and dimension ids are the expected ones (:func:`shape_keys`); a source's
+decoder reads the next answer against the one it learned, comparing the text
+between the numbers instead of scanning every byte. When it
 cannot (another shape, an escape inside an id, a value that is not a number),
 :func:`decode_values` decodes the answer into small structs (``last_updated``, and each dimension's ``value`` without
 its name), a third cheaper than :func:`parse_allmetrics`; it gives up (None)
@@ -261,7 +263,8 @@ def shape_keys(charts: Sequence[tuple[str, Sequence[str]]]) -> bytes:
     return b"".join(parts)
 
 
-def decode_value_arrays(body: bytes, keys: bytes) -> Optional[tuple[np.ndarray, np.ndarray]]:
+def decode_value_arrays(body: bytes, keys: bytes,
+                        decoder: Optional[_core.AllmetricsDecoder] = None) -> Optional[tuple[np.ndarray, np.ndarray]]:
     """``allmetrics`` of the charts and dimensions ``keys`` lists, as ``(last_updated, values)`` arrays.
 
     ``last_updated`` is int64, one per chart in the answer's order; ``values``
@@ -272,5 +275,13 @@ def decode_value_arrays(body: bytes, keys: bytes) -> Optional[tuple[np.ndarray, 
     id, a value that is not a number or null, a ``last_updated`` that is not
     an integer, a number beyond a double's range, or JSON that is not valid.
     The scan runs without the GIL.
+
+    With a ``decoder`` (one per source, kept from poll to poll), an answer
+    that equals the previous one outside its ``last_updated`` and ``value``
+    tokens, as a source's answers do, is read by comparing the text between
+    them with the learned answer's instead of scanning every byte (about
+    four times cheaper; ``csrc/pyml/allmetrics.hpp``); the result is the same.
     """
+    if decoder is not None:
+        return decoder.decode(body, keys)
     return _core.decode_allmetrics(body, keys)

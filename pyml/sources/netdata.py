@@ -75,6 +75,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from .. import _core
 from ._http import HttpClient, HttpError, HttpResponse, split_base_url
 from ._netdata_json import (AllmetricsChart, AllmetricsDim, MalformedAnswer, Problem, decode_value_arrays, decode_values,
                             loads, parse_allmetrics, shape_keys)
@@ -180,7 +181,8 @@ class _Shape:
     the host's layout drops the shape (the next regular poll makes a new one).
     """
 
-    __slots__ = ("ids", "charts", "dims", "counts", "starts", "keys", "ue", "ue_all", "dim_chart", "_positions")
+    __slots__ = ("ids", "charts", "dims", "counts", "starts", "keys", "decoder", "ue", "ue_all", "dim_chart",
+                 "_positions", "_leading")
 
     def __init__(self, ids: list[str], charts: list[_Chart], dims: list[str], counts: list[int]) -> None:
         self.ids = ids                       # chart ids in the answer's order
@@ -192,18 +194,29 @@ class _Shape:
         starts = self.starts
         # the ids as the compiled decoder checks them (decode_value_arrays)
         self.keys = shape_keys([(c, dims[starts[i]:starts[i + 1]]) for i, c in enumerate(ids)])
+        # learns this shape's answer and reads the next ones against it (decode_value_arrays)
+        self.decoder = _core.AllmetricsDecoder()
         self.ue = np.asarray([c.update_every for c in charts], dtype=np.int64)
         # the update_every of every chart when they all have the same one, else 0
         self.ue_all = int(self.ue[0]) if len(charts) and (self.ue == self.ue[0]).all() else 0
         self.dim_chart = np.repeat(np.arange(len(ids)), self.counts)  # chart index of each flattened value
         self._positions: Optional[np.ndarray] = None
+        self._leading: Optional[bool] = None
 
     def positions(self) -> np.ndarray:
         """Host row index of each flattened value (the layout must be current)."""
         if self._positions is None:
             parts = [c.positions[:k] for c, k in zip(self.charts, self.counts.tolist())]  # type: ignore[index]
             self._positions = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            self._leading = None
         return self._positions
+
+    def leading(self) -> bool:
+        """Whether the flattened values are the host row's first ones, in order (the layout must be current)."""
+        positions = self.positions()
+        if self._leading is None:
+            self._leading = bool(np.array_equal(positions, np.arange(positions.size)))
+        return self._leading
 
 
 def _host_of_info(info: Any) -> str:
@@ -631,7 +644,7 @@ class NetdataSource:
             return None
         plan = _Plan()
         problems: list[tuple[str, str, str]] = []
-        arrays = decode_value_arrays(body, shape.keys)
+        arrays = decode_value_arrays(body, shape.keys, shape.decoder)
         if arrays is not None:
             if not self._take_arrays(arrays[0], arrays[1], None, now, host_last, plan, problems):
                 return None
@@ -1059,16 +1072,25 @@ class NetdataSource:
                     len(self._shape.ids) if mask is None else int(mask.sum())  # type: ignore[union-attr]
                     for mask, _ in blocks or ())
                 continue
-            row = np.full(self._width, np.nan)
-            if blocks:
-                shape = self._shape
-                assert shape is not None  # blocks are made with the shape, and dropped with it
-                positions = shape.positions()
-                for mask, values in blocks:
-                    row[positions if mask is None else positions[mask[shape.dim_chart]]] = values
-            if second:
-                self._fill(row, second)
-            if not STORAGE_MAX >= np.nanmax(np.abs(row), initial=0.0):
+            shape = self._shape
+            if (blocks is not None and len(blocks) == 1 and blocks[0][0] is None and not second
+                    and shape is not None and shape.leading()):
+                # the common second: every chart of the shape, whose values lead the row in its order
+                values = blocks[0][1]
+                row = np.empty(self._width)
+                row[:values.size] = values
+                row[values.size:] = np.nan
+            else:
+                row = np.full(self._width, np.nan)
+                if blocks:
+                    assert shape is not None  # blocks are made with the shape, and dropped with it
+                    positions = shape.positions()
+                    for mask, values in blocks:
+                        row[positions if mask is None else positions[mask[shape.dim_chart]]] = values
+                if second:
+                    self._fill(row, second)
+            # NaN (no value) is left out; inf counts as beyond the range
+            if np.fmax.reduce(row, initial=0.0) > STORAGE_MAX or np.fmin.reduce(row, initial=0.0) < -STORAGE_MAX:
                 self._report_big(row, np.abs(row) > STORAGE_MAX)
             host.collect_all(t, row)
             fed += 1
