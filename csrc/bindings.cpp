@@ -1318,6 +1318,7 @@ public:
                 ++scanned_;
                 ok = pyml::decode_allmetrics_values(text, decoded_, &layout_) && decoded_.keys == expected;
                 if (!ok) layout_.clear();
+                std::string().swap(decoded_.keys);   // the layout holds them (a scan is rare: keep no second copy)
             }
         }
         if (!ok) return py::none();

@@ -380,6 +380,7 @@ bool decode_allmetrics_values(std::string_view body, AllmetricsValues& out, Allm
         from = span.end;
     }
     learn->text.append(from, static_cast<std::size_t>(body.data() + body.size() - from));
+    learn->text.shrink_to_fit();   // kept for as long as the source answers alike: without the tokens' room
     learn->keys = out.keys;
     learn->charts = out.last_updated.size();
     learn->dimensions = out.values.size();
