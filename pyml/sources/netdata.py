@@ -121,6 +121,7 @@ class SourceStats:
     ticks: int = 0                 #: seconds fed into the host
     values: int = 0                #: chart values taken from allmetrics
     bulk: int = 0                  #: allmetrics answers taken in bulk (charts and dimensions unchanged)
+    learned: int = 0               #: of those, answers read against the previous one's text (not scanned)
     caught_up: int = 0             #: chart rows read back from /api/v1/data
     catch_up_requests: int = 0     #: /api/v1/data requests made to fill gaps
     catch_up_deferred: int = 0     #: catch-ups left to the next poll (over the time budget)
@@ -644,10 +645,12 @@ class NetdataSource:
             return None
         plan = _Plan()
         problems: list[tuple[str, str, str]] = []
+        compared = shape.decoder.compared
         arrays = decode_value_arrays(body, shape.keys, shape.decoder)
         if arrays is not None:
             if not self._take_arrays(arrays[0], arrays[1], None, now, host_last, plan, problems):
                 return None
+            self.stats.learned += shape.decoder.compared - compared
         else:
             charts = decode_values(body)
             if charts is None or not self._take_bulk(charts, now, host_last, plan, problems):  # type: ignore[arg-type]
