@@ -1298,8 +1298,7 @@ py::tuple decoded_arrays(const pyml::AllmetricsValues& decoded) {
     return py::make_tuple(last_updated, values);
 }
 
-// One source's decoder: it learns the last answer it scanned and reads the next one against it
-// (decode_allmetrics_like), scanning again when that fails.
+// pyml::AllmetricsDecoder for one source, behind a mutex (decoded without the GIL).
 class AllmetricsDecoder {
 public:
     py::object decode(const py::bytes& body, const py::bytes& expected_keys) {
@@ -1311,38 +1310,32 @@ public:
         {
             py::gil_scoped_release release;
             hold.lock();
-            if (!layout_.empty() && layout_.keys == expected) ok = pyml::decode_allmetrics_like(text, layout_, decoded_);
-            if (ok) {
-                ++compared_;
-            } else {
-                ++scanned_;
-                ok = pyml::decode_allmetrics_values(text, decoded_, &layout_) && decoded_.keys == expected;
-                if (!ok) layout_.clear();
-                std::string().swap(decoded_.keys);   // the layout holds them (a scan is rare: keep no second copy)
-            }
+            ok = decoder_.decode(text, expected);
         }
         if (!ok) return py::none();
-        return decoded_arrays(decoded_);
+        return decoded_arrays(decoder_.values());
     }
 
     bool learned() {
         std::lock_guard<std::mutex> hold(mutex_);
-        return !layout_.empty();
+        return decoder_.learned();
     }
     std::uint64_t compared() {
         std::lock_guard<std::mutex> hold(mutex_);
-        return compared_;
+        return decoder_.compared();
     }
     std::uint64_t scanned() {
         std::lock_guard<std::mutex> hold(mutex_);
-        return scanned_;
+        return decoder_.scanned();
+    }
+    std::uint64_t learnings() {
+        std::lock_guard<std::mutex> hold(mutex_);
+        return decoder_.learnings();
     }
 
 private:
     std::mutex mutex_;
-    pyml::AllmetricsLayout layout_;
-    pyml::AllmetricsValues decoded_;
-    std::uint64_t compared_ = 0, scanned_ = 0;
+    pyml::AllmetricsDecoder decoder_;
 };
 
 // (last_updated int64[charts], values float64[dims]) of an allmetrics answer whose keys equal
@@ -1386,14 +1379,18 @@ void bind_sources(py::module_& m) {
                                   "One source's allmetrics decoder: decode() learns the answer it scans and reads "
                                   "the next one by comparing the text between its last_updated and value tokens "
                                   "with the learned one, which is several times cheaper than a scan; an answer "
-                                  "that differs elsewhere is scanned (and learned) again.")
+                                  "that differs elsewhere is scanned and learned again (after a pause of plain "
+                                  "scans when learned answers go unused).")
         .def(py::init<>())
         .def("decode", &AllmetricsDecoder::decode, py::arg("body"), py::arg("expected_keys"),
              "(last_updated, values) as decode_allmetrics(body, expected_keys) gives them, or None.")
         .def_property_readonly("learned", &AllmetricsDecoder::learned, "Whether an answer is learned.")
         .def_property_readonly("compared", &AllmetricsDecoder::compared,
                                "Answers read against the learned one.")
-        .def_property_readonly("scanned", &AllmetricsDecoder::scanned, "Answers scanned.");
+        .def_property_readonly("scanned", &AllmetricsDecoder::scanned, "Answers scanned.")
+        .def_property_readonly("learnings", &AllmetricsDecoder::learnings,
+                               "Answers learned (a source whose answers differ outside their numbers every "
+                               "time is learned again only after a growing pause of plain scans).");
     m.attr("ALLMETRICS_CHART_END") = py::bytes(std::string(1, pyml::kChartEnd));
     m.attr("ALLMETRICS_DIMENSION_END") = py::bytes(std::string(1, pyml::kDimensionEnd));
     m.attr("ALLMETRICS_CHART_CLOSE") = py::bytes(std::string(1, pyml::kChartClose));

@@ -428,3 +428,6 @@ class AllmetricsDecoder:
     @property
     def scanned(self) -> int:
         """Answers scanned."""
+    @property
+    def learnings(self) -> int:
+        """Answers learned (after a growing pause of plain scans when learned answers go unused)."""

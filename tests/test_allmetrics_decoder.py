@@ -141,7 +141,7 @@ def test_a_source_decoder_reads_the_next_answers_against_the_learned_one(body: b
         assert want is not None and got is not None
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1], equal_nan=True)
         assert np.isnan(got[1]).any() or i == 0
-    assert decoder.learned and (decoder.scanned, decoder.compared) == (1, 5)
+    assert decoder.learned and (decoder.scanned, decoder.compared, decoder.learnings) == (1, 5, 1)
 
 
 def test_an_answer_changed_between_its_numbers_is_scanned_and_learned_again(body: bytes) -> None:
@@ -163,3 +163,15 @@ def test_an_answer_changed_between_its_numbers_is_scanned_and_learned_again(body
     for args in (("{}", keys), (body, None)):
         with pytest.raises(TypeError, match="incompatible function arguments"):
             decoder.decode(*args)  # type: ignore[arg-type]
+
+
+def test_a_source_whose_answers_change_between_their_numbers_every_time_is_learned_ever_more_rarely(
+        body: bytes) -> None:
+    keys = _core.decode_allmetrics(body)[2]
+    decoder = _core.AllmetricsDecoder()
+    for i in range(200):
+        answer = body.replace(b'"name": "name_d1"', f'"name": "name_d1_{i}"'.encode(), 1)
+        got, want = decoder.decode(answer, keys), _core.decode_allmetrics(answer, keys)
+        assert got is not None and want is not None and np.array_equal(got[1], want[1], equal_nan=True)
+    # learned at the first two answers, then after pauses of 2, 4, ... 64 plain scans
+    assert (decoder.compared, decoder.scanned, decoder.learnings) == (0, 200, 9)   # 1, 2, 5, 10, 19, ... 199

@@ -604,7 +604,7 @@ def test_steady_polls_keep_one_second_for_all_charts_and_write_it_back_on_a_chan
     newest = sim.newest()
     assert source._uniform == newest == host.last_time          # every chart at the newest second, as one
     # the bulk polls after the first one read their answers against the one the source's decoder learned
-    assert source._shape is not None and source._shape.decoder.compared == 3 and source._shape.decoder.scanned == 1
+    assert (source._decoder.compared, source._decoder.scanned, source._decoder.learnings) == (3, 1, 1)
     assert (source.stats.bulk, source.stats.learned) == (4, 3)
     source._leave_uniform()
     assert source._uniform is None and {c.last_t for c in source._charts.values()} == {newest}

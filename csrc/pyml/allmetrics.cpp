@@ -1,6 +1,7 @@
 // A one-pass scanner of Netdata's allmetrics JSON (see allmetrics.hpp).
 #include "allmetrics.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -391,6 +392,34 @@ bool decode_allmetrics_like(std::string_view body, const AllmetricsLayout& layou
     out.clear();
     if (layout.empty()) return false;
     return Scanner(body, out).like(layout);
+}
+
+bool AllmetricsDecoder::decode(std::string_view body, std::string_view expected_keys) {
+    if (!layout_.empty()) {
+        if (layout_.keys == expected_keys && decode_allmetrics_like(body, layout_, decoded_)) {
+            ++compared_;
+            used_ = true;
+            unused_ = 0;
+            return true;
+        }
+        unused_ = used_ ? 0 : unused_ + 1;
+        layout_.clear();
+        if (unused_ >= 2) pause_ = std::min(std::uint32_t{1} << std::min(unused_ - 1, std::uint32_t{6}), kMaxLearningPause);
+    }
+    ++scanned_;
+    bool read;
+    if (pause_ > 0) {
+        --pause_;
+        read = decode_allmetrics_values(body, decoded_);
+    } else {
+        read = decode_allmetrics_values(body, decoded_, &layout_);
+        used_ = false;
+        if (!layout_.empty()) ++learnings_;
+    }
+    const bool ok = read && decoded_.keys == expected_keys;
+    if (!ok) layout_.clear();
+    std::string().swap(decoded_.keys);   // a learned layout holds them; scans are rare: no second copy
+    return ok;
 }
 
 }  // namespace pyml

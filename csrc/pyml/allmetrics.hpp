@@ -101,4 +101,36 @@ bool decode_allmetrics_values(std::string_view body, AllmetricsValues& out, Allm
 // unspecified): the caller then scans the answer.
 bool decode_allmetrics_like(std::string_view body, const AllmetricsLayout& layout, AllmetricsValues& out);
 
+// One source's decoder: each answer is read against the one learned last
+// (decode_allmetrics_like) and scanned, and learned, when that fails.
+//
+// Learning costs about half a scan on top of the scan. A source whose answers
+// differ outside their tokens every time would pay it on every poll and never
+// gain, so a layout replaced before any answer was read against it counts as
+// unused, and after two unused layouts in a row the decoder scans without
+// learning 2, 4, ... up to kMaxLearningPause times before it learns again; an
+// answer read against a layout ends the pause for good.
+class AllmetricsDecoder {
+public:
+    static constexpr std::uint32_t kMaxLearningPause = 64;
+
+    // Decode `body`: true when it is read (either way) and its keys equal
+    // `expected_keys`; values() then holds its last_updated and values.
+    bool decode(std::string_view body, std::string_view expected_keys);
+
+    const AllmetricsValues& values() const noexcept { return decoded_; }
+    bool learned() const noexcept { return !layout_.empty(); }
+    std::uint64_t compared() const noexcept { return compared_; }     // answers read against a layout
+    std::uint64_t scanned() const noexcept { return scanned_; }       // answers scanned
+    std::uint64_t learnings() const noexcept { return learnings_; }   // layouts learned
+
+private:
+    AllmetricsLayout layout_;
+    AllmetricsValues decoded_;
+    std::uint64_t compared_ = 0, scanned_ = 0, learnings_ = 0;
+    std::uint32_t unused_ = 0;   // layouts in a row replaced before any answer was read against them
+    std::uint32_t pause_ = 0;    // scans left before the next learning
+    bool used_ = false;          // whether an answer was read against the current layout
+};
+
 }  // namespace pyml

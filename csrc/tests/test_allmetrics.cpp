@@ -217,4 +217,66 @@ TEST_CASE("allmetrics layout: not learned when a chart lacks last_updated or a d
     CHECK(!pyml::decode_allmetrics_values("{\"c\": 1", out, &layout));
 }
 
+
+std::string replaced(std::string text, const std::string& what, const std::string& with) {
+    const std::size_t at = text.find(what);
+    if (at != std::string::npos) text.replace(at, what.size(), with);
+    return text;
+}
+
+TEST_CASE("allmetrics decoder: a steady source learned once, one whose text changes every time paused") {
+    pyml::AllmetricsValues first;
+    CHECK(pyml::decode_allmetrics_values(kAnswer, first));
+    const std::string keys = first.keys;
+    pyml::AllmetricsDecoder steady;
+    for (int i = 0; i < 50; ++i) {
+        const std::string doc = with_numbers(std::to_string(1700000000 + i), std::to_string(i) + ".5", "null",
+                                             std::to_string(1700000001 + i), "-3");
+        CHECK(steady.decode(doc, keys));
+        CHECK_EQ(steady.values().values.size(), std::size_t{3});
+        CHECK_EQ(steady.values().values[0], i + 0.5);
+        CHECK_EQ(steady.values().last_updated[1], std::int64_t{1700000001} + i);
+    }
+    CHECK_EQ(steady.learnings(), std::uint64_t{1});
+    CHECK_EQ(steady.compared(), std::uint64_t{49});
+    CHECK_EQ(steady.scanned(), std::uint64_t{1});
+    // a change outside the tokens (a display name): scanned and learned at once, then read against it
+    const std::string renamed = replaced(kAnswer, "\"name\": \"user\"", "\"name\": \"usr\"");
+    CHECK(renamed != kAnswer);
+    CHECK(steady.decode(renamed, keys));
+    CHECK_EQ(steady.learnings(), std::uint64_t{2});
+    CHECK(steady.decode(replaced(renamed, "1.2500000", "7"), keys));
+    CHECK_EQ(steady.values().values[0], 7.0);
+    CHECK_EQ(steady.compared(), std::uint64_t{50});
+
+    // the display name differs in every answer: never read against a layout, learned ever more rarely
+    pyml::AllmetricsDecoder churning;
+    for (int i = 0; i < 300; ++i) {
+        const std::string doc = replaced(kAnswer, "\"name\": \"user\"", "\"name\": \"user" + std::to_string(i) + "\"");
+        CHECK(churning.decode(doc, keys));
+        CHECK_EQ(churning.values().values[0], 1.25);
+    }
+    CHECK_EQ(churning.compared(), std::uint64_t{0});
+    CHECK_EQ(churning.scanned(), std::uint64_t{300});
+    // learned at 1, 2, then after pauses of 2, 4, 8, 16, 32 and 64 scans (at most kMaxLearningPause)
+    CHECK_EQ(churning.learnings(), std::uint64_t{10});
+    // steady answers again: learned within one pause, then every answer read against the layout
+    int polls = 0;
+    while (churning.compared() == 0 && polls < 70) {
+        CHECK(churning.decode(with_numbers("1", std::to_string(polls), "2", "3", "4"), keys));
+        ++polls;
+    }
+    CHECK(polls <= 66);
+    for (int i = 0; i < 20; ++i) CHECK(churning.decode(with_numbers("1", "2", std::to_string(i), "3", "4"), keys));
+    CHECK_EQ(churning.compared(), std::uint64_t{21});
+    CHECK_EQ(churning.values().values[1], 19.0);
+
+    // other keys: refused, nothing learned; a malformed answer likewise
+    pyml::AllmetricsDecoder other;
+    CHECK(!other.decode(kAnswer, "x"));
+    CHECK(!other.learned());
+    CHECK(!other.decode("{\"c\": 1", keys));
+    CHECK(!other.learned());
+}
+
 }  // namespace

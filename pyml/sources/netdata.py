@@ -182,8 +182,8 @@ class _Shape:
     the host's layout drops the shape (the next regular poll makes a new one).
     """
 
-    __slots__ = ("ids", "charts", "dims", "counts", "starts", "keys", "decoder", "ue", "ue_all", "dim_chart",
-                 "_positions", "_leading")
+    __slots__ = ("ids", "charts", "dims", "counts", "starts", "keys", "ue", "ue_all", "dim_chart", "_positions",
+                 "_leading")
 
     def __init__(self, ids: list[str], charts: list[_Chart], dims: list[str], counts: list[int]) -> None:
         self.ids = ids                       # chart ids in the answer's order
@@ -195,8 +195,6 @@ class _Shape:
         starts = self.starts
         # the ids as the compiled decoder checks them (decode_value_arrays)
         self.keys = shape_keys([(c, dims[starts[i]:starts[i + 1]]) for i, c in enumerate(ids)])
-        # learns this shape's answer and reads the next ones against it (decode_value_arrays)
-        self.decoder = _core.AllmetricsDecoder()
         self.ue = np.asarray([c.update_every for c in charts], dtype=np.int64)
         # the update_every of every chart when they all have the same one, else 0
         self.ue_all = int(self.ue[0]) if len(charts) and (self.ue == self.ue[0]).all() else 0
@@ -334,6 +332,8 @@ class NetdataSource:
         self._pending: dict[int, dict[str, Sequence[Optional[float]]]] = {}
         self._blocks: dict[int, list[tuple[Optional[np.ndarray], np.ndarray]]] = {}   # second -> bulk values
         self._shape: Optional[_Shape] = None            # the answer's shape while it holds still
+        # reads each answer of the shape against the previous one it learned (decode_value_arrays)
+        self._decoder = _core.AllmetricsDecoder()
         self._layout_dirty = True
         self._width = 0
         self._row_key: tuple[str, ...] = ()
@@ -645,12 +645,13 @@ class NetdataSource:
             return None
         plan = _Plan()
         problems: list[tuple[str, str, str]] = []
-        compared = shape.decoder.compared
-        arrays = decode_value_arrays(body, shape.keys, shape.decoder)
+        decoder = self._decoder
+        compared = decoder.compared
+        arrays = decode_value_arrays(body, shape.keys, decoder)
         if arrays is not None:
             if not self._take_arrays(arrays[0], arrays[1], None, now, host_last, plan, problems):
                 return None
-            self.stats.learned += shape.decoder.compared - compared
+            self.stats.learned += decoder.compared - compared
         else:
             charts = decode_values(body)
             if charts is None or not self._take_bulk(charts, now, host_last, plan, problems):  # type: ignore[arg-type]
