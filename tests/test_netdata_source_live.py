@@ -128,6 +128,10 @@ def test_pyml_mirrors_a_real_netdata(tmp_path: Path, caplog: pytest.LogCaptureFi
     port, refused_port = _free_ports(2)
     base = f"http://127.0.0.1:{port}"
     refused = f"http://127.0.0.1:{refused_port}"
+    # bound without listening: connections are refused, and no other process (another run of this test)
+    # can start listening there meanwhile
+    refusing = socket.socket()
+    refusing.bind(("127.0.0.1", refused_port))
     netdata_dir = tmp_path / "netdata"
     proc = ref.start_netdata(netdata_dir, port, hostname=HOSTNAME, timeout=300)
     cfg = pyml.MLConfig(profile="netdata-1.33", min_train_samples=30, max_train_samples=60, train_every=30,
@@ -212,6 +216,7 @@ def test_pyml_mirrors_a_real_netdata(tmp_path: Path, caplog: pytest.LogCaptureFi
         if agent is not None:
             agent.close()
         ref.stop_netdata(proc)
+        refusing.close()
 
 
 def _api(agent: Agent, path: str) -> tuple[int, bytes]:
