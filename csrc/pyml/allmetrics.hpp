@@ -36,7 +36,7 @@
 // text with every `last_updated` and `value` token cut out, and where each one
 // was cut. `decode_allmetrics_like` then reads the next answer by comparing
 // the text between two tokens with memcmp and parsing only the tokens: about
-// five times less work than the scan, which looks at every byte. An answer
+// four times less work than the scan, which looks at every byte. An answer
 // that differs anywhere outside those tokens (another name, a member more, a
 // value that became a string) is refused, and the caller scans it and learns
 // it again; since the text around the tokens is the learned one, the keys are
