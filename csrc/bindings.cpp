@@ -1282,8 +1282,9 @@ changes nothing. Returns a TrainReport.)doc")
 
 // ---------------------------------------------------------------- Netdata sources
 
-std::string_view bytes_view(const py::handle& bytes, const char* name) {
-    if (!PyBytes_Check(bytes.ptr())) throw py::type_error(std::string(name) + " must be bytes");
+// The bytes of a Python bytes object (a TypeError saying `not_bytes` for anything else).
+std::string_view bytes_view(const py::handle& bytes, const char* not_bytes) {
+    if (!PyBytes_Check(bytes.ptr())) throw py::type_error(not_bytes);
     char* data = nullptr;
     py::ssize_t size = 0;
     if (PYBIND11_BYTES_AS_STRING_AND_SIZE(bytes.ptr(), &data, &size) != 0) throw py::error_already_set();
@@ -1302,8 +1303,8 @@ py::tuple decoded_arrays(const pyml::AllmetricsValues& decoded) {
 class AllmetricsDecoder {
 public:
     py::object decode(const py::bytes& body, const py::bytes& expected_keys) {
-        const std::string_view text = bytes_view(body, "body");
-        const std::string_view expected = bytes_view(expected_keys, "expected_keys");
+        const std::string_view text = bytes_view(body, "body must be bytes");
+        const std::string_view expected = bytes_view(expected_keys, "expected_keys must be bytes");
         bool ok = false;
         // held until the arrays are copied out; taken without the GIL, which a waiting caller gives up
         std::unique_lock<std::mutex> hold(mutex_, std::defer_lock);
@@ -1342,27 +1343,16 @@ private:
 // `expected_keys`, or its keys as bytes when `expected_keys` is None; None when the answer is outside
 // the decoder's shape or its keys differ.
 py::object bind_decode_allmetrics(const py::bytes& body, const py::object& expected_keys) {
-    char* data = nullptr;
-    py::ssize_t size = 0;
-    if (PYBIND11_BYTES_AS_STRING_AND_SIZE(body.ptr(), &data, &size) != 0) throw py::error_already_set();
-    std::string_view expected;
+    const std::string_view text = bytes_view(body, "body must be bytes");
     const bool compare = !expected_keys.is_none();
-    if (compare) {
-        char* keys = nullptr;
-        py::ssize_t keys_size = 0;
-        if (!PyBytes_Check(expected_keys.ptr())) throw py::type_error("expected_keys must be bytes or None");
-        if (PYBIND11_BYTES_AS_STRING_AND_SIZE(expected_keys.ptr(), &keys, &keys_size) != 0) {
-            throw py::error_already_set();
-        }
-        expected = std::string_view(keys, static_cast<std::size_t>(keys_size));
-    }
+    const std::string_view expected = compare ? bytes_view(expected_keys, "expected_keys must be bytes or None")
+                                              : std::string_view();
     // one decoder state per thread keeps its buffers' capacity from one poll to the next
     thread_local pyml::AllmetricsValues decoded;
     bool ok;
     {
         py::gil_scoped_release release;
-        ok = pyml::decode_allmetrics_values(std::string_view(data, static_cast<std::size_t>(size)), decoded) &&
-             (!compare || decoded.keys == expected);
+        ok = pyml::decode_allmetrics_values(text, decoded) && (!compare || decoded.keys == expected);
     }
     if (!ok) return py::none();
     py::tuple arrays = decoded_arrays(decoded);
