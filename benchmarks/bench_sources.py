@@ -83,6 +83,8 @@ PORT = int(os.environ.get("PYML_SOURCES_PORT", 20310))
 STARTUP_DIMS = scaled(100_000, 5_000)
 #: The profile measured: the package's default unless PYML_PROFILE names another.
 PROFILE = os.environ.get("PYML_PROFILE", pyml.MLConfig().profile)
+#: The sources' event loop (``auto``: uvloop when installed); PYML_SOURCES_EVENT_LOOP=asyncio compares.
+EVENT_LOOP = os.environ.get("PYML_SOURCES_EVENT_LOOP", "auto")
 
 
 def _config(train: int = 0, history: int = 0, every: int = 0) -> pyml.MLConfig:
@@ -471,7 +473,9 @@ def test_sources_at_1hz(tmp_path: Path) -> None:
     try:
         rss0 = _rss()
         started = time.perf_counter()
-        agent = Agent(tmp_path, RUN_CFG, port=None, local=False, netdata=sims.urls, training_threads=1)
+        agent = Agent(tmp_path, RUN_CFG, port=None, local=False, netdata=sims.urls, training_threads=1,
+                      event_loop=EVENT_LOOP)
+        loop_name = agent.source_group.event_loop
         try:
             _wait_connected(agent, SOURCES)
             connected = time.perf_counter() - started
@@ -489,7 +493,7 @@ def test_sources_at_1hz(tmp_path: Path) -> None:
     train = _training_seconds_per_model() * dims / TRAIN_PERIOD * 100 / (dims / 10_000)
     load = os.getloadavg()
     print(f"\n{SOURCES} sources x {DIMS} dimensions ({DIMS_PER_CHART} per chart) = {dims} dimensions at 1 Hz, "
-          f"profile {PROFILE}, for {wall:.0f} s (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}):"
+          f"profile {PROFILE}, {loop_name} event loop, for {wall:.0f} s (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}):"
           f"\n  connected and mirrored in {connected:.1f} s; start-up catch-ups over after {settled:.0f} s; "
           f"{got['trained']} dimensions trained; {got['bulk']:.0%} of polls taken in bulk"
           f"\n  ingestion + ML ticks (the sources' thread: HTTP, JSON, feeding, prediction, detector): "
@@ -520,7 +524,8 @@ def test_how_far_one_process_goes(tmp_path: Path) -> None:
         for n in RAMP:
             sims.append(_Sims(n - have, have, PORT + len(sims)))   # every source of a step on one port
             if agent is None:
-                agent = Agent(tmp_path, RUN_CFG, port=None, local=False, netdata=sims[-1].urls, training_threads=1)
+                agent = Agent(tmp_path, RUN_CFG, port=None, local=False, netdata=sims[-1].urls, training_threads=1,
+                              event_loop=EVENT_LOOP)
             else:
                 for url in sims[-1].urls:
                     source = NetdataSource(url, agent, flush_every=60)

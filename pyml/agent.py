@@ -112,6 +112,9 @@ class Agent:
     source_options : mapping, optional
         Keyword arguments of every :class:`pyml.sources.netdata.NetdataSource`
         (``timeout``, ``backoff``, ``catch_up``, ...).
+    event_loop : str
+        The loop the sources' thread runs: ``"auto"`` (uvloop's when it is
+        installed, else asyncio's), ``"asyncio"`` or ``"uvloop"``.
 
     Use :meth:`run` (blocks until the stop event is set) or drive it with
     :meth:`collect_once`; :meth:`close` writes everything out.
@@ -134,7 +137,12 @@ class Agent:
         local: bool = True,
         training_threads: int | None = None,
         source_options: Mapping[str, Any] | None = None,
+        event_loop: str = "auto",
     ) -> None:
+        if netdata:
+            from .sources._loop import resolve_event_loop
+
+            resolve_event_loop(event_loop)  # an unknown or missing loop is refused before anything is made
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"update_every must be a positive integer of seconds, got {update_every!r}")
         if isinstance(flush_every, bool) or not isinstance(flush_every, int) or flush_every < 1:
@@ -201,7 +209,7 @@ class Agent:
             if self.sources:
                 from .sources.netdata import SourceGroup
 
-                self.source_group = SourceGroup(self.sources, freeze_gc=True).start()
+                self.source_group = SourceGroup(self.sources, freeze_gc=True, event_loop=event_loop).start()
         except BaseException:
             if self.server is not None:
                 self.server.stop()
@@ -481,6 +489,7 @@ def run_agent(
     local: bool = True,
     training_threads: int | None = None,
     allow_hosts: Any = (),
+    event_loop: str = "auto",
 ) -> int:
     """Run the agent in the foreground until SIGINT or SIGTERM; returns the exit status.
 
@@ -509,7 +518,7 @@ def run_agent(
         try:
             agent = Agent(directory, config, update_every=update_every, hostname=hostname, bind=bind, port=port,
                           netdata=netdata, local=local, training_threads=training_threads,
-                          allow_hosts=allow_hosts)
+                          allow_hosts=allow_hosts, event_loop=event_loop)
         except ImportError as exc:
             print(f"pyml agent: {exc}", file=sys.stderr)
             return 2

@@ -3,7 +3,8 @@
 Each test starts a raw TCP server on loopback whose connections answer with
 bytes the test writes (whole, or in pieces with pauses between them), so
 what reaches the client is exactly what the test says, including answers a
-well-behaved server would not give.
+well-behaved server would not give. Every test runs on asyncio's event loop
+and on uvloop's.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import socket
-from typing import Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 import pytest
 
 from pyml.sources import _http
 from pyml.sources._http import HttpClient, HttpError, HttpResponse
+from pyml.sources._loop import event_loop_factory
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 
@@ -58,6 +60,19 @@ class Server:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
+
+
+@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
+def event_loop_kind(request: Any, monkeypatch: Any) -> str:
+    """Every test on asyncio's loop and on uvloop's (a source group's loop when uvloop is installed)."""
+    factory = event_loop_factory(request.param)
+
+    def run_on(coro: Any, **kwargs: Any) -> Any:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(coro)
+
+    monkeypatch.setattr(asyncio, "run", run_on)
+    return str(request.param)
 
 
 def run(coro: Awaitable[None]) -> None:

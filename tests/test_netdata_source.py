@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -24,6 +25,7 @@ import pyml
 from pyml import core
 from pyml.agent import Agent
 from pyml.sources._http import HttpError
+from pyml.sources._loop import event_loop_factory
 from pyml.sources.netdata import (CatchUpLimit, HostnameConflict, NetdataSource, SourceError, SourceGroup,
                                   StopSignal)
 from pyml.sources.netdata_sim import SimChart, SimulatedNetdata
@@ -113,7 +115,8 @@ def drive(source: NetdataSource, clock: Clock, steps: list[Any]) -> None:
         finally:
             source.http.close()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:  # the loop a source group runs
+        runner.run(main())
 
 
 def test_charts_are_mirrored_with_ids_names_and_metadata(sim: SimulatedNetdata, provider: Provider,
@@ -702,9 +705,12 @@ def test_agent_serves_every_source_host_and_keeps_them_apart(tmp_path: Path, cap
     twin.stop()                                               # answers only once node-a is collected from a
     dead = "http://127.0.0.1:1"                               # refuses connections
     cfg = lab(profile, hosts_to_skip="node-b")
+    # the sources' event loop: each of the three on one profile (the test extra installs uvloop)
+    event_loop = {"netdata-1.33": "asyncio", "netdata-2": "uvloop", "pyml": "auto"}[profile]
     agent = Agent(tmp_path, cfg, port=0, local=False, netdata=[a.url, b.url, twin.url, dead],
-                  source_options={"backoff": (0.2, 0.8)})
+                  source_options={"backoff": (0.2, 0.8)}, event_loop=event_loop)
     try:
+        assert agent.source_group.event_loop == ("asyncio" if event_loop == "asyncio" else "uvloop")
         assert _wait(lambda: {"node-a", "node-b"} <= set(agent.hosts)
                      and all(h.last_time is not None for h in agent.hosts.values())
                      and all(s.state == "up" for s in agent.sources if s.url in (a.url, b.url)))
@@ -872,6 +878,33 @@ def test_cli_refuses_a_bad_netdata_url(tmp_path: Path, capsys: Any) -> None:
     assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--netdata", "https://x:1"]) == 2
     assert "only http" in capsys.readouterr().err
     assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--no-local"]) == 2
+
+
+def test_the_event_loop_is_chosen_by_name_and_a_bad_name_is_refused(tmp_path: Path, capsys: Any,
+                                                                    monkeypatch: Any) -> None:
+    from pyml.cli import main
+    from pyml.sources._loop import event_loop_factory, resolve_event_loop
+
+    assert resolve_event_loop("auto") == "uvloop" and resolve_event_loop("asyncio") == "asyncio"
+    loop = event_loop_factory("uvloop")()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+    finally:
+        loop.close()
+    with pytest.raises(ValueError, match="event_loop must be one of auto, asyncio, uvloop; got 'tokio'"):
+        SourceGroup([], event_loop="tokio")
+    with pytest.raises(ValueError, match="'tokio'"):
+        Agent(tmp_path / "x", port=None, local=False, netdata=["http://127.0.0.1:1"], event_loop="tokio")
+    assert not (tmp_path / "x").exists()                      # refused before the data directory is made
+    monkeypatch.setitem(sys.modules, "uvloop", None)          # as on an installation without the fast extra
+    assert resolve_event_loop("auto") == "asyncio" and SourceGroup([]).event_loop == "asyncio"
+    with pytest.raises(RuntimeError, match=r"needs the uvloop package \(pip install 'pyml\[fast\]'\)"):
+        SourceGroup([], event_loop="uvloop")
+    assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--no-local", "--netdata",
+                 "http://127.0.0.1:1", "--event-loop", "uvloop"]) == 1
+    assert "needs the uvloop package" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["agent", "--data-dir", str(tmp_path), "--event-loop", "tokio"])
 
 
 def sim_charts(body: bytes) -> set[str]:

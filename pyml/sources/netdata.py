@@ -77,6 +77,7 @@ import numpy as np
 
 from .. import _core
 from ._http import HttpClient, HttpError, HttpResponse, split_base_url
+from ._loop import event_loop_factory, resolve_event_loop
 from ._netdata_json import (AllmetricsChart, AllmetricsDim, MalformedAnswer, Problem, decode_value_arrays, decode_values,
                             loads, parse_allmetrics, shape_keys)
 
@@ -1344,11 +1345,17 @@ class SourceGroup:
     nothing; objects freed later by reference counting are freed as usual.
     For a process that owns its garbage collector (the agent), not a library
     default.
+
+    ``event_loop`` is the loop the thread runs: ``"auto"`` (uvloop's when it is
+    installed, about a tenth less CPU for the same polls; else asyncio's),
+    ``"asyncio"`` or ``"uvloop"``; :attr:`event_loop` says which one runs.
     """
 
     def __init__(self, sources: Sequence[NetdataSource] = (), name: str = "pyml-sources",
-                 catch_ups_per_second: float = 400.0, freeze_gc: bool = False) -> None:
+                 catch_ups_per_second: float = 400.0, freeze_gc: bool = False, event_loop: str = "auto") -> None:
         self.freeze_gc = freeze_gc
+        self.event_loop = resolve_event_loop(event_loop)
+        self._new_loop = event_loop_factory(self.event_loop)
         self.limit = CatchUpLimit(catch_ups_per_second)
         self.sources: list[NetdataSource] = []
         for source in sources:
@@ -1375,7 +1382,7 @@ class SourceGroup:
         return self
 
     def _main(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = self._new_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         self._stop = StopSignal()
