@@ -27,6 +27,7 @@
 #include "pyml/model.hpp"
 #include "pyml/sampling.hpp"
 #include "pyml/storage_number.hpp"
+#include "pyml/tier_point.hpp"
 #include "pyml/trainer.hpp"
 
 namespace py = pybind11;
@@ -101,7 +102,31 @@ carray<double> bind_unpack_double(const carray<std::uint32_t>& words) {
     return values;
 }
 
+// The first tier's open point takes one tick (pyml/tier_point.hpp); the five point arrays are updated in place.
+void bind_accumulate_tier_point(const carray<double>& values, const carray<std::uint32_t>& words, carray<double> sum,
+                                carray<double> min, carray<double> max, carray<std::uint16_t> count,
+                                carray<std::uint32_t> normal) {
+    const py::ssize_t n = values.size();
+    const char* names[] = {"values", "words", "sum", "min", "max", "count", "normal"};
+    const py::array* arrays[] = {&values, &words, &sum, &min, &max, &count, &normal};
+    for (int i = 0; i < 7; ++i) {
+        require_1d(arrays[i]->request(), names[i]);
+        if (arrays[i]->size() != n) {
+            throw std::invalid_argument(std::string(names[i]) + " has " + std::to_string(arrays[i]->size()) +
+                                        " elements; values has " + std::to_string(n));
+        }
+    }
+    pyml::accumulate_tier_point(values.data(), words.data(), static_cast<std::size_t>(n), sum.mutable_data(),
+                                min.mutable_data(), max.mutable_data(), count.mutable_data(), normal.mutable_data());
+}
+
 void bind_storage(py::module_& m) {
+    m.def("accumulate_tier_point", &bind_accumulate_tier_point, py::arg("values").noconvert(),
+          py::arg("words").noconvert(), py::arg("sum").noconvert(), py::arg("min").noconvert(),
+          py::arg("max").noconvert(), py::arg("count").noconvert(), py::arg("normal").noconvert(),
+          "Add one tick to the first tier's open point, in place: sum, min, max and count of the values that are "
+          "not NaN, and normal += 1 where the word's anomaly bit says normal. float64 values, uint32 words, "
+          "float64 sum/min/max, uint16 count, uint32 normal, all 1-D, C-contiguous and of one length.");
     m.def("pack", &bind_pack, py::arg("values").noconvert(), py::arg("anomalous").noconvert(),
           py::arg("reset").noconvert(),
           "Pack float64 values into storage words; NaN becomes the empty slot 0.");

@@ -41,6 +41,11 @@ def unpack_double(words: npt.NDArray[np.uint32]) -> npt.NDArray[np.float64]:
 def unpack_reference(word: SupportsInt | SupportsIndex) -> float:
     """The reference unpack in 80-bit arithmetic (word 0 gives 0.0)."""
 
+def accumulate_tier_point(values: npt.NDArray[np.float64], words: npt.NDArray[np.uint32],
+                          sum: npt.NDArray[np.float64], min: npt.NDArray[np.float64], max: npt.NDArray[np.float64],
+                          count: npt.NDArray[np.uint16], normal: npt.NDArray[np.uint32]) -> None:
+    """Add one tick to the first tier's open point, in place (NaN values are gaps; see pyml/tier_point.hpp)."""
+
 # ---------------------------------------------------------------- ML core: features, k-means, model
 
 MAX_DIFF_N: int

@@ -89,6 +89,49 @@ def test_points_hold_exactly_the_samples_of_their_interval(update_every):
     assert np.all(ends % (6 * update_every) == 0)
 
 
+def numpy_tier_point(values, words, point):
+    """The open point's update as numpy passes: what the compiled pass must equal."""
+    exists = ~np.isnan(values)
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.add(point["sum"], values, out=point["sum"], where=exists)
+    np.fmin(point["min"], values, out=point["min"])
+    np.fmax(point["max"], values, out=point["max"])
+    np.add(point["count"], exists, out=point["count"], casting="unsafe")
+    point["normal"] += (words & core.ANOMALY_BIT) >> np.uint32(24)
+
+
+def test_the_compiled_point_pass_equals_numpys_passes():
+    rng = np.random.default_rng(7)
+    n = 1_000
+    pick = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.7e308, -1.7e308, 5e-324]
+    compiled = {"sum": np.zeros(n), "min": np.full(n, np.nan), "max": np.full(n, np.nan),
+                "count": np.zeros(n, np.uint16), "normal": np.zeros(n, np.uint32)}
+    expected = {name: array.copy() for name, array in compiled.items()}
+    compiled["count"][:5] = expected["count"][:5] = 65_530                 # wraps as numpy's unsafe cast does
+    for _ in range(200):
+        values = rng.normal(0, 1e3, n)
+        special = rng.random(n) < 0.2
+        values[special] = rng.choice(pick, int(special.sum()))
+        words = core.pack(values, rng.random(n) < 0.3)
+        numpy_tier_point(values, words, expected)
+        pyml._core.accumulate_tier_point(values, words, compiled["sum"], compiled["min"], compiled["max"],
+                                         compiled["count"], compiled["normal"])
+        for name in compiled:
+            np.testing.assert_array_equal(compiled[name], expected[name], err_msg=name)
+    assert np.isnan(compiled["sum"]).any() and (compiled["count"][:5] < 65_530).all()
+    args = [compiled[name] for name in ("sum", "min", "max", "count", "normal")]
+    with pytest.raises(ValueError, match="sum has 1000 elements; values has 3"):
+        pyml._core.accumulate_tier_point(np.zeros(3), np.zeros(3, np.uint32), *args)
+    with pytest.raises(TypeError):                                          # float32 values: never converted
+        pyml._core.accumulate_tier_point(np.zeros(n, np.float32), np.zeros(n, np.uint32), *args)
+    with pytest.raises(TypeError):                                          # a strided view: not written to a copy
+        pyml._core.accumulate_tier_point(np.zeros(n), np.zeros(n, np.uint32), np.zeros(2 * n)[::2], *args[1:])
+    frozen = compiled["max"].copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="not writeable"):
+        pyml._core.accumulate_tier_point(np.zeros(n), np.zeros(n, np.uint32), args[0], args[1], frozen, *args[3:])
+
+
 def test_open_point_is_readable_and_partial():
     tiers = Tiers(1, SPECS, capacity=2)
     values, words = ticks(9, 2, gaps=0.0)

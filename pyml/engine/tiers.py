@@ -15,10 +15,11 @@ at every resolution.
 
 How points are made (the per-tick cost)
 ---------------------------------------
-Tier 1 accumulates every tick, vectorised over slots: the collected values
-(as Netdata feeds its tiers: the value given to tier 0, NaN = gap) go into
-``sum``/``min``/``max``/``count``; the anomaly bits come from the storage
-words (one ``and`` and one add). Values beyond the storage word's range are
+Tier 1 accumulates every tick in one compiled pass over the slots
+(``_core.accumulate_tier_point``, ``csrc/pyml/tier_point.hpp``): the collected
+values (as Netdata feeds its tiers: the value given to tier 0, NaN = gap) go
+into ``sum``/``min``/``max``/``count``; the anomaly bits come from the
+storage words. Values beyond the storage word's range are
 saturated as tier 0 stores them (found by the point's min/max when it closes;
 those few slots are recomputed from tier 0's words). When a tick falls in a
 later interval the open point is closed: rounded to the 16-byte point,
@@ -83,8 +84,6 @@ POINT = np.dtype([("sum", "<f4"), ("min", "<f4"), ("max", "<f4"), ("count", "<u2
 #: Slots per checksummed chunk of a record (4 KiB of points).
 CHUNK_SLOTS = 256
 
-_ANOMALY_BIT = np.uint32(_core.ANOMALY_BIT)
-_ANOMALY_SHIFT = np.uint32(int(_core.ANOMALY_BIT).bit_length() - 1)
 _NO_TICK = -(2**62)
 #: The largest magnitude a storage word holds; tier 0 saturates beyond it.
 _SATURATED = float(core.unpack(core.pack(np.array([np.inf])))[0][0])
@@ -727,9 +726,6 @@ class Tiers:
             self._open_journal()
         self._last_k: int | None = None
         self._recovered = not self.specs
-        # per-tick scratch
-        self._exists = np.zeros(width, dtype=bool)
-        self._bits = np.zeros(width, dtype=np.uint32)
 
     # -------------------------------------------------------------- configuration files
 
@@ -881,8 +877,6 @@ class Tiers:
         self._born = born
         for acc in self._open:
             acc.grow(width)
-        self._exists = np.zeros(width, dtype=bool)
-        self._bits = np.zeros(width, dtype=np.uint32)
 
     def ensure_capacity(self, slots: int) -> None:
         """Make room for at least ``slots`` slot columns."""
@@ -939,18 +933,11 @@ class Tiers:
         if acc.p is None:
             acc.p, acc.first_k = p, k
         n = words.size
-        exists = self._exists[:n]
-        np.equal(values, values, out=exists)
-        total = acc.sum[:n]
-        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: saturated when the point closes
-            np.add(total, values, out=total, where=exists)  # a gap (NaN) leaves its sum as it was
-        np.fmin(acc.min[:n], values, out=acc.min[:n])
-        np.fmax(acc.max[:n], values, out=acc.max[:n])
-        np.add(acc.count[:n], exists, out=acc.count[:n], casting="unsafe")
-        bits = self._bits[:n]
-        np.bitwise_and(words, _ANOMALY_BIT, out=bits)
-        np.right_shift(bits, _ANOMALY_SHIFT, out=bits)
-        np.add(acc.normal[:n], bits, out=acc.normal[:n])
+        # one compiled pass (csrc/pyml/tier_point.hpp): sum, min, max and count of the values that are not
+        # NaN (inf - inf in a sum is saturated when the point closes), and the words that say "normal"
+        _core.accumulate_tier_point(np.ascontiguousarray(values, dtype=np.float64),
+                                    np.ascontiguousarray(words, dtype=np.uint32), acc.sum[:n], acc.min[:n],
+                                    acc.max[:n], acc.count[:n], acc.normal[:n])
 
     def _close(self, i: int) -> None:
         """Write tier ``i``'s open point (0-based) and feed it to the tier above."""
