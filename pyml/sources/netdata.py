@@ -53,8 +53,8 @@ answer that is not JSON (the poll fails and is retried). Charts with an
 gaps between, and not modelled (as Netdata v1.33).
 
 Timing is on the source's timestamps: pyml stores the source's seconds, not
-its own clock's. ``SourceGroup`` runs many sources on one asyncio event loop
-in one thread; parsing and feeding run on that thread too (one core at most
+its own clock's. ``SourceGroup`` runs many sources on one event loop (uvloop's
+when installed, else asyncio's; ``event_loop`` chooses) in one thread; parsing and feeding run on that thread too (one core at most
 for all sources), so a host is only ever written by its source. Its first
 sources all connect before any polls; then sources start polling 50 ms apart.
 """
@@ -1339,7 +1339,7 @@ class CatchUpLimit:
 
 
 class SourceGroup:
-    """Many :class:`NetdataSource` loops on one asyncio event loop, in one thread.
+    """Many :class:`NetdataSource` loops on one event loop, in one thread.
 
     ``start()`` runs them; ``add(source)`` adds one while running;
     ``stop()`` ends every loop (each feeds what it has and writes its host).
