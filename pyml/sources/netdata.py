@@ -54,9 +54,10 @@ gaps between, and not modelled (as Netdata v1.33).
 
 Timing is on the source's timestamps: pyml stores the source's seconds, not
 its own clock's. ``SourceGroup`` runs many sources on one event loop (uvloop's
-when installed, else asyncio's; ``event_loop`` chooses) in one thread; parsing and feeding run on that thread too (one core at most
-for all sources), so a host is only ever written by its source. Its first
-sources all connect before any polls; then sources start polling 50 ms apart.
+when installed, else asyncio's; ``event_loop`` chooses) in one thread;
+parsing and feeding run on that thread too (one core at most for all
+sources), so a host is only ever written by its source. Its first sources all
+connect before any polls; then sources start polling 50 ms apart.
 """
 
 from __future__ import annotations
