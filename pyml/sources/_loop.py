@@ -1,11 +1,12 @@
 """The event loop the sources run on: uvloop's when it is installed, else asyncio's.
 
-A source group's thread spends about a quarter of its time in the event loop
-itself (the selector, timers, futures and the transports' callbacks) for a
-few microseconds of real work per poll each. uvloop (libuv, in C) runs the
+A source group's thread spends about a sixth of its time in the event loop
+itself (the selector, timers, futures and the transports' callbacks; asyncio's
+loop under cProfile), a few microseconds per poll at each step. uvloop (libuv, in C) runs the
 same asyncio protocols, transports and futures with less of that cost: on
-the 50 x 2,000-dimension benchmark the sources' thread took about 10 % less
-CPU on it than on asyncio's loop (README, "ML for Netdata agents"). It is
+the 50 x 2,000-dimension benchmark the sources' thread took about 13 % less
+CPU on it than on asyncio's loop (medians of four alternated rounds; README,
+"ML for Netdata agents"). It is
 part of the ``fast`` extra; nothing else changes with it, and the tests run
 the HTTP client and the sources on both loops.
 

