@@ -772,40 +772,35 @@ class NetdataSource:
         assert shape is not None
         n = len(shape.ids)
         uniform = self._uniform
-        if uniform is not None and n and shape.ue_all:  # the steady state, tested with two reductions
-            newest = int(lus.max())
-            if newest == uniform + shape.ue_all and int(lus.min()) == newest and newest <= now + self.max_ahead:
-                self._blocks.setdefault(newest, []).append((None, values))
-                if shape.ue_all == self.update_every and n == len(self._charts):
-                    self._uniform = newest
-                else:
-                    self._leave_uniform()
-                    for chart in shape.charts:
-                        chart.last_t = newest
-                self.stats.values += n
-                self.stats.bulk += 1
-                return True
-        if uniform is not None:  # every chart's newest second is ``uniform``, each collected every period
-            ok = (lus == uniform + shape.ue_all) & (lus <= now + self.max_ahead)
+        oldest, newest = (int(lus.min()), int(lus.max())) if n else (0, 0)
+        ok: Optional[np.ndarray] = None
+        if (uniform is not None and n and shape.ue_all and oldest == newest == uniform + shape.ue_all
+                and newest <= now + self.max_ahead):
+            every = True                # the steady state, told by the two reductions alone
         else:
-            lasts = [c.last_t for c in shape.charts]
-            if None in lasts:
-                return False
-            ok = (lus == np.asarray(lasts, dtype=np.int64) + shape.ue) & (lus <= now + self.max_ahead)
-        if ok.all():  # the common case: every chart one second further
-            taken = n
-            first = int(lus[0]) if n else 0
-            if n and lus.min() == lus.max():
-                self._blocks.setdefault(first, []).append((None, values))
+            if uniform is not None:  # every chart's newest second is ``uniform``, each collected every period
+                ok = (lus == uniform + shape.ue_all) & (lus <= now + self.max_ahead)
             else:
+                lasts = [c.last_t for c in shape.charts]
+                if None in lasts:
+                    return False
+                ok = (lus == np.asarray(lasts, dtype=np.int64) + shape.ue) & (lus <= now + self.max_ahead)
+            every = bool(ok.all())
+        if every:  # the common case: every chart one second further
+            taken = n
+            if n and oldest == newest:
+                self._blocks.setdefault(newest, []).append((None, values))
+            else:
+                assert ok is not None
                 self._block_per_second(lus, ok, values)
-            if n and shape.ue_all == self.update_every and n == len(self._charts) and lus.min() == lus.max():
-                self._uniform = first       # every chart's last_t, written when this state ends
+            if n and shape.ue_all == self.update_every and n == len(self._charts) and oldest == newest:
+                self._uniform = newest      # every chart's last_t, written when this state ends
             else:
                 self._leave_uniform()
                 for chart, t in zip(shape.charts, lus.tolist()):
                     chart.last_t = t
         else:
+            assert ok is not None
             self._leave_uniform()
             seconds = lus.tolist()
             taken = int(ok.sum())
