@@ -898,7 +898,7 @@ def test_the_event_loop_is_chosen_by_name_and_a_bad_name_is_refused(tmp_path: Pa
     assert not (tmp_path / "x").exists()                      # refused before the data directory is made
     monkeypatch.setitem(sys.modules, "uvloop", None)          # as on an installation without the fast extra
     assert resolve_event_loop("auto") == "asyncio" and SourceGroup([]).event_loop == "asyncio"
-    with pytest.raises(RuntimeError, match=r"needs the uvloop package \(pip install 'pyml\[fast\]'\)"):
+    with pytest.raises(RuntimeError, match=r"needs the uvloop package \(pip install 'pyml-anomaly\[fast\]'\)"):
         SourceGroup([], event_loop="uvloop")
     assert main(["agent", "--data-dir", str(tmp_path), "--port", "0", "--no-local", "--netdata",
                  "http://127.0.0.1:1", "--event-loop", "uvloop"]) == 1

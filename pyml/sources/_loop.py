@@ -2,13 +2,13 @@
 
 A source group's thread spends about a sixth of its time in the event loop
 itself (the selector, timers, futures and the transports' callbacks; asyncio's
-loop under cProfile), a few microseconds per poll at each step. uvloop (libuv, in C) runs the
-same asyncio protocols, transports and futures with less of that cost: on
-the 50 x 2,000-dimension benchmark the sources' thread took about 13 % less
-CPU on it than on asyncio's loop (medians of four alternated rounds; README,
-"ML for Netdata agents"). It is
-part of the ``fast`` extra; nothing else changes with it, and the tests run
-the HTTP client and the sources on both loops.
+loop under cProfile), a few microseconds per poll at each step. uvloop (libuv,
+in C) runs the same asyncio protocols, transports and futures with less of
+that cost: on the 50 x 2,000-dimension benchmark the sources' thread took
+about 13 % less CPU on it than on asyncio's loop (medians of four alternated
+rounds; README, "ML for Netdata agents"). It is part of the ``fast`` extra;
+nothing else changes with it, and the tests run the HTTP client and the
+sources on both loops.
 
 ``event_loop`` names the loop: ``"auto"`` (uvloop if importable, else
 asyncio), ``"asyncio"`` or ``"uvloop"`` (an error when uvloop is missing).
@@ -38,7 +38,8 @@ def resolve_event_loop(event_loop: str) -> str:
         import uvloop  # noqa: F401
     except ImportError:
         if event_loop == "uvloop":
-            raise RuntimeError("event_loop 'uvloop' needs the uvloop package (pip install 'pyml[fast]')") from None
+            raise RuntimeError("event_loop 'uvloop' needs the uvloop package "
+                               "(pip install 'pyml-anomaly[fast]')") from None
         return "asyncio"
     return "uvloop"
 
